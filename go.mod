@@ -1,0 +1,3 @@
+module github.com/torchwave/torchwave
+
+go 1.26

@@ -1,0 +1,159 @@
+package scalar
+
+import "github.com/torchwave/torchwave/kernels/parallel"
+
+// Backward runs the adjoint of Forward over the steps of c, from the last
+// to the first. On entry the fields hold the adjoint state after the chunk,
+// scaled as the forward's: U[0] = μ = c·λ_u(now), U[1] = −c·λ_u(previous),
+// the ψ/ζ fields their plain adjoints. On return they hold it before the
+// chunk, with the same buffer-swapping rule as Forward.
+//
+// Per step it writes the source-amplitude gradient λ(source cell) to
+// c.SourceAmp, adds c·(receiver gradient) into the receiver cells, and,
+// when c.GradC is set, adds W·μ to it on the stored steps (the caller turns
+// that into ∂loss/∂c by dividing by c and multiplying by the interval).
+func Backward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
+	s := newStencil(p)
+	cells := p.cells()
+	h := s.h
+	rows := p.NY - 2*h
+	for j := 0; j < c.NSteps; j++ {
+		step := c.NSteps - 1 - j
+		n := c.Step0 + step
+		cur, nxt := j%2, (j+1)%2
+		sourceGradient(p, c.SourceAmp[step*p.NShots*p.NSources:], f.U[cur], cells)
+		var store []T
+		if c.GradC != nil && c.Store != nil && n%p.StoreInterval == 0 {
+			off := (n / p.StoreInterval) * p.NShots * cells
+			store = c.Store[off : off+p.NShots*cells]
+		}
+		parallel.For(p.NShots*rows, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				shot, y := r/rows, h+r%rows
+				o := shot * cells
+				rw := rowFields[T]{
+					u: f.U[cur][o : o+cells], un: f.U[nxt][o : o+cells],
+					psiY: f.PsiY[cur][o : o+cells], psiYn: f.PsiY[nxt][o : o+cells],
+					psiX: f.PsiX[cur][o : o+cells], psiXn: f.PsiX[nxt][o : o+cells],
+					zetaY: f.ZetaY[cur][o : o+cells], zetaYn: f.ZetaY[nxt][o : o+cells],
+					zetaX: f.ZetaX[cur][o : o+cells], zetaXn: f.ZetaX[nxt][o : o+cells],
+					c: p.modelOf(shot),
+				}
+				if store != nil {
+					rw.w = store[o : o+cells]
+					rw.g = c.GradC[o : o+cells]
+				}
+				backwardRow(p, s, &rw, y)
+			}
+		})
+		scatterAdd(f.U[nxt], c.ReceiverAmp[step*p.NShots*p.NReceivers:], p.ReceiverIndex, p.NShots, p.NReceivers, cells, p.modelOf)
+	}
+}
+
+// sourceGradient writes λ = μ/c at every source cell.
+func sourceGradient[T Float](p *Problem[T], out, mu []T, cells int) {
+	for s := 0; s < p.NShots; s++ {
+		c := p.modelOf(s)
+		for r := 0; r < p.NSources; r++ {
+			j := s*p.NSources + r
+			i := p.SourceIndex[j]
+			if i < 0 {
+				out[j] = 0
+				continue
+			}
+			out[j] = mu[s*cells+int(i)] / c[i]
+		}
+	}
+}
+
+func backwardRow[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y int) {
+	base := y * p.NX
+	if s.bandY[y] {
+		backwardCPML(p, s, f, y, s.h, p.NX-s.h)
+		return
+	}
+	backwardCPML(p, s, f, y, s.h, s.x0)
+	backwardInterior(s, f, base+s.x0, base+s.x1, p.NX)
+	backwardCPML(p, s, f, y, s.x1, p.NX-s.h)
+}
+
+// backwardInteriorGeneric is the plain-Go interior adjoint: the forward
+// update applied to μ, plus the gradient accumulation when f.g is set.
+func backwardInteriorGeneric[T Float](s *stencil[T], f *rowFields[T], i0, i1, nx int) {
+	u, un, c := f.u, f.un, f.c
+	h := s.h
+	for i := i0; i < i1; i++ {
+		w := (s.d2y0 + s.d2x0) * u[i]
+		for k := 1; k <= h; k++ {
+			w += s.d2y[k]*(u[i+k*nx]+u[i-k*nx]) + s.d2x[k]*(u[i+k]+u[i-k])
+		}
+		if f.g != nil {
+			f.g[i] += f.w[i] * u[i]
+		}
+		un[i] = c[i]*w + 2*u[i] - un[i]
+	}
+}
+
+// backwardCPML is the transpose of forwardCPML on the columns [x0, x1) of
+// row y. With Λt = (1+b)μ + b·Λζ at every cell, the adjoint of u gains
+// ∂²[(1+b)Λt] − ∂[b'Λt + b·Λψ] per direction, Λψ becomes a(Λψ − ∂Λt) and
+// Λζ becomes a(μ + Λζ).
+func backwardCPML[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
+	nx := p.NX
+	h := s.h
+	mu := f.u
+	ay, by, dby := p.AY, p.BY, p.DBY
+	ax, bx, dbx := p.AX, p.BX, p.DBX
+	// Per-direction adjoint pieces at cell i, whose row is yy (or column xx).
+	tY := func(i, yy int) T { return (1+by[yy])*mu[i] + by[yy]*f.zetaY[i] }
+	tX := func(i, xx int) T { return (1+bx[xx])*mu[i] + bx[xx]*f.zetaX[i] }
+	for x := x0; x < x1; x++ {
+		i := y*nx + x
+		var sum T
+		if s.bandY[y] {
+			t0 := tY(i, y)
+			d2 := s.d2y0 * (1 + by[y]) * t0
+			var d1, dt T
+			for k := 1; k <= h; k++ {
+				up, dn := i+k*nx, i-k*nx
+				tu, td := tY(up, y+k), tY(dn, y-k)
+				d2 += s.d2y[k] * ((1+by[y+k])*tu + (1+by[y-k])*td)
+				d1 += s.d1y[k] * ((dby[y+k]*tu + by[y+k]*f.psiY[up]) - (dby[y-k]*td + by[y-k]*f.psiY[dn]))
+				dt += s.d1y[k] * (tu - td)
+			}
+			sum += d2 - d1
+			f.psiYn[i] = ay[y] * (f.psiY[i] - dt)
+			f.zetaYn[i] = ay[y] * (mu[i] + f.zetaY[i])
+		} else {
+			d2 := s.d2y0 * mu[i]
+			for k := 1; k <= h; k++ {
+				d2 += s.d2y[k] * (mu[i+k*nx] + mu[i-k*nx])
+			}
+			sum += d2
+		}
+		if s.bandX[x] {
+			t0 := tX(i, x)
+			d2 := s.d2x0 * (1 + bx[x]) * t0
+			var d1, dt T
+			for k := 1; k <= h; k++ {
+				tu, td := tX(i+k, x+k), tX(i-k, x-k)
+				d2 += s.d2x[k] * ((1+bx[x+k])*tu + (1+bx[x-k])*td)
+				d1 += s.d1x[k] * ((dbx[x+k]*tu + bx[x+k]*f.psiX[i+k]) - (dbx[x-k]*td + bx[x-k]*f.psiX[i-k]))
+				dt += s.d1x[k] * (tu - td)
+			}
+			sum += d2 - d1
+			f.psiXn[i] = ax[x] * (f.psiX[i] - dt)
+			f.zetaXn[i] = ax[x] * (mu[i] + f.zetaX[i])
+		} else {
+			d2 := s.d2x0 * mu[i]
+			for k := 1; k <= h; k++ {
+				d2 += s.d2x[k] * (mu[i+k] + mu[i-k])
+			}
+			sum += d2
+		}
+		if f.g != nil {
+			f.g[i] += f.w[i] * mu[i]
+		}
+		f.un[i] = f.c[i]*sum + 2*mu[i] - f.un[i]
+	}
+}

@@ -1,0 +1,176 @@
+package scalar
+
+import "github.com/torchwave/torchwave/kernels/parallel"
+
+// Forward runs c.NSteps forward steps. Each step records the receivers from
+// the current wavefield, advances every field, and adds the (already
+// scaled) source amplitudes to the new wavefield.
+func Forward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
+	s := newStencil(p)
+	cells := p.cells()
+	h := s.h
+	rows := p.NY - 2*h
+	for step := 0; step < c.NSteps; step++ {
+		n := c.Step0 + step
+		cur, nxt := step%2, (step+1)%2
+		gather(c.ReceiverAmp[step*p.NShots*p.NReceivers:], f.U[cur], p.ReceiverIndex, p.NShots, p.NReceivers, cells)
+		var store []T
+		if c.Store != nil && n%p.StoreInterval == 0 {
+			off := (n / p.StoreInterval) * p.NShots * cells
+			store = c.Store[off : off+p.NShots*cells]
+		}
+		parallel.For(p.NShots*rows, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				shot, y := r/rows, h+r%rows
+				o := shot * cells
+				rw := rowFields[T]{
+					u: f.U[cur][o : o+cells], un: f.U[nxt][o : o+cells],
+					psiY: f.PsiY[cur][o : o+cells], psiYn: f.PsiY[nxt][o : o+cells],
+					psiX: f.PsiX[cur][o : o+cells], psiXn: f.PsiX[nxt][o : o+cells],
+					zetaY: f.ZetaY[cur][o : o+cells], zetaYn: f.ZetaY[nxt][o : o+cells],
+					zetaX: f.ZetaX[cur][o : o+cells], zetaXn: f.ZetaX[nxt][o : o+cells],
+					c: p.modelOf(shot),
+				}
+				if store != nil {
+					rw.w = store[o : o+cells]
+				}
+				forwardRow(p, s, &rw, y)
+			}
+		})
+		scatterAdd(f.U[nxt], c.SourceAmp[step*p.NShots*p.NSources:], p.SourceIndex, p.NShots, p.NSources, cells, nil)
+	}
+}
+
+// rowFields are one shot's views of the buffers a row kernel reads and
+// writes. In the backward pass u holds μ and the ψ/ζ fields their adjoints;
+// w is the stored W (read in backward, written in forward) and g the
+// gradient accumulator.
+type rowFields[T Float] struct {
+	u, un, psiY, psiYn, psiX, psiXn, zetaY, zetaYn, zetaX, zetaXn []T
+	c, w, g                                                         []T
+}
+
+func (p *Problem[T]) modelOf(shot int) []T {
+	if !p.ModelPerShot {
+		return p.C
+	}
+	n := p.cells()
+	return p.C[shot*n : (shot+1)*n]
+}
+
+func forwardRow[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y int) {
+	base := y * p.NX
+	if s.bandY[y] {
+		forwardCPML(p, s, f, y, s.h, p.NX-s.h)
+		return
+	}
+	forwardCPML(p, s, f, y, s.h, s.x0)
+	forwardInterior(s, f, base+s.x0, base+s.x1, p.NX)
+	forwardCPML(p, s, f, y, s.x1, p.NX-s.h)
+}
+
+// forwardInteriorGeneric is the plain-Go interior kernel: the Laplacian,
+// the leapfrog update, and W stored when f.w is set.
+func forwardInteriorGeneric[T Float](s *stencil[T], f *rowFields[T], i0, i1, nx int) {
+	u, un, c := f.u, f.un, f.c
+	h := s.h
+	for i := i0; i < i1; i++ {
+		w := (s.d2y0 + s.d2x0) * u[i]
+		for k := 1; k <= h; k++ {
+			w += s.d2y[k]*(u[i+k*nx]+u[i-k*nx]) + s.d2x[k]*(u[i+k]+u[i-k])
+		}
+		un[i] = c[i]*w + 2*u[i] - un[i]
+		if f.w != nil {
+			f.w[i] = w
+		}
+	}
+}
+
+// forwardCPML is the full formula on the columns [x0, x1) of row y; each
+// direction falls back to the plain second derivative outside its band.
+func forwardCPML[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
+	nx := p.NX
+	h := s.h
+	u := f.u
+	for x := x0; x < x1; x++ {
+		i := y*nx + x
+		var w T
+		if s.bandY[y] {
+			var uy, dpsi T
+			uyy := s.d2y0 * u[i]
+			for k := 1; k <= h; k++ {
+				up, dn := i+k*nx, i-k*nx
+				uy += s.d1y[k] * (u[up] - u[dn])
+				uyy += s.d2y[k] * (u[up] + u[dn])
+				dpsi += s.d1y[k] * (p.AY[y+k]*f.psiY[up] - p.AY[y-k]*f.psiY[dn])
+			}
+			tmp := (1+p.BY[y])*uyy + p.DBY[y]*uy + dpsi
+			w += (1+p.BY[y])*tmp + p.AY[y]*f.zetaY[i]
+			f.psiYn[i] = p.BY[y]*uy + p.AY[y]*f.psiY[i]
+			f.zetaYn[i] = p.BY[y]*tmp + p.AY[y]*f.zetaY[i]
+		} else {
+			uyy := s.d2y0 * u[i]
+			for k := 1; k <= h; k++ {
+				uyy += s.d2y[k] * (u[i+k*nx] + u[i-k*nx])
+			}
+			w += uyy
+		}
+		if s.bandX[x] {
+			var ux, dpsi T
+			uxx := s.d2x0 * u[i]
+			for k := 1; k <= h; k++ {
+				uxx += s.d2x[k] * (u[i+k] + u[i-k])
+				ux += s.d1x[k] * (u[i+k] - u[i-k])
+				dpsi += s.d1x[k] * (p.AX[x+k]*f.psiX[i+k] - p.AX[x-k]*f.psiX[i-k])
+			}
+			tmp := (1+p.BX[x])*uxx + p.DBX[x]*ux + dpsi
+			w += (1+p.BX[x])*tmp + p.AX[x]*f.zetaX[i]
+			f.psiXn[i] = p.BX[x]*ux + p.AX[x]*f.psiX[i]
+			f.zetaXn[i] = p.BX[x]*tmp + p.AX[x]*f.zetaX[i]
+		} else {
+			uxx := s.d2x0 * u[i]
+			for k := 1; k <= h; k++ {
+				uxx += s.d2x[k] * (u[i+k] + u[i-k])
+			}
+			w += uxx
+		}
+		f.un[i] = f.c[i]*w + 2*u[i] - f.un[i]
+		if f.w != nil {
+			f.w[i] = w
+		}
+	}
+}
+
+// gather copies field values at idx into out, [shot][n]; ignored positions
+// (index -1) read as zero.
+func gather[T Float](out, field []T, idx []int64, shots, n, cells int) {
+	for s := 0; s < shots; s++ {
+		for r := 0; r < n; r++ {
+			j := s*n + r
+			if idx[j] < 0 {
+				out[j] = 0
+				continue
+			}
+			out[j] = field[s*cells+int(idx[j])]
+		}
+	}
+}
+
+// scatterAdd adds amp, [shot][n], into field at idx, each value multiplied
+// by scale at that cell when scale is set (scale is one shot's grid or one
+// grid per shot).
+func scatterAdd[T Float](field, amp []T, idx []int64, shots, n, cells int, scale func(shot int) []T) {
+	for s := 0; s < shots; s++ {
+		for r := 0; r < n; r++ {
+			j := s*n + r
+			if idx[j] < 0 {
+				continue
+			}
+			v := amp[j]
+			if scale != nil {
+				v *= scale(s)[idx[j]]
+			}
+			field[s*cells+int(idx[j])] += v
+		}
+	}
+}

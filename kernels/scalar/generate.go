@@ -1,0 +1,3 @@
+package scalar
+
+//go:generate go run ./internal/gen

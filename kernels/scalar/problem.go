@@ -1,0 +1,182 @@
+// Package scalar time-steps the 2D constant-density acoustic wave equation
+//
+//	u_tt = v² ∇²u + sources
+//
+// with a CPML absorbing boundary (Pasalic & McGarry), and runs the exact
+// discrete adjoint of the same scheme backwards in time.
+//
+// All arrays live on a padded grid of NY×NX cells per shot: the model, the
+// PML and a halo of Accuracy/2 cells in which every field stays zero. The
+// caller owns every buffer; the kernels never allocate per step.
+//
+// One forward step maps (u, u_prev, ψy, ψx, ζy, ζx) to the next state:
+//
+//	tmp_y  = (1+b_y) ∂yy u + b'_y ∂y u + ∂y(a_y ψy)
+//	W      = (1+b_y) tmp_y + a_y ζy + (same in x)
+//	u_next = c W + 2u − u_prev + s            (c = v²dt², s = scaled source)
+//	ψy'    = b_y ∂y u + a_y ψy,   ζy' = b_y tmp_y + a_y ζy
+//
+// The backward pass propagates μ = c·λ (λ the adjoint of u). In the interior
+// μ obeys the same recurrence as u, so the adjoint reuses the forward's
+// fast kernel; only the PML band needs the transposed CPML terms.
+package scalar
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Float is the element type of every field: float32 or float64.
+type Float interface{ ~float32 | ~float64 }
+
+// Problem is what stays fixed during one propagation: the grid, the model,
+// the PML profiles and the source and receiver positions.
+type Problem[T Float] struct {
+	NShots, NY, NX int
+	Accuracy       int // 2, 4, 6 or 8
+	RDY, RDX       float64
+	// C is v²dt² on the padded grid: one grid, or NShots grids when
+	// ModelPerShot is set.
+	C            []T
+	ModelPerShot bool
+	// PML profiles along y (len NY) and x (len NX).
+	AY, BY, DBY, AX, BX, DBX []T
+	// Flat cell index within a shot's padded grid, [NShots][NSources]; -1
+	// marks a position that is ignored.
+	SourceIndex, ReceiverIndex []int64
+	NSources, NReceivers       int
+	// StoreInterval: the forward pass stores W every StoreInterval steps for
+	// the model gradient.
+	StoreInterval int
+}
+
+// Fields holds the wavefield state as pairs of buffers, [NShots][NY][NX]
+// each. Element 0 of every pair is the current state on entry. Every step
+// writes the next state into element 1 and the roles swap, so after an odd
+// number of steps the current state is in element 1.
+type Fields[T Float] struct {
+	U, PsiY, PsiX, ZetaY, ZetaX [2][]T
+}
+
+// Chunk is one call's run of time steps, Step0 up to Step0+NSteps-1.
+type Chunk[T Float] struct {
+	Step0, NSteps int
+	// Forward: scaled source amplitudes in, receiver amplitudes out.
+	// Backward: source gradient out, receiver gradient in.
+	// Both [NSteps][NShots][N].
+	SourceAmp, ReceiverAmp []T
+	// Store holds W for every stored step, [steps/StoreInterval][NShots][NY][NX];
+	// nil when nothing is stored (forward) or no model gradient is wanted.
+	Store []T
+	// GradC accumulates Σ W·μ over stored steps, [NShots][NY][NX]; backward only.
+	GradC []T
+}
+
+// Halo is the number of cells on each edge in which fields stay zero.
+func (p *Problem[T]) Halo() int { return p.Accuracy / 2 }
+
+func (p *Problem[T]) cells() int { return p.NY * p.NX }
+
+// Validate checks that the sizes are consistent and every index is inside
+// the grid, so the kernels can index without further checks.
+func (p *Problem[T]) Validate() error {
+	switch p.Accuracy {
+	case 2, 4, 6, 8:
+	default:
+		return fmt.Errorf("accuracy must be 2, 4, 6 or 8, got %d", p.Accuracy)
+	}
+	h := p.Halo()
+	if p.NShots < 1 || p.NY <= 2*h || p.NX <= 2*h {
+		return fmt.Errorf("grid %d×%d with %d shots is too small for accuracy %d", p.NY, p.NX, p.NShots, p.Accuracy)
+	}
+	if p.RDY <= 0 || p.RDX <= 0 {
+		return errors.New("inverse grid spacings must be positive")
+	}
+	models := 1
+	if p.ModelPerShot {
+		models = p.NShots
+	}
+	if err := checkLen("c", len(p.C), models*p.cells()); err != nil {
+		return err
+	}
+	for _, prof := range []struct {
+		name string
+		s    []T
+		n    int
+	}{{"ay", p.AY, p.NY}, {"by", p.BY, p.NY}, {"dby", p.DBY, p.NY}, {"ax", p.AX, p.NX}, {"bx", p.BX, p.NX}, {"dbx", p.DBX, p.NX}} {
+		if err := checkLen(prof.name, len(prof.s), prof.n); err != nil {
+			return err
+		}
+	}
+	if err := p.checkLocations("source", p.SourceIndex, p.NSources); err != nil {
+		return err
+	}
+	if err := p.checkLocations("receiver", p.ReceiverIndex, p.NReceivers); err != nil {
+		return err
+	}
+	if p.StoreInterval < 1 {
+		return fmt.Errorf("store interval must be at least 1, got %d", p.StoreInterval)
+	}
+	return nil
+}
+
+func (p *Problem[T]) checkLocations(what string, idx []int64, n int) error {
+	if n < 0 {
+		return fmt.Errorf("negative number of %ss", what)
+	}
+	if err := checkLen(what+" index", len(idx), p.NShots*n); err != nil {
+		return err
+	}
+	h := p.Halo()
+	for _, i := range idx {
+		if i == -1 {
+			continue
+		}
+		y, x := int(i)/p.NX, int(i)%p.NX
+		if i < 0 || y < h || y >= p.NY-h || x < h || x >= p.NX-h {
+			return fmt.Errorf("%s index %d is outside the %d×%d grid's interior", what, i, p.NY, p.NX)
+		}
+	}
+	return nil
+}
+
+// ValidateChunk checks the buffers of one call against the problem.
+func (p *Problem[T]) ValidateChunk(f *Fields[T], c *Chunk[T], backward bool) error {
+	n := p.NShots * p.cells()
+	for name, pair := range map[string][2][]T{"u": f.U, "psiy": f.PsiY, "psix": f.PsiX, "zetay": f.ZetaY, "zetax": f.ZetaX} {
+		for k := range pair {
+			if err := checkLen(fmt.Sprintf("%s[%d]", name, k), len(pair[k]), n); err != nil {
+				return err
+			}
+		}
+	}
+	if c.NSteps < 0 || c.Step0 < 0 {
+		return fmt.Errorf("bad step range: start %d, count %d", c.Step0, c.NSteps)
+	}
+	if err := checkLen("source amplitudes", len(c.SourceAmp), c.NSteps*p.NShots*p.NSources); err != nil {
+		return err
+	}
+	if err := checkLen("receiver amplitudes", len(c.ReceiverAmp), c.NSteps*p.NShots*p.NReceivers); err != nil {
+		return err
+	}
+	if c.Store != nil {
+		last := c.Step0 + c.NSteps - 1
+		need := (last/p.StoreInterval + 1) * n
+		if c.NSteps > 0 && len(c.Store) < need {
+			return fmt.Errorf("store has %d elements, steps up to %d need %d", len(c.Store), last, need)
+		}
+	}
+	if backward && c.GradC != nil {
+		if err := checkLen("grad c", len(c.GradC), n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkLen(name string, got, want int) error {
+	if got != want {
+		return fmt.Errorf("%s has %d elements, want %d", name, got, want)
+	}
+	return nil
+}

@@ -1,0 +1,25 @@
+"""torchwave: differentiable wave propagation for PyTorch.
+
+The propagators are autograd operations: a wavespeed model, source
+amplitudes and initial wavefields go in, wavefields and receiver data come
+out, and ``loss.backward()`` fills every gradient through a hand-written
+exact discrete adjoint running in torchwave's Go core.
+"""
+
+from . import wavelets
+from ._common import IGNORE_LOCATION
+from ._lib import get_num_threads, set_num_threads, simd_enabled
+from .scalar import CallbackState, Scalar, scalar
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CallbackState",
+    "IGNORE_LOCATION",
+    "Scalar",
+    "get_num_threads",
+    "scalar",
+    "set_num_threads",
+    "simd_enabled",
+    "wavelets",
+]

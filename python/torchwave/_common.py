@@ -1,0 +1,334 @@
+"""Argument checking and problem set-up shared by the propagators: grid
+spacing, PML widths and profiles, the CFL sub-step, time resampling, survey
+extraction and source/receiver positions."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Sequence
+
+import torch
+
+#: A location whose coordinates are both this value is ignored (the same
+#: marker as Deepwave's).
+IGNORE_LOCATION = -1 << 31
+
+#: The largest Courant number the internal time step may reach.
+COURANT_MAX = 0.6
+
+
+def check_tensor(
+    name: str,
+    t,
+    *,
+    ndims: Sequence[int] | None = None,
+    dtypes: Sequence[torch.dtype] | None = None,
+    device: torch.device | None = None,
+) -> torch.Tensor:
+    """Raises a TypeError/ValueError naming `name` unless t is a tensor of
+    one of the given ranks and dtypes on the given device."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if ndims is not None and t.ndim not in ndims:
+        want = " or ".join(str(n) for n in ndims)
+        raise ValueError(f"{name} must have {want} dimensions, got shape {tuple(t.shape)}")
+    if dtypes is not None and t.dtype not in dtypes:
+        want = ", ".join(str(d) for d in dtypes)
+        raise TypeError(f"{name} must have dtype {want}, got {t.dtype}")
+    if device is not None and t.device != device:
+        raise ValueError(f"{name} is on {t.device}, but the model is on {device}: put every tensor on one device")
+    return t
+
+
+def check_finite(name: str, t: torch.Tensor) -> None:
+    if t.is_floating_point() and not bool(torch.isfinite(t.detach()).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+
+def as_positive_float(name: str, x) -> float:
+    if isinstance(x, torch.Tensor):
+        if x.numel() != 1:
+            raise TypeError(f"{name} must be a number, got a tensor of shape {tuple(x.shape)}")
+        x = x.item()
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(x).__name__}")
+    x = float(x)
+    if not math.isfinite(x) or x <= 0:
+        raise ValueError(f"{name} must be positive and finite, got {x}")
+    return x
+
+
+def as_int(name: str, x, *, minimum: int | None = None) -> int:
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(x).__name__}")
+    x = int(x)
+    if minimum is not None and x < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {x}")
+    return x
+
+
+def grid_spacing_2d(grid_spacing) -> tuple[float, float]:
+    if isinstance(grid_spacing, (list, tuple)):
+        if len(grid_spacing) != 2:
+            raise ValueError(f"grid_spacing must be one number or two (dy, dx), got {len(grid_spacing)}")
+        return (as_positive_float("grid_spacing[0]", grid_spacing[0]), as_positive_float("grid_spacing[1]", grid_spacing[1]))
+    h = as_positive_float("grid_spacing", grid_spacing)
+    return h, h
+
+
+def accuracy_of(accuracy) -> int:
+    accuracy = as_int("accuracy", accuracy)
+    if accuracy not in (2, 4, 6, 8):
+        raise ValueError(f"accuracy must be 2, 4, 6 or 8, got {accuracy}")
+    return accuracy
+
+
+def pml_widths(pml_width) -> list[int]:
+    """[y0, y1, x0, x1] from one int or a sequence of four."""
+    if isinstance(pml_width, (list, tuple)):
+        if len(pml_width) != 4:
+            raise ValueError(f"pml_width must be one int or four [y0, y1, x0, x1], got {len(pml_width)} values")
+        widths = [as_int(f"pml_width[{i}]", w, minimum=0) for i, w in enumerate(pml_width)]
+    else:
+        widths = [as_int("pml_width", pml_width, minimum=0)] * 4
+    return widths
+
+
+def pml_frequency(pml_freq, dt: float) -> float:
+    if pml_freq is None:
+        warnings.warn("pml_freq was not set, so defaulting to 25 Hz", stacklevel=3)
+        return 25.0
+    if isinstance(pml_freq, bool) or not isinstance(pml_freq, numbers.Real) or not math.isfinite(pml_freq) or pml_freq < 0:
+        raise ValueError(f"pml_freq must be a non-negative number, got {pml_freq!r}")
+    if pml_freq > 0.5 / dt:
+        warnings.warn(f"pml_freq {pml_freq} is above the Nyquist frequency {0.5 / dt}", stacklevel=3)
+    return float(pml_freq)
+
+
+def cfl_step_ratio(dy: float, dx: float, dt: float, max_vel: float) -> int:
+    """The number of internal steps per user step that keeps the Courant
+    number at or below COURANT_MAX."""
+    max_dt = COURANT_MAX / math.sqrt(1 / dy**2 + 1 / dx**2) / max_vel
+    ratio = math.ceil(dt / max_dt - 1e-9)
+    if ratio >= 20:
+        warnings.warn(
+            f"dt={dt} needs {ratio} internal steps per step for stability (grid spacing "
+            f"{dy}, {dx}, max velocity {max_vel}); a smaller dt would avoid resampling",
+            stacklevel=3,
+        )
+    return max(ratio, 1)
+
+
+def first_derivative_weights(accuracy: int) -> list[float]:
+    return {
+        2: [1 / 2],
+        4: [2 / 3, -1 / 12],
+        6: [3 / 4, -3 / 20, 1 / 60],
+        8: [4 / 5, -1 / 5, 4 / 105, -1 / 280],
+    }[accuracy]
+
+
+def second_derivative_weights(accuracy: int) -> tuple[float, list[float]]:
+    return {
+        2: (-2.0, [1.0]),
+        4: (-5 / 2, [4 / 3, -1 / 12]),
+        6: (-49 / 18, [3 / 2, -3 / 20, 1 / 90]),
+        8: (-205 / 72, [8 / 5, -1 / 5, 8 / 315, -1 / 560]),
+    }[accuracy]
+
+
+def pml_profile(
+    n: int,
+    halo: int,
+    widths: Sequence[int],
+    spacing: float,
+    dt: float,
+    max_vel: float,
+    pml_freq: float,
+    accuracy: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    reflection: float = 1e-3,
+    power: int = 2,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """CPML coefficients (a, b, ∂b) along one axis of n padded cells.
+
+    The damping σ grows as the power-th power of the depth into the PML to
+    σ0 = −(power+1)·v·ln(R)/(2L) at the outer edge; the frequency shift α
+    falls linearly from π·pml_freq at the inner edge. a = exp(−(σ+α)dt),
+    b = σ/(σ+α)·(a−1); both are zero outside the PML. ∂b uses the same
+    first-derivative stencil as the propagator."""
+    x = torch.arange(n, dtype=torch.float64)
+    frac = torch.zeros(n, dtype=torch.float64)
+    sigma = torch.zeros(n, dtype=torch.float64)
+    for side, w in enumerate(widths):
+        if w == 0:
+            continue
+        if side == 0:
+            f = ((halo + w) - x) / w
+        else:
+            f = (x - (n - 1 - halo - w)) / w
+        f = f.clamp(0, 1)
+        sigma0 = -(1 + power) * max_vel * math.log(reflection) / (2 * w * spacing)
+        sigma = torch.where(f > frac, sigma0 * f**power, sigma)
+        frac = torch.maximum(frac, f)
+    alpha = math.pi * pml_freq * (1 - frac)
+    total = sigma + alpha
+    a = torch.exp(-total * dt)
+    b = torch.where(total > 0, sigma / total.clamp_min(1e-30) * (a - 1), torch.zeros_like(a))
+    live = frac > 0
+    a = torch.where(live, a, torch.zeros_like(a))
+    b = torch.where(live, b, torch.zeros_like(b))
+    db = torch.zeros_like(b)
+    for k, w in enumerate(first_derivative_weights(accuracy), start=1):
+        db[k:-k] += w * (b[2 * k :] - b[: -2 * k]) / spacing
+    return a.to(dtype=dtype, device=device), b.to(dtype=dtype, device=device), db.to(dtype=dtype, device=device)
+
+
+def upsample(signal: torch.Tensor, ratio: int, freq_taper_frac: float = 0.0, time_pad_frac: float = 0.0, time_taper: bool = False) -> torch.Tensor:
+    """Band-limited upsampling of the last dimension by an integer factor
+    (spectrum zero-padded; the input's Nyquist bin is zeroed)."""
+    if ratio == 1 or signal.numel() == 0:
+        return signal
+    pad = int(time_pad_frac * signal.shape[-1])
+    if pad:
+        signal = torch.nn.functional.pad(signal, (0, pad))
+    nt = signal.shape[-1]
+    spectrum = torch.fft.rfft(signal, norm="ortho") * math.sqrt(ratio)
+    spectrum = _taper_spectrum(spectrum, freq_taper_frac)
+    out = torch.fft.irfft(spectrum, n=nt * ratio, norm="ortho")
+    if pad:
+        out = out[..., : (nt - pad) * ratio]
+    if time_taper:
+        out = out * torch.hann_window(out.shape[-1], periodic=False, dtype=out.dtype, device=out.device)
+    return out
+
+
+def downsample(signal: torch.Tensor, ratio: int, freq_taper_frac: float = 0.0, time_pad_frac: float = 0.0, time_taper: bool = False) -> torch.Tensor:
+    """Band-limited downsampling of the last dimension by an integer factor;
+    the adjoint of upsample (up to the tapers)."""
+    if ratio == 1 or signal.numel() == 0:
+        return signal
+    if time_taper:
+        signal = signal * torch.hann_window(signal.shape[-1], periodic=False, dtype=signal.dtype, device=signal.device)
+    nt_out = signal.shape[-1] // ratio
+    pad = int(time_pad_frac * nt_out)
+    if pad:
+        signal = torch.nn.functional.pad(signal, (0, pad * ratio))
+        nt_out += pad
+    spectrum = torch.fft.rfft(signal, norm="ortho")[..., : nt_out // 2 + 1] / math.sqrt(ratio)
+    spectrum = _taper_spectrum(spectrum, freq_taper_frac)
+    out = torch.fft.irfft(spectrum, n=nt_out, norm="ortho")
+    if pad:
+        out = out[..., : nt_out - pad]
+    return out
+
+
+def _taper_spectrum(spectrum: torch.Tensor, freq_taper_frac: float) -> torch.Tensor:
+    n = spectrum.shape[-1]
+    window = torch.ones(n, dtype=torch.float64)
+    if n > 1:
+        window[-1] = 0
+    taper = int(freq_taper_frac * n)
+    if taper > 0:
+        window[n - taper :] = 0.5 * (1 + torch.cos(torch.linspace(0, math.pi, taper, dtype=torch.float64)))
+    return spectrum * window.to(device=spectrum.device, dtype=spectrum.real.dtype)
+
+
+def check_fraction(name: str, x) -> float:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not 0 <= x <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {x!r}")
+    return float(x)
+
+
+def check_locations(name: str, loc, n_shots: int | None, device: torch.device) -> torch.Tensor:
+    loc = check_tensor(name, loc, ndims=(3,), device=device)
+    if loc.dtype != torch.long:
+        raise TypeError(f"{name} must have dtype torch.long (cell indices), got {loc.dtype}")
+    if loc.shape[-1] != 2:
+        raise ValueError(f"{name} must have shape [n_shots, n, 2], got {tuple(loc.shape)}")
+    if n_shots is not None and loc.shape[0] != n_shots:
+        raise ValueError(f"{name} has {loc.shape[0]} shots but other inputs have {n_shots}")
+    return loc
+
+
+def survey_extents(
+    model_shape: tuple[int, int],
+    locations: list[torch.Tensor],
+    survey_pad,
+) -> list[int]:
+    """[y0, y1, x0, x1) of the model region to simulate: the whole model, or
+    the sources' and receivers' bounding box padded by survey_pad."""
+    ny, nx = model_shape
+    if survey_pad is None:
+        return [0, ny, 0, nx]
+    if isinstance(survey_pad, (list, tuple)):
+        if len(survey_pad) != 4:
+            raise ValueError(f"survey_pad must be None, one int, or four values, got {len(survey_pad)}")
+        pads = list(survey_pad)
+    else:
+        pads = [survey_pad] * 4
+    for i, p in enumerate(pads):
+        if p is not None:
+            as_int(f"survey_pad[{i}]", p, minimum=0)
+    pts = [loc.reshape(-1, 2) for loc in locations if loc is not None and loc.numel() > 0]
+    pts = [p[(p != IGNORE_LOCATION).all(dim=1)] for p in pts]
+    pts = [p for p in pts if p.numel() > 0]
+    if not pts:
+        return [0, ny, 0, nx]
+    allp = torch.cat(pts)
+    lo = allp.min(dim=0).values.tolist()
+    hi = allp.max(dim=0).values.tolist()
+    out = [0, ny, 0, nx]
+    for dim in range(2):
+        p0, p1 = pads[2 * dim], pads[2 * dim + 1]
+        n = model_shape[dim]
+        if p0 is not None:
+            out[2 * dim] = max(0, lo[dim] - p0)
+        if p1 is not None:
+            out[2 * dim + 1] = min(n, hi[dim] + p1 + 1)
+    return out
+
+
+def flat_indices(
+    name: str,
+    loc: torch.Tensor | None,
+    n_shots: int,
+    extents: list[int],
+    pad: list[int],
+    padded_nx: int,
+    model_shape: tuple[int, int],
+    *,
+    unique: bool = True,
+) -> torch.Tensor:
+    """Flat cell indices into the padded simulation grid, [n_shots, n], -1
+    for ignored locations; raises for positions outside the model or the
+    simulated region and for duplicates within a shot."""
+    if loc is None:
+        return torch.empty(n_shots, 0, dtype=torch.long)
+    loc = loc.detach().cpu()
+    ignored = (loc == IGNORE_LOCATION).all(dim=-1)
+    used = loc[~ignored]
+    if used.numel() > 0:
+        for dim, label in enumerate(("y (first)", "x (second)")):
+            c = used[:, dim]
+            if int(c.min()) < 0 or int(c.max()) >= model_shape[dim]:
+                bad = int(c.min()) if int(c.min()) < 0 else int(c.max())
+                raise ValueError(
+                    f"{name} has a {label} coordinate {bad} outside the model, which has "
+                    f"{model_shape[dim]} cells in that dimension"
+                )
+            if int(c.min()) < extents[2 * dim] or int(c.max()) >= extents[2 * dim + 1]:
+                raise ValueError(f"{name} lies outside the simulated region {extents} (set by survey_pad or origin)")
+    y = loc[..., 0] - extents[0] + pad[0]
+    x = loc[..., 1] - extents[2] + pad[2]
+    idx = y * padded_nx + x
+    idx[ignored] = -1
+    if unique:
+        for s in range(n_shots):
+            row = idx[s][idx[s] >= 0]
+            if row.numel() != row.unique().numel():
+                raise ValueError(f"{name} has duplicate locations within shot {s}; each location must be unique per shot")
+    return idx.contiguous()

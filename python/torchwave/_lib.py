@@ -1,0 +1,157 @@
+"""Loads torchwave's Go core (one c-shared library) and calls it via ctypes.
+
+The library is loaded once per process and never unloaded: the Go runtime
+cannot be unloaded, and two Go runtimes cannot share a process. A process
+that has loaded it must not fork (use the "spawn" or "forkserver" start
+methods of multiprocessing): a forked child hangs on its next Go call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pathlib
+
+import torch
+
+from ._sourcehash import source_hash
+
+ABI_VERSION = 1
+TW_OK, TW_EINVAL, TW_EPANIC, TW_EUNSUPPORTED = 0, 1, 2, 3
+_PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
+_LIBRARY_NAME = "libtorchwave.so"
+_REBUILD_HINT = (
+    "Rebuild it with `make build` (or `pip install -e .`) from the torchwave "
+    "source tree; building needs Go 1.26."
+)
+
+
+def _go_sources_root() -> pathlib.Path | None:
+    """The source checkout this package lives in, if it is one."""
+    root = _PACKAGE_DIR.parent.parent
+    return root if (root / "go.mod").is_file() and (root / "goexport").is_dir() else None
+
+
+class _ScalarArgs(ctypes.Structure):
+    """Mirror of tw_scalar_args in goexport/torchwave.h."""
+
+    _fields_ = [
+        ("dtype", ctypes.c_int64),
+        ("n_shots", ctypes.c_int64),
+        ("ny", ctypes.c_int64),
+        ("nx", ctypes.c_int64),
+        ("accuracy", ctypes.c_int64),
+        ("n_sources", ctypes.c_int64),
+        ("n_receivers", ctypes.c_int64),
+        ("step0", ctypes.c_int64),
+        ("n_steps", ctypes.c_int64),
+        ("store_interval", ctypes.c_int64),
+        ("model_per_shot", ctypes.c_int64),
+        ("n_store", ctypes.c_int64),
+        ("rdy", ctypes.c_double),
+        ("rdx", ctypes.c_double),
+        ("c", ctypes.c_void_p),
+        ("ay", ctypes.c_void_p),
+        ("by", ctypes.c_void_p),
+        ("dby", ctypes.c_void_p),
+        ("ax", ctypes.c_void_p),
+        ("bx", ctypes.c_void_p),
+        ("dbx", ctypes.c_void_p),
+        ("u", ctypes.c_void_p * 2),
+        ("psiy", ctypes.c_void_p * 2),
+        ("psix", ctypes.c_void_p * 2),
+        ("zetay", ctypes.c_void_p * 2),
+        ("zetax", ctypes.c_void_p * 2),
+        ("source_index", ctypes.c_void_p),
+        ("receiver_index", ctypes.c_void_p),
+        ("source_amplitudes", ctypes.c_void_p),
+        ("receiver_amplitudes", ctypes.c_void_p),
+        ("store", ctypes.c_void_p),
+        ("grad_c", ctypes.c_void_p),
+    ]
+
+
+def _load() -> ctypes.CDLL:
+    path = pathlib.Path(os.environ.get("TORCHWAVE_LIBRARY", _PACKAGE_DIR / _LIBRARY_NAME))
+    if not path.is_file():
+        raise ImportError(f"torchwave's compiled core {path} is missing. {_REBUILD_HINT}")
+    lib = ctypes.CDLL(str(path))
+    lib.tw_abi_version.restype = ctypes.c_int
+    version = lib.tw_abi_version()
+    if version != ABI_VERSION:
+        raise ImportError(
+            f"torchwave's compiled core {path} has ABI version {version}, but this "
+            f"Python package expects {ABI_VERSION}: the library is stale. {_REBUILD_HINT}"
+        )
+    root = _go_sources_root()
+    if root is not None and "TORCHWAVE_LIBRARY" not in os.environ:
+        buf = ctypes.create_string_buffer(64)
+        lib.tw_source_hash(buf, len(buf))
+        built, current = buf.value.decode(), source_hash(root)
+        if built != current:
+            raise ImportError(
+                f"torchwave's compiled core {path} was built from other Go sources "
+                f"(hash {built}) than the ones in {root} (hash {current}): it is "
+                f"stale. {_REBUILD_HINT}"
+            )
+    for name in ("tw_scalar_forward", "tw_scalar_backward"):
+        fn = getattr(lib, name)
+        fn.argtypes = [ctypes.POINTER(_ScalarArgs), ctypes.c_char_p, ctypes.c_int]
+        fn.restype = ctypes.c_int
+    lib.tw_set_num_threads.argtypes = [ctypes.c_int]
+    lib.tw_get_num_threads.restype = ctypes.c_int
+    lib.tw_simd.restype = ctypes.c_int
+    return lib
+
+
+_lib = _load()
+
+
+def set_num_threads(n: int) -> None:
+    """Sets how many threads torchwave's CPU kernels use (default: all
+    logical CPUs). Lower it when other work (torch's own threads, Dask
+    workers) shares the cores."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"set_num_threads: n must be a positive int, got {n!r}")
+    _lib.tw_set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """How many threads torchwave's CPU kernels use."""
+    return _lib.tw_get_num_threads()
+
+
+def simd_enabled() -> bool:
+    """Whether the CPU kernels were built with archsimd vector code."""
+    return bool(_lib.tw_simd())
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    if t is None or t.numel() == 0:
+        return None
+    if not t.is_contiguous():
+        raise RuntimeError("internal error: a non-contiguous tensor reached the Go core")
+    return t.data_ptr()
+
+
+def scalar_call(backward: bool, **kw) -> None:
+    """Runs one chunk of the scalar propagator in Go. Keyword names are the
+    fields of tw_scalar_args; tensors are passed as pointers."""
+    args = _ScalarArgs()
+    pairs = ("u", "psiy", "psix", "zetay", "zetax")
+    for name, value in kw.items():
+        if name in pairs:
+            getattr(args, name)[0] = _ptr(value[0])
+            getattr(args, name)[1] = _ptr(value[1])
+        elif isinstance(value, torch.Tensor) or value is None:
+            setattr(args, name, _ptr(value))
+        else:
+            setattr(args, name, value)
+    errbuf = ctypes.create_string_buffer(4096)
+    fn = _lib.tw_scalar_backward if backward else _lib.tw_scalar_forward
+    status = fn(ctypes.byref(args), errbuf, len(errbuf))
+    if status != TW_OK:
+        message = errbuf.value.decode(errors="replace")
+        if status == TW_EUNSUPPORTED:
+            raise NotImplementedError(f"torchwave core: {message}")
+        raise RuntimeError(f"torchwave core: {message}")

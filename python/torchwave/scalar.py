@@ -1,0 +1,563 @@
+"""Scalar (constant-density acoustic) wave propagation, 2D.
+
+`scalar` has Deepwave 0.0.27's signature, defaults and return tuple, so
+code written for Deepwave runs after changing the import. The compute runs
+in torchwave's Go core with a hand-written exact discrete adjoint; with
+``python_backend`` it runs in plain PyTorch instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+
+from . import _common as common
+from . import _lib
+from ._scalar_reference import get_step
+
+__all__ = ["scalar", "Scalar", "CallbackState"]
+
+_STORAGE_MODES = ("device", "cpu", "disk", "none", "auto")
+_WAVEFIELD_NAMES = ("wavefield_0", "wavefield_m1", "psiy_m1", "psix_m1", "zetay_m1", "zetax_m1")
+
+
+class CallbackState:
+    """What a forward or backward callback sees at a step.
+
+    ``step`` is the user time step; ``dt`` the internal time step. Fields are
+    on the padded grid; ``get_wavefield(name, view)`` returns the "inner"
+    (model region), "pml" (model and PML) or "full" (also the halo) part.
+    In the backward pass the wavefields are the adjoint fields and
+    ``get_gradient("v")`` the model gradient accumulated so far.
+    """
+
+    def __init__(self, dt, step, wavefields, models, gradients, fd_pad, pml_width):
+        self.dt = dt
+        self.step = step
+        self._wavefields = wavefields
+        self._models = models
+        self._gradients = gradients
+        self._fd_pad = fd_pad
+        self._pml_width = pml_width
+
+    @property
+    def wavefields(self) -> Dict[str, torch.Tensor]:
+        return {k: self.get_wavefield(k) for k in self._wavefields}
+
+    def get_wavefield(self, name: str, view: str = "inner") -> torch.Tensor:
+        if name not in self._wavefields:
+            raise KeyError(f"unknown wavefield {name!r}; available: {sorted(self._wavefields)}")
+        return self._view(self._wavefields[name], view)
+
+    def get_model(self, name: str, view: str = "inner") -> torch.Tensor:
+        if name not in self._models:
+            raise KeyError(f"unknown model {name!r}; available: {sorted(self._models)}")
+        return self._view(self._models[name], view)
+
+    def get_gradient(self, name: str, view: str = "inner") -> torch.Tensor:
+        if name not in self._gradients:
+            raise KeyError(f"no gradient {name!r} here; available: {sorted(self._gradients)}")
+        return self._view(self._gradients[name], view)
+
+    def _view(self, x: torch.Tensor, view: str) -> torch.Tensor:
+        h = self._fd_pad
+        if view == "full":
+            return x
+        if view == "pml":
+            return x[..., h : x.shape[-2] - h, h : x.shape[-1] - h]
+        if view == "inner":
+            p = self._pml_width
+            return x[..., h + p[0] : x.shape[-2] - h - p[1], h + p[2] : x.shape[-1] - h - p[3]]
+        raise ValueError(f"view must be 'inner', 'pml' or 'full', got {view!r}")
+
+
+@dataclasses.dataclass
+class _Setup:
+    """Everything fixed for one propagation, on the padded grid."""
+
+    n_shots: int
+    ny: int
+    nx: int
+    accuracy: int
+    dy: float
+    dx: float
+    dt_inner: float
+    step_ratio: int
+    nt_inner: int
+    profiles: List[torch.Tensor]  # ay, by, dby, ax, bx, dbx
+    source_index: torch.Tensor  # [n_shots, n_src], -1 ignored
+    receiver_index: torch.Tensor
+    store_interval: int
+    storage_mode: str
+    pml_width: List[int]
+    forward_callback: Optional[Callable]
+    backward_callback: Optional[Callable]
+    callback_frequency: int  # in user steps
+
+    @property
+    def halo(self) -> int:
+        return self.accuracy // 2
+
+    def live_masks(self, dtype, device) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Cells where the y and x PML fields can be non-zero."""
+        ay, by, _, ax, bx, _ = self.profiles
+        my = ((ay != 0) | (by != 0)).to(dtype=dtype, device=device)[:, None].expand(self.ny, self.nx)
+        mx = ((ax != 0) | (bx != 0)).to(dtype=dtype, device=device)[None, :].expand(self.ny, self.nx)
+        return my, mx
+
+
+def scalar(
+    v: torch.Tensor,
+    grid_spacing: Union[float, Sequence[float]],
+    dt: float,
+    source_amplitudes: Optional[torch.Tensor] = None,
+    source_locations: Optional[torch.Tensor] = None,
+    receiver_locations: Optional[torch.Tensor] = None,
+    accuracy: int = 4,
+    pml_width: Union[int, Sequence[int]] = 20,
+    pml_freq: Optional[float] = None,
+    max_vel: Optional[float] = None,
+    survey_pad: Optional[Union[int, Sequence[Optional[int]]]] = None,
+    wavefield_0: Optional[torch.Tensor] = None,
+    wavefield_m1: Optional[torch.Tensor] = None,
+    psiy_m1: Optional[torch.Tensor] = None,
+    psix_m1: Optional[torch.Tensor] = None,
+    zetay_m1: Optional[torch.Tensor] = None,
+    zetax_m1: Optional[torch.Tensor] = None,
+    origin: Optional[Sequence[int]] = None,
+    nt: Optional[int] = None,
+    model_gradient_sampling_interval: int = 1,
+    freq_taper_frac: float = 0.0,
+    time_pad_frac: float = 0.0,
+    time_taper: bool = False,
+    forward_callback: Optional[Callable[[CallbackState], None]] = None,
+    backward_callback: Optional[Callable[[CallbackState], None]] = None,
+    callback_frequency: int = 1,
+    python_backend: Union[bool, str] = False,
+    storage_mode: str = "device",
+    storage_path: str = ".",
+    storage_compression: bool = False,
+) -> Tuple[torch.Tensor, ...]:
+    """Propagates waves through a 2D wavespeed model.
+
+    Solves ∂²u/∂t² = v²∇²u − v²f on a regular grid with finite differences
+    of order ``accuracy`` in space and 2 in time, absorbing boundaries made
+    of a convolutional PML ``pml_width`` cells wide, and an internal time
+    step smaller than ``dt`` when ``dt`` would break the CFL condition
+    (sources are then upsampled and receivers downsampled in the frequency
+    domain).
+
+    Args:
+        v: wavespeed, [ny, nx] for every shot or [n_shots, ny, nx].
+        grid_spacing: cell size, one number or (dy, dx).
+        dt: time step of the amplitudes in and out.
+        source_amplitudes: [n_shots, n_sources, nt].
+        source_locations: [n_shots, n_sources, 2] long cell indices (y, x).
+        receiver_locations: [n_shots, n_receivers, 2] long cell indices.
+        accuracy: spatial order, 2, 4, 6 or 8.
+        pml_width: cells of PML, one int or [y0, y1, x0, x1]; 0 gives a
+            reflecting edge.
+        pml_freq: the frequency the PML is tuned to (default 25).
+        max_vel: the velocity used for the CFL condition and the PML; at
+            least the model's maximum (default: the model's maximum).
+        survey_pad: simulate only the region within this many cells of the
+            sources and receivers (one value or [y0, y1, x0, x1], None for
+            no limit on that side).
+        wavefield_0, wavefield_m1, psiy_m1, psix_m1, zetay_m1, zetax_m1:
+            initial fields, [n_shots, ny + PML, nx + PML] of the simulated
+            region (default zero).
+        origin: the model cell where the initial wavefields' region starts.
+        nt: number of steps when there are no source amplitudes.
+        model_gradient_sampling_interval: sample the model-gradient integral
+            every this many internal steps (1: exact gradient).
+        freq_taper_frac, time_pad_frac, time_taper: resampling options.
+        forward_callback, backward_callback: called with a CallbackState
+            every ``callback_frequency`` steps.
+        python_backend: False for the Go core; True or "eager", "jit",
+            "compile" for the pure-PyTorch implementation.
+        storage_mode: "device" keeps what the backward needs in memory;
+            "none" stores nothing (no gradient with respect to v).
+        storage_path, storage_compression: reserved for the offloading modes.
+
+    Returns:
+        (wavefield_nt, wavefield_ntm1, psiy, psix, zetay, zetax,
+        receiver_amplitudes), the wavefields of the simulated region with
+        its PML, and receiver amplitudes [n_shots, n_receivers, nt].
+    """
+    setup, inputs = _prepare(
+        v, grid_spacing, dt, source_amplitudes, source_locations, receiver_locations,
+        accuracy, pml_width, pml_freq, max_vel, survey_pad,
+        [wavefield_0, wavefield_m1, psiy_m1, psix_m1, zetay_m1, zetax_m1],
+        origin, nt, model_gradient_sampling_interval, freq_taper_frac, time_pad_frac,
+        time_taper, forward_callback, backward_callback, callback_frequency,
+        python_backend, storage_mode, storage_compression,
+    )
+    c, src, fields, v_pad = inputs
+    if python_backend is False:
+        if c.device.type != "cpu":
+            raise NotImplementedError(
+                "the Go core's CUDA path is not built yet: run on CPU tensors, or use python_backend=True on the GPU"
+            )
+        outputs = _ScalarFunction.apply(c, src, *fields, setup, v_pad)
+    else:
+        kind = "eager" if python_backend is True else python_backend
+        outputs = _propagate_reference(setup, c, src, fields, kind, v_pad)
+    h = setup.halo
+    wavefields = [f[:, h : setup.ny - h, h : setup.nx - h] for f in outputs[:6]]
+    receivers = outputs[6].permute(1, 2, 0)  # [n_shots, n_receivers, nt_inner]
+    receivers = common.downsample(receivers, setup.step_ratio, freq_taper_frac, time_pad_frac, time_taper)
+    return (*wavefields, receivers)
+
+
+def _prepare(
+    v, grid_spacing, dt, source_amplitudes, source_locations, receiver_locations,
+    accuracy, pml_width, pml_freq, max_vel, survey_pad, initial, origin, nt,
+    model_gradient_sampling_interval, freq_taper_frac, time_pad_frac, time_taper,
+    forward_callback, backward_callback, callback_frequency, python_backend,
+    storage_mode, storage_compression,
+):
+    """Validates the arguments and builds the padded problem."""
+    v = common.check_tensor("v", v, ndims=(2, 3), dtypes=(torch.float32, torch.float64))
+    device, dtype = v.device, v.dtype
+    common.check_finite("v", v)
+    if bool((v.detach() <= 0).any()):
+        raise ValueError("v must be positive everywhere")
+    dy, dx = common.grid_spacing_2d(grid_spacing)
+    dt = common.as_positive_float("dt", dt)
+    accuracy = common.accuracy_of(accuracy)
+    widths = common.pml_widths(pml_width)
+    interval = common.as_int("model_gradient_sampling_interval", model_gradient_sampling_interval, minimum=1)
+    callback_frequency = common.as_int("callback_frequency", callback_frequency, minimum=1)
+    for name, cb in (("forward_callback", forward_callback), ("backward_callback", backward_callback)):
+        if cb is not None and not callable(cb):
+            raise TypeError(f"{name} must be callable or None")
+    freq_taper_frac = common.check_fraction("freq_taper_frac", freq_taper_frac)
+    time_pad_frac = common.check_fraction("time_pad_frac", time_pad_frac)
+    if python_backend not in (False, True, "eager", "jit", "compile"):
+        raise ValueError(f"python_backend must be False, True, 'eager', 'jit' or 'compile', got {python_backend!r}")
+    if storage_mode not in _STORAGE_MODES:
+        raise ValueError(f"storage_mode must be one of {_STORAGE_MODES}, got {storage_mode!r}")
+    if storage_mode in ("cpu", "disk", "auto") or storage_compression:
+        raise NotImplementedError(
+            f"storage_mode={storage_mode!r} with storage_compression={storage_compression} is not available yet; "
+            "use storage_mode='device' (or 'none' when no gradient with respect to v is needed)"
+        )
+
+    # Shots, steps and the source amplitudes.
+    n_shots = v.shape[0] if v.ndim == 3 else None
+    if (source_amplitudes is None) != (source_locations is None):
+        raise ValueError("source_amplitudes and source_locations must be given together")
+    if source_amplitudes is not None:
+        source_amplitudes = common.check_tensor("source_amplitudes", source_amplitudes, ndims=(3,), dtypes=(dtype,), device=device)
+        common.check_finite("source_amplitudes", source_amplitudes)
+        n_shots = _shots("source_amplitudes", source_amplitudes.shape[0], n_shots)
+        source_locations = common.check_locations("source_locations", source_locations, n_shots, device)
+        if source_locations.shape[1] != source_amplitudes.shape[1]:
+            raise ValueError(
+                f"source_locations has {source_locations.shape[1]} sources per shot but "
+                f"source_amplitudes has {source_amplitudes.shape[1]}"
+            )
+        if nt is not None and common.as_int("nt", nt, minimum=0) != source_amplitudes.shape[-1]:
+            raise ValueError(f"nt={nt} disagrees with source_amplitudes' {source_amplitudes.shape[-1]} time samples")
+        nt = source_amplitudes.shape[-1]
+    elif nt is None:
+        raise ValueError("give source_amplitudes, or nt for the number of time steps")
+    nt = common.as_int("nt", nt, minimum=0)
+    if receiver_locations is not None:
+        receiver_locations = common.check_locations("receiver_locations", receiver_locations, n_shots, device)
+        n_shots = _shots("receiver_locations", receiver_locations.shape[0], n_shots)
+    names = ("wavefield_0", "wavefield_m1", "psiy_m1", "psix_m1", "zetay_m1", "zetax_m1")
+    for name, w in zip(names, initial):
+        if w is not None:
+            common.check_tensor(name, w, ndims=(3,), dtypes=(dtype,), device=device)
+            common.check_finite(name, w)
+            n_shots = _shots(name, w.shape[0], n_shots)
+    n_shots = 1 if n_shots is None else n_shots
+
+    # The simulated region of the model.
+    model_shape = tuple(v.shape[-2:])
+    given = [(n, w) for n, w in zip(names, initial) if w is not None]
+    if given:
+        if survey_pad is not None:
+            raise ValueError("survey_pad cannot be combined with initial wavefields; give origin instead")
+        shape = tuple(given[0][1].shape[-2:])
+        for name, w in given:
+            if tuple(w.shape[-2:]) != shape:
+                raise ValueError(f"{name} has spatial shape {tuple(w.shape[-2:])}, but {given[0][0]} has {shape}")
+        oy, ox = (0, 0) if origin is None else [common.as_int(f"origin[{i}]", o, minimum=0) for i, o in enumerate(origin)]
+        sy, sx = shape[0] - widths[0] - widths[1], shape[1] - widths[2] - widths[3]
+        if sy < 1 or sx < 1 or oy + sy > model_shape[0] or ox + sx > model_shape[1]:
+            raise ValueError(
+                f"initial wavefields of spatial shape {shape} with pml_width {widths} and origin "
+                f"{[oy, ox]} do not fit the model of shape {model_shape}"
+            )
+        extents = [oy, oy + sy, ox, ox + sx]
+    else:
+        if origin is not None and survey_pad is not None:
+            raise ValueError("give survey_pad or origin, not both")
+        extents = common.survey_extents(model_shape, [source_locations, receiver_locations], survey_pad)
+    v_sim = v[..., extents[0] : extents[1], extents[2] : extents[3]]
+
+    model_max = float(v_sim.detach().abs().max())
+    if max_vel is None:
+        max_vel = model_max
+    else:
+        max_vel = common.as_positive_float("max_vel", max_vel)
+        if max_vel < model_max * (1 - 1e-6):
+            raise ValueError(
+                f"max_vel={max_vel} is below the model's maximum velocity {model_max}: the time step "
+                "would break the CFL condition and the simulation would be unstable"
+            )
+    pml_freq = common.pml_frequency(pml_freq, dt)
+    step_ratio = common.cfl_step_ratio(dy, dx, dt, max_vel)
+    dt_inner = dt / step_ratio
+    h = accuracy // 2
+    pad = [h + widths[0], h + widths[1], h + widths[2], h + widths[3]]
+    ny = extents[1] - extents[0] + pad[0] + pad[1]
+    nx = extents[3] - extents[2] + pad[2] + pad[3]
+
+    # Model on the padded grid: edge values replicated into the PML and halo.
+    v3 = v_sim if v_sim.ndim == 3 else v_sim[None]
+    v_pad = torch.nn.functional.pad(v3, (pad[2], pad[3], pad[0], pad[1]), mode="replicate")
+    c = (v_pad * dt_inner) ** 2
+
+    source_index = common.flat_indices("source_locations", source_locations, n_shots, extents, pad, nx, model_shape)
+    receiver_index = common.flat_indices("receiver_locations", receiver_locations, n_shots, extents, pad, nx, model_shape)
+
+    # Sources: upsampled to the internal step, scaled by −v²dt² at their
+    # cell, laid out [nt_inner, n_shots, n_sources].
+    nt_inner = nt * step_ratio
+    if source_amplitudes is not None and source_amplitudes.shape[1] > 0:
+        amp = common.upsample(source_amplitudes, step_ratio, freq_taper_frac, time_pad_frac, time_taper)
+        safe = source_index.clamp_min(0).to(device)
+        c_flat = c.reshape(c.shape[0], -1).expand(n_shots, -1)
+        scale = -c_flat.gather(1, safe) * (source_index >= 0).to(device=device, dtype=dtype)
+        src = (amp * scale[..., None]).permute(2, 0, 1)
+    else:
+        src = torch.zeros(nt_inner, n_shots, 0, dtype=dtype, device=device)
+
+    profiles = list(common.pml_profile(ny, h, widths[:2], dy, dt_inner, max_vel, pml_freq, accuracy, dtype, device))
+    profiles += list(common.pml_profile(nx, h, widths[2:], dx, dt_inner, max_vel, pml_freq, accuracy, dtype, device))
+
+    setup = _Setup(
+        n_shots=n_shots, ny=ny, nx=nx, accuracy=accuracy, dy=dy, dx=dx, dt_inner=dt_inner,
+        step_ratio=step_ratio, nt_inner=nt_inner, profiles=profiles,
+        source_index=source_index, receiver_index=receiver_index, store_interval=interval,
+        storage_mode=storage_mode, pml_width=widths, forward_callback=forward_callback,
+        backward_callback=backward_callback, callback_frequency=callback_frequency,
+    )
+
+    # Initial fields on the padded grid, zero in the halo; PML fields also
+    # zero where their profile is (they have no effect there).
+    my, mx = setup.live_masks(dtype, device)
+    masks = [None, None, my, mx, my, mx]
+    fields = []
+    for w, mask in zip(initial, masks):
+        if w is None:
+            fields.append(torch.zeros(n_shots, ny, nx, dtype=dtype, device=device))
+            continue
+        full = torch.nn.functional.pad(w, (h, h, h, h))
+        fields.append(full if mask is None else full * mask)
+    return setup, (c, src, fields, v_pad)
+
+
+def _shots(name: str, n: int, known: Optional[int]) -> int:
+    if known is not None and n != known:
+        raise ValueError(f"{name} has {n} shots, but other inputs have {known}")
+    return n
+
+
+def _chunks(setup: _Setup, callback: Optional[Callable]) -> List[Tuple[int, int]]:
+    """(start, count) runs of internal steps between callbacks."""
+    n = setup.nt_inner
+    size = n if callback is None else setup.callback_frequency * setup.step_ratio
+    size = max(size, 1)
+    return [(s, min(size, n - s)) for s in range(0, n, size)]
+
+
+def _callback_state(setup: _Setup, step_inner: int, fields, models, gradients) -> CallbackState:
+    return CallbackState(
+        setup.dt_inner, step_inner // setup.step_ratio, dict(zip(_WAVEFIELD_NAMES, fields)),
+        models, gradients, setup.halo, setup.pml_width,
+    )
+
+
+class _ScalarFunction(torch.autograd.Function):
+    """The Go core as an autograd op on the padded grid: inputs c = v²dt²,
+    scaled sources [nt, shots, n_src] and the six initial fields; outputs
+    the six final fields and the receivers [nt, shots, n_rec]."""
+
+    @staticmethod
+    def forward(ctx, c, src, u0, um1, psiy, psix, zetay, zetax, setup: _Setup, v_pad):
+        n_store = 0
+        store = None
+        if ctx.needs_input_grad[0]:
+            if setup.storage_mode == "none":
+                raise ValueError(
+                    "storage_mode='none' keeps no wavefield history, so there is no gradient with respect "
+                    "to v; use storage_mode='device', or detach v"
+                )
+            n_store = (setup.nt_inner + setup.store_interval - 1) // setup.store_interval
+            store = torch.empty(n_store, setup.n_shots, setup.ny, setup.nx, dtype=c.dtype)
+        rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=c.dtype)
+        src = src.contiguous()
+        pairs = {
+            "u": [u0.clone().contiguous(), um1.clone().contiguous()],
+            "psiy": [psiy.clone().contiguous(), torch.zeros_like(psiy)],
+            "psix": [psix.clone().contiguous(), torch.zeros_like(psix)],
+            "zetay": [zetay.clone().contiguous(), torch.zeros_like(zetay)],
+            "zetax": [zetax.clone().contiguous(), torch.zeros_like(zetax)],
+        }
+        common_args = _core_args(setup, c, n_store)
+        for start, count in _chunks(setup, setup.forward_callback):
+            if setup.forward_callback is not None:
+                setup.forward_callback(_callback_state(setup, start, _current(pairs), {"v": v_pad}, {}))
+            _lib.scalar_call(
+                False, **common_args, step0=start, n_steps=count,
+                source_amplitudes=src[start : start + count], receiver_amplitudes=rec[start : start + count],
+                store=store, grad_c=None, **pairs,
+            )
+            if count % 2:
+                for p in pairs.values():
+                    p.reverse()
+        ctx.setup = setup
+        ctx.store = store
+        ctx.v_pad = v_pad
+        ctx.save_for_backward(c)
+        out = _current(pairs)
+        return (*out, rec)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g_u, g_um1, g_psiy, g_psix, g_zetay, g_zetax, g_rec):
+        setup: _Setup = ctx.setup
+        (c,) = ctx.saved_tensors
+        dtype = c.dtype
+        shape = (setup.n_shots, setup.ny, setup.nx)
+
+        def grad_or_zero(g):
+            return torch.zeros(shape, dtype=dtype) if g is None else g.contiguous()
+
+        my, mx = setup.live_masks(dtype, c.device)
+        pairs = {
+            "u": [(c * grad_or_zero(g_u)).contiguous(), (-c * grad_or_zero(g_um1)).contiguous()],
+            "psiy": [(grad_or_zero(g_psiy) * my).contiguous(), torch.zeros(shape, dtype=dtype)],
+            "psix": [(grad_or_zero(g_psix) * mx).contiguous(), torch.zeros(shape, dtype=dtype)],
+            "zetay": [(grad_or_zero(g_zetay) * my).contiguous(), torch.zeros(shape, dtype=dtype)],
+            "zetax": [(grad_or_zero(g_zetax) * mx).contiguous(), torch.zeros(shape, dtype=dtype)],
+        }
+        n_rec = setup.receiver_index.shape[1]
+        g_rec = torch.zeros(setup.nt_inner, setup.n_shots, n_rec, dtype=dtype) if g_rec is None else g_rec.contiguous()
+        g_src = torch.zeros(setup.nt_inner, setup.n_shots, setup.source_index.shape[1], dtype=dtype)
+        want_c = ctx.needs_input_grad[0]
+        grad_c = torch.zeros(shape, dtype=dtype) if want_c else None
+        store = ctx.store if want_c else None
+        n_store = 0 if store is None else store.shape[0]
+        common_args = _core_args(setup, c, n_store)
+        for start, count in reversed(_chunks(setup, setup.backward_callback)):
+            _lib.scalar_call(
+                True, **common_args, step0=start, n_steps=count,
+                source_amplitudes=g_src[start : start + count], receiver_amplitudes=g_rec[start : start + count],
+                store=store, grad_c=grad_c, **pairs,
+            )
+            if count % 2:
+                for p in pairs.values():
+                    p.reverse()
+            if setup.backward_callback is not None:
+                grads = {} if grad_c is None else {"v": _v_gradient(grad_c, c, ctx.v_pad, setup)}
+                adj = _current(pairs)
+                adj[0], adj[1] = adj[0] / c, -adj[1] / c
+                setup.backward_callback(_callback_state(setup, start, adj, {"v": ctx.v_pad}, grads))
+        ctx.store = None
+        mu, q = pairs["u"]
+        g_c = None
+        if want_c:
+            g_c = grad_c * (setup.store_interval / c)
+            if c.shape[0] == 1 and setup.n_shots > 1:
+                g_c = g_c.sum(dim=0, keepdim=True)
+        return (
+            g_c, g_src, mu / c, -q / c,
+            pairs["psiy"][0], pairs["psix"][0], pairs["zetay"][0], pairs["zetax"][0], None, None,
+        )
+
+
+def _v_gradient(grad_c, c, v_pad, setup):
+    """∂loss/∂v on the padded grid from the accumulated ∂loss/∂c so far."""
+    g = grad_c * (setup.store_interval / c) * 2 * v_pad * setup.dt_inner**2
+    return g.sum(dim=0, keepdim=True) if v_pad.shape[0] == 1 else g
+
+
+def _current(pairs) -> List[torch.Tensor]:
+    return [pairs[k][0] for k in ("u",)] + [pairs["u"][1]] + [pairs[k][0] for k in ("psiy", "psix", "zetay", "zetax")]
+
+
+def _core_args(setup: _Setup, c: torch.Tensor, n_store: int) -> dict:
+    ay, by, dby, ax, bx, dbx = (p.contiguous() for p in setup.profiles)
+    return dict(
+        dtype=0 if c.dtype == torch.float32 else 1,
+        n_shots=setup.n_shots, ny=setup.ny, nx=setup.nx, accuracy=setup.accuracy,
+        n_sources=setup.source_index.shape[1], n_receivers=setup.receiver_index.shape[1],
+        store_interval=setup.store_interval, model_per_shot=int(c.shape[0] > 1),
+        n_store=n_store, rdy=1.0 / setup.dy, rdx=1.0 / setup.dx,
+        c=c.contiguous(), ay=ay, by=by, dby=dby, ax=ax, bx=bx, dbx=dbx,
+        source_index=setup.source_index, receiver_index=setup.receiver_index,
+    )
+
+
+def _propagate_reference(setup: _Setup, c, src, fields, kind: str, v_pad):
+    """The same propagation in plain PyTorch, differentiated by autograd."""
+    if setup.storage_mode == "none" and c.requires_grad:
+        raise ValueError("storage_mode='none' gives no gradient with respect to v; detach v or use storage_mode='device'")
+    step = get_step(kind)
+    h = setup.halo
+    ay, by, dby, ax, bx, dbx = setup.profiles
+    ay, by, dby = ay[:, None], by[:, None], dby[:, None]
+    d1y = [w / setup.dy for w in common.first_derivative_weights(setup.accuracy)]
+    d1x = [w / setup.dx for w in common.first_derivative_weights(setup.accuracy)]
+    c0, w2 = common.second_derivative_weights(setup.accuracy)
+    d2y = [w / setup.dy**2 for w in w2]
+    d2x = [w / setup.dx**2 for w in w2]
+    n_shots = setup.n_shots
+    cells = setup.ny * setup.nx
+    src_idx = setup.source_index.to(c.device)
+    rec_idx = setup.receiver_index.to(c.device)
+    src_ok = (src_idx >= 0).to(c.dtype)
+    rec_ok = (rec_idx >= 0).to(c.dtype)
+    src_idx, rec_idx = src_idx.clamp_min(0), rec_idx.clamp_min(0)
+    u, up, psiy, psix, zetay, zetax = fields
+    records = []
+    callback = setup.forward_callback
+    for t in range(setup.nt_inner):
+        if callback is not None and t % (setup.callback_frequency * setup.step_ratio) == 0:
+            callback(_callback_state(setup, t, [u, up, psiy, psix, zetay, zetax], {"v": v_pad}, {}))
+        records.append(u.reshape(n_shots, cells).gather(1, rec_idx) * rec_ok)
+        u, up, psiy, psix, zetay, zetax, _ = step(
+            u, up, psiy, psix, zetay, zetax, c, ay, by, dby, ax, bx, dbx, h,
+            d1y, d1x, c0 / setup.dy**2, d2y, c0 / setup.dx**2, d2x,
+        )
+        if src.shape[-1] > 0:
+            u = u.reshape(n_shots, cells).scatter_add(1, src_idx, src[t] * src_ok).reshape(n_shots, setup.ny, setup.nx)
+    rec = torch.stack(records) if records else torch.zeros(0, n_shots, rec_idx.shape[1], dtype=c.dtype, device=c.device)
+    return [u, up, psiy, psix, zetay, zetax, rec]
+
+
+class Scalar(torch.nn.Module):
+    """A scalar propagator that owns its wavespeed model.
+
+    ``Scalar(v, grid_spacing, v_requires_grad=False)(dt, source_amplitudes,
+    ...)`` calls :func:`scalar` with the stored model; the keyword arguments
+    are the same.
+    """
+
+    def __init__(self, v: torch.Tensor, grid_spacing, v_requires_grad: bool = False):
+        super().__init__()
+        common.check_tensor("v", v, ndims=(2, 3), dtypes=(torch.float32, torch.float64))
+        if not isinstance(v_requires_grad, bool):
+            raise TypeError("v_requires_grad must be a bool")
+        self.v = torch.nn.Parameter(v, requires_grad=v_requires_grad)
+        self.grid_spacing = grid_spacing
+
+    def forward(self, dt: float, source_amplitudes=None, source_locations=None, receiver_locations=None, **kwargs):
+        return scalar(self.v, self.grid_spacing, dt, source_amplitudes, source_locations, receiver_locations, **kwargs)
