@@ -127,7 +127,7 @@ func runScalarTyped[T scalar.Float](a *C.tw_scalar_args, backward bool) error {
 	n := shots * cells
 	pair := func(v [2]unsafe.Pointer) [2][]T { return [2][]T{slice[T](v[0], n), slice[T](v[1], n)} }
 	f := &scalar.Fields[T]{
-		U:    pair(a.u), PsiY: pair(a.psiy), PsiX: pair(a.psix),
+		U: pair(a.u), PsiY: pair(a.psiy), PsiX: pair(a.psix),
 		ZetaY: pair(a.zetay), ZetaX: pair(a.zetax),
 	}
 	c := &scalar.Chunk[T]{

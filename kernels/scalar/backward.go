@@ -69,12 +69,12 @@ func sourceGradient[T Float](p *Problem[T], out, mu []T, cells int) {
 func backwardRow[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y int) {
 	base := y * p.NX
 	if s.bandY[y] {
-		backwardCPML(p, s, f, y, s.h, p.NX-s.h)
+		backwardBand(p, s, f, y, s.h, p.NX-s.h)
 		return
 	}
-	backwardCPML(p, s, f, y, s.h, s.x0)
+	backwardBand(p, s, f, y, s.h, s.x0)
 	backwardInterior(s, f, base+s.x0, base+s.x1, p.NX)
-	backwardCPML(p, s, f, y, s.x1, p.NX-s.h)
+	backwardBand(p, s, f, y, s.x1, p.NX-s.h)
 }
 
 // backwardInteriorGeneric is the plain-Go interior adjoint: the forward

@@ -47,7 +47,7 @@ func Forward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
 // gradient accumulator.
 type rowFields[T Float] struct {
 	u, un, psiY, psiYn, psiX, psiXn, zetaY, zetaYn, zetaX, zetaXn []T
-	c, w, g                                                         []T
+	c, w, g                                                       []T
 }
 
 func (p *Problem[T]) modelOf(shot int) []T {
@@ -61,12 +61,12 @@ func (p *Problem[T]) modelOf(shot int) []T {
 func forwardRow[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y int) {
 	base := y * p.NX
 	if s.bandY[y] {
-		forwardCPML(p, s, f, y, s.h, p.NX-s.h)
+		forwardBand(p, s, f, y, s.h, p.NX-s.h)
 		return
 	}
-	forwardCPML(p, s, f, y, s.h, s.x0)
+	forwardBand(p, s, f, y, s.h, s.x0)
 	forwardInterior(s, f, base+s.x0, base+s.x1, p.NX)
-	forwardCPML(p, s, f, y, s.x1, p.NX-s.h)
+	forwardBand(p, s, f, y, s.x1, p.NX-s.h)
 }
 
 // forwardInteriorGeneric is the plain-Go interior kernel: the Laplacian,

@@ -12,3 +12,11 @@ func forwardInterior[T Float](s *stencil[T], f *rowFields[T], i0, i1, nx int) {
 func backwardInterior[T Float](s *stencil[T], f *rowFields[T], i0, i1, nx int) {
 	backwardInteriorGeneric(s, f, i0, i1, nx)
 }
+
+func forwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
+	forwardCPML(p, s, f, y, x0, x1)
+}
+
+func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
+	backwardCPML(p, s, f, y, x0, x1)
+}

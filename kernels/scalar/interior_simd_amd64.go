@@ -125,18 +125,29 @@ func interiorF32A2plain(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	two := archsimd.BroadcastFloat32x8(2)
 	cy1 := archsimd.BroadcastFloat32x8(s.d2y[1])
 	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
-	const size = unsafe.Sizeof(float32(0))
-	at := func(p unsafe.Pointer, i int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float32(0)))
+	ld := func(p unsafe.Pointer, off int) *[8]float32 {
+		return (*[8]float32)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	const step = 8 * size
 	i := i0
 	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat32x8(at(u, i+1*nx)).Add(archsimd.LoadFloat32x8(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+1)).Add(archsimd.LoadFloat32x8(at(u, i-1))).MulAdd(cx1, lap)
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(at(un, i)))
-		archsimd.LoadFloat32x8(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat32x8(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
+		lap := ly.Add(lx)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -161,19 +172,32 @@ func interiorF32A2store(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	two := archsimd.BroadcastFloat32x8(2)
 	cy1 := archsimd.BroadcastFloat32x8(s.d2y[1])
 	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
-	const size = unsafe.Sizeof(float32(0))
-	at := func(p unsafe.Pointer, i int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float32(0)))
+	ld := func(p unsafe.Pointer, off int) *[8]float32 {
+		return (*[8]float32)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	const step = 8 * size
 	i := i0
 	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat32x8(at(u, i+1*nx)).Add(archsimd.LoadFloat32x8(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+1)).Add(archsimd.LoadFloat32x8(at(u, i-1))).MulAdd(cx1, lap)
-		lap.Store(at(w, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(at(un, i)))
-		archsimd.LoadFloat32x8(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat32x8(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
+		lap := ly.Add(lx)
+		lap.Store(ld(pw, 0))
+		pw = unsafe.Add(pw, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -200,19 +224,34 @@ func interiorF32A2grad(s *stencil[float32], f *rowFields[float32], i0, i1, nx in
 	two := archsimd.BroadcastFloat32x8(2)
 	cy1 := archsimd.BroadcastFloat32x8(s.d2y[1])
 	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
-	const size = unsafe.Sizeof(float32(0))
-	at := func(p unsafe.Pointer, i int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float32(0)))
+	ld := func(p unsafe.Pointer, off int) *[8]float32 {
+		return (*[8]float32)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	pg := unsafe.Add(g, i0*size)
+	const step = 8 * size
 	i := i0
 	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat32x8(at(u, i+1*nx)).Add(archsimd.LoadFloat32x8(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+1)).Add(archsimd.LoadFloat32x8(at(u, i-1))).MulAdd(cx1, lap)
-		archsimd.LoadFloat32x8(at(w, i)).MulAdd(uc, archsimd.LoadFloat32x8(at(g, i))).Store(at(g, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(at(un, i)))
-		archsimd.LoadFloat32x8(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat32x8(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
+		lap := ly.Add(lx)
+		archsimd.LoadFloat32x8(ld(pw, 0)).MulAdd(uc, archsimd.LoadFloat32x8(ld(pg, 0))).Store(ld(pg, 0))
+		pw = unsafe.Add(pw, step)
+		pg = unsafe.Add(pg, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -237,20 +276,32 @@ func interiorF32A4plain(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
 	cy2 := archsimd.BroadcastFloat32x8(s.d2y[2])
 	cx2 := archsimd.BroadcastFloat32x8(s.d2x[2])
-	const size = unsafe.Sizeof(float32(0))
-	at := func(p unsafe.Pointer, i int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float32(0)))
+	ld := func(p unsafe.Pointer, off int) *[8]float32 {
+		return (*[8]float32)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	const step = 8 * size
 	i := i0
 	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat32x8(at(u, i+1*nx)).Add(archsimd.LoadFloat32x8(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+1)).Add(archsimd.LoadFloat32x8(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2*nx)).Add(archsimd.LoadFloat32x8(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2)).Add(archsimd.LoadFloat32x8(at(u, i-2))).MulAdd(cx2, lap)
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(at(un, i)))
-		archsimd.LoadFloat32x8(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat32x8(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy2)).Add(archsimd.LoadFloat32x8(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 2*size)).Add(archsimd.LoadFloat32x8(ld(pu, -2*size))).MulAdd(cx2, lx)
+		lap := ly.Add(lx)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -277,21 +328,35 @@ func interiorF32A4store(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
 	cy2 := archsimd.BroadcastFloat32x8(s.d2y[2])
 	cx2 := archsimd.BroadcastFloat32x8(s.d2x[2])
-	const size = unsafe.Sizeof(float32(0))
-	at := func(p unsafe.Pointer, i int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float32(0)))
+	ld := func(p unsafe.Pointer, off int) *[8]float32 {
+		return (*[8]float32)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	const step = 8 * size
 	i := i0
 	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat32x8(at(u, i+1*nx)).Add(archsimd.LoadFloat32x8(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+1)).Add(archsimd.LoadFloat32x8(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2*nx)).Add(archsimd.LoadFloat32x8(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2)).Add(archsimd.LoadFloat32x8(at(u, i-2))).MulAdd(cx2, lap)
-		lap.Store(at(w, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(at(un, i)))
-		archsimd.LoadFloat32x8(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat32x8(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy2)).Add(archsimd.LoadFloat32x8(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 2*size)).Add(archsimd.LoadFloat32x8(ld(pu, -2*size))).MulAdd(cx2, lx)
+		lap := ly.Add(lx)
+		lap.Store(ld(pw, 0))
+		pw = unsafe.Add(pw, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -320,21 +385,37 @@ func interiorF32A4grad(s *stencil[float32], f *rowFields[float32], i0, i1, nx in
 	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
 	cy2 := archsimd.BroadcastFloat32x8(s.d2y[2])
 	cx2 := archsimd.BroadcastFloat32x8(s.d2x[2])
-	const size = unsafe.Sizeof(float32(0))
-	at := func(p unsafe.Pointer, i int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float32(0)))
+	ld := func(p unsafe.Pointer, off int) *[8]float32 {
+		return (*[8]float32)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	pg := unsafe.Add(g, i0*size)
+	const step = 8 * size
 	i := i0
 	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat32x8(at(u, i+1*nx)).Add(archsimd.LoadFloat32x8(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+1)).Add(archsimd.LoadFloat32x8(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2*nx)).Add(archsimd.LoadFloat32x8(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2)).Add(archsimd.LoadFloat32x8(at(u, i-2))).MulAdd(cx2, lap)
-		archsimd.LoadFloat32x8(at(w, i)).MulAdd(uc, archsimd.LoadFloat32x8(at(g, i))).Store(at(g, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(at(un, i)))
-		archsimd.LoadFloat32x8(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat32x8(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy2)).Add(archsimd.LoadFloat32x8(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 2*size)).Add(archsimd.LoadFloat32x8(ld(pu, -2*size))).MulAdd(cx2, lx)
+		lap := ly.Add(lx)
+		archsimd.LoadFloat32x8(ld(pw, 0)).MulAdd(uc, archsimd.LoadFloat32x8(ld(pg, 0))).Store(ld(pg, 0))
+		pw = unsafe.Add(pw, step)
+		pg = unsafe.Add(pg, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -361,22 +442,35 @@ func interiorF32A6plain(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	cx2 := archsimd.BroadcastFloat32x8(s.d2x[2])
 	cy3 := archsimd.BroadcastFloat32x8(s.d2y[3])
 	cx3 := archsimd.BroadcastFloat32x8(s.d2x[3])
-	const size = unsafe.Sizeof(float32(0))
-	at := func(p unsafe.Pointer, i int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float32(0)))
+	ld := func(p unsafe.Pointer, off int) *[8]float32 {
+		return (*[8]float32)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	oy3 := 3 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	const step = 8 * size
 	i := i0
 	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat32x8(at(u, i+1*nx)).Add(archsimd.LoadFloat32x8(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+1)).Add(archsimd.LoadFloat32x8(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2*nx)).Add(archsimd.LoadFloat32x8(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2)).Add(archsimd.LoadFloat32x8(at(u, i-2))).MulAdd(cx2, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+3*nx)).Add(archsimd.LoadFloat32x8(at(u, i-3*nx))).MulAdd(cy3, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+3)).Add(archsimd.LoadFloat32x8(at(u, i-3))).MulAdd(cx3, lap)
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(at(un, i)))
-		archsimd.LoadFloat32x8(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat32x8(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy2)).Add(archsimd.LoadFloat32x8(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 2*size)).Add(archsimd.LoadFloat32x8(ld(pu, -2*size))).MulAdd(cx2, lx)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy3)).Add(archsimd.LoadFloat32x8(ld(pu, -oy3))).MulAdd(cy3, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 3*size)).Add(archsimd.LoadFloat32x8(ld(pu, -3*size))).MulAdd(cx3, lx)
+		lap := ly.Add(lx)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -405,23 +499,38 @@ func interiorF32A6store(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	cx2 := archsimd.BroadcastFloat32x8(s.d2x[2])
 	cy3 := archsimd.BroadcastFloat32x8(s.d2y[3])
 	cx3 := archsimd.BroadcastFloat32x8(s.d2x[3])
-	const size = unsafe.Sizeof(float32(0))
-	at := func(p unsafe.Pointer, i int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float32(0)))
+	ld := func(p unsafe.Pointer, off int) *[8]float32 {
+		return (*[8]float32)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	oy3 := 3 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	const step = 8 * size
 	i := i0
 	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat32x8(at(u, i+1*nx)).Add(archsimd.LoadFloat32x8(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+1)).Add(archsimd.LoadFloat32x8(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2*nx)).Add(archsimd.LoadFloat32x8(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2)).Add(archsimd.LoadFloat32x8(at(u, i-2))).MulAdd(cx2, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+3*nx)).Add(archsimd.LoadFloat32x8(at(u, i-3*nx))).MulAdd(cy3, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+3)).Add(archsimd.LoadFloat32x8(at(u, i-3))).MulAdd(cx3, lap)
-		lap.Store(at(w, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(at(un, i)))
-		archsimd.LoadFloat32x8(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat32x8(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy2)).Add(archsimd.LoadFloat32x8(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 2*size)).Add(archsimd.LoadFloat32x8(ld(pu, -2*size))).MulAdd(cx2, lx)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy3)).Add(archsimd.LoadFloat32x8(ld(pu, -oy3))).MulAdd(cy3, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 3*size)).Add(archsimd.LoadFloat32x8(ld(pu, -3*size))).MulAdd(cx3, lx)
+		lap := ly.Add(lx)
+		lap.Store(ld(pw, 0))
+		pw = unsafe.Add(pw, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -452,23 +561,40 @@ func interiorF32A6grad(s *stencil[float32], f *rowFields[float32], i0, i1, nx in
 	cx2 := archsimd.BroadcastFloat32x8(s.d2x[2])
 	cy3 := archsimd.BroadcastFloat32x8(s.d2y[3])
 	cx3 := archsimd.BroadcastFloat32x8(s.d2x[3])
-	const size = unsafe.Sizeof(float32(0))
-	at := func(p unsafe.Pointer, i int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float32(0)))
+	ld := func(p unsafe.Pointer, off int) *[8]float32 {
+		return (*[8]float32)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	oy3 := 3 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	pg := unsafe.Add(g, i0*size)
+	const step = 8 * size
 	i := i0
 	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat32x8(at(u, i+1*nx)).Add(archsimd.LoadFloat32x8(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+1)).Add(archsimd.LoadFloat32x8(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2*nx)).Add(archsimd.LoadFloat32x8(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2)).Add(archsimd.LoadFloat32x8(at(u, i-2))).MulAdd(cx2, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+3*nx)).Add(archsimd.LoadFloat32x8(at(u, i-3*nx))).MulAdd(cy3, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+3)).Add(archsimd.LoadFloat32x8(at(u, i-3))).MulAdd(cx3, lap)
-		archsimd.LoadFloat32x8(at(w, i)).MulAdd(uc, archsimd.LoadFloat32x8(at(g, i))).Store(at(g, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(at(un, i)))
-		archsimd.LoadFloat32x8(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat32x8(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy2)).Add(archsimd.LoadFloat32x8(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 2*size)).Add(archsimd.LoadFloat32x8(ld(pu, -2*size))).MulAdd(cx2, lx)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy3)).Add(archsimd.LoadFloat32x8(ld(pu, -oy3))).MulAdd(cy3, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 3*size)).Add(archsimd.LoadFloat32x8(ld(pu, -3*size))).MulAdd(cx3, lx)
+		lap := ly.Add(lx)
+		archsimd.LoadFloat32x8(ld(pw, 0)).MulAdd(uc, archsimd.LoadFloat32x8(ld(pg, 0))).Store(ld(pg, 0))
+		pw = unsafe.Add(pw, step)
+		pg = unsafe.Add(pg, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -497,24 +623,38 @@ func interiorF32A8plain(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	cx3 := archsimd.BroadcastFloat32x8(s.d2x[3])
 	cy4 := archsimd.BroadcastFloat32x8(s.d2y[4])
 	cx4 := archsimd.BroadcastFloat32x8(s.d2x[4])
-	const size = unsafe.Sizeof(float32(0))
-	at := func(p unsafe.Pointer, i int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float32(0)))
+	ld := func(p unsafe.Pointer, off int) *[8]float32 {
+		return (*[8]float32)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	oy3 := 3 * nx * size
+	oy4 := 4 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	const step = 8 * size
 	i := i0
 	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat32x8(at(u, i+1*nx)).Add(archsimd.LoadFloat32x8(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+1)).Add(archsimd.LoadFloat32x8(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2*nx)).Add(archsimd.LoadFloat32x8(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2)).Add(archsimd.LoadFloat32x8(at(u, i-2))).MulAdd(cx2, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+3*nx)).Add(archsimd.LoadFloat32x8(at(u, i-3*nx))).MulAdd(cy3, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+3)).Add(archsimd.LoadFloat32x8(at(u, i-3))).MulAdd(cx3, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+4*nx)).Add(archsimd.LoadFloat32x8(at(u, i-4*nx))).MulAdd(cy4, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+4)).Add(archsimd.LoadFloat32x8(at(u, i-4))).MulAdd(cx4, lap)
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(at(un, i)))
-		archsimd.LoadFloat32x8(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat32x8(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy2)).Add(archsimd.LoadFloat32x8(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 2*size)).Add(archsimd.LoadFloat32x8(ld(pu, -2*size))).MulAdd(cx2, lx)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy3)).Add(archsimd.LoadFloat32x8(ld(pu, -oy3))).MulAdd(cy3, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 3*size)).Add(archsimd.LoadFloat32x8(ld(pu, -3*size))).MulAdd(cx3, lx)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy4)).Add(archsimd.LoadFloat32x8(ld(pu, -oy4))).MulAdd(cy4, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 4*size)).Add(archsimd.LoadFloat32x8(ld(pu, -4*size))).MulAdd(cx4, lx)
+		lap := ly.Add(lx)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -545,25 +685,41 @@ func interiorF32A8store(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	cx3 := archsimd.BroadcastFloat32x8(s.d2x[3])
 	cy4 := archsimd.BroadcastFloat32x8(s.d2y[4])
 	cx4 := archsimd.BroadcastFloat32x8(s.d2x[4])
-	const size = unsafe.Sizeof(float32(0))
-	at := func(p unsafe.Pointer, i int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float32(0)))
+	ld := func(p unsafe.Pointer, off int) *[8]float32 {
+		return (*[8]float32)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	oy3 := 3 * nx * size
+	oy4 := 4 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	const step = 8 * size
 	i := i0
 	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat32x8(at(u, i+1*nx)).Add(archsimd.LoadFloat32x8(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+1)).Add(archsimd.LoadFloat32x8(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2*nx)).Add(archsimd.LoadFloat32x8(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2)).Add(archsimd.LoadFloat32x8(at(u, i-2))).MulAdd(cx2, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+3*nx)).Add(archsimd.LoadFloat32x8(at(u, i-3*nx))).MulAdd(cy3, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+3)).Add(archsimd.LoadFloat32x8(at(u, i-3))).MulAdd(cx3, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+4*nx)).Add(archsimd.LoadFloat32x8(at(u, i-4*nx))).MulAdd(cy4, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+4)).Add(archsimd.LoadFloat32x8(at(u, i-4))).MulAdd(cx4, lap)
-		lap.Store(at(w, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(at(un, i)))
-		archsimd.LoadFloat32x8(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat32x8(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy2)).Add(archsimd.LoadFloat32x8(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 2*size)).Add(archsimd.LoadFloat32x8(ld(pu, -2*size))).MulAdd(cx2, lx)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy3)).Add(archsimd.LoadFloat32x8(ld(pu, -oy3))).MulAdd(cy3, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 3*size)).Add(archsimd.LoadFloat32x8(ld(pu, -3*size))).MulAdd(cx3, lx)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy4)).Add(archsimd.LoadFloat32x8(ld(pu, -oy4))).MulAdd(cy4, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 4*size)).Add(archsimd.LoadFloat32x8(ld(pu, -4*size))).MulAdd(cx4, lx)
+		lap := ly.Add(lx)
+		lap.Store(ld(pw, 0))
+		pw = unsafe.Add(pw, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -596,25 +752,43 @@ func interiorF32A8grad(s *stencil[float32], f *rowFields[float32], i0, i1, nx in
 	cx3 := archsimd.BroadcastFloat32x8(s.d2x[3])
 	cy4 := archsimd.BroadcastFloat32x8(s.d2y[4])
 	cx4 := archsimd.BroadcastFloat32x8(s.d2x[4])
-	const size = unsafe.Sizeof(float32(0))
-	at := func(p unsafe.Pointer, i int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float32(0)))
+	ld := func(p unsafe.Pointer, off int) *[8]float32 {
+		return (*[8]float32)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	oy3 := 3 * nx * size
+	oy4 := 4 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	pg := unsafe.Add(g, i0*size)
+	const step = 8 * size
 	i := i0
 	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat32x8(at(u, i+1*nx)).Add(archsimd.LoadFloat32x8(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+1)).Add(archsimd.LoadFloat32x8(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2*nx)).Add(archsimd.LoadFloat32x8(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+2)).Add(archsimd.LoadFloat32x8(at(u, i-2))).MulAdd(cx2, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+3*nx)).Add(archsimd.LoadFloat32x8(at(u, i-3*nx))).MulAdd(cy3, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+3)).Add(archsimd.LoadFloat32x8(at(u, i-3))).MulAdd(cx3, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+4*nx)).Add(archsimd.LoadFloat32x8(at(u, i-4*nx))).MulAdd(cy4, lap)
-		lap = archsimd.LoadFloat32x8(at(u, i+4)).Add(archsimd.LoadFloat32x8(at(u, i-4))).MulAdd(cx4, lap)
-		archsimd.LoadFloat32x8(at(w, i)).MulAdd(uc, archsimd.LoadFloat32x8(at(g, i))).Store(at(g, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(at(un, i)))
-		archsimd.LoadFloat32x8(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat32x8(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy2)).Add(archsimd.LoadFloat32x8(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 2*size)).Add(archsimd.LoadFloat32x8(ld(pu, -2*size))).MulAdd(cx2, lx)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy3)).Add(archsimd.LoadFloat32x8(ld(pu, -oy3))).MulAdd(cy3, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 3*size)).Add(archsimd.LoadFloat32x8(ld(pu, -3*size))).MulAdd(cx3, lx)
+		ly = archsimd.LoadFloat32x8(ld(pu, oy4)).Add(archsimd.LoadFloat32x8(ld(pu, -oy4))).MulAdd(cy4, ly)
+		lx = archsimd.LoadFloat32x8(ld(pu, 4*size)).Add(archsimd.LoadFloat32x8(ld(pu, -4*size))).MulAdd(cx4, lx)
+		lap := ly.Add(lx)
+		archsimd.LoadFloat32x8(ld(pw, 0)).MulAdd(uc, archsimd.LoadFloat32x8(ld(pg, 0))).Store(ld(pg, 0))
+		pw = unsafe.Add(pw, step)
+		pg = unsafe.Add(pg, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -637,18 +811,29 @@ func interiorF64A2plain(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	two := archsimd.BroadcastFloat64x4(2)
 	cy1 := archsimd.BroadcastFloat64x4(s.d2y[1])
 	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
-	const size = unsafe.Sizeof(float64(0))
-	at := func(p unsafe.Pointer, i int) *[4]float64 {
-		return (*[4]float64)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float64(0)))
+	ld := func(p unsafe.Pointer, off int) *[4]float64 {
+		return (*[4]float64)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	const step = 4 * size
 	i := i0
 	for ; i+4 <= i1; i += 4 {
-		uc := archsimd.LoadFloat64x4(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat64x4(at(u, i+1*nx)).Add(archsimd.LoadFloat64x4(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+1)).Add(archsimd.LoadFloat64x4(at(u, i-1))).MulAdd(cx1, lap)
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(at(un, i)))
-		archsimd.LoadFloat64x4(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat64x4(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat64x4(ld(pu, size)).Add(archsimd.LoadFloat64x4(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy1)).Add(archsimd.LoadFloat64x4(ld(pu, -oy1))).MulAdd(cy1, ly)
+		lap := ly.Add(lx)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
+		archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -673,19 +858,32 @@ func interiorF64A2store(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	two := archsimd.BroadcastFloat64x4(2)
 	cy1 := archsimd.BroadcastFloat64x4(s.d2y[1])
 	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
-	const size = unsafe.Sizeof(float64(0))
-	at := func(p unsafe.Pointer, i int) *[4]float64 {
-		return (*[4]float64)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float64(0)))
+	ld := func(p unsafe.Pointer, off int) *[4]float64 {
+		return (*[4]float64)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	const step = 4 * size
 	i := i0
 	for ; i+4 <= i1; i += 4 {
-		uc := archsimd.LoadFloat64x4(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat64x4(at(u, i+1*nx)).Add(archsimd.LoadFloat64x4(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+1)).Add(archsimd.LoadFloat64x4(at(u, i-1))).MulAdd(cx1, lap)
-		lap.Store(at(w, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(at(un, i)))
-		archsimd.LoadFloat64x4(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat64x4(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat64x4(ld(pu, size)).Add(archsimd.LoadFloat64x4(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy1)).Add(archsimd.LoadFloat64x4(ld(pu, -oy1))).MulAdd(cy1, ly)
+		lap := ly.Add(lx)
+		lap.Store(ld(pw, 0))
+		pw = unsafe.Add(pw, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
+		archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -712,19 +910,34 @@ func interiorF64A2grad(s *stencil[float64], f *rowFields[float64], i0, i1, nx in
 	two := archsimd.BroadcastFloat64x4(2)
 	cy1 := archsimd.BroadcastFloat64x4(s.d2y[1])
 	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
-	const size = unsafe.Sizeof(float64(0))
-	at := func(p unsafe.Pointer, i int) *[4]float64 {
-		return (*[4]float64)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float64(0)))
+	ld := func(p unsafe.Pointer, off int) *[4]float64 {
+		return (*[4]float64)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	pg := unsafe.Add(g, i0*size)
+	const step = 4 * size
 	i := i0
 	for ; i+4 <= i1; i += 4 {
-		uc := archsimd.LoadFloat64x4(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat64x4(at(u, i+1*nx)).Add(archsimd.LoadFloat64x4(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+1)).Add(archsimd.LoadFloat64x4(at(u, i-1))).MulAdd(cx1, lap)
-		archsimd.LoadFloat64x4(at(w, i)).MulAdd(uc, archsimd.LoadFloat64x4(at(g, i))).Store(at(g, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(at(un, i)))
-		archsimd.LoadFloat64x4(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat64x4(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat64x4(ld(pu, size)).Add(archsimd.LoadFloat64x4(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy1)).Add(archsimd.LoadFloat64x4(ld(pu, -oy1))).MulAdd(cy1, ly)
+		lap := ly.Add(lx)
+		archsimd.LoadFloat64x4(ld(pw, 0)).MulAdd(uc, archsimd.LoadFloat64x4(ld(pg, 0))).Store(ld(pg, 0))
+		pw = unsafe.Add(pw, step)
+		pg = unsafe.Add(pg, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
+		archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -749,20 +962,32 @@ func interiorF64A4plain(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
 	cy2 := archsimd.BroadcastFloat64x4(s.d2y[2])
 	cx2 := archsimd.BroadcastFloat64x4(s.d2x[2])
-	const size = unsafe.Sizeof(float64(0))
-	at := func(p unsafe.Pointer, i int) *[4]float64 {
-		return (*[4]float64)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float64(0)))
+	ld := func(p unsafe.Pointer, off int) *[4]float64 {
+		return (*[4]float64)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	const step = 4 * size
 	i := i0
 	for ; i+4 <= i1; i += 4 {
-		uc := archsimd.LoadFloat64x4(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat64x4(at(u, i+1*nx)).Add(archsimd.LoadFloat64x4(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+1)).Add(archsimd.LoadFloat64x4(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2*nx)).Add(archsimd.LoadFloat64x4(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2)).Add(archsimd.LoadFloat64x4(at(u, i-2))).MulAdd(cx2, lap)
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(at(un, i)))
-		archsimd.LoadFloat64x4(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat64x4(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat64x4(ld(pu, size)).Add(archsimd.LoadFloat64x4(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy1)).Add(archsimd.LoadFloat64x4(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy2)).Add(archsimd.LoadFloat64x4(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 2*size)).Add(archsimd.LoadFloat64x4(ld(pu, -2*size))).MulAdd(cx2, lx)
+		lap := ly.Add(lx)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
+		archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -789,21 +1014,35 @@ func interiorF64A4store(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
 	cy2 := archsimd.BroadcastFloat64x4(s.d2y[2])
 	cx2 := archsimd.BroadcastFloat64x4(s.d2x[2])
-	const size = unsafe.Sizeof(float64(0))
-	at := func(p unsafe.Pointer, i int) *[4]float64 {
-		return (*[4]float64)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float64(0)))
+	ld := func(p unsafe.Pointer, off int) *[4]float64 {
+		return (*[4]float64)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	const step = 4 * size
 	i := i0
 	for ; i+4 <= i1; i += 4 {
-		uc := archsimd.LoadFloat64x4(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat64x4(at(u, i+1*nx)).Add(archsimd.LoadFloat64x4(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+1)).Add(archsimd.LoadFloat64x4(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2*nx)).Add(archsimd.LoadFloat64x4(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2)).Add(archsimd.LoadFloat64x4(at(u, i-2))).MulAdd(cx2, lap)
-		lap.Store(at(w, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(at(un, i)))
-		archsimd.LoadFloat64x4(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat64x4(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat64x4(ld(pu, size)).Add(archsimd.LoadFloat64x4(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy1)).Add(archsimd.LoadFloat64x4(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy2)).Add(archsimd.LoadFloat64x4(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 2*size)).Add(archsimd.LoadFloat64x4(ld(pu, -2*size))).MulAdd(cx2, lx)
+		lap := ly.Add(lx)
+		lap.Store(ld(pw, 0))
+		pw = unsafe.Add(pw, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
+		archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -832,21 +1071,37 @@ func interiorF64A4grad(s *stencil[float64], f *rowFields[float64], i0, i1, nx in
 	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
 	cy2 := archsimd.BroadcastFloat64x4(s.d2y[2])
 	cx2 := archsimd.BroadcastFloat64x4(s.d2x[2])
-	const size = unsafe.Sizeof(float64(0))
-	at := func(p unsafe.Pointer, i int) *[4]float64 {
-		return (*[4]float64)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float64(0)))
+	ld := func(p unsafe.Pointer, off int) *[4]float64 {
+		return (*[4]float64)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	pg := unsafe.Add(g, i0*size)
+	const step = 4 * size
 	i := i0
 	for ; i+4 <= i1; i += 4 {
-		uc := archsimd.LoadFloat64x4(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat64x4(at(u, i+1*nx)).Add(archsimd.LoadFloat64x4(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+1)).Add(archsimd.LoadFloat64x4(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2*nx)).Add(archsimd.LoadFloat64x4(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2)).Add(archsimd.LoadFloat64x4(at(u, i-2))).MulAdd(cx2, lap)
-		archsimd.LoadFloat64x4(at(w, i)).MulAdd(uc, archsimd.LoadFloat64x4(at(g, i))).Store(at(g, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(at(un, i)))
-		archsimd.LoadFloat64x4(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat64x4(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat64x4(ld(pu, size)).Add(archsimd.LoadFloat64x4(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy1)).Add(archsimd.LoadFloat64x4(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy2)).Add(archsimd.LoadFloat64x4(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 2*size)).Add(archsimd.LoadFloat64x4(ld(pu, -2*size))).MulAdd(cx2, lx)
+		lap := ly.Add(lx)
+		archsimd.LoadFloat64x4(ld(pw, 0)).MulAdd(uc, archsimd.LoadFloat64x4(ld(pg, 0))).Store(ld(pg, 0))
+		pw = unsafe.Add(pw, step)
+		pg = unsafe.Add(pg, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
+		archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -873,22 +1128,35 @@ func interiorF64A6plain(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	cx2 := archsimd.BroadcastFloat64x4(s.d2x[2])
 	cy3 := archsimd.BroadcastFloat64x4(s.d2y[3])
 	cx3 := archsimd.BroadcastFloat64x4(s.d2x[3])
-	const size = unsafe.Sizeof(float64(0))
-	at := func(p unsafe.Pointer, i int) *[4]float64 {
-		return (*[4]float64)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float64(0)))
+	ld := func(p unsafe.Pointer, off int) *[4]float64 {
+		return (*[4]float64)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	oy3 := 3 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	const step = 4 * size
 	i := i0
 	for ; i+4 <= i1; i += 4 {
-		uc := archsimd.LoadFloat64x4(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat64x4(at(u, i+1*nx)).Add(archsimd.LoadFloat64x4(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+1)).Add(archsimd.LoadFloat64x4(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2*nx)).Add(archsimd.LoadFloat64x4(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2)).Add(archsimd.LoadFloat64x4(at(u, i-2))).MulAdd(cx2, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+3*nx)).Add(archsimd.LoadFloat64x4(at(u, i-3*nx))).MulAdd(cy3, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+3)).Add(archsimd.LoadFloat64x4(at(u, i-3))).MulAdd(cx3, lap)
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(at(un, i)))
-		archsimd.LoadFloat64x4(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat64x4(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat64x4(ld(pu, size)).Add(archsimd.LoadFloat64x4(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy1)).Add(archsimd.LoadFloat64x4(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy2)).Add(archsimd.LoadFloat64x4(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 2*size)).Add(archsimd.LoadFloat64x4(ld(pu, -2*size))).MulAdd(cx2, lx)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy3)).Add(archsimd.LoadFloat64x4(ld(pu, -oy3))).MulAdd(cy3, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 3*size)).Add(archsimd.LoadFloat64x4(ld(pu, -3*size))).MulAdd(cx3, lx)
+		lap := ly.Add(lx)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
+		archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -917,23 +1185,38 @@ func interiorF64A6store(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	cx2 := archsimd.BroadcastFloat64x4(s.d2x[2])
 	cy3 := archsimd.BroadcastFloat64x4(s.d2y[3])
 	cx3 := archsimd.BroadcastFloat64x4(s.d2x[3])
-	const size = unsafe.Sizeof(float64(0))
-	at := func(p unsafe.Pointer, i int) *[4]float64 {
-		return (*[4]float64)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float64(0)))
+	ld := func(p unsafe.Pointer, off int) *[4]float64 {
+		return (*[4]float64)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	oy3 := 3 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	const step = 4 * size
 	i := i0
 	for ; i+4 <= i1; i += 4 {
-		uc := archsimd.LoadFloat64x4(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat64x4(at(u, i+1*nx)).Add(archsimd.LoadFloat64x4(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+1)).Add(archsimd.LoadFloat64x4(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2*nx)).Add(archsimd.LoadFloat64x4(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2)).Add(archsimd.LoadFloat64x4(at(u, i-2))).MulAdd(cx2, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+3*nx)).Add(archsimd.LoadFloat64x4(at(u, i-3*nx))).MulAdd(cy3, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+3)).Add(archsimd.LoadFloat64x4(at(u, i-3))).MulAdd(cx3, lap)
-		lap.Store(at(w, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(at(un, i)))
-		archsimd.LoadFloat64x4(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat64x4(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat64x4(ld(pu, size)).Add(archsimd.LoadFloat64x4(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy1)).Add(archsimd.LoadFloat64x4(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy2)).Add(archsimd.LoadFloat64x4(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 2*size)).Add(archsimd.LoadFloat64x4(ld(pu, -2*size))).MulAdd(cx2, lx)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy3)).Add(archsimd.LoadFloat64x4(ld(pu, -oy3))).MulAdd(cy3, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 3*size)).Add(archsimd.LoadFloat64x4(ld(pu, -3*size))).MulAdd(cx3, lx)
+		lap := ly.Add(lx)
+		lap.Store(ld(pw, 0))
+		pw = unsafe.Add(pw, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
+		archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -964,23 +1247,40 @@ func interiorF64A6grad(s *stencil[float64], f *rowFields[float64], i0, i1, nx in
 	cx2 := archsimd.BroadcastFloat64x4(s.d2x[2])
 	cy3 := archsimd.BroadcastFloat64x4(s.d2y[3])
 	cx3 := archsimd.BroadcastFloat64x4(s.d2x[3])
-	const size = unsafe.Sizeof(float64(0))
-	at := func(p unsafe.Pointer, i int) *[4]float64 {
-		return (*[4]float64)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float64(0)))
+	ld := func(p unsafe.Pointer, off int) *[4]float64 {
+		return (*[4]float64)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	oy3 := 3 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	pg := unsafe.Add(g, i0*size)
+	const step = 4 * size
 	i := i0
 	for ; i+4 <= i1; i += 4 {
-		uc := archsimd.LoadFloat64x4(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat64x4(at(u, i+1*nx)).Add(archsimd.LoadFloat64x4(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+1)).Add(archsimd.LoadFloat64x4(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2*nx)).Add(archsimd.LoadFloat64x4(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2)).Add(archsimd.LoadFloat64x4(at(u, i-2))).MulAdd(cx2, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+3*nx)).Add(archsimd.LoadFloat64x4(at(u, i-3*nx))).MulAdd(cy3, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+3)).Add(archsimd.LoadFloat64x4(at(u, i-3))).MulAdd(cx3, lap)
-		archsimd.LoadFloat64x4(at(w, i)).MulAdd(uc, archsimd.LoadFloat64x4(at(g, i))).Store(at(g, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(at(un, i)))
-		archsimd.LoadFloat64x4(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat64x4(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat64x4(ld(pu, size)).Add(archsimd.LoadFloat64x4(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy1)).Add(archsimd.LoadFloat64x4(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy2)).Add(archsimd.LoadFloat64x4(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 2*size)).Add(archsimd.LoadFloat64x4(ld(pu, -2*size))).MulAdd(cx2, lx)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy3)).Add(archsimd.LoadFloat64x4(ld(pu, -oy3))).MulAdd(cy3, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 3*size)).Add(archsimd.LoadFloat64x4(ld(pu, -3*size))).MulAdd(cx3, lx)
+		lap := ly.Add(lx)
+		archsimd.LoadFloat64x4(ld(pw, 0)).MulAdd(uc, archsimd.LoadFloat64x4(ld(pg, 0))).Store(ld(pg, 0))
+		pw = unsafe.Add(pw, step)
+		pg = unsafe.Add(pg, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
+		archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -1009,24 +1309,38 @@ func interiorF64A8plain(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	cx3 := archsimd.BroadcastFloat64x4(s.d2x[3])
 	cy4 := archsimd.BroadcastFloat64x4(s.d2y[4])
 	cx4 := archsimd.BroadcastFloat64x4(s.d2x[4])
-	const size = unsafe.Sizeof(float64(0))
-	at := func(p unsafe.Pointer, i int) *[4]float64 {
-		return (*[4]float64)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float64(0)))
+	ld := func(p unsafe.Pointer, off int) *[4]float64 {
+		return (*[4]float64)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	oy3 := 3 * nx * size
+	oy4 := 4 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	const step = 4 * size
 	i := i0
 	for ; i+4 <= i1; i += 4 {
-		uc := archsimd.LoadFloat64x4(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat64x4(at(u, i+1*nx)).Add(archsimd.LoadFloat64x4(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+1)).Add(archsimd.LoadFloat64x4(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2*nx)).Add(archsimd.LoadFloat64x4(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2)).Add(archsimd.LoadFloat64x4(at(u, i-2))).MulAdd(cx2, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+3*nx)).Add(archsimd.LoadFloat64x4(at(u, i-3*nx))).MulAdd(cy3, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+3)).Add(archsimd.LoadFloat64x4(at(u, i-3))).MulAdd(cx3, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+4*nx)).Add(archsimd.LoadFloat64x4(at(u, i-4*nx))).MulAdd(cy4, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+4)).Add(archsimd.LoadFloat64x4(at(u, i-4))).MulAdd(cx4, lap)
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(at(un, i)))
-		archsimd.LoadFloat64x4(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat64x4(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat64x4(ld(pu, size)).Add(archsimd.LoadFloat64x4(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy1)).Add(archsimd.LoadFloat64x4(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy2)).Add(archsimd.LoadFloat64x4(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 2*size)).Add(archsimd.LoadFloat64x4(ld(pu, -2*size))).MulAdd(cx2, lx)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy3)).Add(archsimd.LoadFloat64x4(ld(pu, -oy3))).MulAdd(cy3, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 3*size)).Add(archsimd.LoadFloat64x4(ld(pu, -3*size))).MulAdd(cx3, lx)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy4)).Add(archsimd.LoadFloat64x4(ld(pu, -oy4))).MulAdd(cy4, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 4*size)).Add(archsimd.LoadFloat64x4(ld(pu, -4*size))).MulAdd(cx4, lx)
+		lap := ly.Add(lx)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
+		archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -1057,25 +1371,41 @@ func interiorF64A8store(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	cx3 := archsimd.BroadcastFloat64x4(s.d2x[3])
 	cy4 := archsimd.BroadcastFloat64x4(s.d2y[4])
 	cx4 := archsimd.BroadcastFloat64x4(s.d2x[4])
-	const size = unsafe.Sizeof(float64(0))
-	at := func(p unsafe.Pointer, i int) *[4]float64 {
-		return (*[4]float64)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float64(0)))
+	ld := func(p unsafe.Pointer, off int) *[4]float64 {
+		return (*[4]float64)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	oy3 := 3 * nx * size
+	oy4 := 4 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	const step = 4 * size
 	i := i0
 	for ; i+4 <= i1; i += 4 {
-		uc := archsimd.LoadFloat64x4(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat64x4(at(u, i+1*nx)).Add(archsimd.LoadFloat64x4(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+1)).Add(archsimd.LoadFloat64x4(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2*nx)).Add(archsimd.LoadFloat64x4(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2)).Add(archsimd.LoadFloat64x4(at(u, i-2))).MulAdd(cx2, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+3*nx)).Add(archsimd.LoadFloat64x4(at(u, i-3*nx))).MulAdd(cy3, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+3)).Add(archsimd.LoadFloat64x4(at(u, i-3))).MulAdd(cx3, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+4*nx)).Add(archsimd.LoadFloat64x4(at(u, i-4*nx))).MulAdd(cy4, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+4)).Add(archsimd.LoadFloat64x4(at(u, i-4))).MulAdd(cx4, lap)
-		lap.Store(at(w, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(at(un, i)))
-		archsimd.LoadFloat64x4(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat64x4(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat64x4(ld(pu, size)).Add(archsimd.LoadFloat64x4(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy1)).Add(archsimd.LoadFloat64x4(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy2)).Add(archsimd.LoadFloat64x4(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 2*size)).Add(archsimd.LoadFloat64x4(ld(pu, -2*size))).MulAdd(cx2, lx)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy3)).Add(archsimd.LoadFloat64x4(ld(pu, -oy3))).MulAdd(cy3, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 3*size)).Add(archsimd.LoadFloat64x4(ld(pu, -3*size))).MulAdd(cx3, lx)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy4)).Add(archsimd.LoadFloat64x4(ld(pu, -oy4))).MulAdd(cy4, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 4*size)).Add(archsimd.LoadFloat64x4(ld(pu, -4*size))).MulAdd(cx4, lx)
+		lap := ly.Add(lx)
+		lap.Store(ld(pw, 0))
+		pw = unsafe.Add(pw, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
+		archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -1108,28 +1438,432 @@ func interiorF64A8grad(s *stencil[float64], f *rowFields[float64], i0, i1, nx in
 	cx3 := archsimd.BroadcastFloat64x4(s.d2x[3])
 	cy4 := archsimd.BroadcastFloat64x4(s.d2y[4])
 	cx4 := archsimd.BroadcastFloat64x4(s.d2x[4])
-	const size = unsafe.Sizeof(float64(0))
-	at := func(p unsafe.Pointer, i int) *[4]float64 {
-		return (*[4]float64)(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof(float64(0)))
+	ld := func(p unsafe.Pointer, off int) *[4]float64 {
+		return (*[4]float64)(unsafe.Add(p, off))
 	}
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
+	oy1 := 1 * nx * size
+	oy2 := 2 * nx * size
+	oy3 := 3 * nx * size
+	oy4 := 4 * nx * size
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+	pw := unsafe.Add(w, i0*size)
+	pg := unsafe.Add(g, i0*size)
+	const step = 4 * size
 	i := i0
 	for ; i+4 <= i1; i += 4 {
-		uc := archsimd.LoadFloat64x4(at(u, i))
-		lap := uc.Mul(centre)
-		lap = archsimd.LoadFloat64x4(at(u, i+1*nx)).Add(archsimd.LoadFloat64x4(at(u, i-1*nx))).MulAdd(cy1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+1)).Add(archsimd.LoadFloat64x4(at(u, i-1))).MulAdd(cx1, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2*nx)).Add(archsimd.LoadFloat64x4(at(u, i-2*nx))).MulAdd(cy2, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+2)).Add(archsimd.LoadFloat64x4(at(u, i-2))).MulAdd(cx2, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+3*nx)).Add(archsimd.LoadFloat64x4(at(u, i-3*nx))).MulAdd(cy3, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+3)).Add(archsimd.LoadFloat64x4(at(u, i-3))).MulAdd(cx3, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+4*nx)).Add(archsimd.LoadFloat64x4(at(u, i-4*nx))).MulAdd(cy4, lap)
-		lap = archsimd.LoadFloat64x4(at(u, i+4)).Add(archsimd.LoadFloat64x4(at(u, i-4))).MulAdd(cx4, lap)
-		archsimd.LoadFloat64x4(at(w, i)).MulAdd(uc, archsimd.LoadFloat64x4(at(g, i))).Store(at(g, i))
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(at(un, i)))
-		archsimd.LoadFloat64x4(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+		uc := archsimd.LoadFloat64x4(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.LoadFloat64x4(ld(pu, size)).Add(archsimd.LoadFloat64x4(ld(pu, -size))).Mul(cx1)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy1)).Add(archsimd.LoadFloat64x4(ld(pu, -oy1))).MulAdd(cy1, ly)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy2)).Add(archsimd.LoadFloat64x4(ld(pu, -oy2))).MulAdd(cy2, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 2*size)).Add(archsimd.LoadFloat64x4(ld(pu, -2*size))).MulAdd(cx2, lx)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy3)).Add(archsimd.LoadFloat64x4(ld(pu, -oy3))).MulAdd(cy3, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 3*size)).Add(archsimd.LoadFloat64x4(ld(pu, -3*size))).MulAdd(cx3, lx)
+		ly = archsimd.LoadFloat64x4(ld(pu, oy4)).Add(archsimd.LoadFloat64x4(ld(pu, -oy4))).MulAdd(cy4, ly)
+		lx = archsimd.LoadFloat64x4(ld(pu, 4*size)).Add(archsimd.LoadFloat64x4(ld(pu, -4*size))).MulAdd(cx4, lx)
+		lap := ly.Add(lx)
+		archsimd.LoadFloat64x4(ld(pw, 0)).MulAdd(uc, archsimd.LoadFloat64x4(ld(pg, 0))).Store(ld(pg, 0))
+		pw = unsafe.Add(pw, step)
+		pg = unsafe.Add(pg, step)
+		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
+		archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
 		backwardInteriorGeneric(s, f, i, i1, nx)
+	}
+}
+
+func forwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
+	switch p := any(p).(type) {
+	case *Problem[float32]:
+		forwardBandF32(p, any(s).(*stencil[float32]), any(f).(*rowFields[float32]), y, x0, x1)
+	case *Problem[float64]:
+		forwardBandF64(p, any(s).(*stencil[float64]), any(f).(*rowFields[float64]), y, x0, x1)
+	}
+}
+
+func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
+	switch p := any(p).(type) {
+	case *Problem[float32]:
+		backwardBandF32(p, any(s).(*stencil[float32]), any(f).(*rowFields[float32]), y, x0, x1)
+	case *Problem[float64]:
+		backwardBandF64(p, any(s).(*stencil[float64]), any(f).(*rowFields[float64]), y, x0, x1)
+	}
+}
+
+// forwardBandF32 is forwardCPML for float32, 8 cells at a time.
+func forwardBandF32(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+	nx, h := p.NX, s.h
+	const size = int(unsafe.Sizeof(float32(0)))
+	const L = 8
+	yBand := s.bandY[y]
+	var d1y, d2y, d1x, d2x, ayUp, ayDn [5]archsimd.Float32x8
+	for k := 1; k <= h; k++ {
+		d1y[k], d2y[k] = archsimd.BroadcastFloat32x8(s.d1y[k]), archsimd.BroadcastFloat32x8(s.d2y[k])
+		d1x[k], d2x[k] = archsimd.BroadcastFloat32x8(s.d1x[k]), archsimd.BroadcastFloat32x8(s.d2x[k])
+		ayUp[k], ayDn[k] = archsimd.BroadcastFloat32x8(p.AY[y+k]), archsimd.BroadcastFloat32x8(p.AY[y-k])
+	}
+	cY, cX := archsimd.BroadcastFloat32x8(s.d2y0), archsimd.BroadcastFloat32x8(s.d2x0)
+	ay, by, dby := archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
+	one := archsimd.BroadcastFloat32x8(1)
+	opby := one.Add(by)
+	two := archsimd.BroadcastFloat32x8(2)
+	ld := func(s []float32, i int) *[L]float32 {
+		return (*[L]float32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(s)), i*size))
+	}
+	x := x0
+	// Bounds: every access below stays within rows y±h and columns x±h of
+	// the range, which Validate guarantees are inside the grid.
+	_ = f.u[y*nx+x1-1+h*nx]
+	_ = f.u[y*nx+x0-h*nx-h]
+	for ; x+L <= x1; x += L {
+		i := y*nx + x
+		xBand := s.bandX[x] || s.bandX[x+L-1]
+		uc := archsimd.LoadFloat32x8(ld(f.u, i))
+		var w archsimd.Float32x8
+		if yBand {
+			var uy, dpsi archsimd.Float32x8
+			uyy := uc.Mul(cY)
+			for k := 1; k <= h; k++ {
+				up, dn := archsimd.LoadFloat32x8(ld(f.u, i+k*nx)), archsimd.LoadFloat32x8(ld(f.u, i-k*nx))
+				uy = up.Sub(dn).MulAdd(d1y[k], uy)
+				uyy = up.Add(dn).MulAdd(d2y[k], uyy)
+				pu := archsimd.LoadFloat32x8(ld(f.psiY, i+k*nx)).Mul(ayUp[k])
+				pd := archsimd.LoadFloat32x8(ld(f.psiY, i-k*nx)).Mul(ayDn[k])
+				dpsi = pu.Sub(pd).MulAdd(d1y[k], dpsi)
+			}
+			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
+			zy := archsimd.LoadFloat32x8(ld(f.zetaY, i))
+			w = opby.MulAdd(tmp, ay.Mul(zy))
+			by.MulAdd(uy, ay.Mul(archsimd.LoadFloat32x8(ld(f.psiY, i)))).Store(ld(f.psiYn, i))
+			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(f.zetaYn, i))
+		} else {
+			w = uc.Mul(cY)
+			for k := 1; k <= h; k++ {
+				w = archsimd.LoadFloat32x8(ld(f.u, i+k*nx)).Add(archsimd.LoadFloat32x8(ld(f.u, i-k*nx))).MulAdd(d2y[k], w)
+			}
+		}
+		if xBand {
+			ax, bx, dbx := archsimd.LoadFloat32x8(ld(p.AX, x)), archsimd.LoadFloat32x8(ld(p.BX, x)), archsimd.LoadFloat32x8(ld(p.DBX, x))
+			opbx := one.Add(bx)
+			var ux, dpsi archsimd.Float32x8
+			uxx := uc.Mul(cX)
+			for k := 1; k <= h; k++ {
+				r, l := archsimd.LoadFloat32x8(ld(f.u, i+k)), archsimd.LoadFloat32x8(ld(f.u, i-k))
+				ux = r.Sub(l).MulAdd(d1x[k], ux)
+				uxx = r.Add(l).MulAdd(d2x[k], uxx)
+				pr := archsimd.LoadFloat32x8(ld(f.psiX, i+k)).Mul(archsimd.LoadFloat32x8(ld(p.AX, x+k)))
+				pl := archsimd.LoadFloat32x8(ld(f.psiX, i-k)).Mul(archsimd.LoadFloat32x8(ld(p.AX, x-k)))
+				dpsi = pr.Sub(pl).MulAdd(d1x[k], dpsi)
+			}
+			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
+			zx := archsimd.LoadFloat32x8(ld(f.zetaX, i))
+			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
+			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat32x8(ld(f.psiX, i)))).Store(ld(f.psiXn, i))
+			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(f.zetaXn, i))
+		} else {
+			w = w.Add(uc.Mul(cX))
+			for k := 1; k <= h; k++ {
+				w = archsimd.LoadFloat32x8(ld(f.u, i+k)).Add(archsimd.LoadFloat32x8(ld(f.u, i-k))).MulAdd(d2x[k], w)
+			}
+		}
+		if f.w != nil {
+			w.Store(ld(f.w, i))
+		}
+		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(f.un, i)))
+		archsimd.LoadFloat32x8(ld(f.c, i)).MulAdd(w, next).Store(ld(f.un, i))
+	}
+	archsimd.ClearAVXUpperBits()
+	if x < x1 {
+		forwardCPML(p, s, f, y, x, x1)
+	}
+}
+
+// backwardBandF32 is backwardCPML for float32, 8 cells at a time.
+func backwardBandF32(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+	nx, h := p.NX, s.h
+	const size = int(unsafe.Sizeof(float32(0)))
+	const L = 8
+	yBand := s.bandY[y]
+	// Row coefficients for rows y-h..y+h, index k+4.
+	var opb, byv, dbyv [9]archsimd.Float32x8
+	var d1y, d2y, d1x, d2x [5]archsimd.Float32x8
+	for k := -h; k <= h; k++ {
+		opb[k+4] = archsimd.BroadcastFloat32x8(1 + p.BY[y+k])
+		byv[k+4] = archsimd.BroadcastFloat32x8(p.BY[y+k])
+		dbyv[k+4] = archsimd.BroadcastFloat32x8(p.DBY[y+k])
+	}
+	for k := 1; k <= h; k++ {
+		d1y[k], d2y[k] = archsimd.BroadcastFloat32x8(s.d1y[k]), archsimd.BroadcastFloat32x8(s.d2y[k])
+		d1x[k], d2x[k] = archsimd.BroadcastFloat32x8(s.d1x[k]), archsimd.BroadcastFloat32x8(s.d2x[k])
+	}
+	cY, cX := archsimd.BroadcastFloat32x8(s.d2y0), archsimd.BroadcastFloat32x8(s.d2x0)
+	ay := archsimd.BroadcastFloat32x8(p.AY[y])
+	one := archsimd.BroadcastFloat32x8(1)
+	two := archsimd.BroadcastFloat32x8(2)
+	ld := func(s []float32, i int) *[L]float32 {
+		return (*[L]float32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(s)), i*size))
+	}
+	_ = f.u[y*nx+x1-1+h*nx]
+	_ = f.u[y*nx+x0-h*nx-h]
+	tY := func(i, k int) archsimd.Float32x8 {
+		return opb[k+4].MulAdd(archsimd.LoadFloat32x8(ld(f.u, i)), byv[k+4].Mul(archsimd.LoadFloat32x8(ld(f.zetaY, i))))
+	}
+	tX := func(i, x int) archsimd.Float32x8 {
+		bx := archsimd.LoadFloat32x8(ld(p.BX, x))
+		return one.Add(bx).MulAdd(archsimd.LoadFloat32x8(ld(f.u, i)), bx.Mul(archsimd.LoadFloat32x8(ld(f.zetaX, i))))
+	}
+	x := x0
+	for ; x+L <= x1; x += L {
+		i := y*nx + x
+		xBand := s.bandX[x] || s.bandX[x+L-1]
+		muc := archsimd.LoadFloat32x8(ld(f.u, i))
+		var sum archsimd.Float32x8
+		if yBand {
+			d2 := opb[4].Mul(tY(i, 0)).Mul(cY)
+			var d1, dt archsimd.Float32x8
+			for k := 1; k <= h; k++ {
+				up, dn := i+k*nx, i-k*nx
+				tu, td := tY(up, k), tY(dn, -k)
+				d2 = opb[4+k].MulAdd(tu, opb[4-k].Mul(td)).MulAdd(d2y[k], d2)
+				gu := dbyv[4+k].MulAdd(tu, byv[4+k].Mul(archsimd.LoadFloat32x8(ld(f.psiY, up))))
+				gd := dbyv[4-k].MulAdd(td, byv[4-k].Mul(archsimd.LoadFloat32x8(ld(f.psiY, dn))))
+				d1 = gu.Sub(gd).MulAdd(d1y[k], d1)
+				dt = tu.Sub(td).MulAdd(d1y[k], dt)
+			}
+			sum = d2.Sub(d1)
+			ay.Mul(archsimd.LoadFloat32x8(ld(f.psiY, i)).Sub(dt)).Store(ld(f.psiYn, i))
+			ay.Mul(muc.Add(archsimd.LoadFloat32x8(ld(f.zetaY, i)))).Store(ld(f.zetaYn, i))
+		} else {
+			sum = muc.Mul(cY)
+			for k := 1; k <= h; k++ {
+				sum = archsimd.LoadFloat32x8(ld(f.u, i+k*nx)).Add(archsimd.LoadFloat32x8(ld(f.u, i-k*nx))).MulAdd(d2y[k], sum)
+			}
+		}
+		if xBand {
+			opbx := one.Add(archsimd.LoadFloat32x8(ld(p.BX, x)))
+			d2 := opbx.Mul(tX(i, x)).Mul(cX)
+			var d1, dt archsimd.Float32x8
+			for k := 1; k <= h; k++ {
+				tr, tl := tX(i+k, x+k), tX(i-k, x-k)
+				br, bl := archsimd.LoadFloat32x8(ld(p.BX, x+k)), archsimd.LoadFloat32x8(ld(p.BX, x-k))
+				d2 = one.Add(br).MulAdd(tr, one.Add(bl).Mul(tl)).MulAdd(d2x[k], d2)
+				gr := archsimd.LoadFloat32x8(ld(p.DBX, x+k)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(f.psiX, i+k))))
+				gl := archsimd.LoadFloat32x8(ld(p.DBX, x-k)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(f.psiX, i-k))))
+				d1 = gr.Sub(gl).MulAdd(d1x[k], d1)
+				dt = tr.Sub(tl).MulAdd(d1x[k], dt)
+			}
+			sum = sum.Add(d2.Sub(d1))
+			ax := archsimd.LoadFloat32x8(ld(p.AX, x))
+			ax.Mul(archsimd.LoadFloat32x8(ld(f.psiX, i)).Sub(dt)).Store(ld(f.psiXn, i))
+			ax.Mul(muc.Add(archsimd.LoadFloat32x8(ld(f.zetaX, i)))).Store(ld(f.zetaXn, i))
+		} else {
+			sum = sum.Add(muc.Mul(cX))
+			for k := 1; k <= h; k++ {
+				sum = archsimd.LoadFloat32x8(ld(f.u, i+k)).Add(archsimd.LoadFloat32x8(ld(f.u, i-k))).MulAdd(d2x[k], sum)
+			}
+		}
+		if f.g != nil {
+			archsimd.LoadFloat32x8(ld(f.w, i)).MulAdd(muc, archsimd.LoadFloat32x8(ld(f.g, i))).Store(ld(f.g, i))
+		}
+		next := muc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(f.un, i)))
+		archsimd.LoadFloat32x8(ld(f.c, i)).MulAdd(sum, next).Store(ld(f.un, i))
+	}
+	archsimd.ClearAVXUpperBits()
+	if x < x1 {
+		backwardCPML(p, s, f, y, x, x1)
+	}
+}
+
+// forwardBandF64 is forwardCPML for float64, 4 cells at a time.
+func forwardBandF64(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y, x0, x1 int) {
+	nx, h := p.NX, s.h
+	const size = int(unsafe.Sizeof(float64(0)))
+	const L = 4
+	yBand := s.bandY[y]
+	var d1y, d2y, d1x, d2x, ayUp, ayDn [5]archsimd.Float64x4
+	for k := 1; k <= h; k++ {
+		d1y[k], d2y[k] = archsimd.BroadcastFloat64x4(s.d1y[k]), archsimd.BroadcastFloat64x4(s.d2y[k])
+		d1x[k], d2x[k] = archsimd.BroadcastFloat64x4(s.d1x[k]), archsimd.BroadcastFloat64x4(s.d2x[k])
+		ayUp[k], ayDn[k] = archsimd.BroadcastFloat64x4(p.AY[y+k]), archsimd.BroadcastFloat64x4(p.AY[y-k])
+	}
+	cY, cX := archsimd.BroadcastFloat64x4(s.d2y0), archsimd.BroadcastFloat64x4(s.d2x0)
+	ay, by, dby := archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
+	one := archsimd.BroadcastFloat64x4(1)
+	opby := one.Add(by)
+	two := archsimd.BroadcastFloat64x4(2)
+	ld := func(s []float64, i int) *[L]float64 {
+		return (*[L]float64)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(s)), i*size))
+	}
+	x := x0
+	// Bounds: every access below stays within rows y±h and columns x±h of
+	// the range, which Validate guarantees are inside the grid.
+	_ = f.u[y*nx+x1-1+h*nx]
+	_ = f.u[y*nx+x0-h*nx-h]
+	for ; x+L <= x1; x += L {
+		i := y*nx + x
+		xBand := s.bandX[x] || s.bandX[x+L-1]
+		uc := archsimd.LoadFloat64x4(ld(f.u, i))
+		var w archsimd.Float64x4
+		if yBand {
+			var uy, dpsi archsimd.Float64x4
+			uyy := uc.Mul(cY)
+			for k := 1; k <= h; k++ {
+				up, dn := archsimd.LoadFloat64x4(ld(f.u, i+k*nx)), archsimd.LoadFloat64x4(ld(f.u, i-k*nx))
+				uy = up.Sub(dn).MulAdd(d1y[k], uy)
+				uyy = up.Add(dn).MulAdd(d2y[k], uyy)
+				pu := archsimd.LoadFloat64x4(ld(f.psiY, i+k*nx)).Mul(ayUp[k])
+				pd := archsimd.LoadFloat64x4(ld(f.psiY, i-k*nx)).Mul(ayDn[k])
+				dpsi = pu.Sub(pd).MulAdd(d1y[k], dpsi)
+			}
+			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
+			zy := archsimd.LoadFloat64x4(ld(f.zetaY, i))
+			w = opby.MulAdd(tmp, ay.Mul(zy))
+			by.MulAdd(uy, ay.Mul(archsimd.LoadFloat64x4(ld(f.psiY, i)))).Store(ld(f.psiYn, i))
+			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(f.zetaYn, i))
+		} else {
+			w = uc.Mul(cY)
+			for k := 1; k <= h; k++ {
+				w = archsimd.LoadFloat64x4(ld(f.u, i+k*nx)).Add(archsimd.LoadFloat64x4(ld(f.u, i-k*nx))).MulAdd(d2y[k], w)
+			}
+		}
+		if xBand {
+			ax, bx, dbx := archsimd.LoadFloat64x4(ld(p.AX, x)), archsimd.LoadFloat64x4(ld(p.BX, x)), archsimd.LoadFloat64x4(ld(p.DBX, x))
+			opbx := one.Add(bx)
+			var ux, dpsi archsimd.Float64x4
+			uxx := uc.Mul(cX)
+			for k := 1; k <= h; k++ {
+				r, l := archsimd.LoadFloat64x4(ld(f.u, i+k)), archsimd.LoadFloat64x4(ld(f.u, i-k))
+				ux = r.Sub(l).MulAdd(d1x[k], ux)
+				uxx = r.Add(l).MulAdd(d2x[k], uxx)
+				pr := archsimd.LoadFloat64x4(ld(f.psiX, i+k)).Mul(archsimd.LoadFloat64x4(ld(p.AX, x+k)))
+				pl := archsimd.LoadFloat64x4(ld(f.psiX, i-k)).Mul(archsimd.LoadFloat64x4(ld(p.AX, x-k)))
+				dpsi = pr.Sub(pl).MulAdd(d1x[k], dpsi)
+			}
+			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
+			zx := archsimd.LoadFloat64x4(ld(f.zetaX, i))
+			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
+			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat64x4(ld(f.psiX, i)))).Store(ld(f.psiXn, i))
+			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(f.zetaXn, i))
+		} else {
+			w = w.Add(uc.Mul(cX))
+			for k := 1; k <= h; k++ {
+				w = archsimd.LoadFloat64x4(ld(f.u, i+k)).Add(archsimd.LoadFloat64x4(ld(f.u, i-k))).MulAdd(d2x[k], w)
+			}
+		}
+		if f.w != nil {
+			w.Store(ld(f.w, i))
+		}
+		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(f.un, i)))
+		archsimd.LoadFloat64x4(ld(f.c, i)).MulAdd(w, next).Store(ld(f.un, i))
+	}
+	archsimd.ClearAVXUpperBits()
+	if x < x1 {
+		forwardCPML(p, s, f, y, x, x1)
+	}
+}
+
+// backwardBandF64 is backwardCPML for float64, 4 cells at a time.
+func backwardBandF64(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y, x0, x1 int) {
+	nx, h := p.NX, s.h
+	const size = int(unsafe.Sizeof(float64(0)))
+	const L = 4
+	yBand := s.bandY[y]
+	// Row coefficients for rows y-h..y+h, index k+4.
+	var opb, byv, dbyv [9]archsimd.Float64x4
+	var d1y, d2y, d1x, d2x [5]archsimd.Float64x4
+	for k := -h; k <= h; k++ {
+		opb[k+4] = archsimd.BroadcastFloat64x4(1 + p.BY[y+k])
+		byv[k+4] = archsimd.BroadcastFloat64x4(p.BY[y+k])
+		dbyv[k+4] = archsimd.BroadcastFloat64x4(p.DBY[y+k])
+	}
+	for k := 1; k <= h; k++ {
+		d1y[k], d2y[k] = archsimd.BroadcastFloat64x4(s.d1y[k]), archsimd.BroadcastFloat64x4(s.d2y[k])
+		d1x[k], d2x[k] = archsimd.BroadcastFloat64x4(s.d1x[k]), archsimd.BroadcastFloat64x4(s.d2x[k])
+	}
+	cY, cX := archsimd.BroadcastFloat64x4(s.d2y0), archsimd.BroadcastFloat64x4(s.d2x0)
+	ay := archsimd.BroadcastFloat64x4(p.AY[y])
+	one := archsimd.BroadcastFloat64x4(1)
+	two := archsimd.BroadcastFloat64x4(2)
+	ld := func(s []float64, i int) *[L]float64 {
+		return (*[L]float64)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(s)), i*size))
+	}
+	_ = f.u[y*nx+x1-1+h*nx]
+	_ = f.u[y*nx+x0-h*nx-h]
+	tY := func(i, k int) archsimd.Float64x4 {
+		return opb[k+4].MulAdd(archsimd.LoadFloat64x4(ld(f.u, i)), byv[k+4].Mul(archsimd.LoadFloat64x4(ld(f.zetaY, i))))
+	}
+	tX := func(i, x int) archsimd.Float64x4 {
+		bx := archsimd.LoadFloat64x4(ld(p.BX, x))
+		return one.Add(bx).MulAdd(archsimd.LoadFloat64x4(ld(f.u, i)), bx.Mul(archsimd.LoadFloat64x4(ld(f.zetaX, i))))
+	}
+	x := x0
+	for ; x+L <= x1; x += L {
+		i := y*nx + x
+		xBand := s.bandX[x] || s.bandX[x+L-1]
+		muc := archsimd.LoadFloat64x4(ld(f.u, i))
+		var sum archsimd.Float64x4
+		if yBand {
+			d2 := opb[4].Mul(tY(i, 0)).Mul(cY)
+			var d1, dt archsimd.Float64x4
+			for k := 1; k <= h; k++ {
+				up, dn := i+k*nx, i-k*nx
+				tu, td := tY(up, k), tY(dn, -k)
+				d2 = opb[4+k].MulAdd(tu, opb[4-k].Mul(td)).MulAdd(d2y[k], d2)
+				gu := dbyv[4+k].MulAdd(tu, byv[4+k].Mul(archsimd.LoadFloat64x4(ld(f.psiY, up))))
+				gd := dbyv[4-k].MulAdd(td, byv[4-k].Mul(archsimd.LoadFloat64x4(ld(f.psiY, dn))))
+				d1 = gu.Sub(gd).MulAdd(d1y[k], d1)
+				dt = tu.Sub(td).MulAdd(d1y[k], dt)
+			}
+			sum = d2.Sub(d1)
+			ay.Mul(archsimd.LoadFloat64x4(ld(f.psiY, i)).Sub(dt)).Store(ld(f.psiYn, i))
+			ay.Mul(muc.Add(archsimd.LoadFloat64x4(ld(f.zetaY, i)))).Store(ld(f.zetaYn, i))
+		} else {
+			sum = muc.Mul(cY)
+			for k := 1; k <= h; k++ {
+				sum = archsimd.LoadFloat64x4(ld(f.u, i+k*nx)).Add(archsimd.LoadFloat64x4(ld(f.u, i-k*nx))).MulAdd(d2y[k], sum)
+			}
+		}
+		if xBand {
+			opbx := one.Add(archsimd.LoadFloat64x4(ld(p.BX, x)))
+			d2 := opbx.Mul(tX(i, x)).Mul(cX)
+			var d1, dt archsimd.Float64x4
+			for k := 1; k <= h; k++ {
+				tr, tl := tX(i+k, x+k), tX(i-k, x-k)
+				br, bl := archsimd.LoadFloat64x4(ld(p.BX, x+k)), archsimd.LoadFloat64x4(ld(p.BX, x-k))
+				d2 = one.Add(br).MulAdd(tr, one.Add(bl).Mul(tl)).MulAdd(d2x[k], d2)
+				gr := archsimd.LoadFloat64x4(ld(p.DBX, x+k)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(f.psiX, i+k))))
+				gl := archsimd.LoadFloat64x4(ld(p.DBX, x-k)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(f.psiX, i-k))))
+				d1 = gr.Sub(gl).MulAdd(d1x[k], d1)
+				dt = tr.Sub(tl).MulAdd(d1x[k], dt)
+			}
+			sum = sum.Add(d2.Sub(d1))
+			ax := archsimd.LoadFloat64x4(ld(p.AX, x))
+			ax.Mul(archsimd.LoadFloat64x4(ld(f.psiX, i)).Sub(dt)).Store(ld(f.psiXn, i))
+			ax.Mul(muc.Add(archsimd.LoadFloat64x4(ld(f.zetaX, i)))).Store(ld(f.zetaXn, i))
+		} else {
+			sum = sum.Add(muc.Mul(cX))
+			for k := 1; k <= h; k++ {
+				sum = archsimd.LoadFloat64x4(ld(f.u, i+k)).Add(archsimd.LoadFloat64x4(ld(f.u, i-k))).MulAdd(d2x[k], sum)
+			}
+		}
+		if f.g != nil {
+			archsimd.LoadFloat64x4(ld(f.w, i)).MulAdd(muc, archsimd.LoadFloat64x4(ld(f.g, i))).Store(ld(f.g, i))
+		}
+		next := muc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(f.un, i)))
+		archsimd.LoadFloat64x4(ld(f.c, i)).MulAdd(sum, next).Store(ld(f.un, i))
+	}
+	archsimd.ClearAVXUpperBits()
+	if x < x1 {
+		backwardCPML(p, s, f, y, x, x1)
 	}
 }

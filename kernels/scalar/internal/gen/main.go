@@ -119,26 +119,53 @@ func {{.Name}}(s *stencil[{{.Type}}], f *rowFields[{{.Type}}], i0, i1, nx int) {
 	cy{{.}} := archsimd.Broadcast{{$k.Vec}}(s.d2y[{{.}}])
 	cx{{.}} := archsimd.Broadcast{{$k.Vec}}(s.d2x[{{.}}])
 {{- end}}
-	const size = unsafe.Sizeof({{.Type}}(0))
-	at := func(p unsafe.Pointer, i int) *[{{.Lanes}}]{{.Type}} {
-		return (*[{{.Lanes}}]{{.Type}})(unsafe.Add(p, uintptr(i)*size))
+	const size = int(unsafe.Sizeof({{.Type}}(0)))
+	ld := func(p unsafe.Pointer, off int) *[{{.Lanes}}]{{.Type}} {
+		return (*[{{.Lanes}}]{{.Type}})(unsafe.Add(p, off))
 	}
-	i := i0
-	for ; i+{{.Lanes}} <= i1; i += {{.Lanes}} {
-		uc := archsimd.Load{{.Vec}}(at(u, i))
-		lap := uc.Mul(centre)
+	// Byte offsets of the row neighbours; the loop walks pointers so the
+	// only per-iteration integer work is one add per stream.
 {{- range .Ks}}
-		lap = archsimd.Load{{$k.Vec}}(at(u, i+{{.}}*nx)).Add(archsimd.Load{{$k.Vec}}(at(u, i-{{.}}*nx))).MulAdd(cy{{.}}, lap)
-		lap = archsimd.Load{{$k.Vec}}(at(u, i+{{.}})).Add(archsimd.Load{{$k.Vec}}(at(u, i-{{.}}))).MulAdd(cx{{.}}, lap)
+	oy{{.}} := {{.}} * nx * size
 {{- end}}
-{{- if eq .Mode "store"}}
-		lap.Store(at(w, i))
+	pu := unsafe.Add(u, i0*size)
+	pun := unsafe.Add(un, i0*size)
+	pc := unsafe.Add(c, i0*size)
+{{- if ne .Mode "plain"}}
+	pw := unsafe.Add(w, i0*size)
 {{- end}}
 {{- if eq .Mode "grad"}}
-		archsimd.Load{{.Vec}}(at(w, i)).MulAdd(uc, archsimd.Load{{.Vec}}(at(g, i))).Store(at(g, i))
+	pg := unsafe.Add(g, i0*size)
 {{- end}}
-		next := uc.Mul(two).Sub(archsimd.Load{{.Vec}}(at(un, i)))
-		archsimd.Load{{.Vec}}(at(c, i)).MulAdd(lap, next).Store(at(un, i))
+	const step = {{.Lanes}} * size
+	i := i0
+	for ; i+{{.Lanes}} <= i1; i += {{.Lanes}} {
+		uc := archsimd.Load{{.Vec}}(ld(pu, 0))
+		ly := uc.Mul(centre)
+		lx := archsimd.Load{{.Vec}}(ld(pu, size)).Add(archsimd.Load{{.Vec}}(ld(pu, -size))).Mul(cx1)
+{{- range .Ks}}
+		ly = archsimd.Load{{$k.Vec}}(ld(pu, oy{{.}})).Add(archsimd.Load{{$k.Vec}}(ld(pu, -oy{{.}}))).MulAdd(cy{{.}}, ly)
+{{- if gt . 1}}
+		lx = archsimd.Load{{$k.Vec}}(ld(pu, {{.}}*size)).Add(archsimd.Load{{$k.Vec}}(ld(pu, -{{.}}*size))).MulAdd(cx{{.}}, lx)
+{{- end}}
+{{- end}}
+		lap := ly.Add(lx)
+{{- if eq .Mode "store"}}
+		lap.Store(ld(pw, 0))
+{{- end}}
+{{- if eq .Mode "grad"}}
+		archsimd.Load{{.Vec}}(ld(pw, 0)).MulAdd(uc, archsimd.Load{{.Vec}}(ld(pg, 0))).Store(ld(pg, 0))
+		pw = unsafe.Add(pw, step)
+		pg = unsafe.Add(pg, step)
+{{- end}}
+{{- if eq .Mode "store"}}
+		pw = unsafe.Add(pw, step)
+{{- end}}
+		next := uc.Mul(two).Sub(archsimd.Load{{.Vec}}(ld(pun, 0)))
+		archsimd.Load{{.Vec}}(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
+		pu = unsafe.Add(pu, step)
+		pun = unsafe.Add(pun, step)
+		pc = unsafe.Add(pc, step)
 	}
 	archsimd.ClearAVXUpperBits()
 	if i < i1 {
@@ -150,6 +177,208 @@ func {{.Name}}(s *stencil[{{.Type}}], f *rowFields[{{.Type}}], i0, i1, nx int) {
 	}
 }
 {{end}}`
+
+const bandSrc = `
+// forwardBand{{.Sfx}} is forwardCPML for {{.Type}}, {{.Lanes}} cells at a time.
+func forwardBand{{.Sfx}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y, x0, x1 int) {
+	nx, h := p.NX, s.h
+	const size = int(unsafe.Sizeof({{.Type}}(0)))
+	const L = {{.Lanes}}
+	yBand := s.bandY[y]
+	var d1y, d2y, d1x, d2x, ayUp, ayDn [5]archsimd.{{.Vec}}
+	for k := 1; k <= h; k++ {
+		d1y[k], d2y[k] = archsimd.Broadcast{{.Vec}}(s.d1y[k]), archsimd.Broadcast{{.Vec}}(s.d2y[k])
+		d1x[k], d2x[k] = archsimd.Broadcast{{.Vec}}(s.d1x[k]), archsimd.Broadcast{{.Vec}}(s.d2x[k])
+		ayUp[k], ayDn[k] = archsimd.Broadcast{{.Vec}}(p.AY[y+k]), archsimd.Broadcast{{.Vec}}(p.AY[y-k])
+	}
+	cY, cX := archsimd.Broadcast{{.Vec}}(s.d2y0), archsimd.Broadcast{{.Vec}}(s.d2x0)
+	ay, by, dby := archsimd.Broadcast{{.Vec}}(p.AY[y]), archsimd.Broadcast{{.Vec}}(p.BY[y]), archsimd.Broadcast{{.Vec}}(p.DBY[y])
+	one := archsimd.Broadcast{{.Vec}}(1)
+	opby := one.Add(by)
+	two := archsimd.Broadcast{{.Vec}}(2)
+	ld := func(s []{{.Type}}, i int) *[L]{{.Type}} { return (*[L]{{.Type}})(unsafe.Add(unsafe.Pointer(unsafe.SliceData(s)), i*size)) }
+	x := x0
+	// Bounds: every access below stays within rows y±h and columns x±h of
+	// the range, which Validate guarantees are inside the grid.
+	_ = f.u[y*nx+x1-1+h*nx]
+	_ = f.u[y*nx+x0-h*nx-h]
+	for ; x+L <= x1; x += L {
+		i := y*nx + x
+		xBand := s.bandX[x] || s.bandX[x+L-1]
+		uc := archsimd.Load{{.Vec}}(ld(f.u, i))
+		var w archsimd.{{.Vec}}
+		if yBand {
+			var uy, dpsi archsimd.{{.Vec}}
+			uyy := uc.Mul(cY)
+			for k := 1; k <= h; k++ {
+				up, dn := archsimd.Load{{.Vec}}(ld(f.u, i+k*nx)), archsimd.Load{{.Vec}}(ld(f.u, i-k*nx))
+				uy = up.Sub(dn).MulAdd(d1y[k], uy)
+				uyy = up.Add(dn).MulAdd(d2y[k], uyy)
+				pu := archsimd.Load{{.Vec}}(ld(f.psiY, i+k*nx)).Mul(ayUp[k])
+				pd := archsimd.Load{{.Vec}}(ld(f.psiY, i-k*nx)).Mul(ayDn[k])
+				dpsi = pu.Sub(pd).MulAdd(d1y[k], dpsi)
+			}
+			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
+			zy := archsimd.Load{{.Vec}}(ld(f.zetaY, i))
+			w = opby.MulAdd(tmp, ay.Mul(zy))
+			by.MulAdd(uy, ay.Mul(archsimd.Load{{.Vec}}(ld(f.psiY, i)))).Store(ld(f.psiYn, i))
+			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(f.zetaYn, i))
+		} else {
+			w = uc.Mul(cY)
+			for k := 1; k <= h; k++ {
+				w = archsimd.Load{{.Vec}}(ld(f.u, i+k*nx)).Add(archsimd.Load{{.Vec}}(ld(f.u, i-k*nx))).MulAdd(d2y[k], w)
+			}
+		}
+		if xBand {
+			ax, bx, dbx := archsimd.Load{{.Vec}}(ld(p.AX, x)), archsimd.Load{{.Vec}}(ld(p.BX, x)), archsimd.Load{{.Vec}}(ld(p.DBX, x))
+			opbx := one.Add(bx)
+			var ux, dpsi archsimd.{{.Vec}}
+			uxx := uc.Mul(cX)
+			for k := 1; k <= h; k++ {
+				r, l := archsimd.Load{{.Vec}}(ld(f.u, i+k)), archsimd.Load{{.Vec}}(ld(f.u, i-k))
+				ux = r.Sub(l).MulAdd(d1x[k], ux)
+				uxx = r.Add(l).MulAdd(d2x[k], uxx)
+				pr := archsimd.Load{{.Vec}}(ld(f.psiX, i+k)).Mul(archsimd.Load{{.Vec}}(ld(p.AX, x+k)))
+				pl := archsimd.Load{{.Vec}}(ld(f.psiX, i-k)).Mul(archsimd.Load{{.Vec}}(ld(p.AX, x-k)))
+				dpsi = pr.Sub(pl).MulAdd(d1x[k], dpsi)
+			}
+			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
+			zx := archsimd.Load{{.Vec}}(ld(f.zetaX, i))
+			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
+			bx.MulAdd(ux, ax.Mul(archsimd.Load{{.Vec}}(ld(f.psiX, i)))).Store(ld(f.psiXn, i))
+			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(f.zetaXn, i))
+		} else {
+			w = w.Add(uc.Mul(cX))
+			for k := 1; k <= h; k++ {
+				w = archsimd.Load{{.Vec}}(ld(f.u, i+k)).Add(archsimd.Load{{.Vec}}(ld(f.u, i-k))).MulAdd(d2x[k], w)
+			}
+		}
+		if f.w != nil {
+			w.Store(ld(f.w, i))
+		}
+		next := uc.Mul(two).Sub(archsimd.Load{{.Vec}}(ld(f.un, i)))
+		archsimd.Load{{.Vec}}(ld(f.c, i)).MulAdd(w, next).Store(ld(f.un, i))
+	}
+	archsimd.ClearAVXUpperBits()
+	if x < x1 {
+		forwardCPML(p, s, f, y, x, x1)
+	}
+}
+
+// backwardBand{{.Sfx}} is backwardCPML for {{.Type}}, {{.Lanes}} cells at a time.
+func backwardBand{{.Sfx}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y, x0, x1 int) {
+	nx, h := p.NX, s.h
+	const size = int(unsafe.Sizeof({{.Type}}(0)))
+	const L = {{.Lanes}}
+	yBand := s.bandY[y]
+	// Row coefficients for rows y-h..y+h, index k+4.
+	var opb, byv, dbyv [9]archsimd.{{.Vec}}
+	var d1y, d2y, d1x, d2x [5]archsimd.{{.Vec}}
+	for k := -h; k <= h; k++ {
+		opb[k+4] = archsimd.Broadcast{{.Vec}}(1 + p.BY[y+k])
+		byv[k+4] = archsimd.Broadcast{{.Vec}}(p.BY[y+k])
+		dbyv[k+4] = archsimd.Broadcast{{.Vec}}(p.DBY[y+k])
+	}
+	for k := 1; k <= h; k++ {
+		d1y[k], d2y[k] = archsimd.Broadcast{{.Vec}}(s.d1y[k]), archsimd.Broadcast{{.Vec}}(s.d2y[k])
+		d1x[k], d2x[k] = archsimd.Broadcast{{.Vec}}(s.d1x[k]), archsimd.Broadcast{{.Vec}}(s.d2x[k])
+	}
+	cY, cX := archsimd.Broadcast{{.Vec}}(s.d2y0), archsimd.Broadcast{{.Vec}}(s.d2x0)
+	ay := archsimd.Broadcast{{.Vec}}(p.AY[y])
+	one := archsimd.Broadcast{{.Vec}}(1)
+	two := archsimd.Broadcast{{.Vec}}(2)
+	ld := func(s []{{.Type}}, i int) *[L]{{.Type}} { return (*[L]{{.Type}})(unsafe.Add(unsafe.Pointer(unsafe.SliceData(s)), i*size)) }
+	_ = f.u[y*nx+x1-1+h*nx]
+	_ = f.u[y*nx+x0-h*nx-h]
+	tY := func(i, k int) archsimd.{{.Vec}} {
+		return opb[k+4].MulAdd(archsimd.Load{{.Vec}}(ld(f.u, i)), byv[k+4].Mul(archsimd.Load{{.Vec}}(ld(f.zetaY, i))))
+	}
+	tX := func(i, x int) archsimd.{{.Vec}} {
+		bx := archsimd.Load{{.Vec}}(ld(p.BX, x))
+		return one.Add(bx).MulAdd(archsimd.Load{{.Vec}}(ld(f.u, i)), bx.Mul(archsimd.Load{{.Vec}}(ld(f.zetaX, i))))
+	}
+	x := x0
+	for ; x+L <= x1; x += L {
+		i := y*nx + x
+		xBand := s.bandX[x] || s.bandX[x+L-1]
+		muc := archsimd.Load{{.Vec}}(ld(f.u, i))
+		var sum archsimd.{{.Vec}}
+		if yBand {
+			d2 := opb[4].Mul(tY(i, 0)).Mul(cY)
+			var d1, dt archsimd.{{.Vec}}
+			for k := 1; k <= h; k++ {
+				up, dn := i+k*nx, i-k*nx
+				tu, td := tY(up, k), tY(dn, -k)
+				d2 = opb[4+k].MulAdd(tu, opb[4-k].Mul(td)).MulAdd(d2y[k], d2)
+				gu := dbyv[4+k].MulAdd(tu, byv[4+k].Mul(archsimd.Load{{.Vec}}(ld(f.psiY, up))))
+				gd := dbyv[4-k].MulAdd(td, byv[4-k].Mul(archsimd.Load{{.Vec}}(ld(f.psiY, dn))))
+				d1 = gu.Sub(gd).MulAdd(d1y[k], d1)
+				dt = tu.Sub(td).MulAdd(d1y[k], dt)
+			}
+			sum = d2.Sub(d1)
+			ay.Mul(archsimd.Load{{.Vec}}(ld(f.psiY, i)).Sub(dt)).Store(ld(f.psiYn, i))
+			ay.Mul(muc.Add(archsimd.Load{{.Vec}}(ld(f.zetaY, i)))).Store(ld(f.zetaYn, i))
+		} else {
+			sum = muc.Mul(cY)
+			for k := 1; k <= h; k++ {
+				sum = archsimd.Load{{.Vec}}(ld(f.u, i+k*nx)).Add(archsimd.Load{{.Vec}}(ld(f.u, i-k*nx))).MulAdd(d2y[k], sum)
+			}
+		}
+		if xBand {
+			opbx := one.Add(archsimd.Load{{.Vec}}(ld(p.BX, x)))
+			d2 := opbx.Mul(tX(i, x)).Mul(cX)
+			var d1, dt archsimd.{{.Vec}}
+			for k := 1; k <= h; k++ {
+				tr, tl := tX(i+k, x+k), tX(i-k, x-k)
+				br, bl := archsimd.Load{{.Vec}}(ld(p.BX, x+k)), archsimd.Load{{.Vec}}(ld(p.BX, x-k))
+				d2 = one.Add(br).MulAdd(tr, one.Add(bl).Mul(tl)).MulAdd(d2x[k], d2)
+				gr := archsimd.Load{{.Vec}}(ld(p.DBX, x+k)).MulAdd(tr, br.Mul(archsimd.Load{{.Vec}}(ld(f.psiX, i+k))))
+				gl := archsimd.Load{{.Vec}}(ld(p.DBX, x-k)).MulAdd(tl, bl.Mul(archsimd.Load{{.Vec}}(ld(f.psiX, i-k))))
+				d1 = gr.Sub(gl).MulAdd(d1x[k], d1)
+				dt = tr.Sub(tl).MulAdd(d1x[k], dt)
+			}
+			sum = sum.Add(d2.Sub(d1))
+			ax := archsimd.Load{{.Vec}}(ld(p.AX, x))
+			ax.Mul(archsimd.Load{{.Vec}}(ld(f.psiX, i)).Sub(dt)).Store(ld(f.psiXn, i))
+			ax.Mul(muc.Add(archsimd.Load{{.Vec}}(ld(f.zetaX, i)))).Store(ld(f.zetaXn, i))
+		} else {
+			sum = sum.Add(muc.Mul(cX))
+			for k := 1; k <= h; k++ {
+				sum = archsimd.Load{{.Vec}}(ld(f.u, i+k)).Add(archsimd.Load{{.Vec}}(ld(f.u, i-k))).MulAdd(d2x[k], sum)
+			}
+		}
+		if f.g != nil {
+			archsimd.Load{{.Vec}}(ld(f.w, i)).MulAdd(muc, archsimd.Load{{.Vec}}(ld(f.g, i))).Store(ld(f.g, i))
+		}
+		next := muc.Mul(two).Sub(archsimd.Load{{.Vec}}(ld(f.un, i)))
+		archsimd.Load{{.Vec}}(ld(f.c, i)).MulAdd(sum, next).Store(ld(f.un, i))
+	}
+	archsimd.ClearAVXUpperBits()
+	if x < x1 {
+		backwardCPML(p, s, f, y, x, x1)
+	}
+}
+`
+
+const dispatchSrc = `
+func forwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
+	switch p := any(p).(type) {
+	case *Problem[float32]:
+		forwardBandF32(p, any(s).(*stencil[float32]), any(f).(*rowFields[float32]), y, x0, x1)
+	case *Problem[float64]:
+		forwardBandF64(p, any(s).(*stencil[float64]), any(f).(*rowFields[float64]), y, x0, x1)
+	}
+}
+
+func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
+	switch p := any(p).(type) {
+	case *Problem[float32]:
+		backwardBandF32(p, any(s).(*stencil[float32]), any(f).(*rowFields[float32]), y, x0, x1)
+	case *Problem[float64]:
+		backwardBandF64(p, any(s).(*stencil[float64]), any(f).(*rowFields[float64]), y, x0, x1)
+	}
+}
+`
 
 func main() {
 	var ks []kernel
@@ -168,6 +397,16 @@ func main() {
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, ks); err != nil {
 		log.Fatal(err)
+	}
+	buf.WriteString(dispatchSrc)
+	band := template.Must(template.New("b").Parse(bandSrc))
+	for _, t := range []struct {
+		Type, Vec, Sfx string
+		Lanes          int
+	}{{"float32", "Float32x8", "F32", 8}, {"float64", "Float64x4", "F64", 4}} {
+		if err := band.Execute(&buf, t); err != nil {
+			log.Fatal(err)
+		}
 	}
 	out, err := format.Source(buf.Bytes())
 	if err != nil {

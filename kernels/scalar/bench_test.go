@@ -1,0 +1,73 @@
+package scalar
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// benchProblem is 1000×1000 plus a PML of 20 cells, float32.
+func benchProblem(acc, shots, pml int) (*Problem[float32], *Fields[float32]) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	p64 := testProblem(acc, shots, 1000+2*pml+acc, 1000+2*pml+acc, pml, rng)
+	conv := func(v []float64) []float32 {
+		out := make([]float32, len(v))
+		for i, x := range v {
+			out[i] = float32(x)
+		}
+		return out
+	}
+	p := &Problem[float32]{NShots: shots, NY: p64.NY, NX: p64.NX, Accuracy: acc, RDY: 0.1, RDX: 0.1,
+		C: conv(p64.C), AY: conv(p64.AY), BY: conv(p64.BY), DBY: conv(p64.DBY), AX: conv(p64.AX), BX: conv(p64.BX), DBX: conv(p64.DBX),
+		SourceIndex: p64.SourceIndex, ReceiverIndex: p64.ReceiverIndex, NSources: p64.NSources, NReceivers: p64.NReceivers, StoreInterval: 1}
+	for i := range p.C {
+		p.C[i] *= 0.01
+	}
+	n := shots * p.NY * p.NX
+	z := func() []float32 { return make([]float32, n) }
+	return p, &Fields[float32]{U: [2][]float32{z(), z()}, PsiY: [2][]float32{z(), z()}, PsiX: [2][]float32{z(), z()}, ZetaY: [2][]float32{z(), z()}, ZetaX: [2][]float32{z(), z()}}
+}
+
+func BenchmarkForward(b *testing.B) {
+	for _, cfg := range []struct{ acc, pml int }{{4, 20}, {8, 20}, {8, 0}} {
+		b.Run(fmt.Sprintf("acc%d/pml%d", cfg.acc, cfg.pml), func(b *testing.B) {
+			p, f := benchProblem(cfg.acc, 1, cfg.pml)
+			const steps = 10
+			c := &Chunk[float32]{NSteps: steps, SourceAmp: make([]float32, steps*p.NSources*p.NShots), ReceiverAmp: make([]float32, steps*p.NReceivers*p.NShots)}
+			b.ResetTimer()
+			for b.Loop() {
+				Forward(p, f, c)
+			}
+			b.ReportMetric(float64(p.NY*p.NX*steps*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+		})
+	}
+}
+
+func BenchmarkInteriorRow(b *testing.B) {
+	p, f := benchProblem(8, 1, 0)
+	s := newStencil(p)
+	rw := rowFields[float32]{u: f.U[0], un: f.U[1], c: p.C}
+	y := p.NY / 2
+	i0, i1 := y*p.NX+s.x0, y*p.NX+s.x1
+	for b.Loop() {
+		for r := 0; r < 16; r++ {
+			forwardInterior(s, &rw, i0+r*p.NX, i1+r*p.NX, p.NX)
+		}
+	}
+	b.ReportMetric(float64((i1-i0)*16*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+}
+
+func BenchmarkForwardStore(b *testing.B) {
+	p, f := benchProblem(8, 1, 20)
+	const steps = 20
+	c := &Chunk[float32]{NSteps: steps, SourceAmp: make([]float32, steps*p.NSources*p.NShots), ReceiverAmp: make([]float32, steps*p.NReceivers*p.NShots),
+		Store: make([]float32, steps*p.NY*p.NX)}
+	for i := range c.Store {
+		c.Store[i] = 1 // fault the pages in before timing
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		Forward(p, f, c)
+	}
+	b.ReportMetric(float64(p.NY*p.NX*steps*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+}
