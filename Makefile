@@ -1,6 +1,8 @@
 # torchwave: Go core (c-shared) + Python package.
 PYTHON ?= python3
+export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
+PY_DEPS := torch numpy scipy pytest matplotlib tqdm ruff
 LIB := python/torchwave/libtorchwave.so
 GOARCH := $(shell $(GO) env GOARCH)
 # archsimd vector kernels on amd64; plain Go elsewhere.
@@ -9,9 +11,15 @@ GOEXP := GOEXPERIMENT=simd
 endif
 HASH = $(shell $(PYTHON) python/torchwave/_sourcehash.py .)
 
-.PHONY: all build install demo test test-go test-python lint bench clean
+.PHONY: all deps build install demo test test-go test-python lint bench fuzz clean
 
 all: build
+
+# Python packages, installed once into the machine's Python (torch is large).
+deps:
+	@$(PYTHON) -c "import torch, numpy, scipy, pytest, matplotlib, tqdm" 2>/dev/null || \
+		$(PYTHON) -m pip install -q $(PY_DEPS)
+	@$(PYTHON) -m ruff --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q ruff
 
 build:
 	$(GOEXP) CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath \
@@ -21,10 +29,10 @@ build:
 install:
 	$(PYTHON) -m pip install -e . --no-build-isolation
 
-demo: build
+demo: deps build
 	PYTHONPATH=python $(PYTHON) examples/fwi_demo.py
 
-test: build test-go test-python
+test: deps build lint test-go test-python
 
 test-go:
 	$(GOEXP) $(GO) vet ./...
@@ -38,8 +46,12 @@ lint:
 	test -z "$$(gofmt -l goexport kernels)"
 	$(PYTHON) -m ruff check python examples bench setup.py
 
-bench: build
+bench: deps build
+	@$(PYTHON) -c "import deepwave" 2>/dev/null || $(PYTHON) -m pip install -q deepwave==0.0.27
 	PYTHONPATH=python $(PYTHON) bench/bench_scalar.py
+
+fuzz:
+	$(GOEXP) $(GO) test -run XXX -fuzz FuzzScalarArguments -fuzztime 60s ./goexport
 
 clean:
 	rm -f $(LIB) python/torchwave/libtorchwave.h

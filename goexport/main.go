@@ -88,41 +88,75 @@ func writeMessage(buf *C.char, n C.int, msg string) {
 	b[k] = 0
 }
 
+// scalarCall is tw_scalar_args in Go types, so the checks below can be
+// exercised (and fuzzed) without cgo.
+type scalarCall struct {
+	dtype                                int64
+	nShots, ny, nx, accuracy             int64
+	nSources, nReceivers                 int64
+	step0, nSteps, storeInterval         int64
+	modelPerShot, nStore                 int64
+	rdy, rdx                             float64
+	c, ay, by, dby, ax, bx, dbx          unsafe.Pointer
+	u, psiy, psix, zetay, zetax          [2]unsafe.Pointer
+	sourceIndex, receiverIndex           unsafe.Pointer
+	sourceAmp, receiverAmp, store, gradC unsafe.Pointer
+}
+
+func fromC(a *C.tw_scalar_args) scalarCall {
+	pair := func(p [2]unsafe.Pointer) [2]unsafe.Pointer { return p }
+	return scalarCall{
+		dtype: int64(a.dtype), nShots: int64(a.n_shots), ny: int64(a.ny), nx: int64(a.nx), accuracy: int64(a.accuracy),
+		nSources: int64(a.n_sources), nReceivers: int64(a.n_receivers),
+		step0: int64(a.step0), nSteps: int64(a.n_steps), storeInterval: int64(a.store_interval),
+		modelPerShot: int64(a.model_per_shot), nStore: int64(a.n_store),
+		rdy: float64(a.rdy), rdx: float64(a.rdx),
+		c: a.c, ay: a.ay, by: a.by, dby: a.dby, ax: a.ax, bx: a.bx, dbx: a.dbx,
+		u: pair(a.u), psiy: pair(a.psiy), psix: pair(a.psix), zetay: pair(a.zetay), zetax: pair(a.zetax),
+		sourceIndex: unsafe.Pointer(a.source_index), receiverIndex: unsafe.Pointer(a.receiver_index),
+		sourceAmp: a.source_amplitudes, receiverAmp: a.receiver_amplitudes, store: a.store, gradC: a.grad_c,
+	}
+}
+
 func runScalar(a *C.tw_scalar_args, backward bool) error {
 	if a == nil {
 		return errors.New("nil argument struct")
 	}
-	switch a.dtype {
-	case C.TW_FLOAT32:
-		return runScalarTyped[float32](a, backward)
-	case C.TW_FLOAT64:
-		return runScalarTyped[float64](a, backward)
-	}
-	return fmt.Errorf("%w: dtype code %d", errUnsupported, int64(a.dtype))
+	return runScalarCall(fromC(a), backward)
 }
 
-func runScalarTyped[T scalar.Float](a *C.tw_scalar_args, backward bool) error {
+func runScalarCall(a scalarCall, backward bool) error {
+	switch a.dtype {
+	case 0:
+		return runScalarTyped[float32](a, backward)
+	case 1:
+		return runScalarTyped[float64](a, backward)
+	}
+	return fmt.Errorf("%w: dtype code %d", errUnsupported, a.dtype)
+}
+
+func runScalarTyped[T scalar.Float](a scalarCall, backward bool) error {
 	if err := checkDims(a); err != nil {
 		return err
 	}
-	shots, ny, nx := int(a.n_shots), int(a.ny), int(a.nx)
+	shots, ny, nx := int(a.nShots), int(a.ny), int(a.nx)
 	cells := ny * nx
 	models := 1
-	if a.model_per_shot != 0 {
+	if a.modelPerShot != 0 {
 		models = shots
 	}
-	nsteps := int(a.n_steps)
+	nsteps := int(a.nSteps)
 	p := &scalar.Problem[T]{
 		NShots: shots, NY: ny, NX: nx, Accuracy: int(a.accuracy),
-		RDY: float64(a.rdy), RDX: float64(a.rdx),
+		RDY: a.rdy, RDX: a.rdx,
 		C:            slice[T](a.c, models*cells),
-		ModelPerShot: a.model_per_shot != 0,
+		ModelPerShot: a.modelPerShot != 0,
 		AY:           slice[T](a.ay, ny), BY: slice[T](a.by, ny), DBY: slice[T](a.dby, ny),
 		AX: slice[T](a.ax, nx), BX: slice[T](a.bx, nx), DBX: slice[T](a.dbx, nx),
-		SourceIndex:   slice[int64](unsafe.Pointer(a.source_index), shots*int(a.n_sources)),
-		ReceiverIndex: slice[int64](unsafe.Pointer(a.receiver_index), shots*int(a.n_receivers)),
-		NSources:      int(a.n_sources), NReceivers: int(a.n_receivers),
-		StoreInterval: int(a.store_interval),
+		SourceIndex:   slice[int64](a.sourceIndex, shots*int(a.nSources)),
+		ReceiverIndex: slice[int64](a.receiverIndex, shots*int(a.nReceivers)),
+		NSources:      int(a.nSources), NReceivers: int(a.nReceivers),
+		StoreInterval: int(a.storeInterval),
 	}
 	n := shots * cells
 	pair := func(v [2]unsafe.Pointer) [2][]T { return [2][]T{slice[T](v[0], n), slice[T](v[1], n)} }
@@ -132,10 +166,10 @@ func runScalarTyped[T scalar.Float](a *C.tw_scalar_args, backward bool) error {
 	}
 	c := &scalar.Chunk[T]{
 		Step0: int(a.step0), NSteps: nsteps,
-		SourceAmp:   slice[T](a.source_amplitudes, nsteps*shots*int(a.n_sources)),
-		ReceiverAmp: slice[T](a.receiver_amplitudes, nsteps*shots*int(a.n_receivers)),
-		Store:       slice[T](a.store, int(a.n_store)*n),
-		GradC:       slice[T](a.grad_c, n),
+		SourceAmp:   slice[T](a.sourceAmp, nsteps*shots*int(a.nSources)),
+		ReceiverAmp: slice[T](a.receiverAmp, nsteps*shots*int(a.nReceivers)),
+		Store:       slice[T](a.store, int(a.nStore)*n),
+		GradC:       slice[T](a.gradC, n),
 	}
 	if err := p.Validate(); err != nil {
 		return err
@@ -153,41 +187,57 @@ func runScalarTyped[T scalar.Float](a *C.tw_scalar_args, backward bool) error {
 
 // checkDims rejects sizes that would overflow or that leave a required
 // pointer unset, before any slice is made from a raw pointer.
-func checkDims(a *C.tw_scalar_args) error {
+func checkDims(a scalarCall) error {
 	const limit = 1 << 40
-	dims := map[string]C.int64_t{"n_shots": a.n_shots, "ny": a.ny, "nx": a.nx, "n_sources": a.n_sources,
-		"n_receivers": a.n_receivers, "n_steps": a.n_steps, "step0": a.step0, "n_store": a.n_store}
-	for name, v := range dims {
-		if v < 0 || v > limit {
-			return fmt.Errorf("%s = %d is out of range", name, int64(v))
+	dims := []struct {
+		name string
+		v    int64
+	}{{"n_shots", a.nShots}, {"ny", a.ny}, {"nx", a.nx}, {"n_sources", a.nSources}, {"n_receivers", a.nReceivers},
+		{"n_steps", a.nSteps}, {"step0", a.step0}, {"n_store", a.nStore}, {"accuracy", a.accuracy}, {"store_interval", a.storeInterval}}
+	for _, d := range dims {
+		if d.v < 0 || d.v > limit {
+			return fmt.Errorf("%s = %d is out of range", d.name, d.v)
 		}
 	}
-	if a.n_shots < 1 || a.ny < 1 || a.nx < 1 {
-		return fmt.Errorf("empty grid: n_shots %d, ny %d, nx %d", int64(a.n_shots), int64(a.ny), int64(a.nx))
+	if a.nShots < 1 || a.ny < 1 || a.nx < 1 {
+		return fmt.Errorf("empty grid: n_shots %d, ny %d, nx %d", a.nShots, a.ny, a.nx)
 	}
-	if float64(a.n_shots)*float64(a.ny)*float64(a.nx)*float64(max(a.n_steps, 1)) > limit*limit {
+	total := float64(a.nShots) * float64(a.ny) * float64(a.nx)
+	for _, m := range []int64{a.nSources, a.nReceivers, a.nStore, a.nSteps} {
+		if total*float64(max(m, 1)) > limit {
+			return errors.New("problem size overflows")
+		}
+	}
+	if float64(a.nSteps)*float64(a.nShots)*float64(max(a.nSources, a.nReceivers)) > limit {
 		return errors.New("problem size overflows")
 	}
-	required := map[string]unsafe.Pointer{"c": a.c, "ay": a.ay, "by": a.by, "dby": a.dby, "ax": a.ax, "bx": a.bx, "dbx": a.dbx}
+	type ptr struct {
+		name string
+		p    unsafe.Pointer
+	}
+	required := []ptr{{"c", a.c}, {"ay", a.ay}, {"by", a.by}, {"dby", a.dby}, {"ax", a.ax}, {"bx", a.bx}, {"dbx", a.dbx}}
 	for k := 0; k < 2; k++ {
-		for name, v := range map[string]unsafe.Pointer{"u": a.u[k], "psiy": a.psiy[k], "psix": a.psix[k], "zetay": a.zetay[k], "zetax": a.zetax[k]} {
-			required[fmt.Sprintf("%s[%d]", name, k)] = v
+		required = append(required, ptr{fmt.Sprintf("u[%d]", k), a.u[k]}, ptr{fmt.Sprintf("psiy[%d]", k), a.psiy[k]},
+			ptr{fmt.Sprintf("psix[%d]", k), a.psix[k]}, ptr{fmt.Sprintf("zetay[%d]", k), a.zetay[k]}, ptr{fmt.Sprintf("zetax[%d]", k), a.zetax[k]})
+	}
+	if a.nSources > 0 {
+		required = append(required, ptr{"source_index", a.sourceIndex})
+		if a.nSteps > 0 {
+			required = append(required, ptr{"source_amplitudes", a.sourceAmp})
 		}
 	}
-	if a.n_sources > 0 && a.n_steps > 0 {
-		required["source_index"] = unsafe.Pointer(a.source_index)
-		required["source_amplitudes"] = a.source_amplitudes
+	if a.nReceivers > 0 {
+		required = append(required, ptr{"receiver_index", a.receiverIndex})
+		if a.nSteps > 0 {
+			required = append(required, ptr{"receiver_amplitudes", a.receiverAmp})
+		}
 	}
-	if a.n_receivers > 0 && a.n_steps > 0 {
-		required["receiver_index"] = unsafe.Pointer(a.receiver_index)
-		required["receiver_amplitudes"] = a.receiver_amplitudes
+	if a.nStore > 0 {
+		required = append(required, ptr{"store", a.store})
 	}
-	if a.n_store > 0 {
-		required["store"] = a.store
-	}
-	for name, v := range required {
-		if v == nil {
-			return fmt.Errorf("%s is a null pointer", name)
+	for _, r := range required {
+		if r.p == nil {
+			return fmt.Errorf("%s is a null pointer", r.name)
 		}
 	}
 	return nil

@@ -22,8 +22,8 @@
 package scalar
 
 import (
-	"errors"
 	"fmt"
+	"math"
 )
 
 // Float is the element type of every field: float32 or float64.
@@ -89,8 +89,8 @@ func (p *Problem[T]) Validate() error {
 	if p.NShots < 1 || p.NY <= 2*h || p.NX <= 2*h {
 		return fmt.Errorf("grid %d×%d with %d shots is too small for accuracy %d", p.NY, p.NX, p.NShots, p.Accuracy)
 	}
-	if p.RDY <= 0 || p.RDX <= 0 {
-		return errors.New("inverse grid spacings must be positive")
+	if !(p.RDY > 0 && p.RDX > 0 && !math.IsInf(p.RDY, 0) && !math.IsInf(p.RDX, 0)) {
+		return fmt.Errorf("inverse grid spacings must be positive and finite, got %g, %g", p.RDY, p.RDX)
 	}
 	models := 1
 	if p.ModelPerShot {

@@ -9,6 +9,7 @@ in torchwave's Go core with a hand-written exact discrete adjoint; with
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -17,7 +18,7 @@ from . import _common as common
 from . import _lib
 from ._scalar_reference import get_step
 
-__all__ = ["scalar", "Scalar", "CallbackState"]
+__all__ = ["scalar", "Scalar", "CallbackState", "empty_cache"]
 
 _STORAGE_MODES = ("device", "cpu", "disk", "none", "auto")
 _WAVEFIELD_NAMES = ("wavefield_0", "wavefield_m1", "psiy_m1", "psix_m1", "zetay_m1", "zetax_m1")
@@ -106,6 +107,40 @@ class _Setup:
         my = ((ay != 0) | (by != 0)).to(dtype=dtype, device=device)[:, None].expand(self.ny, self.nx)
         mx = ((ax != 0) | (bx != 0)).to(dtype=dtype, device=device)[None, :].expand(self.ny, self.nx)
         return my, mx
+
+
+class _SnapshotCache:
+    """Keeps the most recent snapshot buffer after a backward pass, so the
+    next propagation of the same size reuses memory whose pages are already
+    mapped: a fresh buffer of hundreds of MB costs more in page faults than
+    the stencil work of the steps it stores. `torchwave.empty_cache()`
+    releases it."""
+
+    def __init__(self):
+        self._buffer: Optional[torch.Tensor] = None
+
+    def take(self, shape, dtype) -> torch.Tensor:
+        n = math.prod(shape)
+        buf, self._buffer = self._buffer, None
+        if buf is not None and buf.dtype == dtype and n <= buf.numel() <= 2 * n:
+            return buf[:n].view(shape)
+        del buf
+        return torch.empty(shape, dtype=dtype)
+
+    def give(self, t: Optional[torch.Tensor]) -> None:
+        if t is not None:
+            self._buffer = (t if t._base is None else t._base).reshape(-1)
+
+    def clear(self) -> None:
+        self._buffer = None
+
+
+_snapshots = _SnapshotCache()
+
+
+def empty_cache() -> None:
+    """Releases the snapshot buffer torchwave keeps between calls."""
+    _snapshots.clear()
 
 
 def scalar(
@@ -400,7 +435,7 @@ class _ScalarFunction(torch.autograd.Function):
                     "to v; use storage_mode='device', or detach v"
                 )
             n_store = (setup.nt_inner + setup.store_interval - 1) // setup.store_interval
-            store = torch.empty(n_store, setup.n_shots, setup.ny, setup.nx, dtype=c.dtype)
+            store = _snapshots.take((n_store, setup.n_shots, setup.ny, setup.nx), c.dtype)
         rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=c.dtype)
         src = src.contiguous()
         pairs = {
@@ -470,6 +505,7 @@ class _ScalarFunction(torch.autograd.Function):
                 adj = _current(pairs)
                 adj[0], adj[1] = adj[0] / c, -adj[1] / c
                 setup.backward_callback(_callback_state(setup, start, adj, {"v": ctx.v_pad}, grads))
+        _snapshots.give(ctx.store)
         ctx.store = None
         mu, q = pairs["u"]
         g_c = None
