@@ -71,3 +71,17 @@ func BenchmarkForwardStore(b *testing.B) {
 	}
 	b.ReportMetric(float64(p.NY*p.NX*steps*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
 }
+
+func BenchmarkBandRow(b *testing.B) {
+	p, f := benchProblem(8, 1, 20)
+	s := newStencil(p)
+	rw := rowFields[float32]{u: f.U[0], un: f.U[1], psiY: f.PsiY[0], psiYn: f.PsiY[1], psiX: f.PsiX[0], psiXn: f.PsiX[1],
+		zetaY: f.ZetaY[0], zetaYn: f.ZetaY[1], zetaX: f.ZetaX[0], zetaXn: f.ZetaX[1], c: p.C}
+	y := s.h + 5 // a y-band row
+	for b.Loop() {
+		for r := 0; r < 16; r++ {
+			forwardBand(p, s, &rw, y+r, s.h, p.NX-s.h)
+		}
+	}
+	b.ReportMetric(float64((p.NX-2*s.h)*16*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+}

@@ -18,6 +18,13 @@ type kernel struct {
 	Mode            string // "plain", "store" (forward writes W), "grad" (backward accumulates W·μ)
 }
 
+type bandKernel struct {
+	Type, Vec, Sfx string
+	Lanes, H, Acc  int
+}
+
+func (k bandKernel) Ks() []int { return kernel{H: k.H}.Ks() }
+
 func (k kernel) Ks() []int {
 	ks := make([]int, k.H)
 	for i := range ks {
@@ -179,85 +186,108 @@ func {{.Name}}(s *stencil[{{.Type}}], f *rowFields[{{.Type}}], i0, i1, nx int) {
 {{end}}`
 
 const bandSrc = `
-// forwardBand{{.Sfx}} is forwardCPML for {{.Type}}, {{.Lanes}} cells at a time.
-func forwardBand{{.Sfx}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y, x0, x1 int) {
-	nx, h := p.NX, s.h
+// forwardBand{{.Sfx}}A{{.Acc}} is forwardCPML for {{.Type}}, accuracy {{.Acc}}, {{.Lanes}} cells at a time.
+func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y, x0, x1 int) {
+	nx := p.NX
 	const size = int(unsafe.Sizeof({{.Type}}(0)))
 	const L = {{.Lanes}}
-	yBand := s.bandY[y]
-	var d1y, d2y, d1x, d2x, ayUp, ayDn [5]archsimd.{{.Vec}}
-	for k := 1; k <= h; k++ {
-		d1y[k], d2y[k] = archsimd.Broadcast{{.Vec}}(s.d1y[k]), archsimd.Broadcast{{.Vec}}(s.d2y[k])
-		d1x[k], d2x[k] = archsimd.Broadcast{{.Vec}}(s.d1x[k]), archsimd.Broadcast{{.Vec}}(s.d2x[k])
-		ayUp[k], ayDn[k] = archsimd.Broadcast{{.Vec}}(p.AY[y+k]), archsimd.Broadcast{{.Vec}}(p.AY[y-k])
+	// Bounds: every access stays within rows y±{{.H}} and columns x0-{{.H}}..x1+{{.H}},
+	// inside the grid by Validate; check the extremes once.
+	_ = f.u[(y+{{.H}})*nx+x1-1+{{.H}}]
+	_ = f.u[(y-{{.H}})*nx+x0-{{.H}}]
+	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
+	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
+	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+{{.H}}], p.BX[x1-1]
+	_ = p.DBX[x1-1]
+	_ = f.c[(y+1)*nx-1]
+	if f.w != nil {
+		_ = f.w[(y+1)*nx-1]
 	}
+	yBand := s.bandY[y]
+	u := unsafe.Pointer(unsafe.SliceData(f.u))
+	un := unsafe.Pointer(unsafe.SliceData(f.un))
+	c := unsafe.Pointer(unsafe.SliceData(f.c))
+	psiY, psiYn := unsafe.Pointer(unsafe.SliceData(f.psiY)), unsafe.Pointer(unsafe.SliceData(f.psiYn))
+	zetaY, zetaYn := unsafe.Pointer(unsafe.SliceData(f.zetaY)), unsafe.Pointer(unsafe.SliceData(f.zetaYn))
+	psiX, psiXn := unsafe.Pointer(unsafe.SliceData(f.psiX)), unsafe.Pointer(unsafe.SliceData(f.psiXn))
+	zetaX, zetaXn := unsafe.Pointer(unsafe.SliceData(f.zetaX)), unsafe.Pointer(unsafe.SliceData(f.zetaXn))
+	pax, pbx, pdbx := unsafe.Pointer(unsafe.SliceData(p.AX)), unsafe.Pointer(unsafe.SliceData(p.BX)), unsafe.Pointer(unsafe.SliceData(p.DBX))
+	var w0 unsafe.Pointer
+	if f.w != nil {
+		w0 = unsafe.Pointer(unsafe.SliceData(f.w))
+	}
+	ld := func(p unsafe.Pointer, i int) *[L]{{.Type}} { return (*[L]{{.Type}})(unsafe.Add(p, i*size)) }
+{{- range .Ks}}
+	d1y{{.}}, d2y{{.}} := archsimd.Broadcast{{$.Vec}}(s.d1y[{{.}}]), archsimd.Broadcast{{$.Vec}}(s.d2y[{{.}}])
+	d1x{{.}}, d2x{{.}} := archsimd.Broadcast{{$.Vec}}(s.d1x[{{.}}]), archsimd.Broadcast{{$.Vec}}(s.d2x[{{.}}])
+	ayUp{{.}}, ayDn{{.}} := archsimd.Broadcast{{$.Vec}}(p.AY[y+{{.}}]), archsimd.Broadcast{{$.Vec}}(p.AY[y-{{.}}])
+{{- end}}
 	cY, cX := archsimd.Broadcast{{.Vec}}(s.d2y0), archsimd.Broadcast{{.Vec}}(s.d2x0)
 	ay, by, dby := archsimd.Broadcast{{.Vec}}(p.AY[y]), archsimd.Broadcast{{.Vec}}(p.BY[y]), archsimd.Broadcast{{.Vec}}(p.DBY[y])
 	one := archsimd.Broadcast{{.Vec}}(1)
 	opby := one.Add(by)
 	two := archsimd.Broadcast{{.Vec}}(2)
-	ld := func(s []{{.Type}}, i int) *[L]{{.Type}} { return (*[L]{{.Type}})(unsafe.Add(unsafe.Pointer(unsafe.SliceData(s)), i*size)) }
 	x := x0
-	// Bounds: every access below stays within rows y±h and columns x±h of
-	// the range, which Validate guarantees are inside the grid.
-	_ = f.u[y*nx+x1-1+h*nx]
-	_ = f.u[y*nx+x0-h*nx-h]
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
 		xBand := s.bandX[x] || s.bandX[x+L-1]
-		uc := archsimd.Load{{.Vec}}(ld(f.u, i))
+		uc := archsimd.Load{{.Vec}}(ld(u, i))
 		var w archsimd.{{.Vec}}
 		if yBand {
 			var uy, dpsi archsimd.{{.Vec}}
 			uyy := uc.Mul(cY)
-			for k := 1; k <= h; k++ {
-				up, dn := archsimd.Load{{.Vec}}(ld(f.u, i+k*nx)), archsimd.Load{{.Vec}}(ld(f.u, i-k*nx))
-				uy = up.Sub(dn).MulAdd(d1y[k], uy)
-				uyy = up.Add(dn).MulAdd(d2y[k], uyy)
-				pu := archsimd.Load{{.Vec}}(ld(f.psiY, i+k*nx)).Mul(ayUp[k])
-				pd := archsimd.Load{{.Vec}}(ld(f.psiY, i-k*nx)).Mul(ayDn[k])
-				dpsi = pu.Sub(pd).MulAdd(d1y[k], dpsi)
+{{- range .Ks}}
+			{
+				up, dn := archsimd.Load{{$.Vec}}(ld(u, i+{{.}}*nx)), archsimd.Load{{$.Vec}}(ld(u, i-{{.}}*nx))
+				uy = up.Sub(dn).MulAdd(d1y{{.}}, uy)
+				uyy = up.Add(dn).MulAdd(d2y{{.}}, uyy)
+				pu := archsimd.Load{{$.Vec}}(ld(psiY, i+{{.}}*nx)).Mul(ayUp{{.}})
+				pd := archsimd.Load{{$.Vec}}(ld(psiY, i-{{.}}*nx)).Mul(ayDn{{.}})
+				dpsi = pu.Sub(pd).MulAdd(d1y{{.}}, dpsi)
 			}
+{{- end}}
 			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
-			zy := archsimd.Load{{.Vec}}(ld(f.zetaY, i))
+			zy := archsimd.Load{{.Vec}}(ld(zetaY, i))
 			w = opby.MulAdd(tmp, ay.Mul(zy))
-			by.MulAdd(uy, ay.Mul(archsimd.Load{{.Vec}}(ld(f.psiY, i)))).Store(ld(f.psiYn, i))
-			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(f.zetaYn, i))
+			by.MulAdd(uy, ay.Mul(archsimd.Load{{.Vec}}(ld(psiY, i)))).Store(ld(psiYn, i))
+			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
 		} else {
 			w = uc.Mul(cY)
-			for k := 1; k <= h; k++ {
-				w = archsimd.Load{{.Vec}}(ld(f.u, i+k*nx)).Add(archsimd.Load{{.Vec}}(ld(f.u, i-k*nx))).MulAdd(d2y[k], w)
-			}
+{{- range .Ks}}
+			w = archsimd.Load{{$.Vec}}(ld(u, i+{{.}}*nx)).Add(archsimd.Load{{$.Vec}}(ld(u, i-{{.}}*nx))).MulAdd(d2y{{.}}, w)
+{{- end}}
 		}
 		if xBand {
-			ax, bx, dbx := archsimd.Load{{.Vec}}(ld(p.AX, x)), archsimd.Load{{.Vec}}(ld(p.BX, x)), archsimd.Load{{.Vec}}(ld(p.DBX, x))
+			ax, bx, dbx := archsimd.Load{{.Vec}}(ld(pax, x)), archsimd.Load{{.Vec}}(ld(pbx, x)), archsimd.Load{{.Vec}}(ld(pdbx, x))
 			opbx := one.Add(bx)
 			var ux, dpsi archsimd.{{.Vec}}
 			uxx := uc.Mul(cX)
-			for k := 1; k <= h; k++ {
-				r, l := archsimd.Load{{.Vec}}(ld(f.u, i+k)), archsimd.Load{{.Vec}}(ld(f.u, i-k))
-				ux = r.Sub(l).MulAdd(d1x[k], ux)
-				uxx = r.Add(l).MulAdd(d2x[k], uxx)
-				pr := archsimd.Load{{.Vec}}(ld(f.psiX, i+k)).Mul(archsimd.Load{{.Vec}}(ld(p.AX, x+k)))
-				pl := archsimd.Load{{.Vec}}(ld(f.psiX, i-k)).Mul(archsimd.Load{{.Vec}}(ld(p.AX, x-k)))
-				dpsi = pr.Sub(pl).MulAdd(d1x[k], dpsi)
+{{- range .Ks}}
+			{
+				r, l := archsimd.Load{{$.Vec}}(ld(u, i+{{.}})), archsimd.Load{{$.Vec}}(ld(u, i-{{.}}))
+				ux = r.Sub(l).MulAdd(d1x{{.}}, ux)
+				uxx = r.Add(l).MulAdd(d2x{{.}}, uxx)
+				pr := archsimd.Load{{$.Vec}}(ld(psiX, i+{{.}})).Mul(archsimd.Load{{$.Vec}}(ld(pax, x+{{.}})))
+				pl := archsimd.Load{{$.Vec}}(ld(psiX, i-{{.}})).Mul(archsimd.Load{{$.Vec}}(ld(pax, x-{{.}})))
+				dpsi = pr.Sub(pl).MulAdd(d1x{{.}}, dpsi)
 			}
+{{- end}}
 			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
-			zx := archsimd.Load{{.Vec}}(ld(f.zetaX, i))
+			zx := archsimd.Load{{.Vec}}(ld(zetaX, i))
 			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.Load{{.Vec}}(ld(f.psiX, i)))).Store(ld(f.psiXn, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(f.zetaXn, i))
+			bx.MulAdd(ux, ax.Mul(archsimd.Load{{.Vec}}(ld(psiX, i)))).Store(ld(psiXn, i))
+			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
 		} else {
-			w = w.Add(uc.Mul(cX))
-			for k := 1; k <= h; k++ {
-				w = archsimd.Load{{.Vec}}(ld(f.u, i+k)).Add(archsimd.Load{{.Vec}}(ld(f.u, i-k))).MulAdd(d2x[k], w)
-			}
+			w = uc.MulAdd(cX, w)
+{{- range .Ks}}
+			w = archsimd.Load{{$.Vec}}(ld(u, i+{{.}})).Add(archsimd.Load{{$.Vec}}(ld(u, i-{{.}}))).MulAdd(d2x{{.}}, w)
+{{- end}}
 		}
-		if f.w != nil {
-			w.Store(ld(f.w, i))
+		if w0 != nil {
+			w.Store(ld(w0, i))
 		}
-		next := uc.Mul(two).Sub(archsimd.Load{{.Vec}}(ld(f.un, i)))
-		archsimd.Load{{.Vec}}(ld(f.c, i)).MulAdd(w, next).Store(ld(f.un, i))
+		next := uc.Mul(two).Sub(archsimd.Load{{.Vec}}(ld(un, i)))
+		archsimd.Load{{.Vec}}(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
 	if x < x1 {
@@ -265,93 +295,117 @@ func forwardBand{{.Sfx}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFie
 	}
 }
 
-// backwardBand{{.Sfx}} is backwardCPML for {{.Type}}, {{.Lanes}} cells at a time.
-func backwardBand{{.Sfx}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y, x0, x1 int) {
-	nx, h := p.NX, s.h
+// backwardBand{{.Sfx}}A{{.Acc}} is backwardCPML for {{.Type}}, accuracy {{.Acc}}, {{.Lanes}} cells at a time.
+func backwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y, x0, x1 int) {
+	nx := p.NX
 	const size = int(unsafe.Sizeof({{.Type}}(0)))
 	const L = {{.Lanes}}
+	_ = f.u[(y+{{.H}})*nx+x1-1+{{.H}}]
+	_ = f.u[(y-{{.H}})*nx+x0-{{.H}}]
+	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
+	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
+	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1], p.BX[x1-1+{{.H}}]
+	_ = p.DBX[x1-1+{{.H}}]
+	_ = p.BY[y+{{.H}}]
+	_ = p.DBY[y+{{.H}}]
+	_ = f.c[(y+1)*nx-1]
+	if f.g != nil {
+		_, _ = f.w[(y+1)*nx-1], f.g[(y+1)*nx-1]
+	}
 	yBand := s.bandY[y]
-	// Row coefficients for rows y-h..y+h, index k+4.
-	var opb, byv, dbyv [9]archsimd.{{.Vec}}
-	var d1y, d2y, d1x, d2x [5]archsimd.{{.Vec}}
-	for k := -h; k <= h; k++ {
-		opb[k+4] = archsimd.Broadcast{{.Vec}}(1 + p.BY[y+k])
-		byv[k+4] = archsimd.Broadcast{{.Vec}}(p.BY[y+k])
-		dbyv[k+4] = archsimd.Broadcast{{.Vec}}(p.DBY[y+k])
+	mu := unsafe.Pointer(unsafe.SliceData(f.u))
+	un := unsafe.Pointer(unsafe.SliceData(f.un))
+	c := unsafe.Pointer(unsafe.SliceData(f.c))
+	psiY, psiYn := unsafe.Pointer(unsafe.SliceData(f.psiY)), unsafe.Pointer(unsafe.SliceData(f.psiYn))
+	zetaY, zetaYn := unsafe.Pointer(unsafe.SliceData(f.zetaY)), unsafe.Pointer(unsafe.SliceData(f.zetaYn))
+	psiX, psiXn := unsafe.Pointer(unsafe.SliceData(f.psiX)), unsafe.Pointer(unsafe.SliceData(f.psiXn))
+	zetaX, zetaXn := unsafe.Pointer(unsafe.SliceData(f.zetaX)), unsafe.Pointer(unsafe.SliceData(f.zetaXn))
+	pax, pbx, pdbx := unsafe.Pointer(unsafe.SliceData(p.AX)), unsafe.Pointer(unsafe.SliceData(p.BX)), unsafe.Pointer(unsafe.SliceData(p.DBX))
+	var w0, g0 unsafe.Pointer
+	if f.g != nil {
+		w0, g0 = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
 	}
-	for k := 1; k <= h; k++ {
-		d1y[k], d2y[k] = archsimd.Broadcast{{.Vec}}(s.d1y[k]), archsimd.Broadcast{{.Vec}}(s.d2y[k])
-		d1x[k], d2x[k] = archsimd.Broadcast{{.Vec}}(s.d1x[k]), archsimd.Broadcast{{.Vec}}(s.d2x[k])
-	}
-	cY, cX := archsimd.Broadcast{{.Vec}}(s.d2y0), archsimd.Broadcast{{.Vec}}(s.d2x0)
-	ay := archsimd.Broadcast{{.Vec}}(p.AY[y])
-	one := archsimd.Broadcast{{.Vec}}(1)
-	two := archsimd.Broadcast{{.Vec}}(2)
-	ld := func(s []{{.Type}}, i int) *[L]{{.Type}} { return (*[L]{{.Type}})(unsafe.Add(unsafe.Pointer(unsafe.SliceData(s)), i*size)) }
-	_ = f.u[y*nx+x1-1+h*nx]
-	_ = f.u[y*nx+x0-h*nx-h]
-	tY := func(i, k int) archsimd.{{.Vec}} {
-		return opb[k+4].MulAdd(archsimd.Load{{.Vec}}(ld(f.u, i)), byv[k+4].Mul(archsimd.Load{{.Vec}}(ld(f.zetaY, i))))
-	}
-	tX := func(i, x int) archsimd.{{.Vec}} {
-		bx := archsimd.Load{{.Vec}}(ld(p.BX, x))
-		return one.Add(bx).MulAdd(archsimd.Load{{.Vec}}(ld(f.u, i)), bx.Mul(archsimd.Load{{.Vec}}(ld(f.zetaX, i))))
-	}
+	ld := func(p unsafe.Pointer, i int) *[L]{{.Type}} { return (*[L]{{.Type}})(unsafe.Add(p, i*size)) }
+	bc := func(v {{.Type}}) archsimd.{{.Vec}} { return archsimd.Broadcast{{.Vec}}(v) }
+	// Row coefficients of rows y±k: 1+b, b and b'.
+	opb0 := bc(1 + p.BY[y])
+	by0 := bc(p.BY[y])
+{{- range .Ks}}
+	opbU{{.}}, opbD{{.}} := bc(1+p.BY[y+{{.}}]), bc(1+p.BY[y-{{.}}])
+	byU{{.}}, byD{{.}} := bc(p.BY[y+{{.}}]), bc(p.BY[y-{{.}}])
+	dbyU{{.}}, dbyD{{.}} := bc(p.DBY[y+{{.}}]), bc(p.DBY[y-{{.}}])
+	d1y{{.}}, d2y{{.}} := bc(s.d1y[{{.}}]), bc(s.d2y[{{.}}])
+	d1x{{.}}, d2x{{.}} := bc(s.d1x[{{.}}]), bc(s.d2x[{{.}}])
+{{- end}}
+	cY, cX := bc(s.d2y0), bc(s.d2x0)
+	ay := bc(p.AY[y])
+	one := bc(1)
+	two := bc(2)
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
 		xBand := s.bandX[x] || s.bandX[x+L-1]
-		muc := archsimd.Load{{.Vec}}(ld(f.u, i))
+		muc := archsimd.Load{{.Vec}}(ld(mu, i))
 		var sum archsimd.{{.Vec}}
 		if yBand {
-			d2 := opb[4].Mul(tY(i, 0)).Mul(cY)
+			zc := archsimd.Load{{.Vec}}(ld(zetaY, i))
+			d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
 			var d1, dt archsimd.{{.Vec}}
-			for k := 1; k <= h; k++ {
-				up, dn := i+k*nx, i-k*nx
-				tu, td := tY(up, k), tY(dn, -k)
-				d2 = opb[4+k].MulAdd(tu, opb[4-k].Mul(td)).MulAdd(d2y[k], d2)
-				gu := dbyv[4+k].MulAdd(tu, byv[4+k].Mul(archsimd.Load{{.Vec}}(ld(f.psiY, up))))
-				gd := dbyv[4-k].MulAdd(td, byv[4-k].Mul(archsimd.Load{{.Vec}}(ld(f.psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y[k], d1)
-				dt = tu.Sub(td).MulAdd(d1y[k], dt)
+{{- range .Ks}}
+			{
+				up, dn := i+{{.}}*nx, i-{{.}}*nx
+				tu := opbU{{.}}.MulAdd(archsimd.Load{{$.Vec}}(ld(mu, up)), byU{{.}}.Mul(archsimd.Load{{$.Vec}}(ld(zetaY, up))))
+				td := opbD{{.}}.MulAdd(archsimd.Load{{$.Vec}}(ld(mu, dn)), byD{{.}}.Mul(archsimd.Load{{$.Vec}}(ld(zetaY, dn))))
+				d2 = opbU{{.}}.MulAdd(tu, opbD{{.}}.Mul(td)).MulAdd(d2y{{.}}, d2)
+				gu := dbyU{{.}}.MulAdd(tu, byU{{.}}.Mul(archsimd.Load{{$.Vec}}(ld(psiY, up))))
+				gd := dbyD{{.}}.MulAdd(td, byD{{.}}.Mul(archsimd.Load{{$.Vec}}(ld(psiY, dn))))
+				d1 = gu.Sub(gd).MulAdd(d1y{{.}}, d1)
+				dt = tu.Sub(td).MulAdd(d1y{{.}}, dt)
 			}
+{{- end}}
 			sum = d2.Sub(d1)
-			ay.Mul(archsimd.Load{{.Vec}}(ld(f.psiY, i)).Sub(dt)).Store(ld(f.psiYn, i))
-			ay.Mul(muc.Add(archsimd.Load{{.Vec}}(ld(f.zetaY, i)))).Store(ld(f.zetaYn, i))
+			ay.Mul(archsimd.Load{{.Vec}}(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
+			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
 		} else {
 			sum = muc.Mul(cY)
-			for k := 1; k <= h; k++ {
-				sum = archsimd.Load{{.Vec}}(ld(f.u, i+k*nx)).Add(archsimd.Load{{.Vec}}(ld(f.u, i-k*nx))).MulAdd(d2y[k], sum)
-			}
+{{- range .Ks}}
+			sum = archsimd.Load{{$.Vec}}(ld(mu, i+{{.}}*nx)).Add(archsimd.Load{{$.Vec}}(ld(mu, i-{{.}}*nx))).MulAdd(d2y{{.}}, sum)
+{{- end}}
 		}
 		if xBand {
-			opbx := one.Add(archsimd.Load{{.Vec}}(ld(p.BX, x)))
-			d2 := opbx.Mul(tX(i, x)).Mul(cX)
+			bx0 := archsimd.Load{{.Vec}}(ld(pbx, x))
+			opbx := one.Add(bx0)
+			zc := archsimd.Load{{.Vec}}(ld(zetaX, i))
+			d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
 			var d1, dt archsimd.{{.Vec}}
-			for k := 1; k <= h; k++ {
-				tr, tl := tX(i+k, x+k), tX(i-k, x-k)
-				br, bl := archsimd.Load{{.Vec}}(ld(p.BX, x+k)), archsimd.Load{{.Vec}}(ld(p.BX, x-k))
-				d2 = one.Add(br).MulAdd(tr, one.Add(bl).Mul(tl)).MulAdd(d2x[k], d2)
-				gr := archsimd.Load{{.Vec}}(ld(p.DBX, x+k)).MulAdd(tr, br.Mul(archsimd.Load{{.Vec}}(ld(f.psiX, i+k))))
-				gl := archsimd.Load{{.Vec}}(ld(p.DBX, x-k)).MulAdd(tl, bl.Mul(archsimd.Load{{.Vec}}(ld(f.psiX, i-k))))
-				d1 = gr.Sub(gl).MulAdd(d1x[k], d1)
-				dt = tr.Sub(tl).MulAdd(d1x[k], dt)
+{{- range .Ks}}
+			{
+				br, bl := archsimd.Load{{$.Vec}}(ld(pbx, x+{{.}})), archsimd.Load{{$.Vec}}(ld(pbx, x-{{.}}))
+				opr, opl := one.Add(br), one.Add(bl)
+				tr := opr.MulAdd(archsimd.Load{{$.Vec}}(ld(mu, i+{{.}})), br.Mul(archsimd.Load{{$.Vec}}(ld(zetaX, i+{{.}}))))
+				tl := opl.MulAdd(archsimd.Load{{$.Vec}}(ld(mu, i-{{.}})), bl.Mul(archsimd.Load{{$.Vec}}(ld(zetaX, i-{{.}}))))
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x{{.}}, d2)
+				gr := archsimd.Load{{$.Vec}}(ld(pdbx, x+{{.}})).MulAdd(tr, br.Mul(archsimd.Load{{$.Vec}}(ld(psiX, i+{{.}}))))
+				gl := archsimd.Load{{$.Vec}}(ld(pdbx, x-{{.}})).MulAdd(tl, bl.Mul(archsimd.Load{{$.Vec}}(ld(psiX, i-{{.}}))))
+				d1 = gr.Sub(gl).MulAdd(d1x{{.}}, d1)
+				dt = tr.Sub(tl).MulAdd(d1x{{.}}, dt)
 			}
+{{- end}}
 			sum = sum.Add(d2.Sub(d1))
-			ax := archsimd.Load{{.Vec}}(ld(p.AX, x))
-			ax.Mul(archsimd.Load{{.Vec}}(ld(f.psiX, i)).Sub(dt)).Store(ld(f.psiXn, i))
-			ax.Mul(muc.Add(archsimd.Load{{.Vec}}(ld(f.zetaX, i)))).Store(ld(f.zetaXn, i))
+			ax := archsimd.Load{{.Vec}}(ld(pax, x))
+			ax.Mul(archsimd.Load{{.Vec}}(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
+			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
 		} else {
-			sum = sum.Add(muc.Mul(cX))
-			for k := 1; k <= h; k++ {
-				sum = archsimd.Load{{.Vec}}(ld(f.u, i+k)).Add(archsimd.Load{{.Vec}}(ld(f.u, i-k))).MulAdd(d2x[k], sum)
-			}
+			sum = muc.MulAdd(cX, sum)
+{{- range .Ks}}
+			sum = archsimd.Load{{$.Vec}}(ld(mu, i+{{.}})).Add(archsimd.Load{{$.Vec}}(ld(mu, i-{{.}}))).MulAdd(d2x{{.}}, sum)
+{{- end}}
 		}
-		if f.g != nil {
-			archsimd.Load{{.Vec}}(ld(f.w, i)).MulAdd(muc, archsimd.Load{{.Vec}}(ld(f.g, i))).Store(ld(f.g, i))
+		if g0 != nil {
+			archsimd.Load{{.Vec}}(ld(w0, i)).MulAdd(muc, archsimd.Load{{.Vec}}(ld(g0, i))).Store(ld(g0, i))
 		}
-		next := muc.Mul(two).Sub(archsimd.Load{{.Vec}}(ld(f.un, i)))
-		archsimd.Load{{.Vec}}(ld(f.c, i)).MulAdd(sum, next).Store(ld(f.un, i))
+		next := muc.Mul(two).Sub(archsimd.Load{{.Vec}}(ld(un, i)))
+		archsimd.Load{{.Vec}}(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
 	if x < x1 {
@@ -364,18 +418,58 @@ const dispatchSrc = `
 func forwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
 	switch p := any(p).(type) {
 	case *Problem[float32]:
-		forwardBandF32(p, any(s).(*stencil[float32]), any(f).(*rowFields[float32]), y, x0, x1)
+		s, f := any(s).(*stencil[float32]), any(f).(*rowFields[float32])
+		switch s.h {
+		case 1:
+			forwardBandF32A2(p, s, f, y, x0, x1)
+		case 2:
+			forwardBandF32A4(p, s, f, y, x0, x1)
+		case 3:
+			forwardBandF32A6(p, s, f, y, x0, x1)
+		case 4:
+			forwardBandF32A8(p, s, f, y, x0, x1)
+		}
 	case *Problem[float64]:
-		forwardBandF64(p, any(s).(*stencil[float64]), any(f).(*rowFields[float64]), y, x0, x1)
+		s, f := any(s).(*stencil[float64]), any(f).(*rowFields[float64])
+		switch s.h {
+		case 1:
+			forwardBandF64A2(p, s, f, y, x0, x1)
+		case 2:
+			forwardBandF64A4(p, s, f, y, x0, x1)
+		case 3:
+			forwardBandF64A6(p, s, f, y, x0, x1)
+		case 4:
+			forwardBandF64A8(p, s, f, y, x0, x1)
+		}
 	}
 }
 
 func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
 	switch p := any(p).(type) {
 	case *Problem[float32]:
-		backwardBandF32(p, any(s).(*stencil[float32]), any(f).(*rowFields[float32]), y, x0, x1)
+		s, f := any(s).(*stencil[float32]), any(f).(*rowFields[float32])
+		switch s.h {
+		case 1:
+			backwardBandF32A2(p, s, f, y, x0, x1)
+		case 2:
+			backwardBandF32A4(p, s, f, y, x0, x1)
+		case 3:
+			backwardBandF32A6(p, s, f, y, x0, x1)
+		case 4:
+			backwardBandF32A8(p, s, f, y, x0, x1)
+		}
 	case *Problem[float64]:
-		backwardBandF64(p, any(s).(*stencil[float64]), any(f).(*rowFields[float64]), y, x0, x1)
+		s, f := any(s).(*stencil[float64]), any(f).(*rowFields[float64])
+		switch s.h {
+		case 1:
+			backwardBandF64A2(p, s, f, y, x0, x1)
+		case 2:
+			backwardBandF64A4(p, s, f, y, x0, x1)
+		case 3:
+			backwardBandF64A6(p, s, f, y, x0, x1)
+		case 4:
+			backwardBandF64A8(p, s, f, y, x0, x1)
+		}
 	}
 }
 `
@@ -404,8 +498,11 @@ func main() {
 		Type, Vec, Sfx string
 		Lanes          int
 	}{{"float32", "Float32x8", "F32", 8}, {"float64", "Float64x4", "F64", 4}} {
-		if err := band.Execute(&buf, t); err != nil {
-			log.Fatal(err)
+		for h := 1; h <= 4; h++ {
+			k := bandKernel{Type: t.Type, Vec: t.Vec, Sfx: t.Sfx, Lanes: t.Lanes, H: h, Acc: 2 * h}
+			if err := band.Execute(&buf, k); err != nil {
+				log.Fatal(err)
+			}
 		}
 	}
 	out, err := format.Source(buf.Bytes())
