@@ -71,6 +71,25 @@ class _ScalarArgs(ctypes.Structure):
     ]
 
 
+def library_source_hash(lib: ctypes.CDLL) -> str:
+    """The source digest stamped into a loaded library at build time."""
+    buf = ctypes.create_string_buffer(64)
+    lib.tw_source_hash(buf, len(buf))
+    return buf.value.decode()
+
+
+def check_current(lib: ctypes.CDLL, path: pathlib.Path, root: pathlib.Path) -> None:
+    """Raises ImportError if the library was built from other Go sources
+    than those under root."""
+    built, current = library_source_hash(lib), source_hash(root)
+    if built != current:
+        raise ImportError(
+            f"torchwave's compiled core {path} was built from other Go sources "
+            f"(hash {built}) than the ones in {root} (hash {current}): it is "
+            f"stale. {_REBUILD_HINT}"
+        )
+
+
 def _load() -> ctypes.CDLL:
     path = pathlib.Path(os.environ.get("TORCHWAVE_LIBRARY", _PACKAGE_DIR / _LIBRARY_NAME))
     if not path.is_file():
@@ -85,15 +104,7 @@ def _load() -> ctypes.CDLL:
         )
     root = _go_sources_root()
     if root is not None and "TORCHWAVE_LIBRARY" not in os.environ:
-        buf = ctypes.create_string_buffer(64)
-        lib.tw_source_hash(buf, len(buf))
-        built, current = buf.value.decode(), source_hash(root)
-        if built != current:
-            raise ImportError(
-                f"torchwave's compiled core {path} was built from other Go sources "
-                f"(hash {built}) than the ones in {root} (hash {current}): it is "
-                f"stale. {_REBUILD_HINT}"
-            )
+        check_current(lib, path, root)
     for name in ("tw_scalar_forward", "tw_scalar_backward"):
         fn = getattr(lib, name)
         fn.argtypes = [ctypes.POINTER(_ScalarArgs), ctypes.c_char_p, ctypes.c_int]
