@@ -9,7 +9,6 @@ in torchwave's Go core with a hand-written exact discrete adjoint; with
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -18,7 +17,7 @@ from . import _common as common
 from . import _lib
 from ._scalar_reference import get_step
 
-__all__ = ["scalar", "Scalar", "CallbackState", "empty_cache"]
+__all__ = ["scalar", "Scalar", "CallbackState"]
 
 _STORAGE_MODES = ("device", "cpu", "disk", "none", "auto")
 _WAVEFIELD_NAMES = ("wavefield_0", "wavefield_m1", "psiy_m1", "psix_m1", "zetay_m1", "zetax_m1")
@@ -109,40 +108,6 @@ class _Setup:
         return my, mx
 
 
-class _SnapshotCache:
-    """Keeps the most recent snapshot buffer after a backward pass, so the
-    next propagation of the same size reuses memory whose pages are already
-    mapped: a fresh buffer of hundreds of MB costs more in page faults than
-    the stencil work of the steps it stores. `torchwave.empty_cache()`
-    releases it."""
-
-    def __init__(self):
-        self._buffer: Optional[torch.Tensor] = None
-
-    def take(self, shape, dtype) -> torch.Tensor:
-        n = math.prod(shape)
-        buf, self._buffer = self._buffer, None
-        if buf is not None and buf.dtype == dtype and n <= buf.numel() <= 2 * n:
-            return buf[:n].view(shape)
-        del buf
-        return torch.empty(shape, dtype=dtype)
-
-    def give(self, t: Optional[torch.Tensor]) -> None:
-        if t is not None:
-            self._buffer = (t if t._base is None else t._base).reshape(-1)
-
-    def clear(self) -> None:
-        self._buffer = None
-
-
-_snapshots = _SnapshotCache()
-
-
-def empty_cache() -> None:
-    """Releases the snapshot buffer torchwave keeps between calls."""
-    _snapshots.clear()
-
-
 def scalar(
     v: torch.Tensor,
     grid_spacing: Union[float, Sequence[float]],
@@ -230,6 +195,8 @@ def scalar(
         python_backend, storage_mode, storage_compression,
     )
     c, src, fields, v_pad = inputs
+    if forward_callback is None and backward_callback is None:
+        v_pad = None  # only callbacks need the padded model itself
     if python_backend is False:
         if c.device.type != "cpu":
             raise NotImplementedError(
@@ -391,7 +358,7 @@ def _prepare(
     fields = []
     for w, mask in zip(initial, masks):
         if w is None:
-            fields.append(torch.zeros(n_shots, ny, nx, dtype=dtype, device=device))
+            fields.append(None)  # zero; allocated where it is needed
             continue
         full = torch.nn.functional.pad(w, (h, h, h, h))
         fields.append(full if mask is None else full * mask)
@@ -435,15 +402,24 @@ class _ScalarFunction(torch.autograd.Function):
                     "to v; use storage_mode='device', or detach v"
                 )
             n_store = (setup.nt_inner + setup.store_interval - 1) // setup.store_interval
-            store = _snapshots.take((n_store, setup.n_shots, setup.ny, setup.nx), c.dtype)
+            store = torch.empty(n_store, setup.n_shots, setup.ny, setup.nx, dtype=c.dtype)
         rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=c.dtype)
         src = src.contiguous()
+        shape = (setup.n_shots, setup.ny, setup.nx)
+
+        def own(t):
+            # A working copy of an initial field (inputs are never written).
+            return torch.zeros(shape, dtype=c.dtype) if t is None else t.clone(memory_format=torch.contiguous_format)
+
+        # ζ is updated point by point, so one buffer serves as both halves
+        # of its pair in the forward pass; ψ and u need two.
+        zy, zx = own(zetay), own(zetax)
         pairs = {
-            "u": [u0.clone().contiguous(), um1.clone().contiguous()],
-            "psiy": [psiy.clone().contiguous(), torch.zeros_like(psiy)],
-            "psix": [psix.clone().contiguous(), torch.zeros_like(psix)],
-            "zetay": [zetay.clone().contiguous(), torch.zeros_like(zetay)],
-            "zetax": [zetax.clone().contiguous(), torch.zeros_like(zetax)],
+            "u": [own(u0), own(um1)],
+            "psiy": [own(psiy), torch.zeros(shape, dtype=c.dtype)],
+            "psix": [own(psix), torch.zeros(shape, dtype=c.dtype)],
+            "zetay": [zy, zy],
+            "zetax": [zx, zx],
         }
         common_args = _core_args(setup, c, n_store)
         for start, count in _chunks(setup, setup.forward_callback):
@@ -458,9 +434,10 @@ class _ScalarFunction(torch.autograd.Function):
                 for p in pairs.values():
                     p.reverse()
         ctx.setup = setup
-        ctx.store = store
-        ctx.v_pad = v_pad
-        ctx.save_for_backward(c)
+        ctx.v_pad = v_pad if setup.backward_callback is not None else None
+        # Saved through autograd: freed after the backward pass, kept for a
+        # second one under retain_graph=True.
+        ctx.save_for_backward(c, store)
         out = _current(pairs)
         return (*out, rec)
 
@@ -468,7 +445,7 @@ class _ScalarFunction(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_u, g_um1, g_psiy, g_psix, g_zetay, g_zetax, g_rec):
         setup: _Setup = ctx.setup
-        (c,) = ctx.saved_tensors
+        c, store = ctx.saved_tensors
         dtype = c.dtype
         shape = (setup.n_shots, setup.ny, setup.nx)
 
@@ -488,7 +465,7 @@ class _ScalarFunction(torch.autograd.Function):
         g_src = torch.zeros(setup.nt_inner, setup.n_shots, setup.source_index.shape[1], dtype=dtype)
         want_c = ctx.needs_input_grad[0]
         grad_c = torch.zeros(shape, dtype=dtype) if want_c else None
-        store = ctx.store if want_c else None
+        store = store if want_c else None
         n_store = 0 if store is None else store.shape[0]
         common_args = _core_args(setup, c, n_store)
         for start, count in reversed(_chunks(setup, setup.backward_callback)):
@@ -505,18 +482,15 @@ class _ScalarFunction(torch.autograd.Function):
                 adj = _current(pairs)
                 adj[0], adj[1] = adj[0] / c, -adj[1] / c
                 setup.backward_callback(_callback_state(setup, start, adj, {"v": ctx.v_pad}, grads))
-        _snapshots.give(ctx.store)
-        ctx.store = None
         mu, q = pairs["u"]
         g_c = None
         if want_c:
             g_c = grad_c * (setup.store_interval / c)
             if c.shape[0] == 1 and setup.n_shots > 1:
                 g_c = g_c.sum(dim=0, keepdim=True)
-        return (
-            g_c, g_src, mu / c, -q / c,
-            pairs["psiy"][0], pairs["psix"][0], pairs["zetay"][0], pairs["zetax"][0], None, None,
-        )
+        grads = [g_c, g_src, mu / c, -q / c, pairs["psiy"][0], pairs["psix"][0], pairs["zetay"][0], pairs["zetax"][0]]
+        # Inputs given as None (zero initial fields) take no gradient.
+        return (*(g if need else None for g, need in zip(grads, ctx.needs_input_grad)), None, None)
 
 
 def _v_gradient(grad_c, c, v_pad, setup):
@@ -562,7 +536,9 @@ def _propagate_reference(setup: _Setup, c, src, fields, kind: str, v_pad):
     src_ok = (src_idx >= 0).to(c.dtype)
     rec_ok = (rec_idx >= 0).to(c.dtype)
     src_idx, rec_idx = src_idx.clamp_min(0), rec_idx.clamp_min(0)
-    u, up, psiy, psix, zetay, zetax = fields
+    u, up, psiy, psix, zetay, zetax = (
+        torch.zeros(n_shots, setup.ny, setup.nx, dtype=c.dtype, device=c.device) if f is None else f for f in fields
+    )
     records = []
     callback = setup.forward_callback
     for t in range(setup.nt_inner):
