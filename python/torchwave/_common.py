@@ -209,8 +209,10 @@ def upsample(signal: torch.Tensor, ratio: int, freq_taper_frac: float = 0.0, tim
 def downsample(signal: torch.Tensor, ratio: int, freq_taper_frac: float = 0.0, time_pad_frac: float = 0.0, time_taper: bool = False) -> torch.Tensor:
     """Band-limited downsampling of the last dimension by an integer factor;
     the adjoint of upsample (up to the tapers)."""
-    if ratio == 1 or signal.numel() == 0:
+    if ratio == 1:
         return signal
+    if signal.numel() == 0:
+        return signal.new_zeros(*signal.shape[:-1], signal.shape[-1] // ratio)
     if time_taper:
         signal = signal * torch.hann_window(signal.shape[-1], periodic=False, dtype=signal.dtype, device=signal.device)
     nt_out = signal.shape[-1] // ratio

@@ -237,8 +237,13 @@ def _prepare(
             raise TypeError(f"{name} must be callable or None")
     freq_taper_frac = common.check_fraction("freq_taper_frac", freq_taper_frac)
     time_pad_frac = common.check_fraction("time_pad_frac", time_pad_frac)
-    if python_backend not in (False, True, "eager", "jit", "compile"):
+    if not (python_backend is False or python_backend is True or python_backend in ("eager", "jit", "compile")):
         raise ValueError(f"python_backend must be False, True, 'eager', 'jit' or 'compile', got {python_backend!r}")
+    if python_backend is not False and backward_callback is not None:
+        raise ValueError(
+            "backward_callback is not supported with python_backend: autograd runs that backward pass; "
+            "use the Go core (python_backend=False) for backward callbacks"
+        )
     if storage_mode not in _STORAGE_MODES:
         raise ValueError(f"storage_mode must be one of {_STORAGE_MODES}, got {storage_mode!r}")
     if storage_mode in ("cpu", "disk", "auto") or storage_compression:
@@ -277,6 +282,8 @@ def _prepare(
             common.check_finite(name, w)
             n_shots = _shots(name, w.shape[0], n_shots)
     n_shots = 1 if n_shots is None else n_shots
+    if n_shots < 1:
+        raise ValueError("the inputs have zero shots: source_amplitudes, locations and initial wavefields need at least one")
 
     # The simulated region of the model.
     model_shape = tuple(v.shape[-2:])
@@ -288,6 +295,8 @@ def _prepare(
         for name, w in given:
             if tuple(w.shape[-2:]) != shape:
                 raise ValueError(f"{name} has spatial shape {tuple(w.shape[-2:])}, but {given[0][0]} has {shape}")
+        if origin is not None and (not isinstance(origin, (list, tuple)) or len(origin) != 2):
+            raise ValueError(f"origin must be two ints (y, x), got {origin!r}")
         oy, ox = (0, 0) if origin is None else [common.as_int(f"origin[{i}]", o, minimum=0) for i, o in enumerate(origin)]
         sy, sx = shape[0] - widths[0] - widths[1], shape[1] - widths[2] - widths[3]
         if sy < 1 or sx < 1 or oy + sy > model_shape[0] or ox + sx > model_shape[1]:
@@ -442,8 +451,14 @@ class _ScalarFunction(torch.autograd.Function):
         return (*out, rec)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, g_u, g_um1, g_psiy, g_psix, g_zetay, g_zetax, g_rec):
+        if torch.is_grad_enabled():
+            # create_graph=True: a second derivative would silently miss the
+            # core's contribution, so refuse.
+            raise RuntimeError(
+                "second derivatives through torchwave's Go core are not available yet (the gradient was "
+                "requested with create_graph=True); use python_backend=True for double backward"
+            )
         setup: _Setup = ctx.setup
         c, store = ctx.saved_tensors
         dtype = c.dtype
