@@ -2,6 +2,7 @@ package scalar
 
 import (
 	"fmt"
+	"github.com/torchwave/torchwave/kernels/parallel"
 	"math/rand/v2"
 	"testing"
 )
@@ -84,4 +85,34 @@ func BenchmarkBandRow(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64((p.NX-2*s.h)*16*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+}
+
+func BenchmarkForwardThreads(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("t%d", threads), func(b *testing.B) {
+			parallel.SetThreads(threads)
+			defer parallel.SetThreads(0)
+			p, f := benchProblem(8, 1, 20)
+			const steps = 10
+			c := &Chunk[float32]{NSteps: steps, SourceAmp: make([]float32, steps*p.NSources*p.NShots), ReceiverAmp: make([]float32, steps*p.NReceivers*p.NShots)}
+			for b.Loop() {
+				Forward(p, f, c)
+			}
+			b.ReportMetric(float64(p.NY*p.NX*steps*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+		})
+	}
+}
+
+func BenchmarkInteriorSweep(b *testing.B) {
+	p, f := benchProblem(8, 1, 0)
+	s := newStencil(p)
+	rw := rowFields[float32]{u: f.U[0], un: f.U[1], c: p.C}
+	rows := 0
+	for b.Loop() {
+		for y := s.h; y < p.NY-s.h; y++ {
+			forwardInterior(s, &rw, y*p.NX+s.x0, y*p.NX+s.x1, p.NX)
+		}
+		rows = p.NY - 2*s.h
+	}
+	b.ReportMetric(float64((s.x1-s.x0)*rows*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
 }

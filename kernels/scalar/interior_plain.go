@@ -20,3 +20,6 @@ func forwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, 
 func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
 	backwardCPML(p, s, f, y, x0, x1)
 }
+
+// vectorCoefficients has nothing to prepare without vector kernels.
+func vectorCoefficients[T Float](*stencil[T]) any { return nil }

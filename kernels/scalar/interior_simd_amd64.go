@@ -121,10 +121,9 @@ func interiorF32A2plain(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
-	centre := archsimd.BroadcastFloat32x8(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat32x8(2)
-	cy1 := archsimd.BroadcastFloat32x8(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
+	vc := s.vec.(*vecCoefF32)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
 	const size = int(unsafe.Sizeof(float32(0)))
 	ld := func(p unsafe.Pointer, off int) *[8]float32 {
 		return (*[8]float32)(unsafe.Add(p, off))
@@ -168,10 +167,9 @@ func interiorF32A2store(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
-	centre := archsimd.BroadcastFloat32x8(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat32x8(2)
-	cy1 := archsimd.BroadcastFloat32x8(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
+	vc := s.vec.(*vecCoefF32)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
 	const size = int(unsafe.Sizeof(float32(0)))
 	ld := func(p unsafe.Pointer, off int) *[8]float32 {
 		return (*[8]float32)(unsafe.Add(p, off))
@@ -220,10 +218,9 @@ func interiorF32A2grad(s *stencil[float32], f *rowFields[float32], i0, i1, nx in
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
 	g := unsafe.Pointer(unsafe.SliceData(f.g))
-	centre := archsimd.BroadcastFloat32x8(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat32x8(2)
-	cy1 := archsimd.BroadcastFloat32x8(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
+	vc := s.vec.(*vecCoefF32)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
 	const size = int(unsafe.Sizeof(float32(0)))
 	ld := func(p unsafe.Pointer, off int) *[8]float32 {
 		return (*[8]float32)(unsafe.Add(p, off))
@@ -270,12 +267,10 @@ func interiorF32A4plain(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
-	centre := archsimd.BroadcastFloat32x8(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat32x8(2)
-	cy1 := archsimd.BroadcastFloat32x8(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat32x8(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat32x8(s.d2x[2])
+	vc := s.vec.(*vecCoefF32)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
 	const size = int(unsafe.Sizeof(float32(0)))
 	ld := func(p unsafe.Pointer, off int) *[8]float32 {
 		return (*[8]float32)(unsafe.Add(p, off))
@@ -322,12 +317,10 @@ func interiorF32A4store(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
-	centre := archsimd.BroadcastFloat32x8(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat32x8(2)
-	cy1 := archsimd.BroadcastFloat32x8(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat32x8(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat32x8(s.d2x[2])
+	vc := s.vec.(*vecCoefF32)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
 	const size = int(unsafe.Sizeof(float32(0)))
 	ld := func(p unsafe.Pointer, off int) *[8]float32 {
 		return (*[8]float32)(unsafe.Add(p, off))
@@ -379,12 +372,10 @@ func interiorF32A4grad(s *stencil[float32], f *rowFields[float32], i0, i1, nx in
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
 	g := unsafe.Pointer(unsafe.SliceData(f.g))
-	centre := archsimd.BroadcastFloat32x8(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat32x8(2)
-	cy1 := archsimd.BroadcastFloat32x8(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat32x8(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat32x8(s.d2x[2])
+	vc := s.vec.(*vecCoefF32)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
 	const size = int(unsafe.Sizeof(float32(0)))
 	ld := func(p unsafe.Pointer, off int) *[8]float32 {
 		return (*[8]float32)(unsafe.Add(p, off))
@@ -434,14 +425,11 @@ func interiorF32A6plain(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
-	centre := archsimd.BroadcastFloat32x8(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat32x8(2)
-	cy1 := archsimd.BroadcastFloat32x8(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat32x8(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat32x8(s.d2x[2])
-	cy3 := archsimd.BroadcastFloat32x8(s.d2y[3])
-	cx3 := archsimd.BroadcastFloat32x8(s.d2x[3])
+	vc := s.vec.(*vecCoefF32)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
+	cy3, cx3 := vc.d2y[3], vc.d2x[3]
 	const size = int(unsafe.Sizeof(float32(0)))
 	ld := func(p unsafe.Pointer, off int) *[8]float32 {
 		return (*[8]float32)(unsafe.Add(p, off))
@@ -491,14 +479,11 @@ func interiorF32A6store(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
-	centre := archsimd.BroadcastFloat32x8(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat32x8(2)
-	cy1 := archsimd.BroadcastFloat32x8(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat32x8(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat32x8(s.d2x[2])
-	cy3 := archsimd.BroadcastFloat32x8(s.d2y[3])
-	cx3 := archsimd.BroadcastFloat32x8(s.d2x[3])
+	vc := s.vec.(*vecCoefF32)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
+	cy3, cx3 := vc.d2y[3], vc.d2x[3]
 	const size = int(unsafe.Sizeof(float32(0)))
 	ld := func(p unsafe.Pointer, off int) *[8]float32 {
 		return (*[8]float32)(unsafe.Add(p, off))
@@ -553,14 +538,11 @@ func interiorF32A6grad(s *stencil[float32], f *rowFields[float32], i0, i1, nx in
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
 	g := unsafe.Pointer(unsafe.SliceData(f.g))
-	centre := archsimd.BroadcastFloat32x8(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat32x8(2)
-	cy1 := archsimd.BroadcastFloat32x8(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat32x8(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat32x8(s.d2x[2])
-	cy3 := archsimd.BroadcastFloat32x8(s.d2y[3])
-	cx3 := archsimd.BroadcastFloat32x8(s.d2x[3])
+	vc := s.vec.(*vecCoefF32)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
+	cy3, cx3 := vc.d2y[3], vc.d2x[3]
 	const size = int(unsafe.Sizeof(float32(0)))
 	ld := func(p unsafe.Pointer, off int) *[8]float32 {
 		return (*[8]float32)(unsafe.Add(p, off))
@@ -613,16 +595,12 @@ func interiorF32A8plain(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
-	centre := archsimd.BroadcastFloat32x8(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat32x8(2)
-	cy1 := archsimd.BroadcastFloat32x8(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat32x8(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat32x8(s.d2x[2])
-	cy3 := archsimd.BroadcastFloat32x8(s.d2y[3])
-	cx3 := archsimd.BroadcastFloat32x8(s.d2x[3])
-	cy4 := archsimd.BroadcastFloat32x8(s.d2y[4])
-	cx4 := archsimd.BroadcastFloat32x8(s.d2x[4])
+	vc := s.vec.(*vecCoefF32)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
+	cy3, cx3 := vc.d2y[3], vc.d2x[3]
+	cy4, cx4 := vc.d2y[4], vc.d2x[4]
 	const size = int(unsafe.Sizeof(float32(0)))
 	ld := func(p unsafe.Pointer, off int) *[8]float32 {
 		return (*[8]float32)(unsafe.Add(p, off))
@@ -675,16 +653,12 @@ func interiorF32A8store(s *stencil[float32], f *rowFields[float32], i0, i1, nx i
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
-	centre := archsimd.BroadcastFloat32x8(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat32x8(2)
-	cy1 := archsimd.BroadcastFloat32x8(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat32x8(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat32x8(s.d2x[2])
-	cy3 := archsimd.BroadcastFloat32x8(s.d2y[3])
-	cx3 := archsimd.BroadcastFloat32x8(s.d2x[3])
-	cy4 := archsimd.BroadcastFloat32x8(s.d2y[4])
-	cx4 := archsimd.BroadcastFloat32x8(s.d2x[4])
+	vc := s.vec.(*vecCoefF32)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
+	cy3, cx3 := vc.d2y[3], vc.d2x[3]
+	cy4, cx4 := vc.d2y[4], vc.d2x[4]
 	const size = int(unsafe.Sizeof(float32(0)))
 	ld := func(p unsafe.Pointer, off int) *[8]float32 {
 		return (*[8]float32)(unsafe.Add(p, off))
@@ -742,16 +716,12 @@ func interiorF32A8grad(s *stencil[float32], f *rowFields[float32], i0, i1, nx in
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
 	g := unsafe.Pointer(unsafe.SliceData(f.g))
-	centre := archsimd.BroadcastFloat32x8(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat32x8(2)
-	cy1 := archsimd.BroadcastFloat32x8(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat32x8(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat32x8(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat32x8(s.d2x[2])
-	cy3 := archsimd.BroadcastFloat32x8(s.d2y[3])
-	cx3 := archsimd.BroadcastFloat32x8(s.d2x[3])
-	cy4 := archsimd.BroadcastFloat32x8(s.d2y[4])
-	cx4 := archsimd.BroadcastFloat32x8(s.d2x[4])
+	vc := s.vec.(*vecCoefF32)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
+	cy3, cx3 := vc.d2y[3], vc.d2x[3]
+	cy4, cx4 := vc.d2y[4], vc.d2x[4]
 	const size = int(unsafe.Sizeof(float32(0)))
 	ld := func(p unsafe.Pointer, off int) *[8]float32 {
 		return (*[8]float32)(unsafe.Add(p, off))
@@ -807,10 +777,9 @@ func interiorF64A2plain(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
-	centre := archsimd.BroadcastFloat64x4(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat64x4(2)
-	cy1 := archsimd.BroadcastFloat64x4(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
+	vc := s.vec.(*vecCoefF64)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
 	const size = int(unsafe.Sizeof(float64(0)))
 	ld := func(p unsafe.Pointer, off int) *[4]float64 {
 		return (*[4]float64)(unsafe.Add(p, off))
@@ -854,10 +823,9 @@ func interiorF64A2store(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
-	centre := archsimd.BroadcastFloat64x4(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat64x4(2)
-	cy1 := archsimd.BroadcastFloat64x4(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
+	vc := s.vec.(*vecCoefF64)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
 	const size = int(unsafe.Sizeof(float64(0)))
 	ld := func(p unsafe.Pointer, off int) *[4]float64 {
 		return (*[4]float64)(unsafe.Add(p, off))
@@ -906,10 +874,9 @@ func interiorF64A2grad(s *stencil[float64], f *rowFields[float64], i0, i1, nx in
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
 	g := unsafe.Pointer(unsafe.SliceData(f.g))
-	centre := archsimd.BroadcastFloat64x4(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat64x4(2)
-	cy1 := archsimd.BroadcastFloat64x4(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
+	vc := s.vec.(*vecCoefF64)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
 	const size = int(unsafe.Sizeof(float64(0)))
 	ld := func(p unsafe.Pointer, off int) *[4]float64 {
 		return (*[4]float64)(unsafe.Add(p, off))
@@ -956,12 +923,10 @@ func interiorF64A4plain(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
-	centre := archsimd.BroadcastFloat64x4(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat64x4(2)
-	cy1 := archsimd.BroadcastFloat64x4(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat64x4(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat64x4(s.d2x[2])
+	vc := s.vec.(*vecCoefF64)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
 	const size = int(unsafe.Sizeof(float64(0)))
 	ld := func(p unsafe.Pointer, off int) *[4]float64 {
 		return (*[4]float64)(unsafe.Add(p, off))
@@ -1008,12 +973,10 @@ func interiorF64A4store(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
-	centre := archsimd.BroadcastFloat64x4(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat64x4(2)
-	cy1 := archsimd.BroadcastFloat64x4(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat64x4(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat64x4(s.d2x[2])
+	vc := s.vec.(*vecCoefF64)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
 	const size = int(unsafe.Sizeof(float64(0)))
 	ld := func(p unsafe.Pointer, off int) *[4]float64 {
 		return (*[4]float64)(unsafe.Add(p, off))
@@ -1065,12 +1028,10 @@ func interiorF64A4grad(s *stencil[float64], f *rowFields[float64], i0, i1, nx in
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
 	g := unsafe.Pointer(unsafe.SliceData(f.g))
-	centre := archsimd.BroadcastFloat64x4(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat64x4(2)
-	cy1 := archsimd.BroadcastFloat64x4(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat64x4(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat64x4(s.d2x[2])
+	vc := s.vec.(*vecCoefF64)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
 	const size = int(unsafe.Sizeof(float64(0)))
 	ld := func(p unsafe.Pointer, off int) *[4]float64 {
 		return (*[4]float64)(unsafe.Add(p, off))
@@ -1120,14 +1081,11 @@ func interiorF64A6plain(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
-	centre := archsimd.BroadcastFloat64x4(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat64x4(2)
-	cy1 := archsimd.BroadcastFloat64x4(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat64x4(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat64x4(s.d2x[2])
-	cy3 := archsimd.BroadcastFloat64x4(s.d2y[3])
-	cx3 := archsimd.BroadcastFloat64x4(s.d2x[3])
+	vc := s.vec.(*vecCoefF64)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
+	cy3, cx3 := vc.d2y[3], vc.d2x[3]
 	const size = int(unsafe.Sizeof(float64(0)))
 	ld := func(p unsafe.Pointer, off int) *[4]float64 {
 		return (*[4]float64)(unsafe.Add(p, off))
@@ -1177,14 +1135,11 @@ func interiorF64A6store(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
-	centre := archsimd.BroadcastFloat64x4(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat64x4(2)
-	cy1 := archsimd.BroadcastFloat64x4(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat64x4(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat64x4(s.d2x[2])
-	cy3 := archsimd.BroadcastFloat64x4(s.d2y[3])
-	cx3 := archsimd.BroadcastFloat64x4(s.d2x[3])
+	vc := s.vec.(*vecCoefF64)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
+	cy3, cx3 := vc.d2y[3], vc.d2x[3]
 	const size = int(unsafe.Sizeof(float64(0)))
 	ld := func(p unsafe.Pointer, off int) *[4]float64 {
 		return (*[4]float64)(unsafe.Add(p, off))
@@ -1239,14 +1194,11 @@ func interiorF64A6grad(s *stencil[float64], f *rowFields[float64], i0, i1, nx in
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
 	g := unsafe.Pointer(unsafe.SliceData(f.g))
-	centre := archsimd.BroadcastFloat64x4(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat64x4(2)
-	cy1 := archsimd.BroadcastFloat64x4(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat64x4(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat64x4(s.d2x[2])
-	cy3 := archsimd.BroadcastFloat64x4(s.d2y[3])
-	cx3 := archsimd.BroadcastFloat64x4(s.d2x[3])
+	vc := s.vec.(*vecCoefF64)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
+	cy3, cx3 := vc.d2y[3], vc.d2x[3]
 	const size = int(unsafe.Sizeof(float64(0)))
 	ld := func(p unsafe.Pointer, off int) *[4]float64 {
 		return (*[4]float64)(unsafe.Add(p, off))
@@ -1299,16 +1251,12 @@ func interiorF64A8plain(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
-	centre := archsimd.BroadcastFloat64x4(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat64x4(2)
-	cy1 := archsimd.BroadcastFloat64x4(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat64x4(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat64x4(s.d2x[2])
-	cy3 := archsimd.BroadcastFloat64x4(s.d2y[3])
-	cx3 := archsimd.BroadcastFloat64x4(s.d2x[3])
-	cy4 := archsimd.BroadcastFloat64x4(s.d2y[4])
-	cx4 := archsimd.BroadcastFloat64x4(s.d2x[4])
+	vc := s.vec.(*vecCoefF64)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
+	cy3, cx3 := vc.d2y[3], vc.d2x[3]
+	cy4, cx4 := vc.d2y[4], vc.d2x[4]
 	const size = int(unsafe.Sizeof(float64(0)))
 	ld := func(p unsafe.Pointer, off int) *[4]float64 {
 		return (*[4]float64)(unsafe.Add(p, off))
@@ -1361,16 +1309,12 @@ func interiorF64A8store(s *stencil[float64], f *rowFields[float64], i0, i1, nx i
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
-	centre := archsimd.BroadcastFloat64x4(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat64x4(2)
-	cy1 := archsimd.BroadcastFloat64x4(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat64x4(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat64x4(s.d2x[2])
-	cy3 := archsimd.BroadcastFloat64x4(s.d2y[3])
-	cx3 := archsimd.BroadcastFloat64x4(s.d2x[3])
-	cy4 := archsimd.BroadcastFloat64x4(s.d2y[4])
-	cx4 := archsimd.BroadcastFloat64x4(s.d2x[4])
+	vc := s.vec.(*vecCoefF64)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
+	cy3, cx3 := vc.d2y[3], vc.d2x[3]
+	cy4, cx4 := vc.d2y[4], vc.d2x[4]
 	const size = int(unsafe.Sizeof(float64(0)))
 	ld := func(p unsafe.Pointer, off int) *[4]float64 {
 		return (*[4]float64)(unsafe.Add(p, off))
@@ -1428,16 +1372,12 @@ func interiorF64A8grad(s *stencil[float64], f *rowFields[float64], i0, i1, nx in
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
 	w := unsafe.Pointer(unsafe.SliceData(f.w))
 	g := unsafe.Pointer(unsafe.SliceData(f.g))
-	centre := archsimd.BroadcastFloat64x4(s.d2y0 + s.d2x0)
-	two := archsimd.BroadcastFloat64x4(2)
-	cy1 := archsimd.BroadcastFloat64x4(s.d2y[1])
-	cx1 := archsimd.BroadcastFloat64x4(s.d2x[1])
-	cy2 := archsimd.BroadcastFloat64x4(s.d2y[2])
-	cx2 := archsimd.BroadcastFloat64x4(s.d2x[2])
-	cy3 := archsimd.BroadcastFloat64x4(s.d2y[3])
-	cx3 := archsimd.BroadcastFloat64x4(s.d2x[3])
-	cy4 := archsimd.BroadcastFloat64x4(s.d2y[4])
-	cx4 := archsimd.BroadcastFloat64x4(s.d2x[4])
+	vc := s.vec.(*vecCoefF64)
+	centre, two := vc.centre, vc.two
+	cy1, cx1 := vc.d2y[1], vc.d2x[1]
+	cy2, cx2 := vc.d2y[2], vc.d2x[2]
+	cy3, cx3 := vc.d2y[3], vc.d2x[3]
+	cy4, cx4 := vc.d2y[4], vc.d2x[4]
 	const size = int(unsafe.Sizeof(float64(0)))
 	ld := func(p unsafe.Pointer, off int) *[4]float64 {
 		return (*[4]float64)(unsafe.Add(p, off))
@@ -1482,6 +1422,40 @@ func interiorF64A8grad(s *stencil[float64], f *rowFields[float64], i0, i1, nx in
 	}
 }
 
+// vecCoefF32 and vecCoefF64 hold the stencil weights as vectors, built
+// once per call: broadcasting them in every row kernel cost more than the
+// short band segments' arithmetic.
+type vecCoefF32 struct {
+	d1y, d2y, d1x, d2x       [5]archsimd.Float32x8
+	cY, cX, centre, one, two archsimd.Float32x8
+}
+
+type vecCoefF64 struct {
+	d1y, d2y, d1x, d2x       [5]archsimd.Float64x4
+	cY, cX, centre, one, two archsimd.Float64x4
+}
+
+func vectorCoefficients[T Float](s *stencil[T]) any {
+	switch s := any(s).(type) {
+	case *stencil[float32]:
+		b := archsimd.BroadcastFloat32x8
+		v := &vecCoefF32{cY: b(s.d2y0), cX: b(s.d2x0), centre: b(s.d2y0 + s.d2x0), one: b(1), two: b(2)}
+		for k := 1; k <= s.h; k++ {
+			v.d1y[k], v.d2y[k], v.d1x[k], v.d2x[k] = b(s.d1y[k]), b(s.d2y[k]), b(s.d1x[k]), b(s.d2x[k])
+		}
+		archsimd.ClearAVXUpperBits()
+		return v
+	case *stencil[float64]:
+		b := archsimd.BroadcastFloat64x4
+		v := &vecCoefF64{cY: b(s.d2y0), cX: b(s.d2x0), centre: b(s.d2y0 + s.d2x0), one: b(1), two: b(2)}
+		for k := 1; k <= s.h; k++ {
+			v.d1y[k], v.d2y[k], v.d1x[k], v.d2x[k] = b(s.d1y[k]), b(s.d2y[k]), b(s.d1x[k]), b(s.d2x[k])
+		}
+		archsimd.ClearAVXUpperBits()
+		return v
+	}
+	return nil
+}
 func forwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
 	switch p := any(p).(type) {
 	case *Problem[float32]:
@@ -1571,14 +1545,17 @@ func forwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 		w0 = unsafe.Pointer(unsafe.SliceData(f.w))
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
-	d1y1, d2y1 := archsimd.BroadcastFloat32x8(s.d1y[1]), archsimd.BroadcastFloat32x8(s.d2y[1])
-	d1x1, d2x1 := archsimd.BroadcastFloat32x8(s.d1x[1]), archsimd.BroadcastFloat32x8(s.d2x[1])
-	ayUp1, ayDn1 := archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
-	cY, cX := archsimd.BroadcastFloat32x8(s.d2y0), archsimd.BroadcastFloat32x8(s.d2x0)
-	ay, by, dby := archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
-	one := archsimd.BroadcastFloat32x8(1)
-	opby := one.Add(by)
-	two := archsimd.BroadcastFloat32x8(2)
+	vc := s.vec.(*vecCoefF32)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients are only needed (and only broadcast) on band rows.
+	var ay, by, dby, opby archsimd.Float32x8
+	var ayUp1, ayDn1 archsimd.Float32x8
+	if yBand {
+		ay, by, dby = archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
+		opby = one.Add(by)
+		ayUp1, ayDn1 = archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -1671,18 +1648,18 @@ func backwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	bc := func(v float32) archsimd.Float32x8 { return archsimd.BroadcastFloat32x8(v) }
-	// Row coefficients of rows y±k: 1+b, b and b'.
-	opb0 := bc(1 + p.BY[y])
-	by0 := bc(p.BY[y])
-	opbU1, opbD1 := bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-	byU1, byD1 := bc(p.BY[y+1]), bc(p.BY[y-1])
-	dbyU1, dbyD1 := bc(p.DBY[y+1]), bc(p.DBY[y-1])
-	d1y1, d2y1 := bc(s.d1y[1]), bc(s.d2y[1])
-	d1x1, d2x1 := bc(s.d1x[1]), bc(s.d2x[1])
-	cY, cX := bc(s.d2y0), bc(s.d2x0)
-	ay := bc(p.AY[y])
-	one := bc(1)
-	two := bc(2)
+	vc := s.vec.(*vecCoefF32)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+	var ay, opb0, by0 archsimd.Float32x8
+	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float32x8
+	if yBand {
+		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -1778,17 +1755,20 @@ func forwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 		w0 = unsafe.Pointer(unsafe.SliceData(f.w))
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
-	d1y1, d2y1 := archsimd.BroadcastFloat32x8(s.d1y[1]), archsimd.BroadcastFloat32x8(s.d2y[1])
-	d1x1, d2x1 := archsimd.BroadcastFloat32x8(s.d1x[1]), archsimd.BroadcastFloat32x8(s.d2x[1])
-	ayUp1, ayDn1 := archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
-	d1y2, d2y2 := archsimd.BroadcastFloat32x8(s.d1y[2]), archsimd.BroadcastFloat32x8(s.d2y[2])
-	d1x2, d2x2 := archsimd.BroadcastFloat32x8(s.d1x[2]), archsimd.BroadcastFloat32x8(s.d2x[2])
-	ayUp2, ayDn2 := archsimd.BroadcastFloat32x8(p.AY[y+2]), archsimd.BroadcastFloat32x8(p.AY[y-2])
-	cY, cX := archsimd.BroadcastFloat32x8(s.d2y0), archsimd.BroadcastFloat32x8(s.d2x0)
-	ay, by, dby := archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
-	one := archsimd.BroadcastFloat32x8(1)
-	opby := one.Add(by)
-	two := archsimd.BroadcastFloat32x8(2)
+	vc := s.vec.(*vecCoefF32)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients are only needed (and only broadcast) on band rows.
+	var ay, by, dby, opby archsimd.Float32x8
+	var ayUp1, ayDn1 archsimd.Float32x8
+	var ayUp2, ayDn2 archsimd.Float32x8
+	if yBand {
+		ay, by, dby = archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
+		opby = one.Add(by)
+		ayUp1, ayDn1 = archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
+		ayUp2, ayDn2 = archsimd.BroadcastFloat32x8(p.AY[y+2]), archsimd.BroadcastFloat32x8(p.AY[y-2])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -1899,23 +1879,23 @@ func backwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	bc := func(v float32) archsimd.Float32x8 { return archsimd.BroadcastFloat32x8(v) }
-	// Row coefficients of rows y±k: 1+b, b and b'.
-	opb0 := bc(1 + p.BY[y])
-	by0 := bc(p.BY[y])
-	opbU1, opbD1 := bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-	byU1, byD1 := bc(p.BY[y+1]), bc(p.BY[y-1])
-	dbyU1, dbyD1 := bc(p.DBY[y+1]), bc(p.DBY[y-1])
-	d1y1, d2y1 := bc(s.d1y[1]), bc(s.d2y[1])
-	d1x1, d2x1 := bc(s.d1x[1]), bc(s.d2x[1])
-	opbU2, opbD2 := bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
-	byU2, byD2 := bc(p.BY[y+2]), bc(p.BY[y-2])
-	dbyU2, dbyD2 := bc(p.DBY[y+2]), bc(p.DBY[y-2])
-	d1y2, d2y2 := bc(s.d1y[2]), bc(s.d2y[2])
-	d1x2, d2x2 := bc(s.d1x[2]), bc(s.d2x[2])
-	cY, cX := bc(s.d2y0), bc(s.d2x0)
-	ay := bc(p.AY[y])
-	one := bc(1)
-	two := bc(2)
+	vc := s.vec.(*vecCoefF32)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+	var ay, opb0, by0 archsimd.Float32x8
+	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float32x8
+	var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float32x8
+	if yBand {
+		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+		opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
+		byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
+		dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -2034,20 +2014,23 @@ func forwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 		w0 = unsafe.Pointer(unsafe.SliceData(f.w))
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
-	d1y1, d2y1 := archsimd.BroadcastFloat32x8(s.d1y[1]), archsimd.BroadcastFloat32x8(s.d2y[1])
-	d1x1, d2x1 := archsimd.BroadcastFloat32x8(s.d1x[1]), archsimd.BroadcastFloat32x8(s.d2x[1])
-	ayUp1, ayDn1 := archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
-	d1y2, d2y2 := archsimd.BroadcastFloat32x8(s.d1y[2]), archsimd.BroadcastFloat32x8(s.d2y[2])
-	d1x2, d2x2 := archsimd.BroadcastFloat32x8(s.d1x[2]), archsimd.BroadcastFloat32x8(s.d2x[2])
-	ayUp2, ayDn2 := archsimd.BroadcastFloat32x8(p.AY[y+2]), archsimd.BroadcastFloat32x8(p.AY[y-2])
-	d1y3, d2y3 := archsimd.BroadcastFloat32x8(s.d1y[3]), archsimd.BroadcastFloat32x8(s.d2y[3])
-	d1x3, d2x3 := archsimd.BroadcastFloat32x8(s.d1x[3]), archsimd.BroadcastFloat32x8(s.d2x[3])
-	ayUp3, ayDn3 := archsimd.BroadcastFloat32x8(p.AY[y+3]), archsimd.BroadcastFloat32x8(p.AY[y-3])
-	cY, cX := archsimd.BroadcastFloat32x8(s.d2y0), archsimd.BroadcastFloat32x8(s.d2x0)
-	ay, by, dby := archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
-	one := archsimd.BroadcastFloat32x8(1)
-	opby := one.Add(by)
-	two := archsimd.BroadcastFloat32x8(2)
+	vc := s.vec.(*vecCoefF32)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
+	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients are only needed (and only broadcast) on band rows.
+	var ay, by, dby, opby archsimd.Float32x8
+	var ayUp1, ayDn1 archsimd.Float32x8
+	var ayUp2, ayDn2 archsimd.Float32x8
+	var ayUp3, ayDn3 archsimd.Float32x8
+	if yBand {
+		ay, by, dby = archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
+		opby = one.Add(by)
+		ayUp1, ayDn1 = archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
+		ayUp2, ayDn2 = archsimd.BroadcastFloat32x8(p.AY[y+2]), archsimd.BroadcastFloat32x8(p.AY[y-2])
+		ayUp3, ayDn3 = archsimd.BroadcastFloat32x8(p.AY[y+3]), archsimd.BroadcastFloat32x8(p.AY[y-3])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -2176,28 +2159,28 @@ func backwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	bc := func(v float32) archsimd.Float32x8 { return archsimd.BroadcastFloat32x8(v) }
-	// Row coefficients of rows y±k: 1+b, b and b'.
-	opb0 := bc(1 + p.BY[y])
-	by0 := bc(p.BY[y])
-	opbU1, opbD1 := bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-	byU1, byD1 := bc(p.BY[y+1]), bc(p.BY[y-1])
-	dbyU1, dbyD1 := bc(p.DBY[y+1]), bc(p.DBY[y-1])
-	d1y1, d2y1 := bc(s.d1y[1]), bc(s.d2y[1])
-	d1x1, d2x1 := bc(s.d1x[1]), bc(s.d2x[1])
-	opbU2, opbD2 := bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
-	byU2, byD2 := bc(p.BY[y+2]), bc(p.BY[y-2])
-	dbyU2, dbyD2 := bc(p.DBY[y+2]), bc(p.DBY[y-2])
-	d1y2, d2y2 := bc(s.d1y[2]), bc(s.d2y[2])
-	d1x2, d2x2 := bc(s.d1x[2]), bc(s.d2x[2])
-	opbU3, opbD3 := bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
-	byU3, byD3 := bc(p.BY[y+3]), bc(p.BY[y-3])
-	dbyU3, dbyD3 := bc(p.DBY[y+3]), bc(p.DBY[y-3])
-	d1y3, d2y3 := bc(s.d1y[3]), bc(s.d2y[3])
-	d1x3, d2x3 := bc(s.d1x[3]), bc(s.d2x[3])
-	cY, cX := bc(s.d2y0), bc(s.d2x0)
-	ay := bc(p.AY[y])
-	one := bc(1)
-	two := bc(2)
+	vc := s.vec.(*vecCoefF32)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
+	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+	var ay, opb0, by0 archsimd.Float32x8
+	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float32x8
+	var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float32x8
+	var opbU3, opbD3, byU3, byD3, dbyU3, dbyD3 archsimd.Float32x8
+	if yBand {
+		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+		opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
+		byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
+		dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
+		opbU3, opbD3 = bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
+		byU3, byD3 = bc(p.BY[y+3]), bc(p.BY[y-3])
+		dbyU3, dbyD3 = bc(p.DBY[y+3]), bc(p.DBY[y-3])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -2339,23 +2322,26 @@ func forwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 		w0 = unsafe.Pointer(unsafe.SliceData(f.w))
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
-	d1y1, d2y1 := archsimd.BroadcastFloat32x8(s.d1y[1]), archsimd.BroadcastFloat32x8(s.d2y[1])
-	d1x1, d2x1 := archsimd.BroadcastFloat32x8(s.d1x[1]), archsimd.BroadcastFloat32x8(s.d2x[1])
-	ayUp1, ayDn1 := archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
-	d1y2, d2y2 := archsimd.BroadcastFloat32x8(s.d1y[2]), archsimd.BroadcastFloat32x8(s.d2y[2])
-	d1x2, d2x2 := archsimd.BroadcastFloat32x8(s.d1x[2]), archsimd.BroadcastFloat32x8(s.d2x[2])
-	ayUp2, ayDn2 := archsimd.BroadcastFloat32x8(p.AY[y+2]), archsimd.BroadcastFloat32x8(p.AY[y-2])
-	d1y3, d2y3 := archsimd.BroadcastFloat32x8(s.d1y[3]), archsimd.BroadcastFloat32x8(s.d2y[3])
-	d1x3, d2x3 := archsimd.BroadcastFloat32x8(s.d1x[3]), archsimd.BroadcastFloat32x8(s.d2x[3])
-	ayUp3, ayDn3 := archsimd.BroadcastFloat32x8(p.AY[y+3]), archsimd.BroadcastFloat32x8(p.AY[y-3])
-	d1y4, d2y4 := archsimd.BroadcastFloat32x8(s.d1y[4]), archsimd.BroadcastFloat32x8(s.d2y[4])
-	d1x4, d2x4 := archsimd.BroadcastFloat32x8(s.d1x[4]), archsimd.BroadcastFloat32x8(s.d2x[4])
-	ayUp4, ayDn4 := archsimd.BroadcastFloat32x8(p.AY[y+4]), archsimd.BroadcastFloat32x8(p.AY[y-4])
-	cY, cX := archsimd.BroadcastFloat32x8(s.d2y0), archsimd.BroadcastFloat32x8(s.d2x0)
-	ay, by, dby := archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
-	one := archsimd.BroadcastFloat32x8(1)
-	opby := one.Add(by)
-	two := archsimd.BroadcastFloat32x8(2)
+	vc := s.vec.(*vecCoefF32)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
+	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
+	d1y4, d2y4, d1x4, d2x4 := vc.d1y[4], vc.d2y[4], vc.d1x[4], vc.d2x[4]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients are only needed (and only broadcast) on band rows.
+	var ay, by, dby, opby archsimd.Float32x8
+	var ayUp1, ayDn1 archsimd.Float32x8
+	var ayUp2, ayDn2 archsimd.Float32x8
+	var ayUp3, ayDn3 archsimd.Float32x8
+	var ayUp4, ayDn4 archsimd.Float32x8
+	if yBand {
+		ay, by, dby = archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
+		opby = one.Add(by)
+		ayUp1, ayDn1 = archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
+		ayUp2, ayDn2 = archsimd.BroadcastFloat32x8(p.AY[y+2]), archsimd.BroadcastFloat32x8(p.AY[y-2])
+		ayUp3, ayDn3 = archsimd.BroadcastFloat32x8(p.AY[y+3]), archsimd.BroadcastFloat32x8(p.AY[y-3])
+		ayUp4, ayDn4 = archsimd.BroadcastFloat32x8(p.AY[y+4]), archsimd.BroadcastFloat32x8(p.AY[y-4])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -2502,33 +2488,33 @@ func backwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	bc := func(v float32) archsimd.Float32x8 { return archsimd.BroadcastFloat32x8(v) }
-	// Row coefficients of rows y±k: 1+b, b and b'.
-	opb0 := bc(1 + p.BY[y])
-	by0 := bc(p.BY[y])
-	opbU1, opbD1 := bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-	byU1, byD1 := bc(p.BY[y+1]), bc(p.BY[y-1])
-	dbyU1, dbyD1 := bc(p.DBY[y+1]), bc(p.DBY[y-1])
-	d1y1, d2y1 := bc(s.d1y[1]), bc(s.d2y[1])
-	d1x1, d2x1 := bc(s.d1x[1]), bc(s.d2x[1])
-	opbU2, opbD2 := bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
-	byU2, byD2 := bc(p.BY[y+2]), bc(p.BY[y-2])
-	dbyU2, dbyD2 := bc(p.DBY[y+2]), bc(p.DBY[y-2])
-	d1y2, d2y2 := bc(s.d1y[2]), bc(s.d2y[2])
-	d1x2, d2x2 := bc(s.d1x[2]), bc(s.d2x[2])
-	opbU3, opbD3 := bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
-	byU3, byD3 := bc(p.BY[y+3]), bc(p.BY[y-3])
-	dbyU3, dbyD3 := bc(p.DBY[y+3]), bc(p.DBY[y-3])
-	d1y3, d2y3 := bc(s.d1y[3]), bc(s.d2y[3])
-	d1x3, d2x3 := bc(s.d1x[3]), bc(s.d2x[3])
-	opbU4, opbD4 := bc(1+p.BY[y+4]), bc(1+p.BY[y-4])
-	byU4, byD4 := bc(p.BY[y+4]), bc(p.BY[y-4])
-	dbyU4, dbyD4 := bc(p.DBY[y+4]), bc(p.DBY[y-4])
-	d1y4, d2y4 := bc(s.d1y[4]), bc(s.d2y[4])
-	d1x4, d2x4 := bc(s.d1x[4]), bc(s.d2x[4])
-	cY, cX := bc(s.d2y0), bc(s.d2x0)
-	ay := bc(p.AY[y])
-	one := bc(1)
-	two := bc(2)
+	vc := s.vec.(*vecCoefF32)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
+	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
+	d1y4, d2y4, d1x4, d2x4 := vc.d1y[4], vc.d2y[4], vc.d1x[4], vc.d2x[4]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+	var ay, opb0, by0 archsimd.Float32x8
+	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float32x8
+	var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float32x8
+	var opbU3, opbD3, byU3, byD3, dbyU3, dbyD3 archsimd.Float32x8
+	var opbU4, opbD4, byU4, byD4, dbyU4, dbyD4 archsimd.Float32x8
+	if yBand {
+		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+		opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
+		byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
+		dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
+		opbU3, opbD3 = bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
+		byU3, byD3 = bc(p.BY[y+3]), bc(p.BY[y-3])
+		dbyU3, dbyD3 = bc(p.DBY[y+3]), bc(p.DBY[y-3])
+		opbU4, opbD4 = bc(1+p.BY[y+4]), bc(1+p.BY[y-4])
+		byU4, byD4 = bc(p.BY[y+4]), bc(p.BY[y-4])
+		dbyU4, dbyD4 = bc(p.DBY[y+4]), bc(p.DBY[y-4])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -2693,14 +2679,17 @@ func forwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 		w0 = unsafe.Pointer(unsafe.SliceData(f.w))
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
-	d1y1, d2y1 := archsimd.BroadcastFloat64x4(s.d1y[1]), archsimd.BroadcastFloat64x4(s.d2y[1])
-	d1x1, d2x1 := archsimd.BroadcastFloat64x4(s.d1x[1]), archsimd.BroadcastFloat64x4(s.d2x[1])
-	ayUp1, ayDn1 := archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
-	cY, cX := archsimd.BroadcastFloat64x4(s.d2y0), archsimd.BroadcastFloat64x4(s.d2x0)
-	ay, by, dby := archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
-	one := archsimd.BroadcastFloat64x4(1)
-	opby := one.Add(by)
-	two := archsimd.BroadcastFloat64x4(2)
+	vc := s.vec.(*vecCoefF64)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients are only needed (and only broadcast) on band rows.
+	var ay, by, dby, opby archsimd.Float64x4
+	var ayUp1, ayDn1 archsimd.Float64x4
+	if yBand {
+		ay, by, dby = archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
+		opby = one.Add(by)
+		ayUp1, ayDn1 = archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -2793,18 +2782,18 @@ func backwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	bc := func(v float64) archsimd.Float64x4 { return archsimd.BroadcastFloat64x4(v) }
-	// Row coefficients of rows y±k: 1+b, b and b'.
-	opb0 := bc(1 + p.BY[y])
-	by0 := bc(p.BY[y])
-	opbU1, opbD1 := bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-	byU1, byD1 := bc(p.BY[y+1]), bc(p.BY[y-1])
-	dbyU1, dbyD1 := bc(p.DBY[y+1]), bc(p.DBY[y-1])
-	d1y1, d2y1 := bc(s.d1y[1]), bc(s.d2y[1])
-	d1x1, d2x1 := bc(s.d1x[1]), bc(s.d2x[1])
-	cY, cX := bc(s.d2y0), bc(s.d2x0)
-	ay := bc(p.AY[y])
-	one := bc(1)
-	two := bc(2)
+	vc := s.vec.(*vecCoefF64)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+	var ay, opb0, by0 archsimd.Float64x4
+	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float64x4
+	if yBand {
+		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -2900,17 +2889,20 @@ func forwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 		w0 = unsafe.Pointer(unsafe.SliceData(f.w))
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
-	d1y1, d2y1 := archsimd.BroadcastFloat64x4(s.d1y[1]), archsimd.BroadcastFloat64x4(s.d2y[1])
-	d1x1, d2x1 := archsimd.BroadcastFloat64x4(s.d1x[1]), archsimd.BroadcastFloat64x4(s.d2x[1])
-	ayUp1, ayDn1 := archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
-	d1y2, d2y2 := archsimd.BroadcastFloat64x4(s.d1y[2]), archsimd.BroadcastFloat64x4(s.d2y[2])
-	d1x2, d2x2 := archsimd.BroadcastFloat64x4(s.d1x[2]), archsimd.BroadcastFloat64x4(s.d2x[2])
-	ayUp2, ayDn2 := archsimd.BroadcastFloat64x4(p.AY[y+2]), archsimd.BroadcastFloat64x4(p.AY[y-2])
-	cY, cX := archsimd.BroadcastFloat64x4(s.d2y0), archsimd.BroadcastFloat64x4(s.d2x0)
-	ay, by, dby := archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
-	one := archsimd.BroadcastFloat64x4(1)
-	opby := one.Add(by)
-	two := archsimd.BroadcastFloat64x4(2)
+	vc := s.vec.(*vecCoefF64)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients are only needed (and only broadcast) on band rows.
+	var ay, by, dby, opby archsimd.Float64x4
+	var ayUp1, ayDn1 archsimd.Float64x4
+	var ayUp2, ayDn2 archsimd.Float64x4
+	if yBand {
+		ay, by, dby = archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
+		opby = one.Add(by)
+		ayUp1, ayDn1 = archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
+		ayUp2, ayDn2 = archsimd.BroadcastFloat64x4(p.AY[y+2]), archsimd.BroadcastFloat64x4(p.AY[y-2])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -3021,23 +3013,23 @@ func backwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	bc := func(v float64) archsimd.Float64x4 { return archsimd.BroadcastFloat64x4(v) }
-	// Row coefficients of rows y±k: 1+b, b and b'.
-	opb0 := bc(1 + p.BY[y])
-	by0 := bc(p.BY[y])
-	opbU1, opbD1 := bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-	byU1, byD1 := bc(p.BY[y+1]), bc(p.BY[y-1])
-	dbyU1, dbyD1 := bc(p.DBY[y+1]), bc(p.DBY[y-1])
-	d1y1, d2y1 := bc(s.d1y[1]), bc(s.d2y[1])
-	d1x1, d2x1 := bc(s.d1x[1]), bc(s.d2x[1])
-	opbU2, opbD2 := bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
-	byU2, byD2 := bc(p.BY[y+2]), bc(p.BY[y-2])
-	dbyU2, dbyD2 := bc(p.DBY[y+2]), bc(p.DBY[y-2])
-	d1y2, d2y2 := bc(s.d1y[2]), bc(s.d2y[2])
-	d1x2, d2x2 := bc(s.d1x[2]), bc(s.d2x[2])
-	cY, cX := bc(s.d2y0), bc(s.d2x0)
-	ay := bc(p.AY[y])
-	one := bc(1)
-	two := bc(2)
+	vc := s.vec.(*vecCoefF64)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+	var ay, opb0, by0 archsimd.Float64x4
+	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float64x4
+	var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float64x4
+	if yBand {
+		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+		opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
+		byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
+		dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -3156,20 +3148,23 @@ func forwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 		w0 = unsafe.Pointer(unsafe.SliceData(f.w))
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
-	d1y1, d2y1 := archsimd.BroadcastFloat64x4(s.d1y[1]), archsimd.BroadcastFloat64x4(s.d2y[1])
-	d1x1, d2x1 := archsimd.BroadcastFloat64x4(s.d1x[1]), archsimd.BroadcastFloat64x4(s.d2x[1])
-	ayUp1, ayDn1 := archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
-	d1y2, d2y2 := archsimd.BroadcastFloat64x4(s.d1y[2]), archsimd.BroadcastFloat64x4(s.d2y[2])
-	d1x2, d2x2 := archsimd.BroadcastFloat64x4(s.d1x[2]), archsimd.BroadcastFloat64x4(s.d2x[2])
-	ayUp2, ayDn2 := archsimd.BroadcastFloat64x4(p.AY[y+2]), archsimd.BroadcastFloat64x4(p.AY[y-2])
-	d1y3, d2y3 := archsimd.BroadcastFloat64x4(s.d1y[3]), archsimd.BroadcastFloat64x4(s.d2y[3])
-	d1x3, d2x3 := archsimd.BroadcastFloat64x4(s.d1x[3]), archsimd.BroadcastFloat64x4(s.d2x[3])
-	ayUp3, ayDn3 := archsimd.BroadcastFloat64x4(p.AY[y+3]), archsimd.BroadcastFloat64x4(p.AY[y-3])
-	cY, cX := archsimd.BroadcastFloat64x4(s.d2y0), archsimd.BroadcastFloat64x4(s.d2x0)
-	ay, by, dby := archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
-	one := archsimd.BroadcastFloat64x4(1)
-	opby := one.Add(by)
-	two := archsimd.BroadcastFloat64x4(2)
+	vc := s.vec.(*vecCoefF64)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
+	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients are only needed (and only broadcast) on band rows.
+	var ay, by, dby, opby archsimd.Float64x4
+	var ayUp1, ayDn1 archsimd.Float64x4
+	var ayUp2, ayDn2 archsimd.Float64x4
+	var ayUp3, ayDn3 archsimd.Float64x4
+	if yBand {
+		ay, by, dby = archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
+		opby = one.Add(by)
+		ayUp1, ayDn1 = archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
+		ayUp2, ayDn2 = archsimd.BroadcastFloat64x4(p.AY[y+2]), archsimd.BroadcastFloat64x4(p.AY[y-2])
+		ayUp3, ayDn3 = archsimd.BroadcastFloat64x4(p.AY[y+3]), archsimd.BroadcastFloat64x4(p.AY[y-3])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -3298,28 +3293,28 @@ func backwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	bc := func(v float64) archsimd.Float64x4 { return archsimd.BroadcastFloat64x4(v) }
-	// Row coefficients of rows y±k: 1+b, b and b'.
-	opb0 := bc(1 + p.BY[y])
-	by0 := bc(p.BY[y])
-	opbU1, opbD1 := bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-	byU1, byD1 := bc(p.BY[y+1]), bc(p.BY[y-1])
-	dbyU1, dbyD1 := bc(p.DBY[y+1]), bc(p.DBY[y-1])
-	d1y1, d2y1 := bc(s.d1y[1]), bc(s.d2y[1])
-	d1x1, d2x1 := bc(s.d1x[1]), bc(s.d2x[1])
-	opbU2, opbD2 := bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
-	byU2, byD2 := bc(p.BY[y+2]), bc(p.BY[y-2])
-	dbyU2, dbyD2 := bc(p.DBY[y+2]), bc(p.DBY[y-2])
-	d1y2, d2y2 := bc(s.d1y[2]), bc(s.d2y[2])
-	d1x2, d2x2 := bc(s.d1x[2]), bc(s.d2x[2])
-	opbU3, opbD3 := bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
-	byU3, byD3 := bc(p.BY[y+3]), bc(p.BY[y-3])
-	dbyU3, dbyD3 := bc(p.DBY[y+3]), bc(p.DBY[y-3])
-	d1y3, d2y3 := bc(s.d1y[3]), bc(s.d2y[3])
-	d1x3, d2x3 := bc(s.d1x[3]), bc(s.d2x[3])
-	cY, cX := bc(s.d2y0), bc(s.d2x0)
-	ay := bc(p.AY[y])
-	one := bc(1)
-	two := bc(2)
+	vc := s.vec.(*vecCoefF64)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
+	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+	var ay, opb0, by0 archsimd.Float64x4
+	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float64x4
+	var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float64x4
+	var opbU3, opbD3, byU3, byD3, dbyU3, dbyD3 archsimd.Float64x4
+	if yBand {
+		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+		opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
+		byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
+		dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
+		opbU3, opbD3 = bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
+		byU3, byD3 = bc(p.BY[y+3]), bc(p.BY[y-3])
+		dbyU3, dbyD3 = bc(p.DBY[y+3]), bc(p.DBY[y-3])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -3461,23 +3456,26 @@ func forwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 		w0 = unsafe.Pointer(unsafe.SliceData(f.w))
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
-	d1y1, d2y1 := archsimd.BroadcastFloat64x4(s.d1y[1]), archsimd.BroadcastFloat64x4(s.d2y[1])
-	d1x1, d2x1 := archsimd.BroadcastFloat64x4(s.d1x[1]), archsimd.BroadcastFloat64x4(s.d2x[1])
-	ayUp1, ayDn1 := archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
-	d1y2, d2y2 := archsimd.BroadcastFloat64x4(s.d1y[2]), archsimd.BroadcastFloat64x4(s.d2y[2])
-	d1x2, d2x2 := archsimd.BroadcastFloat64x4(s.d1x[2]), archsimd.BroadcastFloat64x4(s.d2x[2])
-	ayUp2, ayDn2 := archsimd.BroadcastFloat64x4(p.AY[y+2]), archsimd.BroadcastFloat64x4(p.AY[y-2])
-	d1y3, d2y3 := archsimd.BroadcastFloat64x4(s.d1y[3]), archsimd.BroadcastFloat64x4(s.d2y[3])
-	d1x3, d2x3 := archsimd.BroadcastFloat64x4(s.d1x[3]), archsimd.BroadcastFloat64x4(s.d2x[3])
-	ayUp3, ayDn3 := archsimd.BroadcastFloat64x4(p.AY[y+3]), archsimd.BroadcastFloat64x4(p.AY[y-3])
-	d1y4, d2y4 := archsimd.BroadcastFloat64x4(s.d1y[4]), archsimd.BroadcastFloat64x4(s.d2y[4])
-	d1x4, d2x4 := archsimd.BroadcastFloat64x4(s.d1x[4]), archsimd.BroadcastFloat64x4(s.d2x[4])
-	ayUp4, ayDn4 := archsimd.BroadcastFloat64x4(p.AY[y+4]), archsimd.BroadcastFloat64x4(p.AY[y-4])
-	cY, cX := archsimd.BroadcastFloat64x4(s.d2y0), archsimd.BroadcastFloat64x4(s.d2x0)
-	ay, by, dby := archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
-	one := archsimd.BroadcastFloat64x4(1)
-	opby := one.Add(by)
-	two := archsimd.BroadcastFloat64x4(2)
+	vc := s.vec.(*vecCoefF64)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
+	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
+	d1y4, d2y4, d1x4, d2x4 := vc.d1y[4], vc.d2y[4], vc.d1x[4], vc.d2x[4]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients are only needed (and only broadcast) on band rows.
+	var ay, by, dby, opby archsimd.Float64x4
+	var ayUp1, ayDn1 archsimd.Float64x4
+	var ayUp2, ayDn2 archsimd.Float64x4
+	var ayUp3, ayDn3 archsimd.Float64x4
+	var ayUp4, ayDn4 archsimd.Float64x4
+	if yBand {
+		ay, by, dby = archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
+		opby = one.Add(by)
+		ayUp1, ayDn1 = archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
+		ayUp2, ayDn2 = archsimd.BroadcastFloat64x4(p.AY[y+2]), archsimd.BroadcastFloat64x4(p.AY[y-2])
+		ayUp3, ayDn3 = archsimd.BroadcastFloat64x4(p.AY[y+3]), archsimd.BroadcastFloat64x4(p.AY[y-3])
+		ayUp4, ayDn4 = archsimd.BroadcastFloat64x4(p.AY[y+4]), archsimd.BroadcastFloat64x4(p.AY[y-4])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -3624,33 +3622,33 @@ func backwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	bc := func(v float64) archsimd.Float64x4 { return archsimd.BroadcastFloat64x4(v) }
-	// Row coefficients of rows y±k: 1+b, b and b'.
-	opb0 := bc(1 + p.BY[y])
-	by0 := bc(p.BY[y])
-	opbU1, opbD1 := bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-	byU1, byD1 := bc(p.BY[y+1]), bc(p.BY[y-1])
-	dbyU1, dbyD1 := bc(p.DBY[y+1]), bc(p.DBY[y-1])
-	d1y1, d2y1 := bc(s.d1y[1]), bc(s.d2y[1])
-	d1x1, d2x1 := bc(s.d1x[1]), bc(s.d2x[1])
-	opbU2, opbD2 := bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
-	byU2, byD2 := bc(p.BY[y+2]), bc(p.BY[y-2])
-	dbyU2, dbyD2 := bc(p.DBY[y+2]), bc(p.DBY[y-2])
-	d1y2, d2y2 := bc(s.d1y[2]), bc(s.d2y[2])
-	d1x2, d2x2 := bc(s.d1x[2]), bc(s.d2x[2])
-	opbU3, opbD3 := bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
-	byU3, byD3 := bc(p.BY[y+3]), bc(p.BY[y-3])
-	dbyU3, dbyD3 := bc(p.DBY[y+3]), bc(p.DBY[y-3])
-	d1y3, d2y3 := bc(s.d1y[3]), bc(s.d2y[3])
-	d1x3, d2x3 := bc(s.d1x[3]), bc(s.d2x[3])
-	opbU4, opbD4 := bc(1+p.BY[y+4]), bc(1+p.BY[y-4])
-	byU4, byD4 := bc(p.BY[y+4]), bc(p.BY[y-4])
-	dbyU4, dbyD4 := bc(p.DBY[y+4]), bc(p.DBY[y-4])
-	d1y4, d2y4 := bc(s.d1y[4]), bc(s.d2y[4])
-	d1x4, d2x4 := bc(s.d1x[4]), bc(s.d2x[4])
-	cY, cX := bc(s.d2y0), bc(s.d2x0)
-	ay := bc(p.AY[y])
-	one := bc(1)
-	two := bc(2)
+	vc := s.vec.(*vecCoefF64)
+	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
+	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
+	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
+	d1y4, d2y4, d1x4, d2x4 := vc.d1y[4], vc.d2y[4], vc.d1x[4], vc.d2x[4]
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+	var ay, opb0, by0 archsimd.Float64x4
+	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float64x4
+	var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float64x4
+	var opbU3, opbD3, byU3, byD3, dbyU3, dbyD3 archsimd.Float64x4
+	var opbU4, opbD4, byU4, byD4, dbyU4, dbyD4 archsimd.Float64x4
+	if yBand {
+		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+		opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
+		byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
+		dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
+		opbU3, opbD3 = bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
+		byU3, byD3 = bc(p.BY[y+3]), bc(p.BY[y-3])
+		dbyU3, dbyD3 = bc(p.DBY[y+3]), bc(p.DBY[y-3])
+		opbU4, opbD4 = bc(1+p.BY[y+4]), bc(1+p.BY[y-4])
+		byU4, byD4 = bc(p.BY[y+4]), bc(p.BY[y-4])
+		dbyU4, dbyD4 = bc(p.DBY[y+4]), bc(p.DBY[y-4])
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x

@@ -32,6 +32,8 @@ type stencil[T Float] struct {
 	// Columns [x0, x1) are outside the x band; rows outside bandY use the
 	// plain Laplacian on them.
 	x0, x1 int
+	// vec holds the weights as SIMD vectors for the archsimd kernels.
+	vec any
 }
 
 func newStencil[T Float](p *Problem[T]) *stencil[T] {
@@ -65,6 +67,7 @@ func newStencil[T Float](p *Problem[T]) *stencil[T] {
 	if best == 0 {
 		s.x0, s.x1 = s.h, s.h
 	}
+	s.vec = vectorCoefficients(s)
 	return s
 }
 

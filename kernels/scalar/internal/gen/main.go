@@ -120,11 +120,10 @@ func {{.Name}}(s *stencil[{{.Type}}], f *rowFields[{{.Type}}], i0, i1, nx int) {
 {{- if eq .Mode "grad"}}
 	g := unsafe.Pointer(unsafe.SliceData(f.g))
 {{- end}}
-	centre := archsimd.Broadcast{{.Vec}}(s.d2y0 + s.d2x0)
-	two := archsimd.Broadcast{{.Vec}}(2)
+	vc := s.vec.(*vecCoef{{if eq .Type "float32"}}F32{{else}}F64{{end}})
+	centre, two := vc.centre, vc.two
 {{- range .Ks}}
-	cy{{.}} := archsimd.Broadcast{{$k.Vec}}(s.d2y[{{.}}])
-	cx{{.}} := archsimd.Broadcast{{$k.Vec}}(s.d2x[{{.}}])
+	cy{{.}}, cx{{.}} := vc.d2y[{{.}}], vc.d2x[{{.}}]
 {{- end}}
 	const size = int(unsafe.Sizeof({{.Type}}(0)))
 	ld := func(p unsafe.Pointer, off int) *[{{.Lanes}}]{{.Type}} {
@@ -217,16 +216,23 @@ func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], 
 		w0 = unsafe.Pointer(unsafe.SliceData(f.w))
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]{{.Type}} { return (*[L]{{.Type}})(unsafe.Add(p, i*size)) }
+	vc := s.vec.(*vecCoef{{.Sfx}})
 {{- range .Ks}}
-	d1y{{.}}, d2y{{.}} := archsimd.Broadcast{{$.Vec}}(s.d1y[{{.}}]), archsimd.Broadcast{{$.Vec}}(s.d2y[{{.}}])
-	d1x{{.}}, d2x{{.}} := archsimd.Broadcast{{$.Vec}}(s.d1x[{{.}}]), archsimd.Broadcast{{$.Vec}}(s.d2x[{{.}}])
-	ayUp{{.}}, ayDn{{.}} := archsimd.Broadcast{{$.Vec}}(p.AY[y+{{.}}]), archsimd.Broadcast{{$.Vec}}(p.AY[y-{{.}}])
+	d1y{{.}}, d2y{{.}}, d1x{{.}}, d2x{{.}} := vc.d1y[{{.}}], vc.d2y[{{.}}], vc.d1x[{{.}}], vc.d2x[{{.}}]
 {{- end}}
-	cY, cX := archsimd.Broadcast{{.Vec}}(s.d2y0), archsimd.Broadcast{{.Vec}}(s.d2x0)
-	ay, by, dby := archsimd.Broadcast{{.Vec}}(p.AY[y]), archsimd.Broadcast{{.Vec}}(p.BY[y]), archsimd.Broadcast{{.Vec}}(p.DBY[y])
-	one := archsimd.Broadcast{{.Vec}}(1)
-	opby := one.Add(by)
-	two := archsimd.Broadcast{{.Vec}}(2)
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients are only needed (and only broadcast) on band rows.
+	var ay, by, dby, opby archsimd.{{.Vec}}
+{{- range .Ks}}
+	var ayUp{{.}}, ayDn{{.}} archsimd.{{$.Vec}}
+{{- end}}
+	if yBand {
+		ay, by, dby = archsimd.Broadcast{{.Vec}}(p.AY[y]), archsimd.Broadcast{{.Vec}}(p.BY[y]), archsimd.Broadcast{{.Vec}}(p.DBY[y])
+		opby = one.Add(by)
+{{- range .Ks}}
+		ayUp{{.}}, ayDn{{.}} = archsimd.Broadcast{{$.Vec}}(p.AY[y+{{.}}]), archsimd.Broadcast{{$.Vec}}(p.AY[y-{{.}}])
+{{- end}}
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -327,20 +333,24 @@ func backwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}],
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]{{.Type}} { return (*[L]{{.Type}})(unsafe.Add(p, i*size)) }
 	bc := func(v {{.Type}}) archsimd.{{.Vec}} { return archsimd.Broadcast{{.Vec}}(v) }
-	// Row coefficients of rows y±k: 1+b, b and b'.
-	opb0 := bc(1 + p.BY[y])
-	by0 := bc(p.BY[y])
+	vc := s.vec.(*vecCoef{{.Sfx}})
 {{- range .Ks}}
-	opbU{{.}}, opbD{{.}} := bc(1+p.BY[y+{{.}}]), bc(1+p.BY[y-{{.}}])
-	byU{{.}}, byD{{.}} := bc(p.BY[y+{{.}}]), bc(p.BY[y-{{.}}])
-	dbyU{{.}}, dbyD{{.}} := bc(p.DBY[y+{{.}}]), bc(p.DBY[y-{{.}}])
-	d1y{{.}}, d2y{{.}} := bc(s.d1y[{{.}}]), bc(s.d2y[{{.}}])
-	d1x{{.}}, d2x{{.}} := bc(s.d1x[{{.}}]), bc(s.d2x[{{.}}])
+	d1y{{.}}, d2y{{.}}, d1x{{.}}, d2x{{.}} := vc.d1y[{{.}}], vc.d2y[{{.}}], vc.d1x[{{.}}], vc.d2x[{{.}}]
 {{- end}}
-	cY, cX := bc(s.d2y0), bc(s.d2x0)
-	ay := bc(p.AY[y])
-	one := bc(1)
-	two := bc(2)
+	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+	var ay, opb0, by0 archsimd.{{.Vec}}
+{{- range .Ks}}
+	var opbU{{.}}, opbD{{.}}, byU{{.}}, byD{{.}}, dbyU{{.}}, dbyD{{.}} archsimd.{{$.Vec}}
+{{- end}}
+	if yBand {
+		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+{{- range .Ks}}
+		opbU{{.}}, opbD{{.}} = bc(1+p.BY[y+{{.}}]), bc(1+p.BY[y-{{.}}])
+		byU{{.}}, byD{{.}} = bc(p.BY[y+{{.}}]), bc(p.BY[y-{{.}}])
+		dbyU{{.}}, dbyD{{.}} = bc(p.DBY[y+{{.}}]), bc(p.DBY[y-{{.}}])
+{{- end}}
+	}
 	x := x0
 	for ; x+L <= x1; x += L {
 		i := y*nx + x
@@ -415,6 +425,40 @@ func backwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}],
 `
 
 const dispatchSrc = `
+// vecCoefF32 and vecCoefF64 hold the stencil weights as vectors, built
+// once per call: broadcasting them in every row kernel cost more than the
+// short band segments' arithmetic.
+type vecCoefF32 struct {
+	d1y, d2y, d1x, d2x            [5]archsimd.Float32x8
+	cY, cX, centre, one, two       archsimd.Float32x8
+}
+
+type vecCoefF64 struct {
+	d1y, d2y, d1x, d2x            [5]archsimd.Float64x4
+	cY, cX, centre, one, two       archsimd.Float64x4
+}
+
+func vectorCoefficients[T Float](s *stencil[T]) any {
+	switch s := any(s).(type) {
+	case *stencil[float32]:
+		b := archsimd.BroadcastFloat32x8
+		v := &vecCoefF32{cY: b(s.d2y0), cX: b(s.d2x0), centre: b(s.d2y0 + s.d2x0), one: b(1), two: b(2)}
+		for k := 1; k <= s.h; k++ {
+			v.d1y[k], v.d2y[k], v.d1x[k], v.d2x[k] = b(s.d1y[k]), b(s.d2y[k]), b(s.d1x[k]), b(s.d2x[k])
+		}
+		archsimd.ClearAVXUpperBits()
+		return v
+	case *stencil[float64]:
+		b := archsimd.BroadcastFloat64x4
+		v := &vecCoefF64{cY: b(s.d2y0), cX: b(s.d2x0), centre: b(s.d2y0 + s.d2x0), one: b(1), two: b(2)}
+		for k := 1; k <= s.h; k++ {
+			v.d1y[k], v.d2y[k], v.d1x[k], v.d2x[k] = b(s.d1y[k]), b(s.d2y[k]), b(s.d1x[k]), b(s.d2x[k])
+		}
+		archsimd.ClearAVXUpperBits()
+		return v
+	}
+	return nil
+}
 func forwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
 	switch p := any(p).(type) {
 	case *Problem[float32]:
