@@ -14,6 +14,19 @@ import "github.com/torchwave/torchwave/kernels/parallel"
 // that into ∂loss/∂c by dividing by c and multiplying by the interval).
 func Backward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
 	s := newStencil(p)
+	if shotParallel(p.NShots) {
+		parallel.For(p.NShots, func(lo, hi int) {
+			for shot := lo; shot < hi; shot++ {
+				backwardSteps(p, s, f, c, shot, shot+1, false)
+			}
+		})
+		return
+	}
+	backwardSteps(p, s, f, c, 0, p.NShots, true)
+}
+
+// backwardSteps runs the adjoint of forwardSteps for shots [s0, s1).
+func backwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[T], s0, s1 int, rowParallel bool) {
 	cells := p.cells()
 	h := s.h
 	rows := p.NY - 2*h
@@ -21,38 +34,36 @@ func Backward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
 		step := c.NSteps - 1 - j
 		n := c.Step0 + step
 		cur, nxt := j%2, (j+1)%2
-		sourceGradient(p, c.SourceAmp[step*p.NShots*p.NSources:], f.U[cur], cells)
+		sourceGradient(p, c.SourceAmp[step*p.NShots*p.NSources:], f.U[cur], s0, s1, cells)
 		var store []T
 		if c.GradC != nil && c.Store != nil && n%p.StoreInterval == 0 {
 			off := (n / p.StoreInterval) * p.NShots * cells
 			store = c.Store[off : off+p.NShots*cells]
 		}
-		parallel.For(p.NShots*rows, func(lo, hi int) {
+		body := func(lo, hi int) {
 			for r := lo; r < hi; r++ {
-				shot, y := r/rows, h+r%rows
-				o := shot * cells
-				rw := rowFields[T]{
-					u: f.U[cur][o : o+cells], un: f.U[nxt][o : o+cells],
-					psiY: f.PsiY[cur][o : o+cells], psiYn: f.PsiY[nxt][o : o+cells],
-					psiX: f.PsiX[cur][o : o+cells], psiXn: f.PsiX[nxt][o : o+cells],
-					zetaY: f.ZetaY[cur][o : o+cells], zetaYn: f.ZetaY[nxt][o : o+cells],
-					zetaX: f.ZetaX[cur][o : o+cells], zetaXn: f.ZetaX[nxt][o : o+cells],
-					c: p.modelOf(shot),
-				}
+				shot, y := s0+r/rows, h+r%rows
+				rw := shotFields(p, f, shot, cur, nxt)
 				if store != nil {
+					o := shot * cells
 					rw.w = store[o : o+cells]
 					rw.g = c.GradC[o : o+cells]
 				}
 				backwardRow(p, s, &rw, y)
 			}
-		})
-		scatterAdd(f.U[nxt], c.ReceiverAmp[step*p.NShots*p.NReceivers:], p.ReceiverIndex, p.NShots, p.NReceivers, cells, p.modelOf)
+		}
+		if rowParallel {
+			parallel.For((s1-s0)*rows, body)
+		} else {
+			body(0, (s1-s0)*rows)
+		}
+		scatterAdd(f.U[nxt], c.ReceiverAmp[step*p.NShots*p.NReceivers:], p.ReceiverIndex, s0, s1, p.NReceivers, cells, p.modelOf)
 	}
 }
 
-// sourceGradient writes λ = μ/c at every source cell.
-func sourceGradient[T Float](p *Problem[T], out, mu []T, cells int) {
-	for s := 0; s < p.NShots; s++ {
+// sourceGradient writes λ = μ/c at every source cell of shots [s0, s1).
+func sourceGradient[T Float](p *Problem[T], out, mu []T, s0, s1, cells int) {
+	for s := s0; s < s1; s++ {
 		c := p.modelOf(s)
 		for r := 0; r < p.NSources; r++ {
 			j := s*p.NSources + r

@@ -116,3 +116,21 @@ func BenchmarkInteriorSweep(b *testing.B) {
 	}
 	b.ReportMetric(float64((s.x1-s.x0)*rows*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
 }
+
+func BenchmarkBackwardThreads(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("t%d", threads), func(b *testing.B) {
+			parallel.SetThreads(threads)
+			defer parallel.SetThreads(0)
+			p, f := benchProblem(8, 1, 20)
+			const steps = 10
+			n := p.NY * p.NX
+			c := &Chunk[float32]{NSteps: steps, SourceAmp: make([]float32, steps*p.NSources*p.NShots), ReceiverAmp: make([]float32, steps*p.NReceivers*p.NShots),
+				Store: make([]float32, steps*n), GradC: make([]float32, n)}
+			for b.Loop() {
+				Backward(p, f, c)
+			}
+			b.ReportMetric(float64(n*steps*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+		})
+	}
+}

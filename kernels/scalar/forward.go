@@ -7,37 +7,72 @@ import "github.com/torchwave/torchwave/kernels/parallel"
 // scaled) source amplitudes to the new wavefield.
 func Forward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
 	s := newStencil(p)
+	if shotParallel(p.NShots) {
+		parallel.For(p.NShots, func(lo, hi int) {
+			for shot := lo; shot < hi; shot++ {
+				forwardSteps(p, s, f, c, shot, shot+1, false)
+			}
+		})
+		return
+	}
+	forwardSteps(p, s, f, c, 0, p.NShots, true)
+}
+
+// shotParallel reports whether threads should take whole shots for the
+// whole chunk rather than share the rows of every shot each step: a thread
+// then streams one shot's fields, which stay in cache, instead of every
+// shot's each step. It needs enough shots to keep the threads balanced.
+func shotParallel(shots int) bool {
+	t := parallel.Threads()
+	return t > 1 && (shots%t == 0 || shots >= 4*t)
+}
+
+// forwardSteps advances shots [s0, s1) through the chunk, sharing each
+// step's rows among the threads when rowParallel is set.
+func forwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[T], s0, s1 int, rowParallel bool) {
 	cells := p.cells()
 	h := s.h
 	rows := p.NY - 2*h
 	for step := 0; step < c.NSteps; step++ {
 		n := c.Step0 + step
 		cur, nxt := step%2, (step+1)%2
-		gather(c.ReceiverAmp[step*p.NShots*p.NReceivers:], f.U[cur], p.ReceiverIndex, p.NShots, p.NReceivers, cells)
+		gather(c.ReceiverAmp[step*p.NShots*p.NReceivers:], f.U[cur], p.ReceiverIndex, s0, s1, p.NReceivers, cells)
 		var store []T
 		if c.Store != nil && n%p.StoreInterval == 0 {
 			off := (n / p.StoreInterval) * p.NShots * cells
 			store = c.Store[off : off+p.NShots*cells]
 		}
-		parallel.For(p.NShots*rows, func(lo, hi int) {
+		body := func(lo, hi int) {
 			for r := lo; r < hi; r++ {
-				shot, y := r/rows, h+r%rows
-				o := shot * cells
-				rw := rowFields[T]{
-					u: f.U[cur][o : o+cells], un: f.U[nxt][o : o+cells],
-					psiY: f.PsiY[cur][o : o+cells], psiYn: f.PsiY[nxt][o : o+cells],
-					psiX: f.PsiX[cur][o : o+cells], psiXn: f.PsiX[nxt][o : o+cells],
-					zetaY: f.ZetaY[cur][o : o+cells], zetaYn: f.ZetaY[nxt][o : o+cells],
-					zetaX: f.ZetaX[cur][o : o+cells], zetaXn: f.ZetaX[nxt][o : o+cells],
-					c: p.modelOf(shot),
-				}
+				shot, y := s0+r/rows, h+r%rows
+				rw := shotFields(p, f, shot, cur, nxt)
 				if store != nil {
+					o := shot * cells
 					rw.w = store[o : o+cells]
 				}
 				forwardRow(p, s, &rw, y)
 			}
-		})
-		scatterAdd(f.U[nxt], c.SourceAmp[step*p.NShots*p.NSources:], p.SourceIndex, p.NShots, p.NSources, cells, nil)
+		}
+		if rowParallel {
+			parallel.For((s1-s0)*rows, body)
+		} else {
+			body(0, (s1-s0)*rows)
+		}
+		scatterAdd(f.U[nxt], c.SourceAmp[step*p.NShots*p.NSources:], p.SourceIndex, s0, s1, p.NSources, cells, nil)
+	}
+}
+
+// shotFields views one shot's part of every field pair.
+func shotFields[T Float](p *Problem[T], f *Fields[T], shot, cur, nxt int) rowFields[T] {
+	cells := p.cells()
+	o := shot * cells
+	return rowFields[T]{
+		u: f.U[cur][o : o+cells], un: f.U[nxt][o : o+cells],
+		psiY: f.PsiY[cur][o : o+cells], psiYn: f.PsiY[nxt][o : o+cells],
+		psiX: f.PsiX[cur][o : o+cells], psiXn: f.PsiX[nxt][o : o+cells],
+		zetaY: f.ZetaY[cur][o : o+cells], zetaYn: f.ZetaY[nxt][o : o+cells],
+		zetaX: f.ZetaX[cur][o : o+cells], zetaXn: f.ZetaX[nxt][o : o+cells],
+		c: p.modelOf(shot),
 	}
 }
 
@@ -141,10 +176,10 @@ func forwardCPML[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, 
 	}
 }
 
-// gather copies field values at idx into out, [shot][n]; ignored positions
-// (index -1) read as zero.
-func gather[T Float](out, field []T, idx []int64, shots, n, cells int) {
-	for s := 0; s < shots; s++ {
+// gather copies field values at idx into out, [shot][n], for shots
+// [s0, s1); ignored positions (index -1) read as zero.
+func gather[T Float](out, field []T, idx []int64, s0, s1, n, cells int) {
+	for s := s0; s < s1; s++ {
 		for r := 0; r < n; r++ {
 			j := s*n + r
 			if idx[j] < 0 {
@@ -156,11 +191,10 @@ func gather[T Float](out, field []T, idx []int64, shots, n, cells int) {
 	}
 }
 
-// scatterAdd adds amp, [shot][n], into field at idx, each value multiplied
-// by scale at that cell when scale is set (scale is one shot's grid or one
-// grid per shot).
-func scatterAdd[T Float](field, amp []T, idx []int64, shots, n, cells int, scale func(shot int) []T) {
-	for s := 0; s < shots; s++ {
+// scatterAdd adds amp, [shot][n], into field at idx for shots [s0, s1),
+// each value multiplied by scale(shot) at that cell when scale is set.
+func scatterAdd[T Float](field, amp []T, idx []int64, s0, s1, n, cells int, scale func(shot int) []T) {
+	for s := s0; s < s1; s++ {
 		for r := 0; r < n; r++ {
 			j := s*n + r
 			if idx[j] < 0 {

@@ -1546,7 +1546,6 @@ func forwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF32)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients are only needed (and only broadcast) on band rows.
 	var ay, by, dby, opby archsimd.Float32x8
@@ -1567,11 +1566,11 @@ func forwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			uyy := uc.Mul(cY)
 			{
 				up, dn := archsimd.LoadFloat32x8(ld(u, i+1*nx)), archsimd.LoadFloat32x8(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(d1y1, uy)
-				uyy = up.Add(dn).MulAdd(d2y1, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
 				pu := archsimd.LoadFloat32x8(ld(psiY, i+1*nx)).Mul(ayUp1)
 				pd := archsimd.LoadFloat32x8(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(d1y1, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
 			}
 			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
 			zy := archsimd.LoadFloat32x8(ld(zetaY, i))
@@ -1580,7 +1579,7 @@ func forwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
 		} else {
 			w = uc.Mul(cY)
-			w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(d2y1, w)
+			w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
 		}
 		if xBand {
 			ax, bx, dbx := archsimd.LoadFloat32x8(ld(pax, x)), archsimd.LoadFloat32x8(ld(pbx, x)), archsimd.LoadFloat32x8(ld(pdbx, x))
@@ -1589,11 +1588,11 @@ func forwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			uxx := uc.Mul(cX)
 			{
 				r, l := archsimd.LoadFloat32x8(ld(u, i+1)), archsimd.LoadFloat32x8(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(d1x1, ux)
-				uxx = r.Add(l).MulAdd(d2x1, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
 				pr := archsimd.LoadFloat32x8(ld(psiX, i+1)).Mul(archsimd.LoadFloat32x8(ld(pax, x+1)))
 				pl := archsimd.LoadFloat32x8(ld(psiX, i-1)).Mul(archsimd.LoadFloat32x8(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(d1x1, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
 			}
 			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
 			zx := archsimd.LoadFloat32x8(ld(zetaX, i))
@@ -1602,7 +1601,7 @@ func forwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
 		} else {
 			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(d2x1, w)
+			w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(vc.d2x[1], w)
 		}
 		if w0 != nil {
 			w.Store(ld(w0, i))
@@ -1649,7 +1648,6 @@ func backwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	bc := func(v float32) archsimd.Float32x8 { return archsimd.BroadcastFloat32x8(v) }
 	vc := s.vec.(*vecCoefF32)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
 	var ay, opb0, by0 archsimd.Float32x8
@@ -1674,18 +1672,18 @@ func backwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 				up, dn := i+1*nx, i-1*nx
 				tu := opbU1.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU1.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
 				td := opbD1.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(d2y1, d2)
+				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
 				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
 				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y1, d1)
-				dt = tu.Sub(td).MulAdd(d1y1, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
 			}
 			sum = d2.Sub(d1)
 			ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
 			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
 		} else {
 			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(d2y1, sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
 		}
 		if xBand {
 			bx0 := archsimd.LoadFloat32x8(ld(pbx, x))
@@ -1698,11 +1696,11 @@ func backwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+1)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+1))))
 				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x1, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
 				gr := archsimd.LoadFloat32x8(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+1))))
 				gl := archsimd.LoadFloat32x8(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(d1x1, d1)
-				dt = tr.Sub(tl).MulAdd(d1x1, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
 			}
 			sum = sum.Add(d2.Sub(d1))
 			ax := archsimd.LoadFloat32x8(ld(pax, x))
@@ -1710,7 +1708,7 @@ func backwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
 		} else {
 			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(d2x1, sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
 		}
 		if g0 != nil {
 			archsimd.LoadFloat32x8(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat32x8(ld(g0, i))).Store(ld(g0, i))
@@ -1756,8 +1754,6 @@ func forwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF32)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
-	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients are only needed (and only broadcast) on band rows.
 	var ay, by, dby, opby archsimd.Float32x8
@@ -1780,19 +1776,19 @@ func forwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			uyy := uc.Mul(cY)
 			{
 				up, dn := archsimd.LoadFloat32x8(ld(u, i+1*nx)), archsimd.LoadFloat32x8(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(d1y1, uy)
-				uyy = up.Add(dn).MulAdd(d2y1, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
 				pu := archsimd.LoadFloat32x8(ld(psiY, i+1*nx)).Mul(ayUp1)
 				pd := archsimd.LoadFloat32x8(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(d1y1, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
 			}
 			{
 				up, dn := archsimd.LoadFloat32x8(ld(u, i+2*nx)), archsimd.LoadFloat32x8(ld(u, i-2*nx))
-				uy = up.Sub(dn).MulAdd(d1y2, uy)
-				uyy = up.Add(dn).MulAdd(d2y2, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
 				pu := archsimd.LoadFloat32x8(ld(psiY, i+2*nx)).Mul(ayUp2)
 				pd := archsimd.LoadFloat32x8(ld(psiY, i-2*nx)).Mul(ayDn2)
-				dpsi = pu.Sub(pd).MulAdd(d1y2, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
 			}
 			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
 			zy := archsimd.LoadFloat32x8(ld(zetaY, i))
@@ -1801,8 +1797,8 @@ func forwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
 		} else {
 			w = uc.Mul(cY)
-			w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(d2y1, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-2*nx))).MulAdd(d2y2, w)
+			w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
+			w = archsimd.LoadFloat32x8(ld(u, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
 		}
 		if xBand {
 			ax, bx, dbx := archsimd.LoadFloat32x8(ld(pax, x)), archsimd.LoadFloat32x8(ld(pbx, x)), archsimd.LoadFloat32x8(ld(pdbx, x))
@@ -1811,19 +1807,19 @@ func forwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			uxx := uc.Mul(cX)
 			{
 				r, l := archsimd.LoadFloat32x8(ld(u, i+1)), archsimd.LoadFloat32x8(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(d1x1, ux)
-				uxx = r.Add(l).MulAdd(d2x1, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
 				pr := archsimd.LoadFloat32x8(ld(psiX, i+1)).Mul(archsimd.LoadFloat32x8(ld(pax, x+1)))
 				pl := archsimd.LoadFloat32x8(ld(psiX, i-1)).Mul(archsimd.LoadFloat32x8(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(d1x1, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
 			}
 			{
 				r, l := archsimd.LoadFloat32x8(ld(u, i+2)), archsimd.LoadFloat32x8(ld(u, i-2))
-				ux = r.Sub(l).MulAdd(d1x2, ux)
-				uxx = r.Add(l).MulAdd(d2x2, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
 				pr := archsimd.LoadFloat32x8(ld(psiX, i+2)).Mul(archsimd.LoadFloat32x8(ld(pax, x+2)))
 				pl := archsimd.LoadFloat32x8(ld(psiX, i-2)).Mul(archsimd.LoadFloat32x8(ld(pax, x-2)))
-				dpsi = pr.Sub(pl).MulAdd(d1x2, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
 			}
 			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
 			zx := archsimd.LoadFloat32x8(ld(zetaX, i))
@@ -1832,8 +1828,8 @@ func forwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
 		} else {
 			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(d2x1, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+2)).Add(archsimd.LoadFloat32x8(ld(u, i-2))).MulAdd(d2x2, w)
+			w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(vc.d2x[1], w)
+			w = archsimd.LoadFloat32x8(ld(u, i+2)).Add(archsimd.LoadFloat32x8(ld(u, i-2))).MulAdd(vc.d2x[2], w)
 		}
 		if w0 != nil {
 			w.Store(ld(w0, i))
@@ -1880,8 +1876,6 @@ func backwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	bc := func(v float32) archsimd.Float32x8 { return archsimd.BroadcastFloat32x8(v) }
 	vc := s.vec.(*vecCoefF32)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
-	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
 	var ay, opb0, by0 archsimd.Float32x8
@@ -1910,29 +1904,29 @@ func backwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 				up, dn := i+1*nx, i-1*nx
 				tu := opbU1.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU1.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
 				td := opbD1.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(d2y1, d2)
+				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
 				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
 				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y1, d1)
-				dt = tu.Sub(td).MulAdd(d1y1, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
 			}
 			{
 				up, dn := i+2*nx, i-2*nx
 				tu := opbU2.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU2.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
 				td := opbD2.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(d2y2, d2)
+				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
 				gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
 				gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y2, d1)
-				dt = tu.Sub(td).MulAdd(d1y2, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
 			}
 			sum = d2.Sub(d1)
 			ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
 			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
 		} else {
 			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(d2y1, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-2*nx))).MulAdd(d2y2, sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
 		}
 		if xBand {
 			bx0 := archsimd.LoadFloat32x8(ld(pbx, x))
@@ -1945,22 +1939,22 @@ func backwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+1)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+1))))
 				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x1, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
 				gr := archsimd.LoadFloat32x8(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+1))))
 				gl := archsimd.LoadFloat32x8(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(d1x1, d1)
-				dt = tr.Sub(tl).MulAdd(d1x1, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
 			}
 			{
 				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+2)), archsimd.LoadFloat32x8(ld(pbx, x-2))
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+2)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+2))))
 				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-2))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x2, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
 				gr := archsimd.LoadFloat32x8(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+2))))
 				gl := archsimd.LoadFloat32x8(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-2))))
-				d1 = gr.Sub(gl).MulAdd(d1x2, d1)
-				dt = tr.Sub(tl).MulAdd(d1x2, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
 			}
 			sum = sum.Add(d2.Sub(d1))
 			ax := archsimd.LoadFloat32x8(ld(pax, x))
@@ -1968,8 +1962,8 @@ func backwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
 		} else {
 			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(d2x1, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+2)).Add(archsimd.LoadFloat32x8(ld(mu, i-2))).MulAdd(d2x2, sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+2)).Add(archsimd.LoadFloat32x8(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
 		}
 		if g0 != nil {
 			archsimd.LoadFloat32x8(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat32x8(ld(g0, i))).Store(ld(g0, i))
@@ -2015,9 +2009,6 @@ func forwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF32)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
-	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
-	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients are only needed (and only broadcast) on band rows.
 	var ay, by, dby, opby archsimd.Float32x8
@@ -2042,27 +2033,27 @@ func forwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			uyy := uc.Mul(cY)
 			{
 				up, dn := archsimd.LoadFloat32x8(ld(u, i+1*nx)), archsimd.LoadFloat32x8(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(d1y1, uy)
-				uyy = up.Add(dn).MulAdd(d2y1, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
 				pu := archsimd.LoadFloat32x8(ld(psiY, i+1*nx)).Mul(ayUp1)
 				pd := archsimd.LoadFloat32x8(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(d1y1, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
 			}
 			{
 				up, dn := archsimd.LoadFloat32x8(ld(u, i+2*nx)), archsimd.LoadFloat32x8(ld(u, i-2*nx))
-				uy = up.Sub(dn).MulAdd(d1y2, uy)
-				uyy = up.Add(dn).MulAdd(d2y2, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
 				pu := archsimd.LoadFloat32x8(ld(psiY, i+2*nx)).Mul(ayUp2)
 				pd := archsimd.LoadFloat32x8(ld(psiY, i-2*nx)).Mul(ayDn2)
-				dpsi = pu.Sub(pd).MulAdd(d1y2, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
 			}
 			{
 				up, dn := archsimd.LoadFloat32x8(ld(u, i+3*nx)), archsimd.LoadFloat32x8(ld(u, i-3*nx))
-				uy = up.Sub(dn).MulAdd(d1y3, uy)
-				uyy = up.Add(dn).MulAdd(d2y3, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[3], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[3], uyy)
 				pu := archsimd.LoadFloat32x8(ld(psiY, i+3*nx)).Mul(ayUp3)
 				pd := archsimd.LoadFloat32x8(ld(psiY, i-3*nx)).Mul(ayDn3)
-				dpsi = pu.Sub(pd).MulAdd(d1y3, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[3], dpsi)
 			}
 			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
 			zy := archsimd.LoadFloat32x8(ld(zetaY, i))
@@ -2071,9 +2062,9 @@ func forwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
 		} else {
 			w = uc.Mul(cY)
-			w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(d2y1, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-2*nx))).MulAdd(d2y2, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-3*nx))).MulAdd(d2y3, w)
+			w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
+			w = archsimd.LoadFloat32x8(ld(u, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
+			w = archsimd.LoadFloat32x8(ld(u, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-3*nx))).MulAdd(vc.d2y[3], w)
 		}
 		if xBand {
 			ax, bx, dbx := archsimd.LoadFloat32x8(ld(pax, x)), archsimd.LoadFloat32x8(ld(pbx, x)), archsimd.LoadFloat32x8(ld(pdbx, x))
@@ -2082,27 +2073,27 @@ func forwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			uxx := uc.Mul(cX)
 			{
 				r, l := archsimd.LoadFloat32x8(ld(u, i+1)), archsimd.LoadFloat32x8(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(d1x1, ux)
-				uxx = r.Add(l).MulAdd(d2x1, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
 				pr := archsimd.LoadFloat32x8(ld(psiX, i+1)).Mul(archsimd.LoadFloat32x8(ld(pax, x+1)))
 				pl := archsimd.LoadFloat32x8(ld(psiX, i-1)).Mul(archsimd.LoadFloat32x8(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(d1x1, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
 			}
 			{
 				r, l := archsimd.LoadFloat32x8(ld(u, i+2)), archsimd.LoadFloat32x8(ld(u, i-2))
-				ux = r.Sub(l).MulAdd(d1x2, ux)
-				uxx = r.Add(l).MulAdd(d2x2, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
 				pr := archsimd.LoadFloat32x8(ld(psiX, i+2)).Mul(archsimd.LoadFloat32x8(ld(pax, x+2)))
 				pl := archsimd.LoadFloat32x8(ld(psiX, i-2)).Mul(archsimd.LoadFloat32x8(ld(pax, x-2)))
-				dpsi = pr.Sub(pl).MulAdd(d1x2, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
 			}
 			{
 				r, l := archsimd.LoadFloat32x8(ld(u, i+3)), archsimd.LoadFloat32x8(ld(u, i-3))
-				ux = r.Sub(l).MulAdd(d1x3, ux)
-				uxx = r.Add(l).MulAdd(d2x3, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
 				pr := archsimd.LoadFloat32x8(ld(psiX, i+3)).Mul(archsimd.LoadFloat32x8(ld(pax, x+3)))
 				pl := archsimd.LoadFloat32x8(ld(psiX, i-3)).Mul(archsimd.LoadFloat32x8(ld(pax, x-3)))
-				dpsi = pr.Sub(pl).MulAdd(d1x3, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[3], dpsi)
 			}
 			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
 			zx := archsimd.LoadFloat32x8(ld(zetaX, i))
@@ -2111,9 +2102,9 @@ func forwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
 		} else {
 			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(d2x1, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+2)).Add(archsimd.LoadFloat32x8(ld(u, i-2))).MulAdd(d2x2, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+3)).Add(archsimd.LoadFloat32x8(ld(u, i-3))).MulAdd(d2x3, w)
+			w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(vc.d2x[1], w)
+			w = archsimd.LoadFloat32x8(ld(u, i+2)).Add(archsimd.LoadFloat32x8(ld(u, i-2))).MulAdd(vc.d2x[2], w)
+			w = archsimd.LoadFloat32x8(ld(u, i+3)).Add(archsimd.LoadFloat32x8(ld(u, i-3))).MulAdd(vc.d2x[3], w)
 		}
 		if w0 != nil {
 			w.Store(ld(w0, i))
@@ -2160,9 +2151,6 @@ func backwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	bc := func(v float32) archsimd.Float32x8 { return archsimd.BroadcastFloat32x8(v) }
 	vc := s.vec.(*vecCoefF32)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
-	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
-	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
 	var ay, opb0, by0 archsimd.Float32x8
@@ -2195,40 +2183,40 @@ func backwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 				up, dn := i+1*nx, i-1*nx
 				tu := opbU1.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU1.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
 				td := opbD1.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(d2y1, d2)
+				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
 				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
 				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y1, d1)
-				dt = tu.Sub(td).MulAdd(d1y1, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
 			}
 			{
 				up, dn := i+2*nx, i-2*nx
 				tu := opbU2.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU2.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
 				td := opbD2.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(d2y2, d2)
+				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
 				gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
 				gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y2, d1)
-				dt = tu.Sub(td).MulAdd(d1y2, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
 			}
 			{
 				up, dn := i+3*nx, i-3*nx
 				tu := opbU3.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU3.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
 				td := opbD3.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD3.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(d2y3, d2)
+				d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(vc.d2y[3], d2)
 				gu := dbyU3.MulAdd(tu, byU3.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
 				gd := dbyD3.MulAdd(td, byD3.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y3, d1)
-				dt = tu.Sub(td).MulAdd(d1y3, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[3], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[3], dt)
 			}
 			sum = d2.Sub(d1)
 			ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
 			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
 		} else {
 			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(d2y1, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-2*nx))).MulAdd(d2y2, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-3*nx))).MulAdd(d2y3, sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-3*nx))).MulAdd(vc.d2y[3], sum)
 		}
 		if xBand {
 			bx0 := archsimd.LoadFloat32x8(ld(pbx, x))
@@ -2241,33 +2229,33 @@ func backwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+1)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+1))))
 				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x1, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
 				gr := archsimd.LoadFloat32x8(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+1))))
 				gl := archsimd.LoadFloat32x8(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(d1x1, d1)
-				dt = tr.Sub(tl).MulAdd(d1x1, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
 			}
 			{
 				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+2)), archsimd.LoadFloat32x8(ld(pbx, x-2))
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+2)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+2))))
 				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-2))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x2, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
 				gr := archsimd.LoadFloat32x8(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+2))))
 				gl := archsimd.LoadFloat32x8(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-2))))
-				d1 = gr.Sub(gl).MulAdd(d1x2, d1)
-				dt = tr.Sub(tl).MulAdd(d1x2, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
 			}
 			{
 				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+3)), archsimd.LoadFloat32x8(ld(pbx, x-3))
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+3)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+3))))
 				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-3)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-3))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x3, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[3], d2)
 				gr := archsimd.LoadFloat32x8(ld(pdbx, x+3)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+3))))
 				gl := archsimd.LoadFloat32x8(ld(pdbx, x-3)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-3))))
-				d1 = gr.Sub(gl).MulAdd(d1x3, d1)
-				dt = tr.Sub(tl).MulAdd(d1x3, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[3], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[3], dt)
 			}
 			sum = sum.Add(d2.Sub(d1))
 			ax := archsimd.LoadFloat32x8(ld(pax, x))
@@ -2275,9 +2263,9 @@ func backwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
 		} else {
 			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(d2x1, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+2)).Add(archsimd.LoadFloat32x8(ld(mu, i-2))).MulAdd(d2x2, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+3)).Add(archsimd.LoadFloat32x8(ld(mu, i-3))).MulAdd(d2x3, sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+2)).Add(archsimd.LoadFloat32x8(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+3)).Add(archsimd.LoadFloat32x8(ld(mu, i-3))).MulAdd(vc.d2x[3], sum)
 		}
 		if g0 != nil {
 			archsimd.LoadFloat32x8(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat32x8(ld(g0, i))).Store(ld(g0, i))
@@ -2323,10 +2311,6 @@ func forwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF32)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
-	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
-	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
-	d1y4, d2y4, d1x4, d2x4 := vc.d1y[4], vc.d2y[4], vc.d1x[4], vc.d2x[4]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients are only needed (and only broadcast) on band rows.
 	var ay, by, dby, opby archsimd.Float32x8
@@ -2353,35 +2337,35 @@ func forwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			uyy := uc.Mul(cY)
 			{
 				up, dn := archsimd.LoadFloat32x8(ld(u, i+1*nx)), archsimd.LoadFloat32x8(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(d1y1, uy)
-				uyy = up.Add(dn).MulAdd(d2y1, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
 				pu := archsimd.LoadFloat32x8(ld(psiY, i+1*nx)).Mul(ayUp1)
 				pd := archsimd.LoadFloat32x8(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(d1y1, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
 			}
 			{
 				up, dn := archsimd.LoadFloat32x8(ld(u, i+2*nx)), archsimd.LoadFloat32x8(ld(u, i-2*nx))
-				uy = up.Sub(dn).MulAdd(d1y2, uy)
-				uyy = up.Add(dn).MulAdd(d2y2, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
 				pu := archsimd.LoadFloat32x8(ld(psiY, i+2*nx)).Mul(ayUp2)
 				pd := archsimd.LoadFloat32x8(ld(psiY, i-2*nx)).Mul(ayDn2)
-				dpsi = pu.Sub(pd).MulAdd(d1y2, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
 			}
 			{
 				up, dn := archsimd.LoadFloat32x8(ld(u, i+3*nx)), archsimd.LoadFloat32x8(ld(u, i-3*nx))
-				uy = up.Sub(dn).MulAdd(d1y3, uy)
-				uyy = up.Add(dn).MulAdd(d2y3, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[3], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[3], uyy)
 				pu := archsimd.LoadFloat32x8(ld(psiY, i+3*nx)).Mul(ayUp3)
 				pd := archsimd.LoadFloat32x8(ld(psiY, i-3*nx)).Mul(ayDn3)
-				dpsi = pu.Sub(pd).MulAdd(d1y3, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[3], dpsi)
 			}
 			{
 				up, dn := archsimd.LoadFloat32x8(ld(u, i+4*nx)), archsimd.LoadFloat32x8(ld(u, i-4*nx))
-				uy = up.Sub(dn).MulAdd(d1y4, uy)
-				uyy = up.Add(dn).MulAdd(d2y4, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[4], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[4], uyy)
 				pu := archsimd.LoadFloat32x8(ld(psiY, i+4*nx)).Mul(ayUp4)
 				pd := archsimd.LoadFloat32x8(ld(psiY, i-4*nx)).Mul(ayDn4)
-				dpsi = pu.Sub(pd).MulAdd(d1y4, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[4], dpsi)
 			}
 			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
 			zy := archsimd.LoadFloat32x8(ld(zetaY, i))
@@ -2390,10 +2374,10 @@ func forwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
 		} else {
 			w = uc.Mul(cY)
-			w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(d2y1, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-2*nx))).MulAdd(d2y2, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-3*nx))).MulAdd(d2y3, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+4*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-4*nx))).MulAdd(d2y4, w)
+			w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
+			w = archsimd.LoadFloat32x8(ld(u, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
+			w = archsimd.LoadFloat32x8(ld(u, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-3*nx))).MulAdd(vc.d2y[3], w)
+			w = archsimd.LoadFloat32x8(ld(u, i+4*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-4*nx))).MulAdd(vc.d2y[4], w)
 		}
 		if xBand {
 			ax, bx, dbx := archsimd.LoadFloat32x8(ld(pax, x)), archsimd.LoadFloat32x8(ld(pbx, x)), archsimd.LoadFloat32x8(ld(pdbx, x))
@@ -2402,35 +2386,35 @@ func forwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			uxx := uc.Mul(cX)
 			{
 				r, l := archsimd.LoadFloat32x8(ld(u, i+1)), archsimd.LoadFloat32x8(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(d1x1, ux)
-				uxx = r.Add(l).MulAdd(d2x1, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
 				pr := archsimd.LoadFloat32x8(ld(psiX, i+1)).Mul(archsimd.LoadFloat32x8(ld(pax, x+1)))
 				pl := archsimd.LoadFloat32x8(ld(psiX, i-1)).Mul(archsimd.LoadFloat32x8(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(d1x1, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
 			}
 			{
 				r, l := archsimd.LoadFloat32x8(ld(u, i+2)), archsimd.LoadFloat32x8(ld(u, i-2))
-				ux = r.Sub(l).MulAdd(d1x2, ux)
-				uxx = r.Add(l).MulAdd(d2x2, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
 				pr := archsimd.LoadFloat32x8(ld(psiX, i+2)).Mul(archsimd.LoadFloat32x8(ld(pax, x+2)))
 				pl := archsimd.LoadFloat32x8(ld(psiX, i-2)).Mul(archsimd.LoadFloat32x8(ld(pax, x-2)))
-				dpsi = pr.Sub(pl).MulAdd(d1x2, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
 			}
 			{
 				r, l := archsimd.LoadFloat32x8(ld(u, i+3)), archsimd.LoadFloat32x8(ld(u, i-3))
-				ux = r.Sub(l).MulAdd(d1x3, ux)
-				uxx = r.Add(l).MulAdd(d2x3, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
 				pr := archsimd.LoadFloat32x8(ld(psiX, i+3)).Mul(archsimd.LoadFloat32x8(ld(pax, x+3)))
 				pl := archsimd.LoadFloat32x8(ld(psiX, i-3)).Mul(archsimd.LoadFloat32x8(ld(pax, x-3)))
-				dpsi = pr.Sub(pl).MulAdd(d1x3, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[3], dpsi)
 			}
 			{
 				r, l := archsimd.LoadFloat32x8(ld(u, i+4)), archsimd.LoadFloat32x8(ld(u, i-4))
-				ux = r.Sub(l).MulAdd(d1x4, ux)
-				uxx = r.Add(l).MulAdd(d2x4, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[4], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[4], uxx)
 				pr := archsimd.LoadFloat32x8(ld(psiX, i+4)).Mul(archsimd.LoadFloat32x8(ld(pax, x+4)))
 				pl := archsimd.LoadFloat32x8(ld(psiX, i-4)).Mul(archsimd.LoadFloat32x8(ld(pax, x-4)))
-				dpsi = pr.Sub(pl).MulAdd(d1x4, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[4], dpsi)
 			}
 			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
 			zx := archsimd.LoadFloat32x8(ld(zetaX, i))
@@ -2439,10 +2423,10 @@ func forwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
 		} else {
 			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(d2x1, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+2)).Add(archsimd.LoadFloat32x8(ld(u, i-2))).MulAdd(d2x2, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+3)).Add(archsimd.LoadFloat32x8(ld(u, i-3))).MulAdd(d2x3, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+4)).Add(archsimd.LoadFloat32x8(ld(u, i-4))).MulAdd(d2x4, w)
+			w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(vc.d2x[1], w)
+			w = archsimd.LoadFloat32x8(ld(u, i+2)).Add(archsimd.LoadFloat32x8(ld(u, i-2))).MulAdd(vc.d2x[2], w)
+			w = archsimd.LoadFloat32x8(ld(u, i+3)).Add(archsimd.LoadFloat32x8(ld(u, i-3))).MulAdd(vc.d2x[3], w)
+			w = archsimd.LoadFloat32x8(ld(u, i+4)).Add(archsimd.LoadFloat32x8(ld(u, i-4))).MulAdd(vc.d2x[4], w)
 		}
 		if w0 != nil {
 			w.Store(ld(w0, i))
@@ -2489,10 +2473,6 @@ func backwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	bc := func(v float32) archsimd.Float32x8 { return archsimd.BroadcastFloat32x8(v) }
 	vc := s.vec.(*vecCoefF32)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
-	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
-	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
-	d1y4, d2y4, d1x4, d2x4 := vc.d1y[4], vc.d2y[4], vc.d1x[4], vc.d2x[4]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
 	var ay, opb0, by0 archsimd.Float32x8
@@ -2529,51 +2509,51 @@ func backwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 				up, dn := i+1*nx, i-1*nx
 				tu := opbU1.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU1.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
 				td := opbD1.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(d2y1, d2)
+				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
 				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
 				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y1, d1)
-				dt = tu.Sub(td).MulAdd(d1y1, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
 			}
 			{
 				up, dn := i+2*nx, i-2*nx
 				tu := opbU2.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU2.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
 				td := opbD2.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(d2y2, d2)
+				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
 				gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
 				gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y2, d1)
-				dt = tu.Sub(td).MulAdd(d1y2, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
 			}
 			{
 				up, dn := i+3*nx, i-3*nx
 				tu := opbU3.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU3.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
 				td := opbD3.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD3.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(d2y3, d2)
+				d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(vc.d2y[3], d2)
 				gu := dbyU3.MulAdd(tu, byU3.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
 				gd := dbyD3.MulAdd(td, byD3.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y3, d1)
-				dt = tu.Sub(td).MulAdd(d1y3, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[3], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[3], dt)
 			}
 			{
 				up, dn := i+4*nx, i-4*nx
 				tu := opbU4.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU4.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
 				td := opbD4.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD4.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU4.MulAdd(tu, opbD4.Mul(td)).MulAdd(d2y4, d2)
+				d2 = opbU4.MulAdd(tu, opbD4.Mul(td)).MulAdd(vc.d2y[4], d2)
 				gu := dbyU4.MulAdd(tu, byU4.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
 				gd := dbyD4.MulAdd(td, byD4.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y4, d1)
-				dt = tu.Sub(td).MulAdd(d1y4, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[4], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[4], dt)
 			}
 			sum = d2.Sub(d1)
 			ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
 			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
 		} else {
 			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(d2y1, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-2*nx))).MulAdd(d2y2, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-3*nx))).MulAdd(d2y3, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+4*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-4*nx))).MulAdd(d2y4, sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-3*nx))).MulAdd(vc.d2y[3], sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+4*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-4*nx))).MulAdd(vc.d2y[4], sum)
 		}
 		if xBand {
 			bx0 := archsimd.LoadFloat32x8(ld(pbx, x))
@@ -2586,44 +2566,44 @@ func backwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+1)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+1))))
 				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x1, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
 				gr := archsimd.LoadFloat32x8(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+1))))
 				gl := archsimd.LoadFloat32x8(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(d1x1, d1)
-				dt = tr.Sub(tl).MulAdd(d1x1, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
 			}
 			{
 				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+2)), archsimd.LoadFloat32x8(ld(pbx, x-2))
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+2)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+2))))
 				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-2))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x2, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
 				gr := archsimd.LoadFloat32x8(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+2))))
 				gl := archsimd.LoadFloat32x8(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-2))))
-				d1 = gr.Sub(gl).MulAdd(d1x2, d1)
-				dt = tr.Sub(tl).MulAdd(d1x2, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
 			}
 			{
 				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+3)), archsimd.LoadFloat32x8(ld(pbx, x-3))
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+3)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+3))))
 				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-3)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-3))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x3, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[3], d2)
 				gr := archsimd.LoadFloat32x8(ld(pdbx, x+3)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+3))))
 				gl := archsimd.LoadFloat32x8(ld(pdbx, x-3)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-3))))
-				d1 = gr.Sub(gl).MulAdd(d1x3, d1)
-				dt = tr.Sub(tl).MulAdd(d1x3, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[3], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[3], dt)
 			}
 			{
 				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+4)), archsimd.LoadFloat32x8(ld(pbx, x-4))
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+4)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+4))))
 				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-4)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-4))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x4, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[4], d2)
 				gr := archsimd.LoadFloat32x8(ld(pdbx, x+4)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+4))))
 				gl := archsimd.LoadFloat32x8(ld(pdbx, x-4)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-4))))
-				d1 = gr.Sub(gl).MulAdd(d1x4, d1)
-				dt = tr.Sub(tl).MulAdd(d1x4, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[4], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[4], dt)
 			}
 			sum = sum.Add(d2.Sub(d1))
 			ax := archsimd.LoadFloat32x8(ld(pax, x))
@@ -2631,10 +2611,10 @@ func backwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
 		} else {
 			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(d2x1, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+2)).Add(archsimd.LoadFloat32x8(ld(mu, i-2))).MulAdd(d2x2, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+3)).Add(archsimd.LoadFloat32x8(ld(mu, i-3))).MulAdd(d2x3, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+4)).Add(archsimd.LoadFloat32x8(ld(mu, i-4))).MulAdd(d2x4, sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+2)).Add(archsimd.LoadFloat32x8(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+3)).Add(archsimd.LoadFloat32x8(ld(mu, i-3))).MulAdd(vc.d2x[3], sum)
+			sum = archsimd.LoadFloat32x8(ld(mu, i+4)).Add(archsimd.LoadFloat32x8(ld(mu, i-4))).MulAdd(vc.d2x[4], sum)
 		}
 		if g0 != nil {
 			archsimd.LoadFloat32x8(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat32x8(ld(g0, i))).Store(ld(g0, i))
@@ -2680,7 +2660,6 @@ func forwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF64)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients are only needed (and only broadcast) on band rows.
 	var ay, by, dby, opby archsimd.Float64x4
@@ -2701,11 +2680,11 @@ func forwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			uyy := uc.Mul(cY)
 			{
 				up, dn := archsimd.LoadFloat64x4(ld(u, i+1*nx)), archsimd.LoadFloat64x4(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(d1y1, uy)
-				uyy = up.Add(dn).MulAdd(d2y1, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
 				pu := archsimd.LoadFloat64x4(ld(psiY, i+1*nx)).Mul(ayUp1)
 				pd := archsimd.LoadFloat64x4(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(d1y1, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
 			}
 			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
 			zy := archsimd.LoadFloat64x4(ld(zetaY, i))
@@ -2714,7 +2693,7 @@ func forwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
 		} else {
 			w = uc.Mul(cY)
-			w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(d2y1, w)
+			w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
 		}
 		if xBand {
 			ax, bx, dbx := archsimd.LoadFloat64x4(ld(pax, x)), archsimd.LoadFloat64x4(ld(pbx, x)), archsimd.LoadFloat64x4(ld(pdbx, x))
@@ -2723,11 +2702,11 @@ func forwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			uxx := uc.Mul(cX)
 			{
 				r, l := archsimd.LoadFloat64x4(ld(u, i+1)), archsimd.LoadFloat64x4(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(d1x1, ux)
-				uxx = r.Add(l).MulAdd(d2x1, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
 				pr := archsimd.LoadFloat64x4(ld(psiX, i+1)).Mul(archsimd.LoadFloat64x4(ld(pax, x+1)))
 				pl := archsimd.LoadFloat64x4(ld(psiX, i-1)).Mul(archsimd.LoadFloat64x4(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(d1x1, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
 			}
 			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
 			zx := archsimd.LoadFloat64x4(ld(zetaX, i))
@@ -2736,7 +2715,7 @@ func forwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
 		} else {
 			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(d2x1, w)
+			w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(vc.d2x[1], w)
 		}
 		if w0 != nil {
 			w.Store(ld(w0, i))
@@ -2783,7 +2762,6 @@ func backwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	bc := func(v float64) archsimd.Float64x4 { return archsimd.BroadcastFloat64x4(v) }
 	vc := s.vec.(*vecCoefF64)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
 	var ay, opb0, by0 archsimd.Float64x4
@@ -2808,18 +2786,18 @@ func backwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 				up, dn := i+1*nx, i-1*nx
 				tu := opbU1.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU1.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
 				td := opbD1.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(d2y1, d2)
+				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
 				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
 				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y1, d1)
-				dt = tu.Sub(td).MulAdd(d1y1, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
 			}
 			sum = d2.Sub(d1)
 			ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
 			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
 		} else {
 			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(d2y1, sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
 		}
 		if xBand {
 			bx0 := archsimd.LoadFloat64x4(ld(pbx, x))
@@ -2832,11 +2810,11 @@ func backwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+1)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+1))))
 				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x1, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
 				gr := archsimd.LoadFloat64x4(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+1))))
 				gl := archsimd.LoadFloat64x4(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(d1x1, d1)
-				dt = tr.Sub(tl).MulAdd(d1x1, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
 			}
 			sum = sum.Add(d2.Sub(d1))
 			ax := archsimd.LoadFloat64x4(ld(pax, x))
@@ -2844,7 +2822,7 @@ func backwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
 		} else {
 			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(d2x1, sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
 		}
 		if g0 != nil {
 			archsimd.LoadFloat64x4(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat64x4(ld(g0, i))).Store(ld(g0, i))
@@ -2890,8 +2868,6 @@ func forwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF64)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
-	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients are only needed (and only broadcast) on band rows.
 	var ay, by, dby, opby archsimd.Float64x4
@@ -2914,19 +2890,19 @@ func forwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			uyy := uc.Mul(cY)
 			{
 				up, dn := archsimd.LoadFloat64x4(ld(u, i+1*nx)), archsimd.LoadFloat64x4(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(d1y1, uy)
-				uyy = up.Add(dn).MulAdd(d2y1, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
 				pu := archsimd.LoadFloat64x4(ld(psiY, i+1*nx)).Mul(ayUp1)
 				pd := archsimd.LoadFloat64x4(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(d1y1, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
 			}
 			{
 				up, dn := archsimd.LoadFloat64x4(ld(u, i+2*nx)), archsimd.LoadFloat64x4(ld(u, i-2*nx))
-				uy = up.Sub(dn).MulAdd(d1y2, uy)
-				uyy = up.Add(dn).MulAdd(d2y2, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
 				pu := archsimd.LoadFloat64x4(ld(psiY, i+2*nx)).Mul(ayUp2)
 				pd := archsimd.LoadFloat64x4(ld(psiY, i-2*nx)).Mul(ayDn2)
-				dpsi = pu.Sub(pd).MulAdd(d1y2, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
 			}
 			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
 			zy := archsimd.LoadFloat64x4(ld(zetaY, i))
@@ -2935,8 +2911,8 @@ func forwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
 		} else {
 			w = uc.Mul(cY)
-			w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(d2y1, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-2*nx))).MulAdd(d2y2, w)
+			w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
+			w = archsimd.LoadFloat64x4(ld(u, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
 		}
 		if xBand {
 			ax, bx, dbx := archsimd.LoadFloat64x4(ld(pax, x)), archsimd.LoadFloat64x4(ld(pbx, x)), archsimd.LoadFloat64x4(ld(pdbx, x))
@@ -2945,19 +2921,19 @@ func forwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			uxx := uc.Mul(cX)
 			{
 				r, l := archsimd.LoadFloat64x4(ld(u, i+1)), archsimd.LoadFloat64x4(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(d1x1, ux)
-				uxx = r.Add(l).MulAdd(d2x1, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
 				pr := archsimd.LoadFloat64x4(ld(psiX, i+1)).Mul(archsimd.LoadFloat64x4(ld(pax, x+1)))
 				pl := archsimd.LoadFloat64x4(ld(psiX, i-1)).Mul(archsimd.LoadFloat64x4(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(d1x1, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
 			}
 			{
 				r, l := archsimd.LoadFloat64x4(ld(u, i+2)), archsimd.LoadFloat64x4(ld(u, i-2))
-				ux = r.Sub(l).MulAdd(d1x2, ux)
-				uxx = r.Add(l).MulAdd(d2x2, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
 				pr := archsimd.LoadFloat64x4(ld(psiX, i+2)).Mul(archsimd.LoadFloat64x4(ld(pax, x+2)))
 				pl := archsimd.LoadFloat64x4(ld(psiX, i-2)).Mul(archsimd.LoadFloat64x4(ld(pax, x-2)))
-				dpsi = pr.Sub(pl).MulAdd(d1x2, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
 			}
 			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
 			zx := archsimd.LoadFloat64x4(ld(zetaX, i))
@@ -2966,8 +2942,8 @@ func forwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
 		} else {
 			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(d2x1, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+2)).Add(archsimd.LoadFloat64x4(ld(u, i-2))).MulAdd(d2x2, w)
+			w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(vc.d2x[1], w)
+			w = archsimd.LoadFloat64x4(ld(u, i+2)).Add(archsimd.LoadFloat64x4(ld(u, i-2))).MulAdd(vc.d2x[2], w)
 		}
 		if w0 != nil {
 			w.Store(ld(w0, i))
@@ -3014,8 +2990,6 @@ func backwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	bc := func(v float64) archsimd.Float64x4 { return archsimd.BroadcastFloat64x4(v) }
 	vc := s.vec.(*vecCoefF64)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
-	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
 	var ay, opb0, by0 archsimd.Float64x4
@@ -3044,29 +3018,29 @@ func backwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 				up, dn := i+1*nx, i-1*nx
 				tu := opbU1.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU1.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
 				td := opbD1.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(d2y1, d2)
+				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
 				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
 				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y1, d1)
-				dt = tu.Sub(td).MulAdd(d1y1, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
 			}
 			{
 				up, dn := i+2*nx, i-2*nx
 				tu := opbU2.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU2.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
 				td := opbD2.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(d2y2, d2)
+				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
 				gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
 				gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y2, d1)
-				dt = tu.Sub(td).MulAdd(d1y2, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
 			}
 			sum = d2.Sub(d1)
 			ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
 			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
 		} else {
 			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(d2y1, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-2*nx))).MulAdd(d2y2, sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
 		}
 		if xBand {
 			bx0 := archsimd.LoadFloat64x4(ld(pbx, x))
@@ -3079,22 +3053,22 @@ func backwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+1)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+1))))
 				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x1, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
 				gr := archsimd.LoadFloat64x4(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+1))))
 				gl := archsimd.LoadFloat64x4(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(d1x1, d1)
-				dt = tr.Sub(tl).MulAdd(d1x1, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
 			}
 			{
 				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+2)), archsimd.LoadFloat64x4(ld(pbx, x-2))
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+2)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+2))))
 				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-2))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x2, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
 				gr := archsimd.LoadFloat64x4(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+2))))
 				gl := archsimd.LoadFloat64x4(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-2))))
-				d1 = gr.Sub(gl).MulAdd(d1x2, d1)
-				dt = tr.Sub(tl).MulAdd(d1x2, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
 			}
 			sum = sum.Add(d2.Sub(d1))
 			ax := archsimd.LoadFloat64x4(ld(pax, x))
@@ -3102,8 +3076,8 @@ func backwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
 		} else {
 			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(d2x1, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+2)).Add(archsimd.LoadFloat64x4(ld(mu, i-2))).MulAdd(d2x2, sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+2)).Add(archsimd.LoadFloat64x4(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
 		}
 		if g0 != nil {
 			archsimd.LoadFloat64x4(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat64x4(ld(g0, i))).Store(ld(g0, i))
@@ -3149,9 +3123,6 @@ func forwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF64)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
-	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
-	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients are only needed (and only broadcast) on band rows.
 	var ay, by, dby, opby archsimd.Float64x4
@@ -3176,27 +3147,27 @@ func forwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			uyy := uc.Mul(cY)
 			{
 				up, dn := archsimd.LoadFloat64x4(ld(u, i+1*nx)), archsimd.LoadFloat64x4(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(d1y1, uy)
-				uyy = up.Add(dn).MulAdd(d2y1, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
 				pu := archsimd.LoadFloat64x4(ld(psiY, i+1*nx)).Mul(ayUp1)
 				pd := archsimd.LoadFloat64x4(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(d1y1, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
 			}
 			{
 				up, dn := archsimd.LoadFloat64x4(ld(u, i+2*nx)), archsimd.LoadFloat64x4(ld(u, i-2*nx))
-				uy = up.Sub(dn).MulAdd(d1y2, uy)
-				uyy = up.Add(dn).MulAdd(d2y2, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
 				pu := archsimd.LoadFloat64x4(ld(psiY, i+2*nx)).Mul(ayUp2)
 				pd := archsimd.LoadFloat64x4(ld(psiY, i-2*nx)).Mul(ayDn2)
-				dpsi = pu.Sub(pd).MulAdd(d1y2, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
 			}
 			{
 				up, dn := archsimd.LoadFloat64x4(ld(u, i+3*nx)), archsimd.LoadFloat64x4(ld(u, i-3*nx))
-				uy = up.Sub(dn).MulAdd(d1y3, uy)
-				uyy = up.Add(dn).MulAdd(d2y3, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[3], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[3], uyy)
 				pu := archsimd.LoadFloat64x4(ld(psiY, i+3*nx)).Mul(ayUp3)
 				pd := archsimd.LoadFloat64x4(ld(psiY, i-3*nx)).Mul(ayDn3)
-				dpsi = pu.Sub(pd).MulAdd(d1y3, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[3], dpsi)
 			}
 			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
 			zy := archsimd.LoadFloat64x4(ld(zetaY, i))
@@ -3205,9 +3176,9 @@ func forwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
 		} else {
 			w = uc.Mul(cY)
-			w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(d2y1, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-2*nx))).MulAdd(d2y2, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-3*nx))).MulAdd(d2y3, w)
+			w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
+			w = archsimd.LoadFloat64x4(ld(u, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
+			w = archsimd.LoadFloat64x4(ld(u, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-3*nx))).MulAdd(vc.d2y[3], w)
 		}
 		if xBand {
 			ax, bx, dbx := archsimd.LoadFloat64x4(ld(pax, x)), archsimd.LoadFloat64x4(ld(pbx, x)), archsimd.LoadFloat64x4(ld(pdbx, x))
@@ -3216,27 +3187,27 @@ func forwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			uxx := uc.Mul(cX)
 			{
 				r, l := archsimd.LoadFloat64x4(ld(u, i+1)), archsimd.LoadFloat64x4(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(d1x1, ux)
-				uxx = r.Add(l).MulAdd(d2x1, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
 				pr := archsimd.LoadFloat64x4(ld(psiX, i+1)).Mul(archsimd.LoadFloat64x4(ld(pax, x+1)))
 				pl := archsimd.LoadFloat64x4(ld(psiX, i-1)).Mul(archsimd.LoadFloat64x4(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(d1x1, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
 			}
 			{
 				r, l := archsimd.LoadFloat64x4(ld(u, i+2)), archsimd.LoadFloat64x4(ld(u, i-2))
-				ux = r.Sub(l).MulAdd(d1x2, ux)
-				uxx = r.Add(l).MulAdd(d2x2, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
 				pr := archsimd.LoadFloat64x4(ld(psiX, i+2)).Mul(archsimd.LoadFloat64x4(ld(pax, x+2)))
 				pl := archsimd.LoadFloat64x4(ld(psiX, i-2)).Mul(archsimd.LoadFloat64x4(ld(pax, x-2)))
-				dpsi = pr.Sub(pl).MulAdd(d1x2, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
 			}
 			{
 				r, l := archsimd.LoadFloat64x4(ld(u, i+3)), archsimd.LoadFloat64x4(ld(u, i-3))
-				ux = r.Sub(l).MulAdd(d1x3, ux)
-				uxx = r.Add(l).MulAdd(d2x3, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
 				pr := archsimd.LoadFloat64x4(ld(psiX, i+3)).Mul(archsimd.LoadFloat64x4(ld(pax, x+3)))
 				pl := archsimd.LoadFloat64x4(ld(psiX, i-3)).Mul(archsimd.LoadFloat64x4(ld(pax, x-3)))
-				dpsi = pr.Sub(pl).MulAdd(d1x3, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[3], dpsi)
 			}
 			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
 			zx := archsimd.LoadFloat64x4(ld(zetaX, i))
@@ -3245,9 +3216,9 @@ func forwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
 		} else {
 			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(d2x1, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+2)).Add(archsimd.LoadFloat64x4(ld(u, i-2))).MulAdd(d2x2, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+3)).Add(archsimd.LoadFloat64x4(ld(u, i-3))).MulAdd(d2x3, w)
+			w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(vc.d2x[1], w)
+			w = archsimd.LoadFloat64x4(ld(u, i+2)).Add(archsimd.LoadFloat64x4(ld(u, i-2))).MulAdd(vc.d2x[2], w)
+			w = archsimd.LoadFloat64x4(ld(u, i+3)).Add(archsimd.LoadFloat64x4(ld(u, i-3))).MulAdd(vc.d2x[3], w)
 		}
 		if w0 != nil {
 			w.Store(ld(w0, i))
@@ -3294,9 +3265,6 @@ func backwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	bc := func(v float64) archsimd.Float64x4 { return archsimd.BroadcastFloat64x4(v) }
 	vc := s.vec.(*vecCoefF64)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
-	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
-	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
 	var ay, opb0, by0 archsimd.Float64x4
@@ -3329,40 +3297,40 @@ func backwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 				up, dn := i+1*nx, i-1*nx
 				tu := opbU1.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU1.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
 				td := opbD1.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(d2y1, d2)
+				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
 				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
 				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y1, d1)
-				dt = tu.Sub(td).MulAdd(d1y1, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
 			}
 			{
 				up, dn := i+2*nx, i-2*nx
 				tu := opbU2.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU2.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
 				td := opbD2.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(d2y2, d2)
+				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
 				gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
 				gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y2, d1)
-				dt = tu.Sub(td).MulAdd(d1y2, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
 			}
 			{
 				up, dn := i+3*nx, i-3*nx
 				tu := opbU3.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU3.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
 				td := opbD3.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD3.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(d2y3, d2)
+				d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(vc.d2y[3], d2)
 				gu := dbyU3.MulAdd(tu, byU3.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
 				gd := dbyD3.MulAdd(td, byD3.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y3, d1)
-				dt = tu.Sub(td).MulAdd(d1y3, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[3], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[3], dt)
 			}
 			sum = d2.Sub(d1)
 			ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
 			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
 		} else {
 			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(d2y1, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-2*nx))).MulAdd(d2y2, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-3*nx))).MulAdd(d2y3, sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-3*nx))).MulAdd(vc.d2y[3], sum)
 		}
 		if xBand {
 			bx0 := archsimd.LoadFloat64x4(ld(pbx, x))
@@ -3375,33 +3343,33 @@ func backwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+1)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+1))))
 				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x1, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
 				gr := archsimd.LoadFloat64x4(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+1))))
 				gl := archsimd.LoadFloat64x4(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(d1x1, d1)
-				dt = tr.Sub(tl).MulAdd(d1x1, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
 			}
 			{
 				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+2)), archsimd.LoadFloat64x4(ld(pbx, x-2))
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+2)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+2))))
 				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-2))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x2, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
 				gr := archsimd.LoadFloat64x4(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+2))))
 				gl := archsimd.LoadFloat64x4(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-2))))
-				d1 = gr.Sub(gl).MulAdd(d1x2, d1)
-				dt = tr.Sub(tl).MulAdd(d1x2, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
 			}
 			{
 				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+3)), archsimd.LoadFloat64x4(ld(pbx, x-3))
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+3)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+3))))
 				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-3)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-3))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x3, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[3], d2)
 				gr := archsimd.LoadFloat64x4(ld(pdbx, x+3)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+3))))
 				gl := archsimd.LoadFloat64x4(ld(pdbx, x-3)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-3))))
-				d1 = gr.Sub(gl).MulAdd(d1x3, d1)
-				dt = tr.Sub(tl).MulAdd(d1x3, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[3], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[3], dt)
 			}
 			sum = sum.Add(d2.Sub(d1))
 			ax := archsimd.LoadFloat64x4(ld(pax, x))
@@ -3409,9 +3377,9 @@ func backwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
 		} else {
 			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(d2x1, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+2)).Add(archsimd.LoadFloat64x4(ld(mu, i-2))).MulAdd(d2x2, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+3)).Add(archsimd.LoadFloat64x4(ld(mu, i-3))).MulAdd(d2x3, sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+2)).Add(archsimd.LoadFloat64x4(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+3)).Add(archsimd.LoadFloat64x4(ld(mu, i-3))).MulAdd(vc.d2x[3], sum)
 		}
 		if g0 != nil {
 			archsimd.LoadFloat64x4(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat64x4(ld(g0, i))).Store(ld(g0, i))
@@ -3457,10 +3425,6 @@ func forwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF64)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
-	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
-	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
-	d1y4, d2y4, d1x4, d2x4 := vc.d1y[4], vc.d2y[4], vc.d1x[4], vc.d2x[4]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients are only needed (and only broadcast) on band rows.
 	var ay, by, dby, opby archsimd.Float64x4
@@ -3487,35 +3451,35 @@ func forwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			uyy := uc.Mul(cY)
 			{
 				up, dn := archsimd.LoadFloat64x4(ld(u, i+1*nx)), archsimd.LoadFloat64x4(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(d1y1, uy)
-				uyy = up.Add(dn).MulAdd(d2y1, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
 				pu := archsimd.LoadFloat64x4(ld(psiY, i+1*nx)).Mul(ayUp1)
 				pd := archsimd.LoadFloat64x4(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(d1y1, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
 			}
 			{
 				up, dn := archsimd.LoadFloat64x4(ld(u, i+2*nx)), archsimd.LoadFloat64x4(ld(u, i-2*nx))
-				uy = up.Sub(dn).MulAdd(d1y2, uy)
-				uyy = up.Add(dn).MulAdd(d2y2, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
 				pu := archsimd.LoadFloat64x4(ld(psiY, i+2*nx)).Mul(ayUp2)
 				pd := archsimd.LoadFloat64x4(ld(psiY, i-2*nx)).Mul(ayDn2)
-				dpsi = pu.Sub(pd).MulAdd(d1y2, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
 			}
 			{
 				up, dn := archsimd.LoadFloat64x4(ld(u, i+3*nx)), archsimd.LoadFloat64x4(ld(u, i-3*nx))
-				uy = up.Sub(dn).MulAdd(d1y3, uy)
-				uyy = up.Add(dn).MulAdd(d2y3, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[3], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[3], uyy)
 				pu := archsimd.LoadFloat64x4(ld(psiY, i+3*nx)).Mul(ayUp3)
 				pd := archsimd.LoadFloat64x4(ld(psiY, i-3*nx)).Mul(ayDn3)
-				dpsi = pu.Sub(pd).MulAdd(d1y3, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[3], dpsi)
 			}
 			{
 				up, dn := archsimd.LoadFloat64x4(ld(u, i+4*nx)), archsimd.LoadFloat64x4(ld(u, i-4*nx))
-				uy = up.Sub(dn).MulAdd(d1y4, uy)
-				uyy = up.Add(dn).MulAdd(d2y4, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[4], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[4], uyy)
 				pu := archsimd.LoadFloat64x4(ld(psiY, i+4*nx)).Mul(ayUp4)
 				pd := archsimd.LoadFloat64x4(ld(psiY, i-4*nx)).Mul(ayDn4)
-				dpsi = pu.Sub(pd).MulAdd(d1y4, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[4], dpsi)
 			}
 			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
 			zy := archsimd.LoadFloat64x4(ld(zetaY, i))
@@ -3524,10 +3488,10 @@ func forwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
 		} else {
 			w = uc.Mul(cY)
-			w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(d2y1, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-2*nx))).MulAdd(d2y2, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-3*nx))).MulAdd(d2y3, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+4*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-4*nx))).MulAdd(d2y4, w)
+			w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
+			w = archsimd.LoadFloat64x4(ld(u, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
+			w = archsimd.LoadFloat64x4(ld(u, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-3*nx))).MulAdd(vc.d2y[3], w)
+			w = archsimd.LoadFloat64x4(ld(u, i+4*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-4*nx))).MulAdd(vc.d2y[4], w)
 		}
 		if xBand {
 			ax, bx, dbx := archsimd.LoadFloat64x4(ld(pax, x)), archsimd.LoadFloat64x4(ld(pbx, x)), archsimd.LoadFloat64x4(ld(pdbx, x))
@@ -3536,35 +3500,35 @@ func forwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			uxx := uc.Mul(cX)
 			{
 				r, l := archsimd.LoadFloat64x4(ld(u, i+1)), archsimd.LoadFloat64x4(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(d1x1, ux)
-				uxx = r.Add(l).MulAdd(d2x1, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
 				pr := archsimd.LoadFloat64x4(ld(psiX, i+1)).Mul(archsimd.LoadFloat64x4(ld(pax, x+1)))
 				pl := archsimd.LoadFloat64x4(ld(psiX, i-1)).Mul(archsimd.LoadFloat64x4(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(d1x1, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
 			}
 			{
 				r, l := archsimd.LoadFloat64x4(ld(u, i+2)), archsimd.LoadFloat64x4(ld(u, i-2))
-				ux = r.Sub(l).MulAdd(d1x2, ux)
-				uxx = r.Add(l).MulAdd(d2x2, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
 				pr := archsimd.LoadFloat64x4(ld(psiX, i+2)).Mul(archsimd.LoadFloat64x4(ld(pax, x+2)))
 				pl := archsimd.LoadFloat64x4(ld(psiX, i-2)).Mul(archsimd.LoadFloat64x4(ld(pax, x-2)))
-				dpsi = pr.Sub(pl).MulAdd(d1x2, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
 			}
 			{
 				r, l := archsimd.LoadFloat64x4(ld(u, i+3)), archsimd.LoadFloat64x4(ld(u, i-3))
-				ux = r.Sub(l).MulAdd(d1x3, ux)
-				uxx = r.Add(l).MulAdd(d2x3, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
 				pr := archsimd.LoadFloat64x4(ld(psiX, i+3)).Mul(archsimd.LoadFloat64x4(ld(pax, x+3)))
 				pl := archsimd.LoadFloat64x4(ld(psiX, i-3)).Mul(archsimd.LoadFloat64x4(ld(pax, x-3)))
-				dpsi = pr.Sub(pl).MulAdd(d1x3, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[3], dpsi)
 			}
 			{
 				r, l := archsimd.LoadFloat64x4(ld(u, i+4)), archsimd.LoadFloat64x4(ld(u, i-4))
-				ux = r.Sub(l).MulAdd(d1x4, ux)
-				uxx = r.Add(l).MulAdd(d2x4, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[4], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[4], uxx)
 				pr := archsimd.LoadFloat64x4(ld(psiX, i+4)).Mul(archsimd.LoadFloat64x4(ld(pax, x+4)))
 				pl := archsimd.LoadFloat64x4(ld(psiX, i-4)).Mul(archsimd.LoadFloat64x4(ld(pax, x-4)))
-				dpsi = pr.Sub(pl).MulAdd(d1x4, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[4], dpsi)
 			}
 			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
 			zx := archsimd.LoadFloat64x4(ld(zetaX, i))
@@ -3573,10 +3537,10 @@ func forwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
 		} else {
 			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(d2x1, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+2)).Add(archsimd.LoadFloat64x4(ld(u, i-2))).MulAdd(d2x2, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+3)).Add(archsimd.LoadFloat64x4(ld(u, i-3))).MulAdd(d2x3, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+4)).Add(archsimd.LoadFloat64x4(ld(u, i-4))).MulAdd(d2x4, w)
+			w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(vc.d2x[1], w)
+			w = archsimd.LoadFloat64x4(ld(u, i+2)).Add(archsimd.LoadFloat64x4(ld(u, i-2))).MulAdd(vc.d2x[2], w)
+			w = archsimd.LoadFloat64x4(ld(u, i+3)).Add(archsimd.LoadFloat64x4(ld(u, i-3))).MulAdd(vc.d2x[3], w)
+			w = archsimd.LoadFloat64x4(ld(u, i+4)).Add(archsimd.LoadFloat64x4(ld(u, i-4))).MulAdd(vc.d2x[4], w)
 		}
 		if w0 != nil {
 			w.Store(ld(w0, i))
@@ -3623,10 +3587,6 @@ func backwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	bc := func(v float64) archsimd.Float64x4 { return archsimd.BroadcastFloat64x4(v) }
 	vc := s.vec.(*vecCoefF64)
-	d1y1, d2y1, d1x1, d2x1 := vc.d1y[1], vc.d2y[1], vc.d1x[1], vc.d2x[1]
-	d1y2, d2y2, d1x2, d2x2 := vc.d1y[2], vc.d2y[2], vc.d1x[2], vc.d2x[2]
-	d1y3, d2y3, d1x3, d2x3 := vc.d1y[3], vc.d2y[3], vc.d1x[3], vc.d2x[3]
-	d1y4, d2y4, d1x4, d2x4 := vc.d1y[4], vc.d2y[4], vc.d1x[4], vc.d2x[4]
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
 	var ay, opb0, by0 archsimd.Float64x4
@@ -3663,51 +3623,51 @@ func backwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 				up, dn := i+1*nx, i-1*nx
 				tu := opbU1.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU1.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
 				td := opbD1.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(d2y1, d2)
+				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
 				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
 				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y1, d1)
-				dt = tu.Sub(td).MulAdd(d1y1, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
 			}
 			{
 				up, dn := i+2*nx, i-2*nx
 				tu := opbU2.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU2.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
 				td := opbD2.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(d2y2, d2)
+				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
 				gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
 				gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y2, d1)
-				dt = tu.Sub(td).MulAdd(d1y2, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
 			}
 			{
 				up, dn := i+3*nx, i-3*nx
 				tu := opbU3.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU3.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
 				td := opbD3.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD3.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(d2y3, d2)
+				d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(vc.d2y[3], d2)
 				gu := dbyU3.MulAdd(tu, byU3.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
 				gd := dbyD3.MulAdd(td, byD3.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y3, d1)
-				dt = tu.Sub(td).MulAdd(d1y3, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[3], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[3], dt)
 			}
 			{
 				up, dn := i+4*nx, i-4*nx
 				tu := opbU4.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU4.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
 				td := opbD4.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD4.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU4.MulAdd(tu, opbD4.Mul(td)).MulAdd(d2y4, d2)
+				d2 = opbU4.MulAdd(tu, opbD4.Mul(td)).MulAdd(vc.d2y[4], d2)
 				gu := dbyU4.MulAdd(tu, byU4.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
 				gd := dbyD4.MulAdd(td, byD4.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y4, d1)
-				dt = tu.Sub(td).MulAdd(d1y4, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[4], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[4], dt)
 			}
 			sum = d2.Sub(d1)
 			ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
 			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
 		} else {
 			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(d2y1, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-2*nx))).MulAdd(d2y2, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-3*nx))).MulAdd(d2y3, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+4*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-4*nx))).MulAdd(d2y4, sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-3*nx))).MulAdd(vc.d2y[3], sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+4*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-4*nx))).MulAdd(vc.d2y[4], sum)
 		}
 		if xBand {
 			bx0 := archsimd.LoadFloat64x4(ld(pbx, x))
@@ -3720,44 +3680,44 @@ func backwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+1)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+1))))
 				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x1, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
 				gr := archsimd.LoadFloat64x4(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+1))))
 				gl := archsimd.LoadFloat64x4(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(d1x1, d1)
-				dt = tr.Sub(tl).MulAdd(d1x1, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
 			}
 			{
 				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+2)), archsimd.LoadFloat64x4(ld(pbx, x-2))
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+2)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+2))))
 				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-2))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x2, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
 				gr := archsimd.LoadFloat64x4(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+2))))
 				gl := archsimd.LoadFloat64x4(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-2))))
-				d1 = gr.Sub(gl).MulAdd(d1x2, d1)
-				dt = tr.Sub(tl).MulAdd(d1x2, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
 			}
 			{
 				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+3)), archsimd.LoadFloat64x4(ld(pbx, x-3))
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+3)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+3))))
 				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-3)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-3))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x3, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[3], d2)
 				gr := archsimd.LoadFloat64x4(ld(pdbx, x+3)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+3))))
 				gl := archsimd.LoadFloat64x4(ld(pdbx, x-3)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-3))))
-				d1 = gr.Sub(gl).MulAdd(d1x3, d1)
-				dt = tr.Sub(tl).MulAdd(d1x3, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[3], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[3], dt)
 			}
 			{
 				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+4)), archsimd.LoadFloat64x4(ld(pbx, x-4))
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+4)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+4))))
 				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-4)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-4))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x4, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[4], d2)
 				gr := archsimd.LoadFloat64x4(ld(pdbx, x+4)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+4))))
 				gl := archsimd.LoadFloat64x4(ld(pdbx, x-4)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-4))))
-				d1 = gr.Sub(gl).MulAdd(d1x4, d1)
-				dt = tr.Sub(tl).MulAdd(d1x4, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[4], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[4], dt)
 			}
 			sum = sum.Add(d2.Sub(d1))
 			ax := archsimd.LoadFloat64x4(ld(pax, x))
@@ -3765,10 +3725,10 @@ func backwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
 		} else {
 			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(d2x1, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+2)).Add(archsimd.LoadFloat64x4(ld(mu, i-2))).MulAdd(d2x2, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+3)).Add(archsimd.LoadFloat64x4(ld(mu, i-3))).MulAdd(d2x3, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+4)).Add(archsimd.LoadFloat64x4(ld(mu, i-4))).MulAdd(d2x4, sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+2)).Add(archsimd.LoadFloat64x4(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+3)).Add(archsimd.LoadFloat64x4(ld(mu, i-3))).MulAdd(vc.d2x[3], sum)
+			sum = archsimd.LoadFloat64x4(ld(mu, i+4)).Add(archsimd.LoadFloat64x4(ld(mu, i-4))).MulAdd(vc.d2x[4], sum)
 		}
 		if g0 != nil {
 			archsimd.LoadFloat64x4(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat64x4(ld(g0, i))).Store(ld(g0, i))

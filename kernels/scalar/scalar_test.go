@@ -1,6 +1,7 @@
 package scalar
 
 import (
+	"github.com/torchwave/torchwave/kernels/parallel"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -129,7 +130,17 @@ func current(f *Fields[float64], nsteps int) state {
 	return state{f.U[a], f.U[b], f.PsiY[a], f.PsiX[a], f.ZetaY[a], f.ZetaX[a]}
 }
 
+// TestAdjointDotProduct runs with 1, 2 and 3 threads: with two shots these
+// give the serial, shot-parallel and row-parallel schedules.
 func TestAdjointDotProduct(t *testing.T) {
+	defer parallel.SetThreads(0)
+	for _, threads := range []int{1, 2, 3} {
+		parallel.SetThreads(threads)
+		testAdjointDotProduct(t)
+	}
+}
+
+func testAdjointDotProduct(t *testing.T) {
 	for _, acc := range []int{2, 4, 6, 8} {
 		for _, nsteps := range []int{6, 7} {
 			rng := rand.New(rand.NewPCG(uint64(acc), uint64(nsteps)))

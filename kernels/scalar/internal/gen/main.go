@@ -217,9 +217,6 @@ func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], 
 	}
 	ld := func(p unsafe.Pointer, i int) *[L]{{.Type}} { return (*[L]{{.Type}})(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoef{{.Sfx}})
-{{- range .Ks}}
-	d1y{{.}}, d2y{{.}}, d1x{{.}}, d2x{{.}} := vc.d1y[{{.}}], vc.d2y[{{.}}], vc.d1x[{{.}}], vc.d2x[{{.}}]
-{{- end}}
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients are only needed (and only broadcast) on band rows.
 	var ay, by, dby, opby archsimd.{{.Vec}}
@@ -245,11 +242,11 @@ func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], 
 {{- range .Ks}}
 			{
 				up, dn := archsimd.Load{{$.Vec}}(ld(u, i+{{.}}*nx)), archsimd.Load{{$.Vec}}(ld(u, i-{{.}}*nx))
-				uy = up.Sub(dn).MulAdd(d1y{{.}}, uy)
-				uyy = up.Add(dn).MulAdd(d2y{{.}}, uyy)
+				uy = up.Sub(dn).MulAdd(vc.d1y[{{.}}], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[{{.}}], uyy)
 				pu := archsimd.Load{{$.Vec}}(ld(psiY, i+{{.}}*nx)).Mul(ayUp{{.}})
 				pd := archsimd.Load{{$.Vec}}(ld(psiY, i-{{.}}*nx)).Mul(ayDn{{.}})
-				dpsi = pu.Sub(pd).MulAdd(d1y{{.}}, dpsi)
+				dpsi = pu.Sub(pd).MulAdd(vc.d1y[{{.}}], dpsi)
 			}
 {{- end}}
 			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
@@ -260,7 +257,7 @@ func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], 
 		} else {
 			w = uc.Mul(cY)
 {{- range .Ks}}
-			w = archsimd.Load{{$.Vec}}(ld(u, i+{{.}}*nx)).Add(archsimd.Load{{$.Vec}}(ld(u, i-{{.}}*nx))).MulAdd(d2y{{.}}, w)
+			w = archsimd.Load{{$.Vec}}(ld(u, i+{{.}}*nx)).Add(archsimd.Load{{$.Vec}}(ld(u, i-{{.}}*nx))).MulAdd(vc.d2y[{{.}}], w)
 {{- end}}
 		}
 		if xBand {
@@ -271,11 +268,11 @@ func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], 
 {{- range .Ks}}
 			{
 				r, l := archsimd.Load{{$.Vec}}(ld(u, i+{{.}})), archsimd.Load{{$.Vec}}(ld(u, i-{{.}}))
-				ux = r.Sub(l).MulAdd(d1x{{.}}, ux)
-				uxx = r.Add(l).MulAdd(d2x{{.}}, uxx)
+				ux = r.Sub(l).MulAdd(vc.d1x[{{.}}], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[{{.}}], uxx)
 				pr := archsimd.Load{{$.Vec}}(ld(psiX, i+{{.}})).Mul(archsimd.Load{{$.Vec}}(ld(pax, x+{{.}})))
 				pl := archsimd.Load{{$.Vec}}(ld(psiX, i-{{.}})).Mul(archsimd.Load{{$.Vec}}(ld(pax, x-{{.}})))
-				dpsi = pr.Sub(pl).MulAdd(d1x{{.}}, dpsi)
+				dpsi = pr.Sub(pl).MulAdd(vc.d1x[{{.}}], dpsi)
 			}
 {{- end}}
 			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
@@ -286,7 +283,7 @@ func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], 
 		} else {
 			w = uc.MulAdd(cX, w)
 {{- range .Ks}}
-			w = archsimd.Load{{$.Vec}}(ld(u, i+{{.}})).Add(archsimd.Load{{$.Vec}}(ld(u, i-{{.}}))).MulAdd(d2x{{.}}, w)
+			w = archsimd.Load{{$.Vec}}(ld(u, i+{{.}})).Add(archsimd.Load{{$.Vec}}(ld(u, i-{{.}}))).MulAdd(vc.d2x[{{.}}], w)
 {{- end}}
 		}
 		if w0 != nil {
@@ -334,9 +331,6 @@ func backwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}],
 	ld := func(p unsafe.Pointer, i int) *[L]{{.Type}} { return (*[L]{{.Type}})(unsafe.Add(p, i*size)) }
 	bc := func(v {{.Type}}) archsimd.{{.Vec}} { return archsimd.Broadcast{{.Vec}}(v) }
 	vc := s.vec.(*vecCoef{{.Sfx}})
-{{- range .Ks}}
-	d1y{{.}}, d2y{{.}}, d1x{{.}}, d2x{{.}} := vc.d1y[{{.}}], vc.d2y[{{.}}], vc.d1x[{{.}}], vc.d2x[{{.}}]
-{{- end}}
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
 	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
 	var ay, opb0, by0 archsimd.{{.Vec}}
@@ -366,11 +360,11 @@ func backwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}],
 				up, dn := i+{{.}}*nx, i-{{.}}*nx
 				tu := opbU{{.}}.MulAdd(archsimd.Load{{$.Vec}}(ld(mu, up)), byU{{.}}.Mul(archsimd.Load{{$.Vec}}(ld(zetaY, up))))
 				td := opbD{{.}}.MulAdd(archsimd.Load{{$.Vec}}(ld(mu, dn)), byD{{.}}.Mul(archsimd.Load{{$.Vec}}(ld(zetaY, dn))))
-				d2 = opbU{{.}}.MulAdd(tu, opbD{{.}}.Mul(td)).MulAdd(d2y{{.}}, d2)
+				d2 = opbU{{.}}.MulAdd(tu, opbD{{.}}.Mul(td)).MulAdd(vc.d2y[{{.}}], d2)
 				gu := dbyU{{.}}.MulAdd(tu, byU{{.}}.Mul(archsimd.Load{{$.Vec}}(ld(psiY, up))))
 				gd := dbyD{{.}}.MulAdd(td, byD{{.}}.Mul(archsimd.Load{{$.Vec}}(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(d1y{{.}}, d1)
-				dt = tu.Sub(td).MulAdd(d1y{{.}}, dt)
+				d1 = gu.Sub(gd).MulAdd(vc.d1y[{{.}}], d1)
+				dt = tu.Sub(td).MulAdd(vc.d1y[{{.}}], dt)
 			}
 {{- end}}
 			sum = d2.Sub(d1)
@@ -379,7 +373,7 @@ func backwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}],
 		} else {
 			sum = muc.Mul(cY)
 {{- range .Ks}}
-			sum = archsimd.Load{{$.Vec}}(ld(mu, i+{{.}}*nx)).Add(archsimd.Load{{$.Vec}}(ld(mu, i-{{.}}*nx))).MulAdd(d2y{{.}}, sum)
+			sum = archsimd.Load{{$.Vec}}(ld(mu, i+{{.}}*nx)).Add(archsimd.Load{{$.Vec}}(ld(mu, i-{{.}}*nx))).MulAdd(vc.d2y[{{.}}], sum)
 {{- end}}
 		}
 		if xBand {
@@ -394,11 +388,11 @@ func backwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}],
 				opr, opl := one.Add(br), one.Add(bl)
 				tr := opr.MulAdd(archsimd.Load{{$.Vec}}(ld(mu, i+{{.}})), br.Mul(archsimd.Load{{$.Vec}}(ld(zetaX, i+{{.}}))))
 				tl := opl.MulAdd(archsimd.Load{{$.Vec}}(ld(mu, i-{{.}})), bl.Mul(archsimd.Load{{$.Vec}}(ld(zetaX, i-{{.}}))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(d2x{{.}}, d2)
+				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[{{.}}], d2)
 				gr := archsimd.Load{{$.Vec}}(ld(pdbx, x+{{.}})).MulAdd(tr, br.Mul(archsimd.Load{{$.Vec}}(ld(psiX, i+{{.}}))))
 				gl := archsimd.Load{{$.Vec}}(ld(pdbx, x-{{.}})).MulAdd(tl, bl.Mul(archsimd.Load{{$.Vec}}(ld(psiX, i-{{.}}))))
-				d1 = gr.Sub(gl).MulAdd(d1x{{.}}, d1)
-				dt = tr.Sub(tl).MulAdd(d1x{{.}}, dt)
+				d1 = gr.Sub(gl).MulAdd(vc.d1x[{{.}}], d1)
+				dt = tr.Sub(tl).MulAdd(vc.d1x[{{.}}], dt)
 			}
 {{- end}}
 			sum = sum.Add(d2.Sub(d1))
@@ -408,7 +402,7 @@ func backwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}],
 		} else {
 			sum = muc.MulAdd(cX, sum)
 {{- range .Ks}}
-			sum = archsimd.Load{{$.Vec}}(ld(mu, i+{{.}})).Add(archsimd.Load{{$.Vec}}(ld(mu, i-{{.}}))).MulAdd(d2x{{.}}, sum)
+			sum = archsimd.Load{{$.Vec}}(ld(mu, i+{{.}})).Add(archsimd.Load{{$.Vec}}(ld(mu, i-{{.}}))).MulAdd(vc.d2x[{{.}}], sum)
 {{- end}}
 		}
 		if g0 != nil {
