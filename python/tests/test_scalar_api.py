@@ -503,3 +503,47 @@ def test_ricker_dtype_and_empty():
         wavelets.ricker(-1.0, 10, 0.001)
     with pytest.raises(ValueError, match="dt"):
         wavelets.ricker(10.0, 10, 0.0)
+
+
+# --------------------------------------------------------------------------
+# Snapshot buffer reuse
+# --------------------------------------------------------------------------
+
+
+def _v_grad(p, v):
+    v = v.clone().requires_grad_(True)
+    run(p, v=v)[6].square().sum().backward()
+    return v.grad
+
+
+def test_snapshot_buffer_is_reused_after_backward():
+    import sys
+
+    scalar_module = sys.modules["torchwave.scalar"]  # the module, not the function
+    p = make_problem(ny=12, nx=13, nt=15, n_shots=2, seed=21)
+    torchwave.empty_cache()
+    g1 = _v_grad(p, p["v"])
+    kept = scalar_module._snapshots._free
+    assert kept is not None, "the buffer should come back once autograd releases it"
+    ptr = kept.data_ptr()
+    g2 = _v_grad(p, p["v"])
+    assert scalar_module._snapshots._free.data_ptr() == ptr  # the same memory served the second call
+    assert torch.equal(g1, g2)
+    torchwave.empty_cache()
+    assert scalar_module._snapshots._free is None
+
+
+def test_live_graphs_keep_their_own_snapshots():
+    """Two forward passes alive at once (as with accumulated shot batches)
+    must not share snapshots: each backward gives its own exact gradient."""
+    p = make_problem(ny=12, nx=13, nt=15, n_shots=1, seed=22)
+    torchwave.empty_cache()
+    _v_grad(p, p["v"])  # leave a buffer in the pool
+    v1 = (p["v"] * 1.0).clone().requires_grad_(True)
+    v2 = (p["v"] * 1.1).clone().requires_grad_(True)
+    loss1 = run(p, v=v1)[6].square().sum()
+    loss2 = run(p, v=v2)[6].square().sum()
+    loss2.backward()
+    loss1.backward()
+    assert_close(v1.grad, _v_grad(p, p["v"] * 1.0), 1e-12, "first graph")
+    assert_close(v2.grad, _v_grad(p, p["v"] * 1.1), 1e-12, "second graph")

@@ -9,7 +9,7 @@ exact discrete adjoint running in torchwave's Go core.
 from . import wavelets
 from ._common import IGNORE_LOCATION
 from ._lib import get_num_threads, set_num_threads, simd_enabled
-from .scalar import CallbackState, Scalar, scalar
+from .scalar import CallbackState, Scalar, empty_cache, scalar
 
 __version__ = "0.1.0"
 
@@ -17,6 +17,7 @@ __all__ = [
     "CallbackState",
     "IGNORE_LOCATION",
     "Scalar",
+    "empty_cache",
     "get_num_threads",
     "scalar",
     "set_num_threads",

@@ -9,6 +9,8 @@ in torchwave's Go core with a hand-written exact discrete adjoint; with
 from __future__ import annotations
 
 import dataclasses
+import math
+import weakref
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -17,7 +19,7 @@ from . import _common as common
 from . import _lib
 from ._scalar_reference import get_step
 
-__all__ = ["scalar", "Scalar", "CallbackState"]
+__all__ = ["scalar", "Scalar", "CallbackState", "empty_cache"]
 
 _STORAGE_MODES = ("device", "cpu", "disk", "none", "auto")
 _WAVEFIELD_NAMES = ("wavefield_0", "wavefield_m1", "psiy_m1", "psix_m1", "zetay_m1", "zetax_m1")
@@ -108,6 +110,48 @@ class _Setup:
         return my, mx
 
 
+class _SnapshotPool:
+    """Reuses the snapshot buffer of the last gradient computation.
+
+    A fresh buffer of hundreds of MB costs more in first-touch page faults
+    than the stencil work of the steps it stores, and an inversion asks for
+    one of the same size every iteration. The pool hands out views of a
+    kept buffer; the buffer comes back only when autograd has released the
+    view (after the backward pass, or when the graph is dropped), so a
+    retained graph keeps its own snapshots. `torchwave.empty_cache()` frees
+    the kept buffer."""
+
+    def __init__(self):
+        self._free: Optional[torch.Tensor] = None
+
+    def take(self, shape, dtype) -> torch.Tensor:
+        n = math.prod(shape)
+        base, self._free = self._free, None
+        if base is None or base.dtype != dtype or base.numel() < n:
+            base = None  # release the old one before allocating
+            base = torch.empty(n, dtype=dtype)
+        view = base[:n].view(shape)
+        weakref.finalize(view, self._give_back, base)
+        return view
+
+    def _give_back(self, base: torch.Tensor) -> None:
+        if self._free is None or self._free.numel() < base.numel():
+            self._free = base
+
+    def clear(self) -> None:
+        self._free = None
+
+
+_snapshots = _SnapshotPool()
+
+
+def empty_cache() -> None:
+    """Frees the snapshot buffer torchwave keeps for the next gradient
+    computation (it is reused while sizes fit, like PyTorch's caching
+    allocator on the GPU)."""
+    _snapshots.clear()
+
+
 def scalar(
     v: torch.Tensor,
     grid_spacing: Union[float, Sequence[float]],
@@ -195,6 +239,7 @@ def scalar(
         python_backend, storage_mode, storage_compression,
     )
     c, src, fields, v_pad = inputs
+    del inputs
     if forward_callback is None and backward_callback is None:
         v_pad = None  # only callbacks need the padded model itself
     if python_backend is False:
@@ -332,7 +377,8 @@ def _prepare(
     # Model on the padded grid: edge values replicated into the PML and halo.
     v3 = v_sim if v_sim.ndim == 3 else v_sim[None]
     v_pad = torch.nn.functional.pad(v3, (pad[2], pad[3], pad[0], pad[1]), mode="replicate")
-    c = (v_pad * dt_inner) ** 2
+    c = v_pad * v_pad
+    c.mul_(dt_inner**2)  # in place: one grid fewer at peak
 
     source_index = common.flat_indices("source_locations", source_locations, n_shots, extents, pad, nx, model_shape)
     receiver_index = common.flat_indices("receiver_locations", receiver_locations, n_shots, extents, pad, nx, model_shape)
@@ -411,7 +457,7 @@ class _ScalarFunction(torch.autograd.Function):
                     "to v; use storage_mode='device', or detach v"
                 )
             n_store = (setup.nt_inner + setup.store_interval - 1) // setup.store_interval
-            store = torch.empty(n_store, setup.n_shots, setup.ny, setup.nx, dtype=c.dtype)
+            store = _snapshots.take((n_store, setup.n_shots, setup.ny, setup.nx), c.dtype)
         rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=c.dtype)
         src = src.contiguous()
         shape = (setup.n_shots, setup.ny, setup.nx)
@@ -443,6 +489,8 @@ class _ScalarFunction(torch.autograd.Function):
                 for p in pairs.values():
                     p.reverse()
         ctx.setup = setup
+        # Unused outputs get None gradients instead of zero-filled grids.
+        ctx.set_materialize_grads(False)
         ctx.v_pad = v_pad if setup.backward_callback is not None else None
         # Saved through autograd: freed after the backward pass, kept for a
         # second one under retain_graph=True.
@@ -464,16 +512,17 @@ class _ScalarFunction(torch.autograd.Function):
         dtype = c.dtype
         shape = (setup.n_shots, setup.ny, setup.nx)
 
-        def grad_or_zero(g):
-            return torch.zeros(shape, dtype=dtype) if g is None else g.contiguous()
+        def scaled(g, factor):
+            # The adjoint state's starting buffer: zero where no gradient flows in.
+            return torch.zeros(shape, dtype=dtype) if g is None else (g * factor).contiguous()
 
         my, mx = setup.live_masks(dtype, c.device)
         pairs = {
-            "u": [(c * grad_or_zero(g_u)).contiguous(), (-c * grad_or_zero(g_um1)).contiguous()],
-            "psiy": [(grad_or_zero(g_psiy) * my).contiguous(), torch.zeros(shape, dtype=dtype)],
-            "psix": [(grad_or_zero(g_psix) * mx).contiguous(), torch.zeros(shape, dtype=dtype)],
-            "zetay": [(grad_or_zero(g_zetay) * my).contiguous(), torch.zeros(shape, dtype=dtype)],
-            "zetax": [(grad_or_zero(g_zetax) * mx).contiguous(), torch.zeros(shape, dtype=dtype)],
+            "u": [scaled(g_u, c), scaled(g_um1, -c)],
+            "psiy": [scaled(g_psiy, my), torch.zeros(shape, dtype=dtype)],
+            "psix": [scaled(g_psix, mx), torch.zeros(shape, dtype=dtype)],
+            "zetay": [scaled(g_zetay, my), torch.zeros(shape, dtype=dtype)],
+            "zetax": [scaled(g_zetax, mx), torch.zeros(shape, dtype=dtype)],
         }
         n_rec = setup.receiver_index.shape[1]
         g_rec = torch.zeros(setup.nt_inner, setup.n_shots, n_rec, dtype=dtype) if g_rec is None else g_rec.contiguous()
@@ -503,9 +552,14 @@ class _ScalarFunction(torch.autograd.Function):
             g_c = grad_c * (setup.store_interval / c)
             if c.shape[0] == 1 and setup.n_shots > 1:
                 g_c = g_c.sum(dim=0, keepdim=True)
-        grads = [g_c, g_src, mu / c, -q / c, pairs["psiy"][0], pairs["psix"][0], pairs["zetay"][0], pairs["zetax"][0]]
+        need = ctx.needs_input_grad
         # Inputs given as None (zero initial fields) take no gradient.
-        return (*(g if need else None for g, need in zip(grads, ctx.needs_input_grad)), None, None)
+        return (
+            g_c, g_src if need[1] else None,
+            mu / c if need[2] else None, -q / c if need[3] else None,
+            *(pairs[k][0] if need[4 + i] else None for i, k in enumerate(("psiy", "psix", "zetay", "zetax"))),
+            None, None,
+        )
 
 
 def _v_gradient(grad_c, c, v_pad, setup):
