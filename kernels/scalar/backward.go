@@ -14,7 +14,7 @@ import "github.com/torchwave/torchwave/kernels/parallel"
 // that into ∂loss/∂c by dividing by c and multiplying by the interval).
 func Backward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
 	s := newStencil(p)
-	if shotParallel(p.NShots) {
+	if shotsInParallel(p) {
 		parallel.For(p.NShots, func(lo, hi int) {
 			for shot := lo; shot < hi; shot++ {
 				backwardSteps(p, s, f, c, shot, shot+1, false)
@@ -22,7 +22,9 @@ func Backward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
 		})
 		return
 	}
-	backwardSteps(p, s, f, c, 0, p.NShots, true)
+	for shot := 0; shot < p.NShots; shot++ {
+		backwardSteps(p, s, f, c, shot, shot+1, true)
+	}
 }
 
 // backwardSteps runs the adjoint of forwardSteps for shots [s0, s1).

@@ -130,8 +130,9 @@ func current(f *Fields[float64], nsteps int) state {
 	return state{f.U[a], f.U[b], f.PsiY[a], f.PsiX[a], f.ZetaY[a], f.ZetaX[a]}
 }
 
-// TestAdjointDotProduct runs with 1, 2 and 3 threads: with two shots these
-// give the serial, shot-parallel and row-parallel schedules.
+// TestAdjointDotProduct runs with 1, 2 and 3 threads: the small grid's two
+// shots run serially, or whole shots per thread; TestLargeGridSchedule
+// covers rows shared among threads.
 func TestAdjointDotProduct(t *testing.T) {
 	defer parallel.SetThreads(0)
 	for _, threads := range []int{1, 2, 3} {
@@ -224,6 +225,42 @@ func TestModelGradient(t *testing.T) {
 		fd := (lp - lm) / (2 * eps)
 		if math.Abs(fd-grad) > 1e-6*math.Max(1, math.Abs(fd)) {
 			t.Errorf("cell %d: adjoint %.10g, finite difference %.10g", i, grad, fd)
+		}
+	}
+}
+
+// TestLargeGridSchedule checks that sharing each step's rows among threads
+// (the large-grid schedule) gives the same result as one thread, bit for bit.
+func TestLargeGridSchedule(t *testing.T) {
+	defer parallel.SetThreads(0)
+	rng := rand.New(rand.NewPCG(5, 5))
+	p := testProblem(4, 2, 260, 262, 6, rng)
+	parallel.SetThreads(3)
+	if shotsInParallel(p) {
+		t.Fatal("a 260×262 grid should use the row-shared schedule")
+	}
+	const nsteps = 6
+	run := func(threads int) ([]float64, []float64) {
+		parallel.SetThreads(threads)
+		f := fieldsFrom(randomState(p, rand.New(rand.NewPCG(1, 1))))
+		rec := make([]float64, nsteps*p.NShots*p.NReceivers)
+		src := randomVec(nsteps*p.NShots*p.NSources, rand.New(rand.NewPCG(2, 2)))
+		store := make([]float64, nsteps*p.NShots*p.NY*p.NX)
+		Forward(p, f, &Chunk[float64]{NSteps: nsteps, SourceAmp: src, ReceiverAmp: rec, Store: store})
+		g := make([]float64, p.NShots*p.NY*p.NX)
+		Backward(p, f, &Chunk[float64]{NSteps: nsteps, SourceAmp: make([]float64, len(src)), ReceiverAmp: rec, Store: store, GradC: g})
+		return append(rec, f.U[0]...), g
+	}
+	a, ga := run(1)
+	b, gb := run(3)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("state differs at %d: %g vs %g", i, a[i], b[i])
+		}
+	}
+	for i := range ga {
+		if ga[i] != gb[i] {
+			t.Fatalf("gradient differs at %d: %g vs %g", i, ga[i], gb[i])
 		}
 	}
 }
