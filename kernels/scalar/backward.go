@@ -17,49 +17,59 @@ func Backward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
 	if shotsInParallel(p) {
 		parallel.For(p.NShots, func(lo, hi int) {
 			for shot := lo; shot < hi; shot++ {
-				backwardSteps(p, s, f, c, shot, shot+1, false)
+				backwardSteps(p, s, f, c, shot, false)
 			}
 		})
 		return
 	}
 	for shot := 0; shot < p.NShots; shot++ {
-		backwardSteps(p, s, f, c, shot, shot+1, true)
+		backwardSteps(p, s, f, c, shot, true)
 	}
 }
 
-// backwardSteps runs the adjoint of forwardSteps for shots [s0, s1).
-func backwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[T], s0, s1 int, rowParallel bool) {
+// backwardSteps runs the adjoint of forwardSteps for one shot.
+func backwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[T], shot int, rowParallel bool) {
 	cells := p.cells()
 	h := s.h
-	rows := p.NY - 2*h
 	for j := 0; j < c.NSteps; j++ {
 		step := c.NSteps - 1 - j
 		n := c.Step0 + step
 		cur, nxt := j%2, (j+1)%2
-		sourceGradient(p, c.SourceAmp[step*p.NShots*p.NSources:], f.U[cur], s0, s1, cells)
-		var store []T
+		sourceGradient(p, c.SourceAmp[step*p.NShots*p.NSources:], f.U[cur], shot, shot+1, cells)
+		rw := shotFields(p, f, shot, cur, nxt)
 		if c.GradC != nil && c.Store != nil && n%p.StoreInterval == 0 {
-			off := (n / p.StoreInterval) * p.NShots * cells
-			store = c.Store[off : off+p.NShots*cells]
+			off := (n/p.StoreInterval)*p.NShots*cells + shot*cells
+			rw.w = c.Store[off : off+cells]
+			rw.g = c.GradC[shot*cells : (shot+1)*cells]
 		}
-		body := func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				shot, y := s0+r/rows, h+r%rows
-				rw := shotFields(p, f, shot, cur, nxt)
-				if store != nil {
-					o := shot * cells
-					rw.w = store[o : o+cells]
-					rw.g = c.GradC[o : o+cells]
-				}
-				backwardRow(p, s, &rw, y)
+		body := func(lo, hi int) { backwardRows(p, s, &rw, h+lo, h+hi) }
+		if rowParallel {
+			parallel.For(p.NY-2*h, body)
+		} else {
+			body(0, p.NY-2*h)
+		}
+		scatterAdd(f.U[nxt], c.ReceiverAmp[step*p.NShots*p.NReceivers:], p.ReceiverIndex, shot, shot+1, p.NReceivers, cells, p.modelOf)
+	}
+}
+
+// backwardRows is forwardRows for the adjoint.
+func backwardRows[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1 int) {
+	for y := y0; y < y1; {
+		band := s.bandY[y]
+		e := y + 1
+		for e < y1 && s.bandY[e] == band {
+			e++
+		}
+		if band {
+			backwardBand(p, s, f, y, e, s.h, p.NX-s.h)
+		} else {
+			backwardBand(p, s, f, y, e, s.h, s.x0)
+			backwardBand(p, s, f, y, e, s.x1, p.NX-s.h)
+			for r := y; r < e; r++ {
+				backwardInterior(s, f, r*p.NX+s.x0, r*p.NX+s.x1, p.NX)
 			}
 		}
-		if rowParallel {
-			parallel.For((s1-s0)*rows, body)
-		} else {
-			body(0, (s1-s0)*rows)
-		}
-		scatterAdd(f.U[nxt], c.ReceiverAmp[step*p.NShots*p.NReceivers:], p.ReceiverIndex, s0, s1, p.NReceivers, cells, p.modelOf)
+		y = e
 	}
 }
 
@@ -77,17 +87,6 @@ func sourceGradient[T Float](p *Problem[T], out, mu []T, s0, s1, cells int) {
 			out[j] = mu[s*cells+int(i)] / c[i]
 		}
 	}
-}
-
-func backwardRow[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y int) {
-	base := y * p.NX
-	if s.bandY[y] {
-		backwardBand(p, s, f, y, s.h, p.NX-s.h)
-		return
-	}
-	backwardBand(p, s, f, y, s.h, s.x0)
-	backwardInterior(s, f, base+s.x0, base+s.x1, p.NX)
-	backwardBand(p, s, f, y, s.x1, p.NX-s.h)
 }
 
 // backwardInteriorGeneric is the plain-Go interior adjoint: the forward

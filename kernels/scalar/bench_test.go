@@ -81,7 +81,7 @@ func BenchmarkBandRow(b *testing.B) {
 	y := s.h + 5 // a y-band row
 	for b.Loop() {
 		for r := 0; r < 16; r++ {
-			forwardBand(p, s, &rw, y+r, s.h, p.NX-s.h)
+			forwardBand(p, s, &rw, y+r, y+r+1, s.h, p.NX-s.h)
 		}
 	}
 	b.ReportMetric(float64((p.NX-2*s.h)*16*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
@@ -133,4 +133,14 @@ func BenchmarkBackwardThreads(b *testing.B) {
 			b.ReportMetric(float64(n*steps*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
 		})
 	}
+}
+
+func BenchmarkForwardShots(b *testing.B) {
+	p, f := benchProblem(4, 4, 20)
+	const steps = 10
+	c := &Chunk[float32]{NSteps: steps, SourceAmp: make([]float32, steps*p.NSources*p.NShots), ReceiverAmp: make([]float32, steps*p.NReceivers*p.NShots)}
+	for b.Loop() {
+		Forward(p, f, c)
+	}
+	b.ReportMetric(float64(p.NShots*p.NY*p.NX*steps*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
 }

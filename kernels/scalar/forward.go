@@ -10,13 +10,13 @@ func Forward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
 	if shotsInParallel(p) {
 		parallel.For(p.NShots, func(lo, hi int) {
 			for shot := lo; shot < hi; shot++ {
-				forwardSteps(p, s, f, c, shot, shot+1, false)
+				forwardSteps(p, s, f, c, shot, false)
 			}
 		})
 		return
 	}
 	for shot := 0; shot < p.NShots; shot++ {
-		forwardSteps(p, s, f, c, shot, shot+1, true)
+		forwardSteps(p, s, f, c, shot, true)
 	}
 }
 
@@ -30,38 +30,49 @@ func shotsInParallel[T Float](p *Problem[T]) bool {
 	return parallel.Threads() > 1 && p.NShots > 1 && p.NY*p.NX < smallGrid
 }
 
-// forwardSteps advances shots [s0, s1) through the chunk, sharing each
-// step's rows among the threads when rowParallel is set.
-func forwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[T], s0, s1 int, rowParallel bool) {
+// forwardSteps advances one shot through the chunk, sharing each step's
+// rows among the threads when rowParallel is set.
+func forwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[T], shot int, rowParallel bool) {
 	cells := p.cells()
 	h := s.h
-	rows := p.NY - 2*h
 	for step := 0; step < c.NSteps; step++ {
 		n := c.Step0 + step
 		cur, nxt := step%2, (step+1)%2
-		gather(c.ReceiverAmp[step*p.NShots*p.NReceivers:], f.U[cur], p.ReceiverIndex, s0, s1, p.NReceivers, cells)
-		var store []T
+		gather(c.ReceiverAmp[step*p.NShots*p.NReceivers:], f.U[cur], p.ReceiverIndex, shot, shot+1, p.NReceivers, cells)
+		rw := shotFields(p, f, shot, cur, nxt)
 		if c.Store != nil && n%p.StoreInterval == 0 {
-			off := (n / p.StoreInterval) * p.NShots * cells
-			store = c.Store[off : off+p.NShots*cells]
+			off := (n/p.StoreInterval)*p.NShots*cells + shot*cells
+			rw.w = c.Store[off : off+cells]
 		}
-		body := func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				shot, y := s0+r/rows, h+r%rows
-				rw := shotFields(p, f, shot, cur, nxt)
-				if store != nil {
-					o := shot * cells
-					rw.w = store[o : o+cells]
-				}
-				forwardRow(p, s, &rw, y)
+		body := func(lo, hi int) { forwardRows(p, s, &rw, h+lo, h+hi) }
+		if rowParallel {
+			parallel.For(p.NY-2*h, body)
+		} else {
+			body(0, p.NY-2*h)
+		}
+		scatterAdd(f.U[nxt], c.SourceAmp[step*p.NShots*p.NSources:], p.SourceIndex, shot, shot+1, p.NSources, cells, nil)
+	}
+}
+
+// forwardRows updates rows [y0, y1) as runs: band rows across the whole
+// width, ordinary rows as their two x-band segments plus the interior.
+func forwardRows[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1 int) {
+	for y := y0; y < y1; {
+		band := s.bandY[y]
+		e := y + 1
+		for e < y1 && s.bandY[e] == band {
+			e++
+		}
+		if band {
+			forwardBand(p, s, f, y, e, s.h, p.NX-s.h)
+		} else {
+			forwardBand(p, s, f, y, e, s.h, s.x0)
+			forwardBand(p, s, f, y, e, s.x1, p.NX-s.h)
+			for r := y; r < e; r++ {
+				forwardInterior(s, f, r*p.NX+s.x0, r*p.NX+s.x1, p.NX)
 			}
 		}
-		if rowParallel {
-			parallel.For((s1-s0)*rows, body)
-		} else {
-			body(0, (s1-s0)*rows)
-		}
-		scatterAdd(f.U[nxt], c.SourceAmp[step*p.NShots*p.NSources:], p.SourceIndex, s0, s1, p.NSources, cells, nil)
+		y = e
 	}
 }
 
@@ -94,17 +105,6 @@ func (p *Problem[T]) modelOf(shot int) []T {
 	}
 	n := p.cells()
 	return p.C[shot*n : (shot+1)*n]
-}
-
-func forwardRow[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y int) {
-	base := y * p.NX
-	if s.bandY[y] {
-		forwardBand(p, s, f, y, s.h, p.NX-s.h)
-		return
-	}
-	forwardBand(p, s, f, y, s.h, s.x0)
-	forwardInterior(s, f, base+s.x0, base+s.x1, p.NX)
-	forwardBand(p, s, f, y, s.x1, p.NX-s.h)
 }
 
 // forwardInteriorGeneric is the plain-Go interior kernel: the Laplacian,

@@ -13,12 +13,16 @@ func backwardInterior[T Float](s *stencil[T], f *rowFields[T], i0, i1, nx int) {
 	backwardInteriorGeneric(s, f, i0, i1, nx)
 }
 
-func forwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
-	forwardCPML(p, s, f, y, x0, x1)
+func forwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1, x0, x1 int) {
+	for y := y0; y < y1; y++ {
+		forwardCPML(p, s, f, y, x0, x1)
+	}
 }
 
-func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
-	backwardCPML(p, s, f, y, x0, x1)
+func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1, x0, x1 int) {
+	for y := y0; y < y1; y++ {
+		backwardCPML(p, s, f, y, x0, x1)
+	}
 }
 
 // vectorCoefficients has nothing to prepare without vector kernels.

@@ -1456,82 +1456,88 @@ func vectorCoefficients[T Float](s *stencil[T]) any {
 	}
 	return nil
 }
-func forwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
+func forwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1, x0, x1 int) {
 	switch p := any(p).(type) {
 	case *Problem[float32]:
 		s, f := any(s).(*stencil[float32]), any(f).(*rowFields[float32])
 		switch s.h {
 		case 1:
-			forwardBandF32A2(p, s, f, y, x0, x1)
+			forwardBandF32A2(p, s, f, y0, y1, x0, x1)
 		case 2:
-			forwardBandF32A4(p, s, f, y, x0, x1)
+			forwardBandF32A4(p, s, f, y0, y1, x0, x1)
 		case 3:
-			forwardBandF32A6(p, s, f, y, x0, x1)
+			forwardBandF32A6(p, s, f, y0, y1, x0, x1)
 		case 4:
-			forwardBandF32A8(p, s, f, y, x0, x1)
+			forwardBandF32A8(p, s, f, y0, y1, x0, x1)
 		}
 	case *Problem[float64]:
 		s, f := any(s).(*stencil[float64]), any(f).(*rowFields[float64])
 		switch s.h {
 		case 1:
-			forwardBandF64A2(p, s, f, y, x0, x1)
+			forwardBandF64A2(p, s, f, y0, y1, x0, x1)
 		case 2:
-			forwardBandF64A4(p, s, f, y, x0, x1)
+			forwardBandF64A4(p, s, f, y0, y1, x0, x1)
 		case 3:
-			forwardBandF64A6(p, s, f, y, x0, x1)
+			forwardBandF64A6(p, s, f, y0, y1, x0, x1)
 		case 4:
-			forwardBandF64A8(p, s, f, y, x0, x1)
+			forwardBandF64A8(p, s, f, y0, y1, x0, x1)
 		}
 	}
 }
 
-func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
+func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1, x0, x1 int) {
 	switch p := any(p).(type) {
 	case *Problem[float32]:
 		s, f := any(s).(*stencil[float32]), any(f).(*rowFields[float32])
 		switch s.h {
 		case 1:
-			backwardBandF32A2(p, s, f, y, x0, x1)
+			backwardBandF32A2(p, s, f, y0, y1, x0, x1)
 		case 2:
-			backwardBandF32A4(p, s, f, y, x0, x1)
+			backwardBandF32A4(p, s, f, y0, y1, x0, x1)
 		case 3:
-			backwardBandF32A6(p, s, f, y, x0, x1)
+			backwardBandF32A6(p, s, f, y0, y1, x0, x1)
 		case 4:
-			backwardBandF32A8(p, s, f, y, x0, x1)
+			backwardBandF32A8(p, s, f, y0, y1, x0, x1)
 		}
 	case *Problem[float64]:
 		s, f := any(s).(*stencil[float64]), any(f).(*rowFields[float64])
 		switch s.h {
 		case 1:
-			backwardBandF64A2(p, s, f, y, x0, x1)
+			backwardBandF64A2(p, s, f, y0, y1, x0, x1)
 		case 2:
-			backwardBandF64A4(p, s, f, y, x0, x1)
+			backwardBandF64A4(p, s, f, y0, y1, x0, x1)
 		case 3:
-			backwardBandF64A6(p, s, f, y, x0, x1)
+			backwardBandF64A6(p, s, f, y0, y1, x0, x1)
 		case 4:
-			backwardBandF64A8(p, s, f, y, x0, x1)
+			backwardBandF64A8(p, s, f, y0, y1, x0, x1)
 		}
 	}
 }
 
-// forwardBandF32A2 is forwardCPML for float32, accuracy 2, 8 cells at a time.
-func forwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+// forwardBandF32A2 is forwardCPML for float32, accuracy 2, 8 cells
+// at a time, on columns [x0, x1) of rows [y0, y1): one call covers a run of
+// rows, so its set-up is not paid per row.
+func forwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
 	const L = 8
-	// Bounds: every access stays within rows y±1 and columns x0-1..x1+1,
-	// inside the grid by Validate; check the extremes once.
-	_ = f.u[(y+1)*nx+x1-1+1]
-	_ = f.u[(y-1)*nx+x0-1]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	// Bounds: every access stays within rows y0-1..y1+1 and columns
+	// x0-1..x1+1, inside the grid by Validate; check the extremes once.
+	_ = f.u[(y1-1+1)*nx+x1-1+1]
+	_ = f.u[(y0-1)*nx+x0-1]
+	_ = p.AY[y1-1+1]
+	_, _ = p.BY[y1-1], p.DBY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+1], p.BX[x1-1]
 	_ = p.DBX[x1-1]
-	_ = f.c[(y+1)*nx-1]
+	_ = f.c[y1*nx-1]
 	if f.w != nil {
-		_ = f.w[(y+1)*nx-1]
+		_ = f.w[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -1547,92 +1553,100 @@ func forwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF32)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients are only needed (and only broadcast) on band rows.
-	var ay, by, dby, opby archsimd.Float32x8
-	var ayUp1, ayDn1 archsimd.Float32x8
-	if yBand {
-		ay, by, dby = archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
-		opby = one.Add(by)
-		ayUp1, ayDn1 = archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		uc := archsimd.LoadFloat32x8(ld(u, i))
-		var w archsimd.Float32x8
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients are only needed (and only broadcast) on band rows.
+		var ay, by, dby, opby archsimd.Float32x8
+		var ayUp1, ayDn1 archsimd.Float32x8
 		if yBand {
-			var uy, dpsi archsimd.Float32x8
-			uyy := uc.Mul(cY)
-			{
-				up, dn := archsimd.LoadFloat32x8(ld(u, i+1*nx)), archsimd.LoadFloat32x8(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
-				pu := archsimd.LoadFloat32x8(ld(psiY, i+1*nx)).Mul(ayUp1)
-				pd := archsimd.LoadFloat32x8(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
+			ay, by, dby = archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
+			opby = one.Add(by)
+			ayUp1, ayDn1 = archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
+		}
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			uc := archsimd.LoadFloat32x8(ld(u, i))
+			var w archsimd.Float32x8
+			if yBand {
+				var uy, dpsi archsimd.Float32x8
+				uyy := uc.Mul(cY)
+				{
+					up, dn := archsimd.LoadFloat32x8(ld(u, i+1*nx)), archsimd.LoadFloat32x8(ld(u, i-1*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
+					pu := archsimd.LoadFloat32x8(ld(psiY, i+1*nx)).Mul(ayUp1)
+					pd := archsimd.LoadFloat32x8(ld(psiY, i-1*nx)).Mul(ayDn1)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
+				}
+				tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
+				zy := archsimd.LoadFloat32x8(ld(zetaY, i))
+				w = opby.MulAdd(tmp, ay.Mul(zy))
+				by.MulAdd(uy, ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)))).Store(ld(psiYn, i))
+				by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
+			} else {
+				w = uc.Mul(cY)
+				w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
 			}
-			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
-			zy := archsimd.LoadFloat32x8(ld(zetaY, i))
-			w = opby.MulAdd(tmp, ay.Mul(zy))
-			by.MulAdd(uy, ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)))).Store(ld(psiYn, i))
-			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
-		} else {
-			w = uc.Mul(cY)
-			w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
-		}
-		if xBand {
-			ax, bx, dbx := archsimd.LoadFloat32x8(ld(pax, x)), archsimd.LoadFloat32x8(ld(pbx, x)), archsimd.LoadFloat32x8(ld(pdbx, x))
-			opbx := one.Add(bx)
-			var ux, dpsi archsimd.Float32x8
-			uxx := uc.Mul(cX)
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+1)), archsimd.LoadFloat32x8(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
-				pr := archsimd.LoadFloat32x8(ld(psiX, i+1)).Mul(archsimd.LoadFloat32x8(ld(pax, x+1)))
-				pl := archsimd.LoadFloat32x8(ld(psiX, i-1)).Mul(archsimd.LoadFloat32x8(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+			if xBand {
+				ax, bx, dbx := archsimd.LoadFloat32x8(ld(pax, x)), archsimd.LoadFloat32x8(ld(pbx, x)), archsimd.LoadFloat32x8(ld(pdbx, x))
+				opbx := one.Add(bx)
+				var ux, dpsi archsimd.Float32x8
+				uxx := uc.Mul(cX)
+				{
+					r, l := archsimd.LoadFloat32x8(ld(u, i+1)), archsimd.LoadFloat32x8(ld(u, i-1))
+					ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
+					pr := archsimd.LoadFloat32x8(ld(psiX, i+1)).Mul(archsimd.LoadFloat32x8(ld(pax, x+1)))
+					pl := archsimd.LoadFloat32x8(ld(psiX, i-1)).Mul(archsimd.LoadFloat32x8(ld(pax, x-1)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+				}
+				tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
+				zx := archsimd.LoadFloat32x8(ld(zetaX, i))
+				w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
+				bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)))).Store(ld(psiXn, i))
+				bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
+			} else {
+				w = uc.MulAdd(cX, w)
+				w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(vc.d2x[1], w)
 			}
-			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat32x8(ld(zetaX, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)))).Store(ld(psiXn, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
-		} else {
-			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(vc.d2x[1], w)
+			if w0 != nil {
+				w.Store(ld(w0, i))
+			}
+			next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
+			archsimd.LoadFloat32x8(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 		}
-		if w0 != nil {
-			w.Store(ld(w0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			forwardCPML(p, s, f, y, x, x1)
 		}
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
-		archsimd.LoadFloat32x8(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		forwardCPML(p, s, f, y, x, x1)
-	}
 }
 
-// backwardBandF32A2 is backwardCPML for float32, accuracy 2, 8 cells at a time.
-func backwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+// backwardBandF32A2 is backwardCPML for float32, accuracy 2, 8 cells
+// at a time, on columns [x0, x1) of rows [y0, y1).
+func backwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
 	const L = 8
-	_ = f.u[(y+1)*nx+x1-1+1]
-	_ = f.u[(y-1)*nx+x0-1]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	_ = f.u[(y1-1+1)*nx+x1-1+1]
+	_ = f.u[(y0-1)*nx+x0-1]
+	_ = p.AY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1], p.BX[x1-1+1]
 	_ = p.DBX[x1-1+1]
-	_ = p.BY[y+1]
-	_ = p.DBY[y+1]
-	_ = f.c[(y+1)*nx-1]
+	_ = p.BY[y1-1+1]
+	_ = p.DBY[y1-1+1]
+	_ = f.c[y1*nx-1]
 	if f.g != nil {
-		_, _ = f.w[(y+1)*nx-1], f.g[(y+1)*nx-1]
+		_, _ = f.w[y1*nx-1], f.g[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	mu := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -1649,97 +1663,107 @@ func backwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	bc := func(v float32) archsimd.Float32x8 { return archsimd.BroadcastFloat32x8(v) }
 	vc := s.vec.(*vecCoefF32)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
-	var ay, opb0, by0 archsimd.Float32x8
-	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float32x8
-	if yBand {
-		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
-		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
-		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		muc := archsimd.LoadFloat32x8(ld(mu, i))
-		var sum archsimd.Float32x8
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+		var ay, opb0, by0 archsimd.Float32x8
+		var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float32x8
 		if yBand {
-			zc := archsimd.LoadFloat32x8(ld(zetaY, i))
-			d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
-			var d1, dt archsimd.Float32x8
-			{
-				up, dn := i+1*nx, i-1*nx
-				tu := opbU1.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU1.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
-				td := opbD1.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
-				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
-				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
+			ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+			opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+			byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+			dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+		}
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			muc := archsimd.LoadFloat32x8(ld(mu, i))
+			var sum archsimd.Float32x8
+			if yBand {
+				zc := archsimd.LoadFloat32x8(ld(zetaY, i))
+				d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
+				var d1, dt archsimd.Float32x8
+				{
+					up, dn := i+1*nx, i-1*nx
+					tu := opbU1.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU1.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
+					td := opbD1.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
+					d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
+					gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
+					gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
+				}
+				sum = d2.Sub(d1)
+				ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
+				ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
+			} else {
+				sum = muc.Mul(cY)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
 			}
-			sum = d2.Sub(d1)
-			ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
-			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
-		} else {
-			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
-		}
-		if xBand {
-			bx0 := archsimd.LoadFloat32x8(ld(pbx, x))
-			opbx := one.Add(bx0)
-			zc := archsimd.LoadFloat32x8(ld(zetaX, i))
-			d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
-			var d1, dt archsimd.Float32x8
-			{
-				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+1)), archsimd.LoadFloat32x8(ld(pbx, x-1))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+1)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+1))))
-				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
-				gr := archsimd.LoadFloat32x8(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+1))))
-				gl := archsimd.LoadFloat32x8(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+			if xBand {
+				bx0 := archsimd.LoadFloat32x8(ld(pbx, x))
+				opbx := one.Add(bx0)
+				zc := archsimd.LoadFloat32x8(ld(zetaX, i))
+				d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
+				var d1, dt archsimd.Float32x8
+				{
+					br, bl := archsimd.LoadFloat32x8(ld(pbx, x+1)), archsimd.LoadFloat32x8(ld(pbx, x-1))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+1)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+1))))
+					tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-1))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
+					gr := archsimd.LoadFloat32x8(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+1))))
+					gl := archsimd.LoadFloat32x8(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-1))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+				}
+				sum = sum.Add(d2.Sub(d1))
+				ax := archsimd.LoadFloat32x8(ld(pax, x))
+				ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
+				ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
+			} else {
+				sum = muc.MulAdd(cX, sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
 			}
-			sum = sum.Add(d2.Sub(d1))
-			ax := archsimd.LoadFloat32x8(ld(pax, x))
-			ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
-			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
-		} else {
-			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
+			if g0 != nil {
+				archsimd.LoadFloat32x8(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat32x8(ld(g0, i))).Store(ld(g0, i))
+			}
+			next := muc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
+			archsimd.LoadFloat32x8(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 		}
-		if g0 != nil {
-			archsimd.LoadFloat32x8(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat32x8(ld(g0, i))).Store(ld(g0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			backwardCPML(p, s, f, y, x, x1)
 		}
-		next := muc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
-		archsimd.LoadFloat32x8(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		backwardCPML(p, s, f, y, x, x1)
-	}
 }
 
-// forwardBandF32A4 is forwardCPML for float32, accuracy 4, 8 cells at a time.
-func forwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+// forwardBandF32A4 is forwardCPML for float32, accuracy 4, 8 cells
+// at a time, on columns [x0, x1) of rows [y0, y1): one call covers a run of
+// rows, so its set-up is not paid per row.
+func forwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
 	const L = 8
-	// Bounds: every access stays within rows y±2 and columns x0-2..x1+2,
-	// inside the grid by Validate; check the extremes once.
-	_ = f.u[(y+2)*nx+x1-1+2]
-	_ = f.u[(y-2)*nx+x0-2]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	// Bounds: every access stays within rows y0-2..y1+2 and columns
+	// x0-2..x1+2, inside the grid by Validate; check the extremes once.
+	_ = f.u[(y1-1+2)*nx+x1-1+2]
+	_ = f.u[(y0-2)*nx+x0-2]
+	_ = p.AY[y1-1+2]
+	_, _ = p.BY[y1-1], p.DBY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+2], p.BX[x1-1]
 	_ = p.DBX[x1-1]
-	_ = f.c[(y+1)*nx-1]
+	_ = f.c[y1*nx-1]
 	if f.w != nil {
-		_ = f.w[(y+1)*nx-1]
+		_ = f.w[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -1755,112 +1779,120 @@ func forwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF32)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients are only needed (and only broadcast) on band rows.
-	var ay, by, dby, opby archsimd.Float32x8
-	var ayUp1, ayDn1 archsimd.Float32x8
-	var ayUp2, ayDn2 archsimd.Float32x8
-	if yBand {
-		ay, by, dby = archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
-		opby = one.Add(by)
-		ayUp1, ayDn1 = archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
-		ayUp2, ayDn2 = archsimd.BroadcastFloat32x8(p.AY[y+2]), archsimd.BroadcastFloat32x8(p.AY[y-2])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		uc := archsimd.LoadFloat32x8(ld(u, i))
-		var w archsimd.Float32x8
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients are only needed (and only broadcast) on band rows.
+		var ay, by, dby, opby archsimd.Float32x8
+		var ayUp1, ayDn1 archsimd.Float32x8
+		var ayUp2, ayDn2 archsimd.Float32x8
 		if yBand {
-			var uy, dpsi archsimd.Float32x8
-			uyy := uc.Mul(cY)
-			{
-				up, dn := archsimd.LoadFloat32x8(ld(u, i+1*nx)), archsimd.LoadFloat32x8(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
-				pu := archsimd.LoadFloat32x8(ld(psiY, i+1*nx)).Mul(ayUp1)
-				pd := archsimd.LoadFloat32x8(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat32x8(ld(u, i+2*nx)), archsimd.LoadFloat32x8(ld(u, i-2*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
-				pu := archsimd.LoadFloat32x8(ld(psiY, i+2*nx)).Mul(ayUp2)
-				pd := archsimd.LoadFloat32x8(ld(psiY, i-2*nx)).Mul(ayDn2)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
-			}
-			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
-			zy := archsimd.LoadFloat32x8(ld(zetaY, i))
-			w = opby.MulAdd(tmp, ay.Mul(zy))
-			by.MulAdd(uy, ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)))).Store(ld(psiYn, i))
-			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
-		} else {
-			w = uc.Mul(cY)
-			w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
+			ay, by, dby = archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
+			opby = one.Add(by)
+			ayUp1, ayDn1 = archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
+			ayUp2, ayDn2 = archsimd.BroadcastFloat32x8(p.AY[y+2]), archsimd.BroadcastFloat32x8(p.AY[y-2])
 		}
-		if xBand {
-			ax, bx, dbx := archsimd.LoadFloat32x8(ld(pax, x)), archsimd.LoadFloat32x8(ld(pbx, x)), archsimd.LoadFloat32x8(ld(pdbx, x))
-			opbx := one.Add(bx)
-			var ux, dpsi archsimd.Float32x8
-			uxx := uc.Mul(cX)
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+1)), archsimd.LoadFloat32x8(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
-				pr := archsimd.LoadFloat32x8(ld(psiX, i+1)).Mul(archsimd.LoadFloat32x8(ld(pax, x+1)))
-				pl := archsimd.LoadFloat32x8(ld(psiX, i-1)).Mul(archsimd.LoadFloat32x8(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			uc := archsimd.LoadFloat32x8(ld(u, i))
+			var w archsimd.Float32x8
+			if yBand {
+				var uy, dpsi archsimd.Float32x8
+				uyy := uc.Mul(cY)
+				{
+					up, dn := archsimd.LoadFloat32x8(ld(u, i+1*nx)), archsimd.LoadFloat32x8(ld(u, i-1*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
+					pu := archsimd.LoadFloat32x8(ld(psiY, i+1*nx)).Mul(ayUp1)
+					pd := archsimd.LoadFloat32x8(ld(psiY, i-1*nx)).Mul(ayDn1)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
+				}
+				{
+					up, dn := archsimd.LoadFloat32x8(ld(u, i+2*nx)), archsimd.LoadFloat32x8(ld(u, i-2*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
+					pu := archsimd.LoadFloat32x8(ld(psiY, i+2*nx)).Mul(ayUp2)
+					pd := archsimd.LoadFloat32x8(ld(psiY, i-2*nx)).Mul(ayDn2)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
+				}
+				tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
+				zy := archsimd.LoadFloat32x8(ld(zetaY, i))
+				w = opby.MulAdd(tmp, ay.Mul(zy))
+				by.MulAdd(uy, ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)))).Store(ld(psiYn, i))
+				by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
+			} else {
+				w = uc.Mul(cY)
+				w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
+				w = archsimd.LoadFloat32x8(ld(u, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
 			}
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+2)), archsimd.LoadFloat32x8(ld(u, i-2))
-				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
-				pr := archsimd.LoadFloat32x8(ld(psiX, i+2)).Mul(archsimd.LoadFloat32x8(ld(pax, x+2)))
-				pl := archsimd.LoadFloat32x8(ld(psiX, i-2)).Mul(archsimd.LoadFloat32x8(ld(pax, x-2)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
+			if xBand {
+				ax, bx, dbx := archsimd.LoadFloat32x8(ld(pax, x)), archsimd.LoadFloat32x8(ld(pbx, x)), archsimd.LoadFloat32x8(ld(pdbx, x))
+				opbx := one.Add(bx)
+				var ux, dpsi archsimd.Float32x8
+				uxx := uc.Mul(cX)
+				{
+					r, l := archsimd.LoadFloat32x8(ld(u, i+1)), archsimd.LoadFloat32x8(ld(u, i-1))
+					ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
+					pr := archsimd.LoadFloat32x8(ld(psiX, i+1)).Mul(archsimd.LoadFloat32x8(ld(pax, x+1)))
+					pl := archsimd.LoadFloat32x8(ld(psiX, i-1)).Mul(archsimd.LoadFloat32x8(ld(pax, x-1)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+				}
+				{
+					r, l := archsimd.LoadFloat32x8(ld(u, i+2)), archsimd.LoadFloat32x8(ld(u, i-2))
+					ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
+					pr := archsimd.LoadFloat32x8(ld(psiX, i+2)).Mul(archsimd.LoadFloat32x8(ld(pax, x+2)))
+					pl := archsimd.LoadFloat32x8(ld(psiX, i-2)).Mul(archsimd.LoadFloat32x8(ld(pax, x-2)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
+				}
+				tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
+				zx := archsimd.LoadFloat32x8(ld(zetaX, i))
+				w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
+				bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)))).Store(ld(psiXn, i))
+				bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
+			} else {
+				w = uc.MulAdd(cX, w)
+				w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(vc.d2x[1], w)
+				w = archsimd.LoadFloat32x8(ld(u, i+2)).Add(archsimd.LoadFloat32x8(ld(u, i-2))).MulAdd(vc.d2x[2], w)
 			}
-			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat32x8(ld(zetaX, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)))).Store(ld(psiXn, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
-		} else {
-			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(vc.d2x[1], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+2)).Add(archsimd.LoadFloat32x8(ld(u, i-2))).MulAdd(vc.d2x[2], w)
+			if w0 != nil {
+				w.Store(ld(w0, i))
+			}
+			next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
+			archsimd.LoadFloat32x8(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 		}
-		if w0 != nil {
-			w.Store(ld(w0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			forwardCPML(p, s, f, y, x, x1)
 		}
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
-		archsimd.LoadFloat32x8(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		forwardCPML(p, s, f, y, x, x1)
-	}
 }
 
-// backwardBandF32A4 is backwardCPML for float32, accuracy 4, 8 cells at a time.
-func backwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+// backwardBandF32A4 is backwardCPML for float32, accuracy 4, 8 cells
+// at a time, on columns [x0, x1) of rows [y0, y1).
+func backwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
 	const L = 8
-	_ = f.u[(y+2)*nx+x1-1+2]
-	_ = f.u[(y-2)*nx+x0-2]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	_ = f.u[(y1-1+2)*nx+x1-1+2]
+	_ = f.u[(y0-2)*nx+x0-2]
+	_ = p.AY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1], p.BX[x1-1+2]
 	_ = p.DBX[x1-1+2]
-	_ = p.BY[y+2]
-	_ = p.DBY[y+2]
-	_ = f.c[(y+1)*nx-1]
+	_ = p.BY[y1-1+2]
+	_ = p.DBY[y1-1+2]
+	_ = f.c[y1*nx-1]
 	if f.g != nil {
-		_, _ = f.w[(y+1)*nx-1], f.g[(y+1)*nx-1]
+		_, _ = f.w[y1*nx-1], f.g[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	mu := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -1877,124 +1909,134 @@ func backwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	bc := func(v float32) archsimd.Float32x8 { return archsimd.BroadcastFloat32x8(v) }
 	vc := s.vec.(*vecCoefF32)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
-	var ay, opb0, by0 archsimd.Float32x8
-	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float32x8
-	var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float32x8
-	if yBand {
-		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
-		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
-		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
-		opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
-		byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
-		dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		muc := archsimd.LoadFloat32x8(ld(mu, i))
-		var sum archsimd.Float32x8
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+		var ay, opb0, by0 archsimd.Float32x8
+		var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float32x8
+		var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float32x8
 		if yBand {
-			zc := archsimd.LoadFloat32x8(ld(zetaY, i))
-			d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
-			var d1, dt archsimd.Float32x8
-			{
-				up, dn := i+1*nx, i-1*nx
-				tu := opbU1.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU1.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
-				td := opbD1.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
-				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
-				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
-			}
-			{
-				up, dn := i+2*nx, i-2*nx
-				tu := opbU2.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU2.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
-				td := opbD2.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
-				gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
-				gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
-			}
-			sum = d2.Sub(d1)
-			ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
-			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
-		} else {
-			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
+			ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+			opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+			byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+			dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+			opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
+			byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
+			dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
 		}
-		if xBand {
-			bx0 := archsimd.LoadFloat32x8(ld(pbx, x))
-			opbx := one.Add(bx0)
-			zc := archsimd.LoadFloat32x8(ld(zetaX, i))
-			d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
-			var d1, dt archsimd.Float32x8
-			{
-				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+1)), archsimd.LoadFloat32x8(ld(pbx, x-1))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+1)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+1))))
-				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
-				gr := archsimd.LoadFloat32x8(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+1))))
-				gl := archsimd.LoadFloat32x8(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			muc := archsimd.LoadFloat32x8(ld(mu, i))
+			var sum archsimd.Float32x8
+			if yBand {
+				zc := archsimd.LoadFloat32x8(ld(zetaY, i))
+				d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
+				var d1, dt archsimd.Float32x8
+				{
+					up, dn := i+1*nx, i-1*nx
+					tu := opbU1.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU1.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
+					td := opbD1.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
+					d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
+					gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
+					gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
+				}
+				{
+					up, dn := i+2*nx, i-2*nx
+					tu := opbU2.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU2.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
+					td := opbD2.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
+					d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
+					gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
+					gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
+				}
+				sum = d2.Sub(d1)
+				ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
+				ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
+			} else {
+				sum = muc.Mul(cY)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
 			}
-			{
-				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+2)), archsimd.LoadFloat32x8(ld(pbx, x-2))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+2)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+2))))
-				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-2))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
-				gr := archsimd.LoadFloat32x8(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+2))))
-				gl := archsimd.LoadFloat32x8(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-2))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
+			if xBand {
+				bx0 := archsimd.LoadFloat32x8(ld(pbx, x))
+				opbx := one.Add(bx0)
+				zc := archsimd.LoadFloat32x8(ld(zetaX, i))
+				d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
+				var d1, dt archsimd.Float32x8
+				{
+					br, bl := archsimd.LoadFloat32x8(ld(pbx, x+1)), archsimd.LoadFloat32x8(ld(pbx, x-1))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+1)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+1))))
+					tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-1))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
+					gr := archsimd.LoadFloat32x8(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+1))))
+					gl := archsimd.LoadFloat32x8(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-1))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+				}
+				{
+					br, bl := archsimd.LoadFloat32x8(ld(pbx, x+2)), archsimd.LoadFloat32x8(ld(pbx, x-2))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+2)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+2))))
+					tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-2))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
+					gr := archsimd.LoadFloat32x8(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+2))))
+					gl := archsimd.LoadFloat32x8(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-2))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
+				}
+				sum = sum.Add(d2.Sub(d1))
+				ax := archsimd.LoadFloat32x8(ld(pax, x))
+				ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
+				ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
+			} else {
+				sum = muc.MulAdd(cX, sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+2)).Add(archsimd.LoadFloat32x8(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
 			}
-			sum = sum.Add(d2.Sub(d1))
-			ax := archsimd.LoadFloat32x8(ld(pax, x))
-			ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
-			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
-		} else {
-			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+2)).Add(archsimd.LoadFloat32x8(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
+			if g0 != nil {
+				archsimd.LoadFloat32x8(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat32x8(ld(g0, i))).Store(ld(g0, i))
+			}
+			next := muc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
+			archsimd.LoadFloat32x8(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 		}
-		if g0 != nil {
-			archsimd.LoadFloat32x8(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat32x8(ld(g0, i))).Store(ld(g0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			backwardCPML(p, s, f, y, x, x1)
 		}
-		next := muc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
-		archsimd.LoadFloat32x8(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		backwardCPML(p, s, f, y, x, x1)
-	}
 }
 
-// forwardBandF32A6 is forwardCPML for float32, accuracy 6, 8 cells at a time.
-func forwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+// forwardBandF32A6 is forwardCPML for float32, accuracy 6, 8 cells
+// at a time, on columns [x0, x1) of rows [y0, y1): one call covers a run of
+// rows, so its set-up is not paid per row.
+func forwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
 	const L = 8
-	// Bounds: every access stays within rows y±3 and columns x0-3..x1+3,
-	// inside the grid by Validate; check the extremes once.
-	_ = f.u[(y+3)*nx+x1-1+3]
-	_ = f.u[(y-3)*nx+x0-3]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	// Bounds: every access stays within rows y0-3..y1+3 and columns
+	// x0-3..x1+3, inside the grid by Validate; check the extremes once.
+	_ = f.u[(y1-1+3)*nx+x1-1+3]
+	_ = f.u[(y0-3)*nx+x0-3]
+	_ = p.AY[y1-1+3]
+	_, _ = p.BY[y1-1], p.DBY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+3], p.BX[x1-1]
 	_ = p.DBX[x1-1]
-	_ = f.c[(y+1)*nx-1]
+	_ = f.c[y1*nx-1]
 	if f.w != nil {
-		_ = f.w[(y+1)*nx-1]
+		_ = f.w[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -2010,132 +2052,140 @@ func forwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF32)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients are only needed (and only broadcast) on band rows.
-	var ay, by, dby, opby archsimd.Float32x8
-	var ayUp1, ayDn1 archsimd.Float32x8
-	var ayUp2, ayDn2 archsimd.Float32x8
-	var ayUp3, ayDn3 archsimd.Float32x8
-	if yBand {
-		ay, by, dby = archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
-		opby = one.Add(by)
-		ayUp1, ayDn1 = archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
-		ayUp2, ayDn2 = archsimd.BroadcastFloat32x8(p.AY[y+2]), archsimd.BroadcastFloat32x8(p.AY[y-2])
-		ayUp3, ayDn3 = archsimd.BroadcastFloat32x8(p.AY[y+3]), archsimd.BroadcastFloat32x8(p.AY[y-3])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		uc := archsimd.LoadFloat32x8(ld(u, i))
-		var w archsimd.Float32x8
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients are only needed (and only broadcast) on band rows.
+		var ay, by, dby, opby archsimd.Float32x8
+		var ayUp1, ayDn1 archsimd.Float32x8
+		var ayUp2, ayDn2 archsimd.Float32x8
+		var ayUp3, ayDn3 archsimd.Float32x8
 		if yBand {
-			var uy, dpsi archsimd.Float32x8
-			uyy := uc.Mul(cY)
-			{
-				up, dn := archsimd.LoadFloat32x8(ld(u, i+1*nx)), archsimd.LoadFloat32x8(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
-				pu := archsimd.LoadFloat32x8(ld(psiY, i+1*nx)).Mul(ayUp1)
-				pd := archsimd.LoadFloat32x8(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat32x8(ld(u, i+2*nx)), archsimd.LoadFloat32x8(ld(u, i-2*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
-				pu := archsimd.LoadFloat32x8(ld(psiY, i+2*nx)).Mul(ayUp2)
-				pd := archsimd.LoadFloat32x8(ld(psiY, i-2*nx)).Mul(ayDn2)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat32x8(ld(u, i+3*nx)), archsimd.LoadFloat32x8(ld(u, i-3*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[3], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[3], uyy)
-				pu := archsimd.LoadFloat32x8(ld(psiY, i+3*nx)).Mul(ayUp3)
-				pd := archsimd.LoadFloat32x8(ld(psiY, i-3*nx)).Mul(ayDn3)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[3], dpsi)
-			}
-			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
-			zy := archsimd.LoadFloat32x8(ld(zetaY, i))
-			w = opby.MulAdd(tmp, ay.Mul(zy))
-			by.MulAdd(uy, ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)))).Store(ld(psiYn, i))
-			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
-		} else {
-			w = uc.Mul(cY)
-			w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-3*nx))).MulAdd(vc.d2y[3], w)
+			ay, by, dby = archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
+			opby = one.Add(by)
+			ayUp1, ayDn1 = archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
+			ayUp2, ayDn2 = archsimd.BroadcastFloat32x8(p.AY[y+2]), archsimd.BroadcastFloat32x8(p.AY[y-2])
+			ayUp3, ayDn3 = archsimd.BroadcastFloat32x8(p.AY[y+3]), archsimd.BroadcastFloat32x8(p.AY[y-3])
 		}
-		if xBand {
-			ax, bx, dbx := archsimd.LoadFloat32x8(ld(pax, x)), archsimd.LoadFloat32x8(ld(pbx, x)), archsimd.LoadFloat32x8(ld(pdbx, x))
-			opbx := one.Add(bx)
-			var ux, dpsi archsimd.Float32x8
-			uxx := uc.Mul(cX)
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+1)), archsimd.LoadFloat32x8(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
-				pr := archsimd.LoadFloat32x8(ld(psiX, i+1)).Mul(archsimd.LoadFloat32x8(ld(pax, x+1)))
-				pl := archsimd.LoadFloat32x8(ld(psiX, i-1)).Mul(archsimd.LoadFloat32x8(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			uc := archsimd.LoadFloat32x8(ld(u, i))
+			var w archsimd.Float32x8
+			if yBand {
+				var uy, dpsi archsimd.Float32x8
+				uyy := uc.Mul(cY)
+				{
+					up, dn := archsimd.LoadFloat32x8(ld(u, i+1*nx)), archsimd.LoadFloat32x8(ld(u, i-1*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
+					pu := archsimd.LoadFloat32x8(ld(psiY, i+1*nx)).Mul(ayUp1)
+					pd := archsimd.LoadFloat32x8(ld(psiY, i-1*nx)).Mul(ayDn1)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
+				}
+				{
+					up, dn := archsimd.LoadFloat32x8(ld(u, i+2*nx)), archsimd.LoadFloat32x8(ld(u, i-2*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
+					pu := archsimd.LoadFloat32x8(ld(psiY, i+2*nx)).Mul(ayUp2)
+					pd := archsimd.LoadFloat32x8(ld(psiY, i-2*nx)).Mul(ayDn2)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
+				}
+				{
+					up, dn := archsimd.LoadFloat32x8(ld(u, i+3*nx)), archsimd.LoadFloat32x8(ld(u, i-3*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[3], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[3], uyy)
+					pu := archsimd.LoadFloat32x8(ld(psiY, i+3*nx)).Mul(ayUp3)
+					pd := archsimd.LoadFloat32x8(ld(psiY, i-3*nx)).Mul(ayDn3)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[3], dpsi)
+				}
+				tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
+				zy := archsimd.LoadFloat32x8(ld(zetaY, i))
+				w = opby.MulAdd(tmp, ay.Mul(zy))
+				by.MulAdd(uy, ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)))).Store(ld(psiYn, i))
+				by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
+			} else {
+				w = uc.Mul(cY)
+				w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
+				w = archsimd.LoadFloat32x8(ld(u, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
+				w = archsimd.LoadFloat32x8(ld(u, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-3*nx))).MulAdd(vc.d2y[3], w)
 			}
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+2)), archsimd.LoadFloat32x8(ld(u, i-2))
-				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
-				pr := archsimd.LoadFloat32x8(ld(psiX, i+2)).Mul(archsimd.LoadFloat32x8(ld(pax, x+2)))
-				pl := archsimd.LoadFloat32x8(ld(psiX, i-2)).Mul(archsimd.LoadFloat32x8(ld(pax, x-2)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
+			if xBand {
+				ax, bx, dbx := archsimd.LoadFloat32x8(ld(pax, x)), archsimd.LoadFloat32x8(ld(pbx, x)), archsimd.LoadFloat32x8(ld(pdbx, x))
+				opbx := one.Add(bx)
+				var ux, dpsi archsimd.Float32x8
+				uxx := uc.Mul(cX)
+				{
+					r, l := archsimd.LoadFloat32x8(ld(u, i+1)), archsimd.LoadFloat32x8(ld(u, i-1))
+					ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
+					pr := archsimd.LoadFloat32x8(ld(psiX, i+1)).Mul(archsimd.LoadFloat32x8(ld(pax, x+1)))
+					pl := archsimd.LoadFloat32x8(ld(psiX, i-1)).Mul(archsimd.LoadFloat32x8(ld(pax, x-1)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+				}
+				{
+					r, l := archsimd.LoadFloat32x8(ld(u, i+2)), archsimd.LoadFloat32x8(ld(u, i-2))
+					ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
+					pr := archsimd.LoadFloat32x8(ld(psiX, i+2)).Mul(archsimd.LoadFloat32x8(ld(pax, x+2)))
+					pl := archsimd.LoadFloat32x8(ld(psiX, i-2)).Mul(archsimd.LoadFloat32x8(ld(pax, x-2)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
+				}
+				{
+					r, l := archsimd.LoadFloat32x8(ld(u, i+3)), archsimd.LoadFloat32x8(ld(u, i-3))
+					ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
+					pr := archsimd.LoadFloat32x8(ld(psiX, i+3)).Mul(archsimd.LoadFloat32x8(ld(pax, x+3)))
+					pl := archsimd.LoadFloat32x8(ld(psiX, i-3)).Mul(archsimd.LoadFloat32x8(ld(pax, x-3)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[3], dpsi)
+				}
+				tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
+				zx := archsimd.LoadFloat32x8(ld(zetaX, i))
+				w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
+				bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)))).Store(ld(psiXn, i))
+				bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
+			} else {
+				w = uc.MulAdd(cX, w)
+				w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(vc.d2x[1], w)
+				w = archsimd.LoadFloat32x8(ld(u, i+2)).Add(archsimd.LoadFloat32x8(ld(u, i-2))).MulAdd(vc.d2x[2], w)
+				w = archsimd.LoadFloat32x8(ld(u, i+3)).Add(archsimd.LoadFloat32x8(ld(u, i-3))).MulAdd(vc.d2x[3], w)
 			}
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+3)), archsimd.LoadFloat32x8(ld(u, i-3))
-				ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
-				pr := archsimd.LoadFloat32x8(ld(psiX, i+3)).Mul(archsimd.LoadFloat32x8(ld(pax, x+3)))
-				pl := archsimd.LoadFloat32x8(ld(psiX, i-3)).Mul(archsimd.LoadFloat32x8(ld(pax, x-3)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[3], dpsi)
+			if w0 != nil {
+				w.Store(ld(w0, i))
 			}
-			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat32x8(ld(zetaX, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)))).Store(ld(psiXn, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
-		} else {
-			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(vc.d2x[1], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+2)).Add(archsimd.LoadFloat32x8(ld(u, i-2))).MulAdd(vc.d2x[2], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+3)).Add(archsimd.LoadFloat32x8(ld(u, i-3))).MulAdd(vc.d2x[3], w)
+			next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
+			archsimd.LoadFloat32x8(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 		}
-		if w0 != nil {
-			w.Store(ld(w0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			forwardCPML(p, s, f, y, x, x1)
 		}
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
-		archsimd.LoadFloat32x8(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		forwardCPML(p, s, f, y, x, x1)
-	}
 }
 
-// backwardBandF32A6 is backwardCPML for float32, accuracy 6, 8 cells at a time.
-func backwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+// backwardBandF32A6 is backwardCPML for float32, accuracy 6, 8 cells
+// at a time, on columns [x0, x1) of rows [y0, y1).
+func backwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
 	const L = 8
-	_ = f.u[(y+3)*nx+x1-1+3]
-	_ = f.u[(y-3)*nx+x0-3]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	_ = f.u[(y1-1+3)*nx+x1-1+3]
+	_ = f.u[(y0-3)*nx+x0-3]
+	_ = p.AY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1], p.BX[x1-1+3]
 	_ = p.DBX[x1-1+3]
-	_ = p.BY[y+3]
-	_ = p.DBY[y+3]
-	_ = f.c[(y+1)*nx-1]
+	_ = p.BY[y1-1+3]
+	_ = p.DBY[y1-1+3]
+	_ = f.c[y1*nx-1]
 	if f.g != nil {
-		_, _ = f.w[(y+1)*nx-1], f.g[(y+1)*nx-1]
+		_, _ = f.w[y1*nx-1], f.g[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	mu := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -2152,151 +2202,161 @@ func backwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	bc := func(v float32) archsimd.Float32x8 { return archsimd.BroadcastFloat32x8(v) }
 	vc := s.vec.(*vecCoefF32)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
-	var ay, opb0, by0 archsimd.Float32x8
-	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float32x8
-	var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float32x8
-	var opbU3, opbD3, byU3, byD3, dbyU3, dbyD3 archsimd.Float32x8
-	if yBand {
-		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
-		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
-		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
-		opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
-		byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
-		dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
-		opbU3, opbD3 = bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
-		byU3, byD3 = bc(p.BY[y+3]), bc(p.BY[y-3])
-		dbyU3, dbyD3 = bc(p.DBY[y+3]), bc(p.DBY[y-3])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		muc := archsimd.LoadFloat32x8(ld(mu, i))
-		var sum archsimd.Float32x8
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+		var ay, opb0, by0 archsimd.Float32x8
+		var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float32x8
+		var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float32x8
+		var opbU3, opbD3, byU3, byD3, dbyU3, dbyD3 archsimd.Float32x8
 		if yBand {
-			zc := archsimd.LoadFloat32x8(ld(zetaY, i))
-			d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
-			var d1, dt archsimd.Float32x8
-			{
-				up, dn := i+1*nx, i-1*nx
-				tu := opbU1.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU1.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
-				td := opbD1.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
-				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
-				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
-			}
-			{
-				up, dn := i+2*nx, i-2*nx
-				tu := opbU2.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU2.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
-				td := opbD2.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
-				gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
-				gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
-			}
-			{
-				up, dn := i+3*nx, i-3*nx
-				tu := opbU3.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU3.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
-				td := opbD3.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD3.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(vc.d2y[3], d2)
-				gu := dbyU3.MulAdd(tu, byU3.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
-				gd := dbyD3.MulAdd(td, byD3.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[3], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[3], dt)
-			}
-			sum = d2.Sub(d1)
-			ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
-			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
-		} else {
-			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-3*nx))).MulAdd(vc.d2y[3], sum)
+			ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+			opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+			byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+			dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+			opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
+			byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
+			dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
+			opbU3, opbD3 = bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
+			byU3, byD3 = bc(p.BY[y+3]), bc(p.BY[y-3])
+			dbyU3, dbyD3 = bc(p.DBY[y+3]), bc(p.DBY[y-3])
 		}
-		if xBand {
-			bx0 := archsimd.LoadFloat32x8(ld(pbx, x))
-			opbx := one.Add(bx0)
-			zc := archsimd.LoadFloat32x8(ld(zetaX, i))
-			d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
-			var d1, dt archsimd.Float32x8
-			{
-				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+1)), archsimd.LoadFloat32x8(ld(pbx, x-1))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+1)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+1))))
-				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
-				gr := archsimd.LoadFloat32x8(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+1))))
-				gl := archsimd.LoadFloat32x8(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			muc := archsimd.LoadFloat32x8(ld(mu, i))
+			var sum archsimd.Float32x8
+			if yBand {
+				zc := archsimd.LoadFloat32x8(ld(zetaY, i))
+				d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
+				var d1, dt archsimd.Float32x8
+				{
+					up, dn := i+1*nx, i-1*nx
+					tu := opbU1.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU1.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
+					td := opbD1.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
+					d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
+					gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
+					gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
+				}
+				{
+					up, dn := i+2*nx, i-2*nx
+					tu := opbU2.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU2.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
+					td := opbD2.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
+					d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
+					gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
+					gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
+				}
+				{
+					up, dn := i+3*nx, i-3*nx
+					tu := opbU3.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU3.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
+					td := opbD3.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD3.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
+					d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(vc.d2y[3], d2)
+					gu := dbyU3.MulAdd(tu, byU3.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
+					gd := dbyD3.MulAdd(td, byD3.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[3], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[3], dt)
+				}
+				sum = d2.Sub(d1)
+				ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
+				ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
+			} else {
+				sum = muc.Mul(cY)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-3*nx))).MulAdd(vc.d2y[3], sum)
 			}
-			{
-				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+2)), archsimd.LoadFloat32x8(ld(pbx, x-2))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+2)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+2))))
-				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-2))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
-				gr := archsimd.LoadFloat32x8(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+2))))
-				gl := archsimd.LoadFloat32x8(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-2))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
+			if xBand {
+				bx0 := archsimd.LoadFloat32x8(ld(pbx, x))
+				opbx := one.Add(bx0)
+				zc := archsimd.LoadFloat32x8(ld(zetaX, i))
+				d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
+				var d1, dt archsimd.Float32x8
+				{
+					br, bl := archsimd.LoadFloat32x8(ld(pbx, x+1)), archsimd.LoadFloat32x8(ld(pbx, x-1))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+1)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+1))))
+					tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-1))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
+					gr := archsimd.LoadFloat32x8(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+1))))
+					gl := archsimd.LoadFloat32x8(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-1))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+				}
+				{
+					br, bl := archsimd.LoadFloat32x8(ld(pbx, x+2)), archsimd.LoadFloat32x8(ld(pbx, x-2))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+2)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+2))))
+					tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-2))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
+					gr := archsimd.LoadFloat32x8(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+2))))
+					gl := archsimd.LoadFloat32x8(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-2))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
+				}
+				{
+					br, bl := archsimd.LoadFloat32x8(ld(pbx, x+3)), archsimd.LoadFloat32x8(ld(pbx, x-3))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+3)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+3))))
+					tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-3)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-3))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[3], d2)
+					gr := archsimd.LoadFloat32x8(ld(pdbx, x+3)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+3))))
+					gl := archsimd.LoadFloat32x8(ld(pdbx, x-3)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-3))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[3], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[3], dt)
+				}
+				sum = sum.Add(d2.Sub(d1))
+				ax := archsimd.LoadFloat32x8(ld(pax, x))
+				ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
+				ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
+			} else {
+				sum = muc.MulAdd(cX, sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+2)).Add(archsimd.LoadFloat32x8(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+3)).Add(archsimd.LoadFloat32x8(ld(mu, i-3))).MulAdd(vc.d2x[3], sum)
 			}
-			{
-				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+3)), archsimd.LoadFloat32x8(ld(pbx, x-3))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+3)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+3))))
-				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-3)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-3))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[3], d2)
-				gr := archsimd.LoadFloat32x8(ld(pdbx, x+3)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+3))))
-				gl := archsimd.LoadFloat32x8(ld(pdbx, x-3)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-3))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[3], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[3], dt)
+			if g0 != nil {
+				archsimd.LoadFloat32x8(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat32x8(ld(g0, i))).Store(ld(g0, i))
 			}
-			sum = sum.Add(d2.Sub(d1))
-			ax := archsimd.LoadFloat32x8(ld(pax, x))
-			ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
-			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
-		} else {
-			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+2)).Add(archsimd.LoadFloat32x8(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+3)).Add(archsimd.LoadFloat32x8(ld(mu, i-3))).MulAdd(vc.d2x[3], sum)
+			next := muc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
+			archsimd.LoadFloat32x8(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 		}
-		if g0 != nil {
-			archsimd.LoadFloat32x8(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat32x8(ld(g0, i))).Store(ld(g0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			backwardCPML(p, s, f, y, x, x1)
 		}
-		next := muc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
-		archsimd.LoadFloat32x8(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		backwardCPML(p, s, f, y, x, x1)
-	}
 }
 
-// forwardBandF32A8 is forwardCPML for float32, accuracy 8, 8 cells at a time.
-func forwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+// forwardBandF32A8 is forwardCPML for float32, accuracy 8, 8 cells
+// at a time, on columns [x0, x1) of rows [y0, y1): one call covers a run of
+// rows, so its set-up is not paid per row.
+func forwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
 	const L = 8
-	// Bounds: every access stays within rows y±4 and columns x0-4..x1+4,
-	// inside the grid by Validate; check the extremes once.
-	_ = f.u[(y+4)*nx+x1-1+4]
-	_ = f.u[(y-4)*nx+x0-4]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	// Bounds: every access stays within rows y0-4..y1+4 and columns
+	// x0-4..x1+4, inside the grid by Validate; check the extremes once.
+	_ = f.u[(y1-1+4)*nx+x1-1+4]
+	_ = f.u[(y0-4)*nx+x0-4]
+	_ = p.AY[y1-1+4]
+	_, _ = p.BY[y1-1], p.DBY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+4], p.BX[x1-1]
 	_ = p.DBX[x1-1]
-	_ = f.c[(y+1)*nx-1]
+	_ = f.c[y1*nx-1]
 	if f.w != nil {
-		_ = f.w[(y+1)*nx-1]
+		_ = f.w[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -2312,152 +2372,160 @@ func forwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 	ld := func(p unsafe.Pointer, i int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF32)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients are only needed (and only broadcast) on band rows.
-	var ay, by, dby, opby archsimd.Float32x8
-	var ayUp1, ayDn1 archsimd.Float32x8
-	var ayUp2, ayDn2 archsimd.Float32x8
-	var ayUp3, ayDn3 archsimd.Float32x8
-	var ayUp4, ayDn4 archsimd.Float32x8
-	if yBand {
-		ay, by, dby = archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
-		opby = one.Add(by)
-		ayUp1, ayDn1 = archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
-		ayUp2, ayDn2 = archsimd.BroadcastFloat32x8(p.AY[y+2]), archsimd.BroadcastFloat32x8(p.AY[y-2])
-		ayUp3, ayDn3 = archsimd.BroadcastFloat32x8(p.AY[y+3]), archsimd.BroadcastFloat32x8(p.AY[y-3])
-		ayUp4, ayDn4 = archsimd.BroadcastFloat32x8(p.AY[y+4]), archsimd.BroadcastFloat32x8(p.AY[y-4])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		uc := archsimd.LoadFloat32x8(ld(u, i))
-		var w archsimd.Float32x8
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients are only needed (and only broadcast) on band rows.
+		var ay, by, dby, opby archsimd.Float32x8
+		var ayUp1, ayDn1 archsimd.Float32x8
+		var ayUp2, ayDn2 archsimd.Float32x8
+		var ayUp3, ayDn3 archsimd.Float32x8
+		var ayUp4, ayDn4 archsimd.Float32x8
 		if yBand {
-			var uy, dpsi archsimd.Float32x8
-			uyy := uc.Mul(cY)
-			{
-				up, dn := archsimd.LoadFloat32x8(ld(u, i+1*nx)), archsimd.LoadFloat32x8(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
-				pu := archsimd.LoadFloat32x8(ld(psiY, i+1*nx)).Mul(ayUp1)
-				pd := archsimd.LoadFloat32x8(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat32x8(ld(u, i+2*nx)), archsimd.LoadFloat32x8(ld(u, i-2*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
-				pu := archsimd.LoadFloat32x8(ld(psiY, i+2*nx)).Mul(ayUp2)
-				pd := archsimd.LoadFloat32x8(ld(psiY, i-2*nx)).Mul(ayDn2)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat32x8(ld(u, i+3*nx)), archsimd.LoadFloat32x8(ld(u, i-3*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[3], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[3], uyy)
-				pu := archsimd.LoadFloat32x8(ld(psiY, i+3*nx)).Mul(ayUp3)
-				pd := archsimd.LoadFloat32x8(ld(psiY, i-3*nx)).Mul(ayDn3)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[3], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat32x8(ld(u, i+4*nx)), archsimd.LoadFloat32x8(ld(u, i-4*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[4], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[4], uyy)
-				pu := archsimd.LoadFloat32x8(ld(psiY, i+4*nx)).Mul(ayUp4)
-				pd := archsimd.LoadFloat32x8(ld(psiY, i-4*nx)).Mul(ayDn4)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[4], dpsi)
-			}
-			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
-			zy := archsimd.LoadFloat32x8(ld(zetaY, i))
-			w = opby.MulAdd(tmp, ay.Mul(zy))
-			by.MulAdd(uy, ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)))).Store(ld(psiYn, i))
-			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
-		} else {
-			w = uc.Mul(cY)
-			w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-3*nx))).MulAdd(vc.d2y[3], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+4*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-4*nx))).MulAdd(vc.d2y[4], w)
+			ay, by, dby = archsimd.BroadcastFloat32x8(p.AY[y]), archsimd.BroadcastFloat32x8(p.BY[y]), archsimd.BroadcastFloat32x8(p.DBY[y])
+			opby = one.Add(by)
+			ayUp1, ayDn1 = archsimd.BroadcastFloat32x8(p.AY[y+1]), archsimd.BroadcastFloat32x8(p.AY[y-1])
+			ayUp2, ayDn2 = archsimd.BroadcastFloat32x8(p.AY[y+2]), archsimd.BroadcastFloat32x8(p.AY[y-2])
+			ayUp3, ayDn3 = archsimd.BroadcastFloat32x8(p.AY[y+3]), archsimd.BroadcastFloat32x8(p.AY[y-3])
+			ayUp4, ayDn4 = archsimd.BroadcastFloat32x8(p.AY[y+4]), archsimd.BroadcastFloat32x8(p.AY[y-4])
 		}
-		if xBand {
-			ax, bx, dbx := archsimd.LoadFloat32x8(ld(pax, x)), archsimd.LoadFloat32x8(ld(pbx, x)), archsimd.LoadFloat32x8(ld(pdbx, x))
-			opbx := one.Add(bx)
-			var ux, dpsi archsimd.Float32x8
-			uxx := uc.Mul(cX)
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+1)), archsimd.LoadFloat32x8(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
-				pr := archsimd.LoadFloat32x8(ld(psiX, i+1)).Mul(archsimd.LoadFloat32x8(ld(pax, x+1)))
-				pl := archsimd.LoadFloat32x8(ld(psiX, i-1)).Mul(archsimd.LoadFloat32x8(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			uc := archsimd.LoadFloat32x8(ld(u, i))
+			var w archsimd.Float32x8
+			if yBand {
+				var uy, dpsi archsimd.Float32x8
+				uyy := uc.Mul(cY)
+				{
+					up, dn := archsimd.LoadFloat32x8(ld(u, i+1*nx)), archsimd.LoadFloat32x8(ld(u, i-1*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
+					pu := archsimd.LoadFloat32x8(ld(psiY, i+1*nx)).Mul(ayUp1)
+					pd := archsimd.LoadFloat32x8(ld(psiY, i-1*nx)).Mul(ayDn1)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
+				}
+				{
+					up, dn := archsimd.LoadFloat32x8(ld(u, i+2*nx)), archsimd.LoadFloat32x8(ld(u, i-2*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
+					pu := archsimd.LoadFloat32x8(ld(psiY, i+2*nx)).Mul(ayUp2)
+					pd := archsimd.LoadFloat32x8(ld(psiY, i-2*nx)).Mul(ayDn2)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
+				}
+				{
+					up, dn := archsimd.LoadFloat32x8(ld(u, i+3*nx)), archsimd.LoadFloat32x8(ld(u, i-3*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[3], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[3], uyy)
+					pu := archsimd.LoadFloat32x8(ld(psiY, i+3*nx)).Mul(ayUp3)
+					pd := archsimd.LoadFloat32x8(ld(psiY, i-3*nx)).Mul(ayDn3)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[3], dpsi)
+				}
+				{
+					up, dn := archsimd.LoadFloat32x8(ld(u, i+4*nx)), archsimd.LoadFloat32x8(ld(u, i-4*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[4], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[4], uyy)
+					pu := archsimd.LoadFloat32x8(ld(psiY, i+4*nx)).Mul(ayUp4)
+					pd := archsimd.LoadFloat32x8(ld(psiY, i-4*nx)).Mul(ayDn4)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[4], dpsi)
+				}
+				tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
+				zy := archsimd.LoadFloat32x8(ld(zetaY, i))
+				w = opby.MulAdd(tmp, ay.Mul(zy))
+				by.MulAdd(uy, ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)))).Store(ld(psiYn, i))
+				by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
+			} else {
+				w = uc.Mul(cY)
+				w = archsimd.LoadFloat32x8(ld(u, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
+				w = archsimd.LoadFloat32x8(ld(u, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
+				w = archsimd.LoadFloat32x8(ld(u, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-3*nx))).MulAdd(vc.d2y[3], w)
+				w = archsimd.LoadFloat32x8(ld(u, i+4*nx)).Add(archsimd.LoadFloat32x8(ld(u, i-4*nx))).MulAdd(vc.d2y[4], w)
 			}
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+2)), archsimd.LoadFloat32x8(ld(u, i-2))
-				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
-				pr := archsimd.LoadFloat32x8(ld(psiX, i+2)).Mul(archsimd.LoadFloat32x8(ld(pax, x+2)))
-				pl := archsimd.LoadFloat32x8(ld(psiX, i-2)).Mul(archsimd.LoadFloat32x8(ld(pax, x-2)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
+			if xBand {
+				ax, bx, dbx := archsimd.LoadFloat32x8(ld(pax, x)), archsimd.LoadFloat32x8(ld(pbx, x)), archsimd.LoadFloat32x8(ld(pdbx, x))
+				opbx := one.Add(bx)
+				var ux, dpsi archsimd.Float32x8
+				uxx := uc.Mul(cX)
+				{
+					r, l := archsimd.LoadFloat32x8(ld(u, i+1)), archsimd.LoadFloat32x8(ld(u, i-1))
+					ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
+					pr := archsimd.LoadFloat32x8(ld(psiX, i+1)).Mul(archsimd.LoadFloat32x8(ld(pax, x+1)))
+					pl := archsimd.LoadFloat32x8(ld(psiX, i-1)).Mul(archsimd.LoadFloat32x8(ld(pax, x-1)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+				}
+				{
+					r, l := archsimd.LoadFloat32x8(ld(u, i+2)), archsimd.LoadFloat32x8(ld(u, i-2))
+					ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
+					pr := archsimd.LoadFloat32x8(ld(psiX, i+2)).Mul(archsimd.LoadFloat32x8(ld(pax, x+2)))
+					pl := archsimd.LoadFloat32x8(ld(psiX, i-2)).Mul(archsimd.LoadFloat32x8(ld(pax, x-2)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
+				}
+				{
+					r, l := archsimd.LoadFloat32x8(ld(u, i+3)), archsimd.LoadFloat32x8(ld(u, i-3))
+					ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
+					pr := archsimd.LoadFloat32x8(ld(psiX, i+3)).Mul(archsimd.LoadFloat32x8(ld(pax, x+3)))
+					pl := archsimd.LoadFloat32x8(ld(psiX, i-3)).Mul(archsimd.LoadFloat32x8(ld(pax, x-3)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[3], dpsi)
+				}
+				{
+					r, l := archsimd.LoadFloat32x8(ld(u, i+4)), archsimd.LoadFloat32x8(ld(u, i-4))
+					ux = r.Sub(l).MulAdd(vc.d1x[4], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[4], uxx)
+					pr := archsimd.LoadFloat32x8(ld(psiX, i+4)).Mul(archsimd.LoadFloat32x8(ld(pax, x+4)))
+					pl := archsimd.LoadFloat32x8(ld(psiX, i-4)).Mul(archsimd.LoadFloat32x8(ld(pax, x-4)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[4], dpsi)
+				}
+				tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
+				zx := archsimd.LoadFloat32x8(ld(zetaX, i))
+				w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
+				bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)))).Store(ld(psiXn, i))
+				bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
+			} else {
+				w = uc.MulAdd(cX, w)
+				w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(vc.d2x[1], w)
+				w = archsimd.LoadFloat32x8(ld(u, i+2)).Add(archsimd.LoadFloat32x8(ld(u, i-2))).MulAdd(vc.d2x[2], w)
+				w = archsimd.LoadFloat32x8(ld(u, i+3)).Add(archsimd.LoadFloat32x8(ld(u, i-3))).MulAdd(vc.d2x[3], w)
+				w = archsimd.LoadFloat32x8(ld(u, i+4)).Add(archsimd.LoadFloat32x8(ld(u, i-4))).MulAdd(vc.d2x[4], w)
 			}
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+3)), archsimd.LoadFloat32x8(ld(u, i-3))
-				ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
-				pr := archsimd.LoadFloat32x8(ld(psiX, i+3)).Mul(archsimd.LoadFloat32x8(ld(pax, x+3)))
-				pl := archsimd.LoadFloat32x8(ld(psiX, i-3)).Mul(archsimd.LoadFloat32x8(ld(pax, x-3)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[3], dpsi)
+			if w0 != nil {
+				w.Store(ld(w0, i))
 			}
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+4)), archsimd.LoadFloat32x8(ld(u, i-4))
-				ux = r.Sub(l).MulAdd(vc.d1x[4], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[4], uxx)
-				pr := archsimd.LoadFloat32x8(ld(psiX, i+4)).Mul(archsimd.LoadFloat32x8(ld(pax, x+4)))
-				pl := archsimd.LoadFloat32x8(ld(psiX, i-4)).Mul(archsimd.LoadFloat32x8(ld(pax, x-4)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[4], dpsi)
-			}
-			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat32x8(ld(zetaX, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)))).Store(ld(psiXn, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
-		} else {
-			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat32x8(ld(u, i+1)).Add(archsimd.LoadFloat32x8(ld(u, i-1))).MulAdd(vc.d2x[1], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+2)).Add(archsimd.LoadFloat32x8(ld(u, i-2))).MulAdd(vc.d2x[2], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+3)).Add(archsimd.LoadFloat32x8(ld(u, i-3))).MulAdd(vc.d2x[3], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+4)).Add(archsimd.LoadFloat32x8(ld(u, i-4))).MulAdd(vc.d2x[4], w)
+			next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
+			archsimd.LoadFloat32x8(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 		}
-		if w0 != nil {
-			w.Store(ld(w0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			forwardCPML(p, s, f, y, x, x1)
 		}
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
-		archsimd.LoadFloat32x8(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		forwardCPML(p, s, f, y, x, x1)
-	}
 }
 
-// backwardBandF32A8 is backwardCPML for float32, accuracy 8, 8 cells at a time.
-func backwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+// backwardBandF32A8 is backwardCPML for float32, accuracy 8, 8 cells
+// at a time, on columns [x0, x1) of rows [y0, y1).
+func backwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
 	const L = 8
-	_ = f.u[(y+4)*nx+x1-1+4]
-	_ = f.u[(y-4)*nx+x0-4]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	_ = f.u[(y1-1+4)*nx+x1-1+4]
+	_ = f.u[(y0-4)*nx+x0-4]
+	_ = p.AY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1], p.BX[x1-1+4]
 	_ = p.DBX[x1-1+4]
-	_ = p.BY[y+4]
-	_ = p.DBY[y+4]
-	_ = f.c[(y+1)*nx-1]
+	_ = p.BY[y1-1+4]
+	_ = p.DBY[y1-1+4]
+	_ = f.c[y1*nx-1]
 	if f.g != nil {
-		_, _ = f.w[(y+1)*nx-1], f.g[(y+1)*nx-1]
+		_, _ = f.w[y1*nx-1], f.g[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	mu := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -2474,178 +2542,188 @@ func backwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	bc := func(v float32) archsimd.Float32x8 { return archsimd.BroadcastFloat32x8(v) }
 	vc := s.vec.(*vecCoefF32)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
-	var ay, opb0, by0 archsimd.Float32x8
-	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float32x8
-	var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float32x8
-	var opbU3, opbD3, byU3, byD3, dbyU3, dbyD3 archsimd.Float32x8
-	var opbU4, opbD4, byU4, byD4, dbyU4, dbyD4 archsimd.Float32x8
-	if yBand {
-		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
-		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
-		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
-		opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
-		byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
-		dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
-		opbU3, opbD3 = bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
-		byU3, byD3 = bc(p.BY[y+3]), bc(p.BY[y-3])
-		dbyU3, dbyD3 = bc(p.DBY[y+3]), bc(p.DBY[y-3])
-		opbU4, opbD4 = bc(1+p.BY[y+4]), bc(1+p.BY[y-4])
-		byU4, byD4 = bc(p.BY[y+4]), bc(p.BY[y-4])
-		dbyU4, dbyD4 = bc(p.DBY[y+4]), bc(p.DBY[y-4])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		muc := archsimd.LoadFloat32x8(ld(mu, i))
-		var sum archsimd.Float32x8
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+		var ay, opb0, by0 archsimd.Float32x8
+		var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float32x8
+		var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float32x8
+		var opbU3, opbD3, byU3, byD3, dbyU3, dbyD3 archsimd.Float32x8
+		var opbU4, opbD4, byU4, byD4, dbyU4, dbyD4 archsimd.Float32x8
 		if yBand {
-			zc := archsimd.LoadFloat32x8(ld(zetaY, i))
-			d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
-			var d1, dt archsimd.Float32x8
-			{
-				up, dn := i+1*nx, i-1*nx
-				tu := opbU1.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU1.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
-				td := opbD1.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
-				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
-				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
-			}
-			{
-				up, dn := i+2*nx, i-2*nx
-				tu := opbU2.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU2.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
-				td := opbD2.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
-				gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
-				gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
-			}
-			{
-				up, dn := i+3*nx, i-3*nx
-				tu := opbU3.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU3.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
-				td := opbD3.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD3.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(vc.d2y[3], d2)
-				gu := dbyU3.MulAdd(tu, byU3.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
-				gd := dbyD3.MulAdd(td, byD3.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[3], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[3], dt)
-			}
-			{
-				up, dn := i+4*nx, i-4*nx
-				tu := opbU4.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU4.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
-				td := opbD4.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD4.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
-				d2 = opbU4.MulAdd(tu, opbD4.Mul(td)).MulAdd(vc.d2y[4], d2)
-				gu := dbyU4.MulAdd(tu, byU4.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
-				gd := dbyD4.MulAdd(td, byD4.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[4], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[4], dt)
-			}
-			sum = d2.Sub(d1)
-			ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
-			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
-		} else {
-			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-3*nx))).MulAdd(vc.d2y[3], sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+4*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-4*nx))).MulAdd(vc.d2y[4], sum)
+			ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+			opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+			byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+			dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+			opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
+			byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
+			dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
+			opbU3, opbD3 = bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
+			byU3, byD3 = bc(p.BY[y+3]), bc(p.BY[y-3])
+			dbyU3, dbyD3 = bc(p.DBY[y+3]), bc(p.DBY[y-3])
+			opbU4, opbD4 = bc(1+p.BY[y+4]), bc(1+p.BY[y-4])
+			byU4, byD4 = bc(p.BY[y+4]), bc(p.BY[y-4])
+			dbyU4, dbyD4 = bc(p.DBY[y+4]), bc(p.DBY[y-4])
 		}
-		if xBand {
-			bx0 := archsimd.LoadFloat32x8(ld(pbx, x))
-			opbx := one.Add(bx0)
-			zc := archsimd.LoadFloat32x8(ld(zetaX, i))
-			d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
-			var d1, dt archsimd.Float32x8
-			{
-				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+1)), archsimd.LoadFloat32x8(ld(pbx, x-1))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+1)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+1))))
-				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
-				gr := archsimd.LoadFloat32x8(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+1))))
-				gl := archsimd.LoadFloat32x8(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			muc := archsimd.LoadFloat32x8(ld(mu, i))
+			var sum archsimd.Float32x8
+			if yBand {
+				zc := archsimd.LoadFloat32x8(ld(zetaY, i))
+				d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
+				var d1, dt archsimd.Float32x8
+				{
+					up, dn := i+1*nx, i-1*nx
+					tu := opbU1.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU1.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
+					td := opbD1.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
+					d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
+					gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
+					gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
+				}
+				{
+					up, dn := i+2*nx, i-2*nx
+					tu := opbU2.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU2.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
+					td := opbD2.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
+					d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
+					gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
+					gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
+				}
+				{
+					up, dn := i+3*nx, i-3*nx
+					tu := opbU3.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU3.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
+					td := opbD3.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD3.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
+					d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(vc.d2y[3], d2)
+					gu := dbyU3.MulAdd(tu, byU3.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
+					gd := dbyD3.MulAdd(td, byD3.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[3], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[3], dt)
+				}
+				{
+					up, dn := i+4*nx, i-4*nx
+					tu := opbU4.MulAdd(archsimd.LoadFloat32x8(ld(mu, up)), byU4.Mul(archsimd.LoadFloat32x8(ld(zetaY, up))))
+					td := opbD4.MulAdd(archsimd.LoadFloat32x8(ld(mu, dn)), byD4.Mul(archsimd.LoadFloat32x8(ld(zetaY, dn))))
+					d2 = opbU4.MulAdd(tu, opbD4.Mul(td)).MulAdd(vc.d2y[4], d2)
+					gu := dbyU4.MulAdd(tu, byU4.Mul(archsimd.LoadFloat32x8(ld(psiY, up))))
+					gd := dbyD4.MulAdd(td, byD4.Mul(archsimd.LoadFloat32x8(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[4], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[4], dt)
+				}
+				sum = d2.Sub(d1)
+				ay.Mul(archsimd.LoadFloat32x8(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
+				ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
+			} else {
+				sum = muc.Mul(cY)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+1*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+2*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+3*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-3*nx))).MulAdd(vc.d2y[3], sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+4*nx)).Add(archsimd.LoadFloat32x8(ld(mu, i-4*nx))).MulAdd(vc.d2y[4], sum)
 			}
-			{
-				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+2)), archsimd.LoadFloat32x8(ld(pbx, x-2))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+2)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+2))))
-				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-2))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
-				gr := archsimd.LoadFloat32x8(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+2))))
-				gl := archsimd.LoadFloat32x8(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-2))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
+			if xBand {
+				bx0 := archsimd.LoadFloat32x8(ld(pbx, x))
+				opbx := one.Add(bx0)
+				zc := archsimd.LoadFloat32x8(ld(zetaX, i))
+				d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
+				var d1, dt archsimd.Float32x8
+				{
+					br, bl := archsimd.LoadFloat32x8(ld(pbx, x+1)), archsimd.LoadFloat32x8(ld(pbx, x-1))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+1)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+1))))
+					tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-1))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
+					gr := archsimd.LoadFloat32x8(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+1))))
+					gl := archsimd.LoadFloat32x8(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-1))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+				}
+				{
+					br, bl := archsimd.LoadFloat32x8(ld(pbx, x+2)), archsimd.LoadFloat32x8(ld(pbx, x-2))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+2)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+2))))
+					tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-2))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
+					gr := archsimd.LoadFloat32x8(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+2))))
+					gl := archsimd.LoadFloat32x8(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-2))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
+				}
+				{
+					br, bl := archsimd.LoadFloat32x8(ld(pbx, x+3)), archsimd.LoadFloat32x8(ld(pbx, x-3))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+3)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+3))))
+					tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-3)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-3))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[3], d2)
+					gr := archsimd.LoadFloat32x8(ld(pdbx, x+3)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+3))))
+					gl := archsimd.LoadFloat32x8(ld(pdbx, x-3)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-3))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[3], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[3], dt)
+				}
+				{
+					br, bl := archsimd.LoadFloat32x8(ld(pbx, x+4)), archsimd.LoadFloat32x8(ld(pbx, x-4))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+4)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+4))))
+					tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-4)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-4))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[4], d2)
+					gr := archsimd.LoadFloat32x8(ld(pdbx, x+4)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+4))))
+					gl := archsimd.LoadFloat32x8(ld(pdbx, x-4)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-4))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[4], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[4], dt)
+				}
+				sum = sum.Add(d2.Sub(d1))
+				ax := archsimd.LoadFloat32x8(ld(pax, x))
+				ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
+				ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
+			} else {
+				sum = muc.MulAdd(cX, sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+2)).Add(archsimd.LoadFloat32x8(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+3)).Add(archsimd.LoadFloat32x8(ld(mu, i-3))).MulAdd(vc.d2x[3], sum)
+				sum = archsimd.LoadFloat32x8(ld(mu, i+4)).Add(archsimd.LoadFloat32x8(ld(mu, i-4))).MulAdd(vc.d2x[4], sum)
 			}
-			{
-				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+3)), archsimd.LoadFloat32x8(ld(pbx, x-3))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+3)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+3))))
-				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-3)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-3))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[3], d2)
-				gr := archsimd.LoadFloat32x8(ld(pdbx, x+3)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+3))))
-				gl := archsimd.LoadFloat32x8(ld(pdbx, x-3)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-3))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[3], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[3], dt)
+			if g0 != nil {
+				archsimd.LoadFloat32x8(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat32x8(ld(g0, i))).Store(ld(g0, i))
 			}
-			{
-				br, bl := archsimd.LoadFloat32x8(ld(pbx, x+4)), archsimd.LoadFloat32x8(ld(pbx, x-4))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat32x8(ld(mu, i+4)), br.Mul(archsimd.LoadFloat32x8(ld(zetaX, i+4))))
-				tl := opl.MulAdd(archsimd.LoadFloat32x8(ld(mu, i-4)), bl.Mul(archsimd.LoadFloat32x8(ld(zetaX, i-4))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[4], d2)
-				gr := archsimd.LoadFloat32x8(ld(pdbx, x+4)).MulAdd(tr, br.Mul(archsimd.LoadFloat32x8(ld(psiX, i+4))))
-				gl := archsimd.LoadFloat32x8(ld(pdbx, x-4)).MulAdd(tl, bl.Mul(archsimd.LoadFloat32x8(ld(psiX, i-4))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[4], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[4], dt)
-			}
-			sum = sum.Add(d2.Sub(d1))
-			ax := archsimd.LoadFloat32x8(ld(pax, x))
-			ax.Mul(archsimd.LoadFloat32x8(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
-			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
-		} else {
-			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+1)).Add(archsimd.LoadFloat32x8(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+2)).Add(archsimd.LoadFloat32x8(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+3)).Add(archsimd.LoadFloat32x8(ld(mu, i-3))).MulAdd(vc.d2x[3], sum)
-			sum = archsimd.LoadFloat32x8(ld(mu, i+4)).Add(archsimd.LoadFloat32x8(ld(mu, i-4))).MulAdd(vc.d2x[4], sum)
+			next := muc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
+			archsimd.LoadFloat32x8(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 		}
-		if g0 != nil {
-			archsimd.LoadFloat32x8(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat32x8(ld(g0, i))).Store(ld(g0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			backwardCPML(p, s, f, y, x, x1)
 		}
-		next := muc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
-		archsimd.LoadFloat32x8(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		backwardCPML(p, s, f, y, x, x1)
-	}
 }
 
-// forwardBandF64A2 is forwardCPML for float64, accuracy 2, 4 cells at a time.
-func forwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y, x0, x1 int) {
+// forwardBandF64A2 is forwardCPML for float64, accuracy 2, 4 cells
+// at a time, on columns [x0, x1) of rows [y0, y1): one call covers a run of
+// rows, so its set-up is not paid per row.
+func forwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float64(0)))
 	const L = 4
-	// Bounds: every access stays within rows y±1 and columns x0-1..x1+1,
-	// inside the grid by Validate; check the extremes once.
-	_ = f.u[(y+1)*nx+x1-1+1]
-	_ = f.u[(y-1)*nx+x0-1]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	// Bounds: every access stays within rows y0-1..y1+1 and columns
+	// x0-1..x1+1, inside the grid by Validate; check the extremes once.
+	_ = f.u[(y1-1+1)*nx+x1-1+1]
+	_ = f.u[(y0-1)*nx+x0-1]
+	_ = p.AY[y1-1+1]
+	_, _ = p.BY[y1-1], p.DBY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+1], p.BX[x1-1]
 	_ = p.DBX[x1-1]
-	_ = f.c[(y+1)*nx-1]
+	_ = f.c[y1*nx-1]
 	if f.w != nil {
-		_ = f.w[(y+1)*nx-1]
+		_ = f.w[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -2661,92 +2739,100 @@ func forwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF64)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients are only needed (and only broadcast) on band rows.
-	var ay, by, dby, opby archsimd.Float64x4
-	var ayUp1, ayDn1 archsimd.Float64x4
-	if yBand {
-		ay, by, dby = archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
-		opby = one.Add(by)
-		ayUp1, ayDn1 = archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		uc := archsimd.LoadFloat64x4(ld(u, i))
-		var w archsimd.Float64x4
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients are only needed (and only broadcast) on band rows.
+		var ay, by, dby, opby archsimd.Float64x4
+		var ayUp1, ayDn1 archsimd.Float64x4
 		if yBand {
-			var uy, dpsi archsimd.Float64x4
-			uyy := uc.Mul(cY)
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(u, i+1*nx)), archsimd.LoadFloat64x4(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
-				pu := archsimd.LoadFloat64x4(ld(psiY, i+1*nx)).Mul(ayUp1)
-				pd := archsimd.LoadFloat64x4(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
+			ay, by, dby = archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
+			opby = one.Add(by)
+			ayUp1, ayDn1 = archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
+		}
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			uc := archsimd.LoadFloat64x4(ld(u, i))
+			var w archsimd.Float64x4
+			if yBand {
+				var uy, dpsi archsimd.Float64x4
+				uyy := uc.Mul(cY)
+				{
+					up, dn := archsimd.LoadFloat64x4(ld(u, i+1*nx)), archsimd.LoadFloat64x4(ld(u, i-1*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
+					pu := archsimd.LoadFloat64x4(ld(psiY, i+1*nx)).Mul(ayUp1)
+					pd := archsimd.LoadFloat64x4(ld(psiY, i-1*nx)).Mul(ayDn1)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
+				}
+				tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
+				zy := archsimd.LoadFloat64x4(ld(zetaY, i))
+				w = opby.MulAdd(tmp, ay.Mul(zy))
+				by.MulAdd(uy, ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)))).Store(ld(psiYn, i))
+				by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
+			} else {
+				w = uc.Mul(cY)
+				w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
 			}
-			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
-			zy := archsimd.LoadFloat64x4(ld(zetaY, i))
-			w = opby.MulAdd(tmp, ay.Mul(zy))
-			by.MulAdd(uy, ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)))).Store(ld(psiYn, i))
-			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
-		} else {
-			w = uc.Mul(cY)
-			w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
-		}
-		if xBand {
-			ax, bx, dbx := archsimd.LoadFloat64x4(ld(pax, x)), archsimd.LoadFloat64x4(ld(pbx, x)), archsimd.LoadFloat64x4(ld(pdbx, x))
-			opbx := one.Add(bx)
-			var ux, dpsi archsimd.Float64x4
-			uxx := uc.Mul(cX)
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+1)), archsimd.LoadFloat64x4(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
-				pr := archsimd.LoadFloat64x4(ld(psiX, i+1)).Mul(archsimd.LoadFloat64x4(ld(pax, x+1)))
-				pl := archsimd.LoadFloat64x4(ld(psiX, i-1)).Mul(archsimd.LoadFloat64x4(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+			if xBand {
+				ax, bx, dbx := archsimd.LoadFloat64x4(ld(pax, x)), archsimd.LoadFloat64x4(ld(pbx, x)), archsimd.LoadFloat64x4(ld(pdbx, x))
+				opbx := one.Add(bx)
+				var ux, dpsi archsimd.Float64x4
+				uxx := uc.Mul(cX)
+				{
+					r, l := archsimd.LoadFloat64x4(ld(u, i+1)), archsimd.LoadFloat64x4(ld(u, i-1))
+					ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
+					pr := archsimd.LoadFloat64x4(ld(psiX, i+1)).Mul(archsimd.LoadFloat64x4(ld(pax, x+1)))
+					pl := archsimd.LoadFloat64x4(ld(psiX, i-1)).Mul(archsimd.LoadFloat64x4(ld(pax, x-1)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+				}
+				tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
+				zx := archsimd.LoadFloat64x4(ld(zetaX, i))
+				w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
+				bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)))).Store(ld(psiXn, i))
+				bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
+			} else {
+				w = uc.MulAdd(cX, w)
+				w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(vc.d2x[1], w)
 			}
-			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat64x4(ld(zetaX, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)))).Store(ld(psiXn, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
-		} else {
-			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(vc.d2x[1], w)
+			if w0 != nil {
+				w.Store(ld(w0, i))
+			}
+			next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
+			archsimd.LoadFloat64x4(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 		}
-		if w0 != nil {
-			w.Store(ld(w0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			forwardCPML(p, s, f, y, x, x1)
 		}
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
-		archsimd.LoadFloat64x4(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		forwardCPML(p, s, f, y, x, x1)
-	}
 }
 
-// backwardBandF64A2 is backwardCPML for float64, accuracy 2, 4 cells at a time.
-func backwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y, x0, x1 int) {
+// backwardBandF64A2 is backwardCPML for float64, accuracy 2, 4 cells
+// at a time, on columns [x0, x1) of rows [y0, y1).
+func backwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float64(0)))
 	const L = 4
-	_ = f.u[(y+1)*nx+x1-1+1]
-	_ = f.u[(y-1)*nx+x0-1]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	_ = f.u[(y1-1+1)*nx+x1-1+1]
+	_ = f.u[(y0-1)*nx+x0-1]
+	_ = p.AY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1], p.BX[x1-1+1]
 	_ = p.DBX[x1-1+1]
-	_ = p.BY[y+1]
-	_ = p.DBY[y+1]
-	_ = f.c[(y+1)*nx-1]
+	_ = p.BY[y1-1+1]
+	_ = p.DBY[y1-1+1]
+	_ = f.c[y1*nx-1]
 	if f.g != nil {
-		_, _ = f.w[(y+1)*nx-1], f.g[(y+1)*nx-1]
+		_, _ = f.w[y1*nx-1], f.g[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	mu := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -2763,97 +2849,107 @@ func backwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 	bc := func(v float64) archsimd.Float64x4 { return archsimd.BroadcastFloat64x4(v) }
 	vc := s.vec.(*vecCoefF64)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
-	var ay, opb0, by0 archsimd.Float64x4
-	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float64x4
-	if yBand {
-		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
-		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
-		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		muc := archsimd.LoadFloat64x4(ld(mu, i))
-		var sum archsimd.Float64x4
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+		var ay, opb0, by0 archsimd.Float64x4
+		var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float64x4
 		if yBand {
-			zc := archsimd.LoadFloat64x4(ld(zetaY, i))
-			d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
-			var d1, dt archsimd.Float64x4
-			{
-				up, dn := i+1*nx, i-1*nx
-				tu := opbU1.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU1.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
-				td := opbD1.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
-				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
-				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
+			ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+			opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+			byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+			dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+		}
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			muc := archsimd.LoadFloat64x4(ld(mu, i))
+			var sum archsimd.Float64x4
+			if yBand {
+				zc := archsimd.LoadFloat64x4(ld(zetaY, i))
+				d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
+				var d1, dt archsimd.Float64x4
+				{
+					up, dn := i+1*nx, i-1*nx
+					tu := opbU1.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU1.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
+					td := opbD1.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
+					d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
+					gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
+					gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
+				}
+				sum = d2.Sub(d1)
+				ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
+				ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
+			} else {
+				sum = muc.Mul(cY)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
 			}
-			sum = d2.Sub(d1)
-			ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
-			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
-		} else {
-			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
-		}
-		if xBand {
-			bx0 := archsimd.LoadFloat64x4(ld(pbx, x))
-			opbx := one.Add(bx0)
-			zc := archsimd.LoadFloat64x4(ld(zetaX, i))
-			d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
-			var d1, dt archsimd.Float64x4
-			{
-				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+1)), archsimd.LoadFloat64x4(ld(pbx, x-1))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+1)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+1))))
-				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
-				gr := archsimd.LoadFloat64x4(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+1))))
-				gl := archsimd.LoadFloat64x4(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+			if xBand {
+				bx0 := archsimd.LoadFloat64x4(ld(pbx, x))
+				opbx := one.Add(bx0)
+				zc := archsimd.LoadFloat64x4(ld(zetaX, i))
+				d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
+				var d1, dt archsimd.Float64x4
+				{
+					br, bl := archsimd.LoadFloat64x4(ld(pbx, x+1)), archsimd.LoadFloat64x4(ld(pbx, x-1))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+1)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+1))))
+					tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-1))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
+					gr := archsimd.LoadFloat64x4(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+1))))
+					gl := archsimd.LoadFloat64x4(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-1))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+				}
+				sum = sum.Add(d2.Sub(d1))
+				ax := archsimd.LoadFloat64x4(ld(pax, x))
+				ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
+				ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
+			} else {
+				sum = muc.MulAdd(cX, sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
 			}
-			sum = sum.Add(d2.Sub(d1))
-			ax := archsimd.LoadFloat64x4(ld(pax, x))
-			ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
-			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
-		} else {
-			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
+			if g0 != nil {
+				archsimd.LoadFloat64x4(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat64x4(ld(g0, i))).Store(ld(g0, i))
+			}
+			next := muc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
+			archsimd.LoadFloat64x4(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 		}
-		if g0 != nil {
-			archsimd.LoadFloat64x4(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat64x4(ld(g0, i))).Store(ld(g0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			backwardCPML(p, s, f, y, x, x1)
 		}
-		next := muc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
-		archsimd.LoadFloat64x4(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		backwardCPML(p, s, f, y, x, x1)
-	}
 }
 
-// forwardBandF64A4 is forwardCPML for float64, accuracy 4, 4 cells at a time.
-func forwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y, x0, x1 int) {
+// forwardBandF64A4 is forwardCPML for float64, accuracy 4, 4 cells
+// at a time, on columns [x0, x1) of rows [y0, y1): one call covers a run of
+// rows, so its set-up is not paid per row.
+func forwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float64(0)))
 	const L = 4
-	// Bounds: every access stays within rows y±2 and columns x0-2..x1+2,
-	// inside the grid by Validate; check the extremes once.
-	_ = f.u[(y+2)*nx+x1-1+2]
-	_ = f.u[(y-2)*nx+x0-2]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	// Bounds: every access stays within rows y0-2..y1+2 and columns
+	// x0-2..x1+2, inside the grid by Validate; check the extremes once.
+	_ = f.u[(y1-1+2)*nx+x1-1+2]
+	_ = f.u[(y0-2)*nx+x0-2]
+	_ = p.AY[y1-1+2]
+	_, _ = p.BY[y1-1], p.DBY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+2], p.BX[x1-1]
 	_ = p.DBX[x1-1]
-	_ = f.c[(y+1)*nx-1]
+	_ = f.c[y1*nx-1]
 	if f.w != nil {
-		_ = f.w[(y+1)*nx-1]
+		_ = f.w[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -2869,112 +2965,120 @@ func forwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF64)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients are only needed (and only broadcast) on band rows.
-	var ay, by, dby, opby archsimd.Float64x4
-	var ayUp1, ayDn1 archsimd.Float64x4
-	var ayUp2, ayDn2 archsimd.Float64x4
-	if yBand {
-		ay, by, dby = archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
-		opby = one.Add(by)
-		ayUp1, ayDn1 = archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
-		ayUp2, ayDn2 = archsimd.BroadcastFloat64x4(p.AY[y+2]), archsimd.BroadcastFloat64x4(p.AY[y-2])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		uc := archsimd.LoadFloat64x4(ld(u, i))
-		var w archsimd.Float64x4
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients are only needed (and only broadcast) on band rows.
+		var ay, by, dby, opby archsimd.Float64x4
+		var ayUp1, ayDn1 archsimd.Float64x4
+		var ayUp2, ayDn2 archsimd.Float64x4
 		if yBand {
-			var uy, dpsi archsimd.Float64x4
-			uyy := uc.Mul(cY)
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(u, i+1*nx)), archsimd.LoadFloat64x4(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
-				pu := archsimd.LoadFloat64x4(ld(psiY, i+1*nx)).Mul(ayUp1)
-				pd := archsimd.LoadFloat64x4(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(u, i+2*nx)), archsimd.LoadFloat64x4(ld(u, i-2*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
-				pu := archsimd.LoadFloat64x4(ld(psiY, i+2*nx)).Mul(ayUp2)
-				pd := archsimd.LoadFloat64x4(ld(psiY, i-2*nx)).Mul(ayDn2)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
-			}
-			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
-			zy := archsimd.LoadFloat64x4(ld(zetaY, i))
-			w = opby.MulAdd(tmp, ay.Mul(zy))
-			by.MulAdd(uy, ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)))).Store(ld(psiYn, i))
-			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
-		} else {
-			w = uc.Mul(cY)
-			w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
+			ay, by, dby = archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
+			opby = one.Add(by)
+			ayUp1, ayDn1 = archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
+			ayUp2, ayDn2 = archsimd.BroadcastFloat64x4(p.AY[y+2]), archsimd.BroadcastFloat64x4(p.AY[y-2])
 		}
-		if xBand {
-			ax, bx, dbx := archsimd.LoadFloat64x4(ld(pax, x)), archsimd.LoadFloat64x4(ld(pbx, x)), archsimd.LoadFloat64x4(ld(pdbx, x))
-			opbx := one.Add(bx)
-			var ux, dpsi archsimd.Float64x4
-			uxx := uc.Mul(cX)
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+1)), archsimd.LoadFloat64x4(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
-				pr := archsimd.LoadFloat64x4(ld(psiX, i+1)).Mul(archsimd.LoadFloat64x4(ld(pax, x+1)))
-				pl := archsimd.LoadFloat64x4(ld(psiX, i-1)).Mul(archsimd.LoadFloat64x4(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			uc := archsimd.LoadFloat64x4(ld(u, i))
+			var w archsimd.Float64x4
+			if yBand {
+				var uy, dpsi archsimd.Float64x4
+				uyy := uc.Mul(cY)
+				{
+					up, dn := archsimd.LoadFloat64x4(ld(u, i+1*nx)), archsimd.LoadFloat64x4(ld(u, i-1*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
+					pu := archsimd.LoadFloat64x4(ld(psiY, i+1*nx)).Mul(ayUp1)
+					pd := archsimd.LoadFloat64x4(ld(psiY, i-1*nx)).Mul(ayDn1)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
+				}
+				{
+					up, dn := archsimd.LoadFloat64x4(ld(u, i+2*nx)), archsimd.LoadFloat64x4(ld(u, i-2*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
+					pu := archsimd.LoadFloat64x4(ld(psiY, i+2*nx)).Mul(ayUp2)
+					pd := archsimd.LoadFloat64x4(ld(psiY, i-2*nx)).Mul(ayDn2)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
+				}
+				tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
+				zy := archsimd.LoadFloat64x4(ld(zetaY, i))
+				w = opby.MulAdd(tmp, ay.Mul(zy))
+				by.MulAdd(uy, ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)))).Store(ld(psiYn, i))
+				by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
+			} else {
+				w = uc.Mul(cY)
+				w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
+				w = archsimd.LoadFloat64x4(ld(u, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
 			}
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+2)), archsimd.LoadFloat64x4(ld(u, i-2))
-				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
-				pr := archsimd.LoadFloat64x4(ld(psiX, i+2)).Mul(archsimd.LoadFloat64x4(ld(pax, x+2)))
-				pl := archsimd.LoadFloat64x4(ld(psiX, i-2)).Mul(archsimd.LoadFloat64x4(ld(pax, x-2)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
+			if xBand {
+				ax, bx, dbx := archsimd.LoadFloat64x4(ld(pax, x)), archsimd.LoadFloat64x4(ld(pbx, x)), archsimd.LoadFloat64x4(ld(pdbx, x))
+				opbx := one.Add(bx)
+				var ux, dpsi archsimd.Float64x4
+				uxx := uc.Mul(cX)
+				{
+					r, l := archsimd.LoadFloat64x4(ld(u, i+1)), archsimd.LoadFloat64x4(ld(u, i-1))
+					ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
+					pr := archsimd.LoadFloat64x4(ld(psiX, i+1)).Mul(archsimd.LoadFloat64x4(ld(pax, x+1)))
+					pl := archsimd.LoadFloat64x4(ld(psiX, i-1)).Mul(archsimd.LoadFloat64x4(ld(pax, x-1)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+				}
+				{
+					r, l := archsimd.LoadFloat64x4(ld(u, i+2)), archsimd.LoadFloat64x4(ld(u, i-2))
+					ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
+					pr := archsimd.LoadFloat64x4(ld(psiX, i+2)).Mul(archsimd.LoadFloat64x4(ld(pax, x+2)))
+					pl := archsimd.LoadFloat64x4(ld(psiX, i-2)).Mul(archsimd.LoadFloat64x4(ld(pax, x-2)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
+				}
+				tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
+				zx := archsimd.LoadFloat64x4(ld(zetaX, i))
+				w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
+				bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)))).Store(ld(psiXn, i))
+				bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
+			} else {
+				w = uc.MulAdd(cX, w)
+				w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(vc.d2x[1], w)
+				w = archsimd.LoadFloat64x4(ld(u, i+2)).Add(archsimd.LoadFloat64x4(ld(u, i-2))).MulAdd(vc.d2x[2], w)
 			}
-			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat64x4(ld(zetaX, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)))).Store(ld(psiXn, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
-		} else {
-			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(vc.d2x[1], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+2)).Add(archsimd.LoadFloat64x4(ld(u, i-2))).MulAdd(vc.d2x[2], w)
+			if w0 != nil {
+				w.Store(ld(w0, i))
+			}
+			next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
+			archsimd.LoadFloat64x4(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 		}
-		if w0 != nil {
-			w.Store(ld(w0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			forwardCPML(p, s, f, y, x, x1)
 		}
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
-		archsimd.LoadFloat64x4(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		forwardCPML(p, s, f, y, x, x1)
-	}
 }
 
-// backwardBandF64A4 is backwardCPML for float64, accuracy 4, 4 cells at a time.
-func backwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y, x0, x1 int) {
+// backwardBandF64A4 is backwardCPML for float64, accuracy 4, 4 cells
+// at a time, on columns [x0, x1) of rows [y0, y1).
+func backwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float64(0)))
 	const L = 4
-	_ = f.u[(y+2)*nx+x1-1+2]
-	_ = f.u[(y-2)*nx+x0-2]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	_ = f.u[(y1-1+2)*nx+x1-1+2]
+	_ = f.u[(y0-2)*nx+x0-2]
+	_ = p.AY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1], p.BX[x1-1+2]
 	_ = p.DBX[x1-1+2]
-	_ = p.BY[y+2]
-	_ = p.DBY[y+2]
-	_ = f.c[(y+1)*nx-1]
+	_ = p.BY[y1-1+2]
+	_ = p.DBY[y1-1+2]
+	_ = f.c[y1*nx-1]
 	if f.g != nil {
-		_, _ = f.w[(y+1)*nx-1], f.g[(y+1)*nx-1]
+		_, _ = f.w[y1*nx-1], f.g[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	mu := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -2991,124 +3095,134 @@ func backwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 	bc := func(v float64) archsimd.Float64x4 { return archsimd.BroadcastFloat64x4(v) }
 	vc := s.vec.(*vecCoefF64)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
-	var ay, opb0, by0 archsimd.Float64x4
-	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float64x4
-	var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float64x4
-	if yBand {
-		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
-		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
-		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
-		opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
-		byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
-		dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		muc := archsimd.LoadFloat64x4(ld(mu, i))
-		var sum archsimd.Float64x4
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+		var ay, opb0, by0 archsimd.Float64x4
+		var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float64x4
+		var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float64x4
 		if yBand {
-			zc := archsimd.LoadFloat64x4(ld(zetaY, i))
-			d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
-			var d1, dt archsimd.Float64x4
-			{
-				up, dn := i+1*nx, i-1*nx
-				tu := opbU1.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU1.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
-				td := opbD1.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
-				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
-				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
-			}
-			{
-				up, dn := i+2*nx, i-2*nx
-				tu := opbU2.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU2.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
-				td := opbD2.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
-				gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
-				gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
-			}
-			sum = d2.Sub(d1)
-			ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
-			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
-		} else {
-			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
+			ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+			opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+			byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+			dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+			opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
+			byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
+			dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
 		}
-		if xBand {
-			bx0 := archsimd.LoadFloat64x4(ld(pbx, x))
-			opbx := one.Add(bx0)
-			zc := archsimd.LoadFloat64x4(ld(zetaX, i))
-			d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
-			var d1, dt archsimd.Float64x4
-			{
-				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+1)), archsimd.LoadFloat64x4(ld(pbx, x-1))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+1)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+1))))
-				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
-				gr := archsimd.LoadFloat64x4(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+1))))
-				gl := archsimd.LoadFloat64x4(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			muc := archsimd.LoadFloat64x4(ld(mu, i))
+			var sum archsimd.Float64x4
+			if yBand {
+				zc := archsimd.LoadFloat64x4(ld(zetaY, i))
+				d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
+				var d1, dt archsimd.Float64x4
+				{
+					up, dn := i+1*nx, i-1*nx
+					tu := opbU1.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU1.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
+					td := opbD1.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
+					d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
+					gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
+					gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
+				}
+				{
+					up, dn := i+2*nx, i-2*nx
+					tu := opbU2.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU2.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
+					td := opbD2.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
+					d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
+					gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
+					gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
+				}
+				sum = d2.Sub(d1)
+				ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
+				ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
+			} else {
+				sum = muc.Mul(cY)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
 			}
-			{
-				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+2)), archsimd.LoadFloat64x4(ld(pbx, x-2))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+2)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+2))))
-				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-2))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
-				gr := archsimd.LoadFloat64x4(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+2))))
-				gl := archsimd.LoadFloat64x4(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-2))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
+			if xBand {
+				bx0 := archsimd.LoadFloat64x4(ld(pbx, x))
+				opbx := one.Add(bx0)
+				zc := archsimd.LoadFloat64x4(ld(zetaX, i))
+				d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
+				var d1, dt archsimd.Float64x4
+				{
+					br, bl := archsimd.LoadFloat64x4(ld(pbx, x+1)), archsimd.LoadFloat64x4(ld(pbx, x-1))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+1)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+1))))
+					tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-1))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
+					gr := archsimd.LoadFloat64x4(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+1))))
+					gl := archsimd.LoadFloat64x4(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-1))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+				}
+				{
+					br, bl := archsimd.LoadFloat64x4(ld(pbx, x+2)), archsimd.LoadFloat64x4(ld(pbx, x-2))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+2)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+2))))
+					tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-2))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
+					gr := archsimd.LoadFloat64x4(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+2))))
+					gl := archsimd.LoadFloat64x4(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-2))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
+				}
+				sum = sum.Add(d2.Sub(d1))
+				ax := archsimd.LoadFloat64x4(ld(pax, x))
+				ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
+				ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
+			} else {
+				sum = muc.MulAdd(cX, sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+2)).Add(archsimd.LoadFloat64x4(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
 			}
-			sum = sum.Add(d2.Sub(d1))
-			ax := archsimd.LoadFloat64x4(ld(pax, x))
-			ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
-			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
-		} else {
-			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+2)).Add(archsimd.LoadFloat64x4(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
+			if g0 != nil {
+				archsimd.LoadFloat64x4(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat64x4(ld(g0, i))).Store(ld(g0, i))
+			}
+			next := muc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
+			archsimd.LoadFloat64x4(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 		}
-		if g0 != nil {
-			archsimd.LoadFloat64x4(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat64x4(ld(g0, i))).Store(ld(g0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			backwardCPML(p, s, f, y, x, x1)
 		}
-		next := muc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
-		archsimd.LoadFloat64x4(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		backwardCPML(p, s, f, y, x, x1)
-	}
 }
 
-// forwardBandF64A6 is forwardCPML for float64, accuracy 6, 4 cells at a time.
-func forwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y, x0, x1 int) {
+// forwardBandF64A6 is forwardCPML for float64, accuracy 6, 4 cells
+// at a time, on columns [x0, x1) of rows [y0, y1): one call covers a run of
+// rows, so its set-up is not paid per row.
+func forwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float64(0)))
 	const L = 4
-	// Bounds: every access stays within rows y±3 and columns x0-3..x1+3,
-	// inside the grid by Validate; check the extremes once.
-	_ = f.u[(y+3)*nx+x1-1+3]
-	_ = f.u[(y-3)*nx+x0-3]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	// Bounds: every access stays within rows y0-3..y1+3 and columns
+	// x0-3..x1+3, inside the grid by Validate; check the extremes once.
+	_ = f.u[(y1-1+3)*nx+x1-1+3]
+	_ = f.u[(y0-3)*nx+x0-3]
+	_ = p.AY[y1-1+3]
+	_, _ = p.BY[y1-1], p.DBY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+3], p.BX[x1-1]
 	_ = p.DBX[x1-1]
-	_ = f.c[(y+1)*nx-1]
+	_ = f.c[y1*nx-1]
 	if f.w != nil {
-		_ = f.w[(y+1)*nx-1]
+		_ = f.w[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -3124,132 +3238,140 @@ func forwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF64)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients are only needed (and only broadcast) on band rows.
-	var ay, by, dby, opby archsimd.Float64x4
-	var ayUp1, ayDn1 archsimd.Float64x4
-	var ayUp2, ayDn2 archsimd.Float64x4
-	var ayUp3, ayDn3 archsimd.Float64x4
-	if yBand {
-		ay, by, dby = archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
-		opby = one.Add(by)
-		ayUp1, ayDn1 = archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
-		ayUp2, ayDn2 = archsimd.BroadcastFloat64x4(p.AY[y+2]), archsimd.BroadcastFloat64x4(p.AY[y-2])
-		ayUp3, ayDn3 = archsimd.BroadcastFloat64x4(p.AY[y+3]), archsimd.BroadcastFloat64x4(p.AY[y-3])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		uc := archsimd.LoadFloat64x4(ld(u, i))
-		var w archsimd.Float64x4
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients are only needed (and only broadcast) on band rows.
+		var ay, by, dby, opby archsimd.Float64x4
+		var ayUp1, ayDn1 archsimd.Float64x4
+		var ayUp2, ayDn2 archsimd.Float64x4
+		var ayUp3, ayDn3 archsimd.Float64x4
 		if yBand {
-			var uy, dpsi archsimd.Float64x4
-			uyy := uc.Mul(cY)
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(u, i+1*nx)), archsimd.LoadFloat64x4(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
-				pu := archsimd.LoadFloat64x4(ld(psiY, i+1*nx)).Mul(ayUp1)
-				pd := archsimd.LoadFloat64x4(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(u, i+2*nx)), archsimd.LoadFloat64x4(ld(u, i-2*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
-				pu := archsimd.LoadFloat64x4(ld(psiY, i+2*nx)).Mul(ayUp2)
-				pd := archsimd.LoadFloat64x4(ld(psiY, i-2*nx)).Mul(ayDn2)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(u, i+3*nx)), archsimd.LoadFloat64x4(ld(u, i-3*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[3], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[3], uyy)
-				pu := archsimd.LoadFloat64x4(ld(psiY, i+3*nx)).Mul(ayUp3)
-				pd := archsimd.LoadFloat64x4(ld(psiY, i-3*nx)).Mul(ayDn3)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[3], dpsi)
-			}
-			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
-			zy := archsimd.LoadFloat64x4(ld(zetaY, i))
-			w = opby.MulAdd(tmp, ay.Mul(zy))
-			by.MulAdd(uy, ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)))).Store(ld(psiYn, i))
-			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
-		} else {
-			w = uc.Mul(cY)
-			w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-3*nx))).MulAdd(vc.d2y[3], w)
+			ay, by, dby = archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
+			opby = one.Add(by)
+			ayUp1, ayDn1 = archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
+			ayUp2, ayDn2 = archsimd.BroadcastFloat64x4(p.AY[y+2]), archsimd.BroadcastFloat64x4(p.AY[y-2])
+			ayUp3, ayDn3 = archsimd.BroadcastFloat64x4(p.AY[y+3]), archsimd.BroadcastFloat64x4(p.AY[y-3])
 		}
-		if xBand {
-			ax, bx, dbx := archsimd.LoadFloat64x4(ld(pax, x)), archsimd.LoadFloat64x4(ld(pbx, x)), archsimd.LoadFloat64x4(ld(pdbx, x))
-			opbx := one.Add(bx)
-			var ux, dpsi archsimd.Float64x4
-			uxx := uc.Mul(cX)
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+1)), archsimd.LoadFloat64x4(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
-				pr := archsimd.LoadFloat64x4(ld(psiX, i+1)).Mul(archsimd.LoadFloat64x4(ld(pax, x+1)))
-				pl := archsimd.LoadFloat64x4(ld(psiX, i-1)).Mul(archsimd.LoadFloat64x4(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			uc := archsimd.LoadFloat64x4(ld(u, i))
+			var w archsimd.Float64x4
+			if yBand {
+				var uy, dpsi archsimd.Float64x4
+				uyy := uc.Mul(cY)
+				{
+					up, dn := archsimd.LoadFloat64x4(ld(u, i+1*nx)), archsimd.LoadFloat64x4(ld(u, i-1*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
+					pu := archsimd.LoadFloat64x4(ld(psiY, i+1*nx)).Mul(ayUp1)
+					pd := archsimd.LoadFloat64x4(ld(psiY, i-1*nx)).Mul(ayDn1)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
+				}
+				{
+					up, dn := archsimd.LoadFloat64x4(ld(u, i+2*nx)), archsimd.LoadFloat64x4(ld(u, i-2*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
+					pu := archsimd.LoadFloat64x4(ld(psiY, i+2*nx)).Mul(ayUp2)
+					pd := archsimd.LoadFloat64x4(ld(psiY, i-2*nx)).Mul(ayDn2)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
+				}
+				{
+					up, dn := archsimd.LoadFloat64x4(ld(u, i+3*nx)), archsimd.LoadFloat64x4(ld(u, i-3*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[3], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[3], uyy)
+					pu := archsimd.LoadFloat64x4(ld(psiY, i+3*nx)).Mul(ayUp3)
+					pd := archsimd.LoadFloat64x4(ld(psiY, i-3*nx)).Mul(ayDn3)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[3], dpsi)
+				}
+				tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
+				zy := archsimd.LoadFloat64x4(ld(zetaY, i))
+				w = opby.MulAdd(tmp, ay.Mul(zy))
+				by.MulAdd(uy, ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)))).Store(ld(psiYn, i))
+				by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
+			} else {
+				w = uc.Mul(cY)
+				w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
+				w = archsimd.LoadFloat64x4(ld(u, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
+				w = archsimd.LoadFloat64x4(ld(u, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-3*nx))).MulAdd(vc.d2y[3], w)
 			}
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+2)), archsimd.LoadFloat64x4(ld(u, i-2))
-				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
-				pr := archsimd.LoadFloat64x4(ld(psiX, i+2)).Mul(archsimd.LoadFloat64x4(ld(pax, x+2)))
-				pl := archsimd.LoadFloat64x4(ld(psiX, i-2)).Mul(archsimd.LoadFloat64x4(ld(pax, x-2)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
+			if xBand {
+				ax, bx, dbx := archsimd.LoadFloat64x4(ld(pax, x)), archsimd.LoadFloat64x4(ld(pbx, x)), archsimd.LoadFloat64x4(ld(pdbx, x))
+				opbx := one.Add(bx)
+				var ux, dpsi archsimd.Float64x4
+				uxx := uc.Mul(cX)
+				{
+					r, l := archsimd.LoadFloat64x4(ld(u, i+1)), archsimd.LoadFloat64x4(ld(u, i-1))
+					ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
+					pr := archsimd.LoadFloat64x4(ld(psiX, i+1)).Mul(archsimd.LoadFloat64x4(ld(pax, x+1)))
+					pl := archsimd.LoadFloat64x4(ld(psiX, i-1)).Mul(archsimd.LoadFloat64x4(ld(pax, x-1)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+				}
+				{
+					r, l := archsimd.LoadFloat64x4(ld(u, i+2)), archsimd.LoadFloat64x4(ld(u, i-2))
+					ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
+					pr := archsimd.LoadFloat64x4(ld(psiX, i+2)).Mul(archsimd.LoadFloat64x4(ld(pax, x+2)))
+					pl := archsimd.LoadFloat64x4(ld(psiX, i-2)).Mul(archsimd.LoadFloat64x4(ld(pax, x-2)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
+				}
+				{
+					r, l := archsimd.LoadFloat64x4(ld(u, i+3)), archsimd.LoadFloat64x4(ld(u, i-3))
+					ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
+					pr := archsimd.LoadFloat64x4(ld(psiX, i+3)).Mul(archsimd.LoadFloat64x4(ld(pax, x+3)))
+					pl := archsimd.LoadFloat64x4(ld(psiX, i-3)).Mul(archsimd.LoadFloat64x4(ld(pax, x-3)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[3], dpsi)
+				}
+				tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
+				zx := archsimd.LoadFloat64x4(ld(zetaX, i))
+				w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
+				bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)))).Store(ld(psiXn, i))
+				bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
+			} else {
+				w = uc.MulAdd(cX, w)
+				w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(vc.d2x[1], w)
+				w = archsimd.LoadFloat64x4(ld(u, i+2)).Add(archsimd.LoadFloat64x4(ld(u, i-2))).MulAdd(vc.d2x[2], w)
+				w = archsimd.LoadFloat64x4(ld(u, i+3)).Add(archsimd.LoadFloat64x4(ld(u, i-3))).MulAdd(vc.d2x[3], w)
 			}
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+3)), archsimd.LoadFloat64x4(ld(u, i-3))
-				ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
-				pr := archsimd.LoadFloat64x4(ld(psiX, i+3)).Mul(archsimd.LoadFloat64x4(ld(pax, x+3)))
-				pl := archsimd.LoadFloat64x4(ld(psiX, i-3)).Mul(archsimd.LoadFloat64x4(ld(pax, x-3)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[3], dpsi)
+			if w0 != nil {
+				w.Store(ld(w0, i))
 			}
-			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat64x4(ld(zetaX, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)))).Store(ld(psiXn, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
-		} else {
-			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(vc.d2x[1], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+2)).Add(archsimd.LoadFloat64x4(ld(u, i-2))).MulAdd(vc.d2x[2], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+3)).Add(archsimd.LoadFloat64x4(ld(u, i-3))).MulAdd(vc.d2x[3], w)
+			next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
+			archsimd.LoadFloat64x4(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 		}
-		if w0 != nil {
-			w.Store(ld(w0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			forwardCPML(p, s, f, y, x, x1)
 		}
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
-		archsimd.LoadFloat64x4(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		forwardCPML(p, s, f, y, x, x1)
-	}
 }
 
-// backwardBandF64A6 is backwardCPML for float64, accuracy 6, 4 cells at a time.
-func backwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y, x0, x1 int) {
+// backwardBandF64A6 is backwardCPML for float64, accuracy 6, 4 cells
+// at a time, on columns [x0, x1) of rows [y0, y1).
+func backwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float64(0)))
 	const L = 4
-	_ = f.u[(y+3)*nx+x1-1+3]
-	_ = f.u[(y-3)*nx+x0-3]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	_ = f.u[(y1-1+3)*nx+x1-1+3]
+	_ = f.u[(y0-3)*nx+x0-3]
+	_ = p.AY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1], p.BX[x1-1+3]
 	_ = p.DBX[x1-1+3]
-	_ = p.BY[y+3]
-	_ = p.DBY[y+3]
-	_ = f.c[(y+1)*nx-1]
+	_ = p.BY[y1-1+3]
+	_ = p.DBY[y1-1+3]
+	_ = f.c[y1*nx-1]
 	if f.g != nil {
-		_, _ = f.w[(y+1)*nx-1], f.g[(y+1)*nx-1]
+		_, _ = f.w[y1*nx-1], f.g[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	mu := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -3266,151 +3388,161 @@ func backwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 	bc := func(v float64) archsimd.Float64x4 { return archsimd.BroadcastFloat64x4(v) }
 	vc := s.vec.(*vecCoefF64)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
-	var ay, opb0, by0 archsimd.Float64x4
-	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float64x4
-	var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float64x4
-	var opbU3, opbD3, byU3, byD3, dbyU3, dbyD3 archsimd.Float64x4
-	if yBand {
-		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
-		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
-		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
-		opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
-		byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
-		dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
-		opbU3, opbD3 = bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
-		byU3, byD3 = bc(p.BY[y+3]), bc(p.BY[y-3])
-		dbyU3, dbyD3 = bc(p.DBY[y+3]), bc(p.DBY[y-3])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		muc := archsimd.LoadFloat64x4(ld(mu, i))
-		var sum archsimd.Float64x4
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+		var ay, opb0, by0 archsimd.Float64x4
+		var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float64x4
+		var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float64x4
+		var opbU3, opbD3, byU3, byD3, dbyU3, dbyD3 archsimd.Float64x4
 		if yBand {
-			zc := archsimd.LoadFloat64x4(ld(zetaY, i))
-			d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
-			var d1, dt archsimd.Float64x4
-			{
-				up, dn := i+1*nx, i-1*nx
-				tu := opbU1.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU1.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
-				td := opbD1.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
-				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
-				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
-			}
-			{
-				up, dn := i+2*nx, i-2*nx
-				tu := opbU2.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU2.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
-				td := opbD2.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
-				gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
-				gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
-			}
-			{
-				up, dn := i+3*nx, i-3*nx
-				tu := opbU3.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU3.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
-				td := opbD3.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD3.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(vc.d2y[3], d2)
-				gu := dbyU3.MulAdd(tu, byU3.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
-				gd := dbyD3.MulAdd(td, byD3.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[3], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[3], dt)
-			}
-			sum = d2.Sub(d1)
-			ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
-			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
-		} else {
-			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-3*nx))).MulAdd(vc.d2y[3], sum)
+			ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+			opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+			byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+			dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+			opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
+			byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
+			dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
+			opbU3, opbD3 = bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
+			byU3, byD3 = bc(p.BY[y+3]), bc(p.BY[y-3])
+			dbyU3, dbyD3 = bc(p.DBY[y+3]), bc(p.DBY[y-3])
 		}
-		if xBand {
-			bx0 := archsimd.LoadFloat64x4(ld(pbx, x))
-			opbx := one.Add(bx0)
-			zc := archsimd.LoadFloat64x4(ld(zetaX, i))
-			d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
-			var d1, dt archsimd.Float64x4
-			{
-				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+1)), archsimd.LoadFloat64x4(ld(pbx, x-1))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+1)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+1))))
-				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
-				gr := archsimd.LoadFloat64x4(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+1))))
-				gl := archsimd.LoadFloat64x4(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			muc := archsimd.LoadFloat64x4(ld(mu, i))
+			var sum archsimd.Float64x4
+			if yBand {
+				zc := archsimd.LoadFloat64x4(ld(zetaY, i))
+				d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
+				var d1, dt archsimd.Float64x4
+				{
+					up, dn := i+1*nx, i-1*nx
+					tu := opbU1.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU1.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
+					td := opbD1.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
+					d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
+					gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
+					gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
+				}
+				{
+					up, dn := i+2*nx, i-2*nx
+					tu := opbU2.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU2.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
+					td := opbD2.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
+					d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
+					gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
+					gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
+				}
+				{
+					up, dn := i+3*nx, i-3*nx
+					tu := opbU3.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU3.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
+					td := opbD3.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD3.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
+					d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(vc.d2y[3], d2)
+					gu := dbyU3.MulAdd(tu, byU3.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
+					gd := dbyD3.MulAdd(td, byD3.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[3], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[3], dt)
+				}
+				sum = d2.Sub(d1)
+				ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
+				ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
+			} else {
+				sum = muc.Mul(cY)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-3*nx))).MulAdd(vc.d2y[3], sum)
 			}
-			{
-				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+2)), archsimd.LoadFloat64x4(ld(pbx, x-2))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+2)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+2))))
-				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-2))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
-				gr := archsimd.LoadFloat64x4(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+2))))
-				gl := archsimd.LoadFloat64x4(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-2))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
+			if xBand {
+				bx0 := archsimd.LoadFloat64x4(ld(pbx, x))
+				opbx := one.Add(bx0)
+				zc := archsimd.LoadFloat64x4(ld(zetaX, i))
+				d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
+				var d1, dt archsimd.Float64x4
+				{
+					br, bl := archsimd.LoadFloat64x4(ld(pbx, x+1)), archsimd.LoadFloat64x4(ld(pbx, x-1))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+1)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+1))))
+					tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-1))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
+					gr := archsimd.LoadFloat64x4(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+1))))
+					gl := archsimd.LoadFloat64x4(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-1))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+				}
+				{
+					br, bl := archsimd.LoadFloat64x4(ld(pbx, x+2)), archsimd.LoadFloat64x4(ld(pbx, x-2))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+2)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+2))))
+					tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-2))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
+					gr := archsimd.LoadFloat64x4(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+2))))
+					gl := archsimd.LoadFloat64x4(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-2))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
+				}
+				{
+					br, bl := archsimd.LoadFloat64x4(ld(pbx, x+3)), archsimd.LoadFloat64x4(ld(pbx, x-3))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+3)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+3))))
+					tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-3)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-3))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[3], d2)
+					gr := archsimd.LoadFloat64x4(ld(pdbx, x+3)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+3))))
+					gl := archsimd.LoadFloat64x4(ld(pdbx, x-3)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-3))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[3], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[3], dt)
+				}
+				sum = sum.Add(d2.Sub(d1))
+				ax := archsimd.LoadFloat64x4(ld(pax, x))
+				ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
+				ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
+			} else {
+				sum = muc.MulAdd(cX, sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+2)).Add(archsimd.LoadFloat64x4(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+3)).Add(archsimd.LoadFloat64x4(ld(mu, i-3))).MulAdd(vc.d2x[3], sum)
 			}
-			{
-				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+3)), archsimd.LoadFloat64x4(ld(pbx, x-3))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+3)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+3))))
-				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-3)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-3))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[3], d2)
-				gr := archsimd.LoadFloat64x4(ld(pdbx, x+3)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+3))))
-				gl := archsimd.LoadFloat64x4(ld(pdbx, x-3)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-3))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[3], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[3], dt)
+			if g0 != nil {
+				archsimd.LoadFloat64x4(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat64x4(ld(g0, i))).Store(ld(g0, i))
 			}
-			sum = sum.Add(d2.Sub(d1))
-			ax := archsimd.LoadFloat64x4(ld(pax, x))
-			ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
-			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
-		} else {
-			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+2)).Add(archsimd.LoadFloat64x4(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+3)).Add(archsimd.LoadFloat64x4(ld(mu, i-3))).MulAdd(vc.d2x[3], sum)
+			next := muc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
+			archsimd.LoadFloat64x4(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 		}
-		if g0 != nil {
-			archsimd.LoadFloat64x4(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat64x4(ld(g0, i))).Store(ld(g0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			backwardCPML(p, s, f, y, x, x1)
 		}
-		next := muc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
-		archsimd.LoadFloat64x4(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		backwardCPML(p, s, f, y, x, x1)
-	}
 }
 
-// forwardBandF64A8 is forwardCPML for float64, accuracy 8, 4 cells at a time.
-func forwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y, x0, x1 int) {
+// forwardBandF64A8 is forwardCPML for float64, accuracy 8, 4 cells
+// at a time, on columns [x0, x1) of rows [y0, y1): one call covers a run of
+// rows, so its set-up is not paid per row.
+func forwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float64(0)))
 	const L = 4
-	// Bounds: every access stays within rows y±4 and columns x0-4..x1+4,
-	// inside the grid by Validate; check the extremes once.
-	_ = f.u[(y+4)*nx+x1-1+4]
-	_ = f.u[(y-4)*nx+x0-4]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	// Bounds: every access stays within rows y0-4..y1+4 and columns
+	// x0-4..x1+4, inside the grid by Validate; check the extremes once.
+	_ = f.u[(y1-1+4)*nx+x1-1+4]
+	_ = f.u[(y0-4)*nx+x0-4]
+	_ = p.AY[y1-1+4]
+	_, _ = p.BY[y1-1], p.DBY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+4], p.BX[x1-1]
 	_ = p.DBX[x1-1]
-	_ = f.c[(y+1)*nx-1]
+	_ = f.c[y1*nx-1]
 	if f.w != nil {
-		_ = f.w[(y+1)*nx-1]
+		_ = f.w[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -3426,152 +3558,160 @@ func forwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[flo
 	ld := func(p unsafe.Pointer, i int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoefF64)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients are only needed (and only broadcast) on band rows.
-	var ay, by, dby, opby archsimd.Float64x4
-	var ayUp1, ayDn1 archsimd.Float64x4
-	var ayUp2, ayDn2 archsimd.Float64x4
-	var ayUp3, ayDn3 archsimd.Float64x4
-	var ayUp4, ayDn4 archsimd.Float64x4
-	if yBand {
-		ay, by, dby = archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
-		opby = one.Add(by)
-		ayUp1, ayDn1 = archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
-		ayUp2, ayDn2 = archsimd.BroadcastFloat64x4(p.AY[y+2]), archsimd.BroadcastFloat64x4(p.AY[y-2])
-		ayUp3, ayDn3 = archsimd.BroadcastFloat64x4(p.AY[y+3]), archsimd.BroadcastFloat64x4(p.AY[y-3])
-		ayUp4, ayDn4 = archsimd.BroadcastFloat64x4(p.AY[y+4]), archsimd.BroadcastFloat64x4(p.AY[y-4])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		uc := archsimd.LoadFloat64x4(ld(u, i))
-		var w archsimd.Float64x4
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients are only needed (and only broadcast) on band rows.
+		var ay, by, dby, opby archsimd.Float64x4
+		var ayUp1, ayDn1 archsimd.Float64x4
+		var ayUp2, ayDn2 archsimd.Float64x4
+		var ayUp3, ayDn3 archsimd.Float64x4
+		var ayUp4, ayDn4 archsimd.Float64x4
 		if yBand {
-			var uy, dpsi archsimd.Float64x4
-			uyy := uc.Mul(cY)
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(u, i+1*nx)), archsimd.LoadFloat64x4(ld(u, i-1*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
-				pu := archsimd.LoadFloat64x4(ld(psiY, i+1*nx)).Mul(ayUp1)
-				pd := archsimd.LoadFloat64x4(ld(psiY, i-1*nx)).Mul(ayDn1)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(u, i+2*nx)), archsimd.LoadFloat64x4(ld(u, i-2*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
-				pu := archsimd.LoadFloat64x4(ld(psiY, i+2*nx)).Mul(ayUp2)
-				pd := archsimd.LoadFloat64x4(ld(psiY, i-2*nx)).Mul(ayDn2)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(u, i+3*nx)), archsimd.LoadFloat64x4(ld(u, i-3*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[3], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[3], uyy)
-				pu := archsimd.LoadFloat64x4(ld(psiY, i+3*nx)).Mul(ayUp3)
-				pd := archsimd.LoadFloat64x4(ld(psiY, i-3*nx)).Mul(ayDn3)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[3], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(u, i+4*nx)), archsimd.LoadFloat64x4(ld(u, i-4*nx))
-				uy = up.Sub(dn).MulAdd(vc.d1y[4], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[4], uyy)
-				pu := archsimd.LoadFloat64x4(ld(psiY, i+4*nx)).Mul(ayUp4)
-				pd := archsimd.LoadFloat64x4(ld(psiY, i-4*nx)).Mul(ayDn4)
-				dpsi = pu.Sub(pd).MulAdd(vc.d1y[4], dpsi)
-			}
-			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
-			zy := archsimd.LoadFloat64x4(ld(zetaY, i))
-			w = opby.MulAdd(tmp, ay.Mul(zy))
-			by.MulAdd(uy, ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)))).Store(ld(psiYn, i))
-			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
-		} else {
-			w = uc.Mul(cY)
-			w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-3*nx))).MulAdd(vc.d2y[3], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+4*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-4*nx))).MulAdd(vc.d2y[4], w)
+			ay, by, dby = archsimd.BroadcastFloat64x4(p.AY[y]), archsimd.BroadcastFloat64x4(p.BY[y]), archsimd.BroadcastFloat64x4(p.DBY[y])
+			opby = one.Add(by)
+			ayUp1, ayDn1 = archsimd.BroadcastFloat64x4(p.AY[y+1]), archsimd.BroadcastFloat64x4(p.AY[y-1])
+			ayUp2, ayDn2 = archsimd.BroadcastFloat64x4(p.AY[y+2]), archsimd.BroadcastFloat64x4(p.AY[y-2])
+			ayUp3, ayDn3 = archsimd.BroadcastFloat64x4(p.AY[y+3]), archsimd.BroadcastFloat64x4(p.AY[y-3])
+			ayUp4, ayDn4 = archsimd.BroadcastFloat64x4(p.AY[y+4]), archsimd.BroadcastFloat64x4(p.AY[y-4])
 		}
-		if xBand {
-			ax, bx, dbx := archsimd.LoadFloat64x4(ld(pax, x)), archsimd.LoadFloat64x4(ld(pbx, x)), archsimd.LoadFloat64x4(ld(pdbx, x))
-			opbx := one.Add(bx)
-			var ux, dpsi archsimd.Float64x4
-			uxx := uc.Mul(cX)
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+1)), archsimd.LoadFloat64x4(ld(u, i-1))
-				ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
-				pr := archsimd.LoadFloat64x4(ld(psiX, i+1)).Mul(archsimd.LoadFloat64x4(ld(pax, x+1)))
-				pl := archsimd.LoadFloat64x4(ld(psiX, i-1)).Mul(archsimd.LoadFloat64x4(ld(pax, x-1)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			uc := archsimd.LoadFloat64x4(ld(u, i))
+			var w archsimd.Float64x4
+			if yBand {
+				var uy, dpsi archsimd.Float64x4
+				uyy := uc.Mul(cY)
+				{
+					up, dn := archsimd.LoadFloat64x4(ld(u, i+1*nx)), archsimd.LoadFloat64x4(ld(u, i-1*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[1], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[1], uyy)
+					pu := archsimd.LoadFloat64x4(ld(psiY, i+1*nx)).Mul(ayUp1)
+					pd := archsimd.LoadFloat64x4(ld(psiY, i-1*nx)).Mul(ayDn1)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[1], dpsi)
+				}
+				{
+					up, dn := archsimd.LoadFloat64x4(ld(u, i+2*nx)), archsimd.LoadFloat64x4(ld(u, i-2*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
+					pu := archsimd.LoadFloat64x4(ld(psiY, i+2*nx)).Mul(ayUp2)
+					pd := archsimd.LoadFloat64x4(ld(psiY, i-2*nx)).Mul(ayDn2)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[2], dpsi)
+				}
+				{
+					up, dn := archsimd.LoadFloat64x4(ld(u, i+3*nx)), archsimd.LoadFloat64x4(ld(u, i-3*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[3], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[3], uyy)
+					pu := archsimd.LoadFloat64x4(ld(psiY, i+3*nx)).Mul(ayUp3)
+					pd := archsimd.LoadFloat64x4(ld(psiY, i-3*nx)).Mul(ayDn3)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[3], dpsi)
+				}
+				{
+					up, dn := archsimd.LoadFloat64x4(ld(u, i+4*nx)), archsimd.LoadFloat64x4(ld(u, i-4*nx))
+					uy = up.Sub(dn).MulAdd(vc.d1y[4], uy)
+					uyy = up.Add(dn).MulAdd(vc.d2y[4], uyy)
+					pu := archsimd.LoadFloat64x4(ld(psiY, i+4*nx)).Mul(ayUp4)
+					pd := archsimd.LoadFloat64x4(ld(psiY, i-4*nx)).Mul(ayDn4)
+					dpsi = pu.Sub(pd).MulAdd(vc.d1y[4], dpsi)
+				}
+				tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
+				zy := archsimd.LoadFloat64x4(ld(zetaY, i))
+				w = opby.MulAdd(tmp, ay.Mul(zy))
+				by.MulAdd(uy, ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)))).Store(ld(psiYn, i))
+				by.MulAdd(tmp, ay.Mul(zy)).Store(ld(zetaYn, i))
+			} else {
+				w = uc.Mul(cY)
+				w = archsimd.LoadFloat64x4(ld(u, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-1*nx))).MulAdd(vc.d2y[1], w)
+				w = archsimd.LoadFloat64x4(ld(u, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-2*nx))).MulAdd(vc.d2y[2], w)
+				w = archsimd.LoadFloat64x4(ld(u, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-3*nx))).MulAdd(vc.d2y[3], w)
+				w = archsimd.LoadFloat64x4(ld(u, i+4*nx)).Add(archsimd.LoadFloat64x4(ld(u, i-4*nx))).MulAdd(vc.d2y[4], w)
 			}
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+2)), archsimd.LoadFloat64x4(ld(u, i-2))
-				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
-				pr := archsimd.LoadFloat64x4(ld(psiX, i+2)).Mul(archsimd.LoadFloat64x4(ld(pax, x+2)))
-				pl := archsimd.LoadFloat64x4(ld(psiX, i-2)).Mul(archsimd.LoadFloat64x4(ld(pax, x-2)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
+			if xBand {
+				ax, bx, dbx := archsimd.LoadFloat64x4(ld(pax, x)), archsimd.LoadFloat64x4(ld(pbx, x)), archsimd.LoadFloat64x4(ld(pdbx, x))
+				opbx := one.Add(bx)
+				var ux, dpsi archsimd.Float64x4
+				uxx := uc.Mul(cX)
+				{
+					r, l := archsimd.LoadFloat64x4(ld(u, i+1)), archsimd.LoadFloat64x4(ld(u, i-1))
+					ux = r.Sub(l).MulAdd(vc.d1x[1], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[1], uxx)
+					pr := archsimd.LoadFloat64x4(ld(psiX, i+1)).Mul(archsimd.LoadFloat64x4(ld(pax, x+1)))
+					pl := archsimd.LoadFloat64x4(ld(psiX, i-1)).Mul(archsimd.LoadFloat64x4(ld(pax, x-1)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[1], dpsi)
+				}
+				{
+					r, l := archsimd.LoadFloat64x4(ld(u, i+2)), archsimd.LoadFloat64x4(ld(u, i-2))
+					ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
+					pr := archsimd.LoadFloat64x4(ld(psiX, i+2)).Mul(archsimd.LoadFloat64x4(ld(pax, x+2)))
+					pl := archsimd.LoadFloat64x4(ld(psiX, i-2)).Mul(archsimd.LoadFloat64x4(ld(pax, x-2)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[2], dpsi)
+				}
+				{
+					r, l := archsimd.LoadFloat64x4(ld(u, i+3)), archsimd.LoadFloat64x4(ld(u, i-3))
+					ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
+					pr := archsimd.LoadFloat64x4(ld(psiX, i+3)).Mul(archsimd.LoadFloat64x4(ld(pax, x+3)))
+					pl := archsimd.LoadFloat64x4(ld(psiX, i-3)).Mul(archsimd.LoadFloat64x4(ld(pax, x-3)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[3], dpsi)
+				}
+				{
+					r, l := archsimd.LoadFloat64x4(ld(u, i+4)), archsimd.LoadFloat64x4(ld(u, i-4))
+					ux = r.Sub(l).MulAdd(vc.d1x[4], ux)
+					uxx = r.Add(l).MulAdd(vc.d2x[4], uxx)
+					pr := archsimd.LoadFloat64x4(ld(psiX, i+4)).Mul(archsimd.LoadFloat64x4(ld(pax, x+4)))
+					pl := archsimd.LoadFloat64x4(ld(psiX, i-4)).Mul(archsimd.LoadFloat64x4(ld(pax, x-4)))
+					dpsi = pr.Sub(pl).MulAdd(vc.d1x[4], dpsi)
+				}
+				tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
+				zx := archsimd.LoadFloat64x4(ld(zetaX, i))
+				w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
+				bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)))).Store(ld(psiXn, i))
+				bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
+			} else {
+				w = uc.MulAdd(cX, w)
+				w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(vc.d2x[1], w)
+				w = archsimd.LoadFloat64x4(ld(u, i+2)).Add(archsimd.LoadFloat64x4(ld(u, i-2))).MulAdd(vc.d2x[2], w)
+				w = archsimd.LoadFloat64x4(ld(u, i+3)).Add(archsimd.LoadFloat64x4(ld(u, i-3))).MulAdd(vc.d2x[3], w)
+				w = archsimd.LoadFloat64x4(ld(u, i+4)).Add(archsimd.LoadFloat64x4(ld(u, i-4))).MulAdd(vc.d2x[4], w)
 			}
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+3)), archsimd.LoadFloat64x4(ld(u, i-3))
-				ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
-				pr := archsimd.LoadFloat64x4(ld(psiX, i+3)).Mul(archsimd.LoadFloat64x4(ld(pax, x+3)))
-				pl := archsimd.LoadFloat64x4(ld(psiX, i-3)).Mul(archsimd.LoadFloat64x4(ld(pax, x-3)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[3], dpsi)
+			if w0 != nil {
+				w.Store(ld(w0, i))
 			}
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+4)), archsimd.LoadFloat64x4(ld(u, i-4))
-				ux = r.Sub(l).MulAdd(vc.d1x[4], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[4], uxx)
-				pr := archsimd.LoadFloat64x4(ld(psiX, i+4)).Mul(archsimd.LoadFloat64x4(ld(pax, x+4)))
-				pl := archsimd.LoadFloat64x4(ld(psiX, i-4)).Mul(archsimd.LoadFloat64x4(ld(pax, x-4)))
-				dpsi = pr.Sub(pl).MulAdd(vc.d1x[4], dpsi)
-			}
-			tmp := opbx.MulAdd(uxx, dbx.MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat64x4(ld(zetaX, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)))).Store(ld(psiXn, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetaXn, i))
-		} else {
-			w = uc.MulAdd(cX, w)
-			w = archsimd.LoadFloat64x4(ld(u, i+1)).Add(archsimd.LoadFloat64x4(ld(u, i-1))).MulAdd(vc.d2x[1], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+2)).Add(archsimd.LoadFloat64x4(ld(u, i-2))).MulAdd(vc.d2x[2], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+3)).Add(archsimd.LoadFloat64x4(ld(u, i-3))).MulAdd(vc.d2x[3], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+4)).Add(archsimd.LoadFloat64x4(ld(u, i-4))).MulAdd(vc.d2x[4], w)
+			next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
+			archsimd.LoadFloat64x4(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 		}
-		if w0 != nil {
-			w.Store(ld(w0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			forwardCPML(p, s, f, y, x, x1)
 		}
-		next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
-		archsimd.LoadFloat64x4(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		forwardCPML(p, s, f, y, x, x1)
-	}
 }
 
-// backwardBandF64A8 is backwardCPML for float64, accuracy 8, 4 cells at a time.
-func backwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y, x0, x1 int) {
+// backwardBandF64A8 is backwardCPML for float64, accuracy 8, 4 cells
+// at a time, on columns [x0, x1) of rows [y0, y1).
+func backwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float64(0)))
 	const L = 4
-	_ = f.u[(y+4)*nx+x1-1+4]
-	_ = f.u[(y-4)*nx+x0-4]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	_ = f.u[(y1-1+4)*nx+x1-1+4]
+	_ = f.u[(y0-4)*nx+x0-4]
+	_ = p.AY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1], p.BX[x1-1+4]
 	_ = p.DBX[x1-1+4]
-	_ = p.BY[y+4]
-	_ = p.DBY[y+4]
-	_ = f.c[(y+1)*nx-1]
+	_ = p.BY[y1-1+4]
+	_ = p.DBY[y1-1+4]
+	_ = f.c[y1*nx-1]
 	if f.g != nil {
-		_, _ = f.w[(y+1)*nx-1], f.g[(y+1)*nx-1]
+		_, _ = f.w[y1*nx-1], f.g[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	mu := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -3588,156 +3728,160 @@ func backwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 	bc := func(v float64) archsimd.Float64x4 { return archsimd.BroadcastFloat64x4(v) }
 	vc := s.vec.(*vecCoefF64)
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
-	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
-	var ay, opb0, by0 archsimd.Float64x4
-	var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float64x4
-	var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float64x4
-	var opbU3, opbD3, byU3, byD3, dbyU3, dbyD3 archsimd.Float64x4
-	var opbU4, opbD4, byU4, byD4, dbyU4, dbyD4 archsimd.Float64x4
-	if yBand {
-		ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
-		opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
-		byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
-		dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
-		opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
-		byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
-		dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
-		opbU3, opbD3 = bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
-		byU3, byD3 = bc(p.BY[y+3]), bc(p.BY[y-3])
-		dbyU3, dbyD3 = bc(p.DBY[y+3]), bc(p.DBY[y-3])
-		opbU4, opbD4 = bc(1+p.BY[y+4]), bc(1+p.BY[y-4])
-		byU4, byD4 = bc(p.BY[y+4]), bc(p.BY[y-4])
-		dbyU4, dbyD4 = bc(p.DBY[y+4]), bc(p.DBY[y-4])
-	}
-	x := x0
-	for ; x+L <= x1; x += L {
-		i := y*nx + x
-		xBand := s.bandX[x] || s.bandX[x+L-1]
-		muc := archsimd.LoadFloat64x4(ld(mu, i))
-		var sum archsimd.Float64x4
+	for y := y0; y < y1; y++ {
+		yBand := s.bandY[y]
+		// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
+		var ay, opb0, by0 archsimd.Float64x4
+		var opbU1, opbD1, byU1, byD1, dbyU1, dbyD1 archsimd.Float64x4
+		var opbU2, opbD2, byU2, byD2, dbyU2, dbyD2 archsimd.Float64x4
+		var opbU3, opbD3, byU3, byD3, dbyU3, dbyD3 archsimd.Float64x4
+		var opbU4, opbD4, byU4, byD4, dbyU4, dbyD4 archsimd.Float64x4
 		if yBand {
-			zc := archsimd.LoadFloat64x4(ld(zetaY, i))
-			d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
-			var d1, dt archsimd.Float64x4
-			{
-				up, dn := i+1*nx, i-1*nx
-				tu := opbU1.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU1.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
-				td := opbD1.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
-				gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
-				gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
-			}
-			{
-				up, dn := i+2*nx, i-2*nx
-				tu := opbU2.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU2.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
-				td := opbD2.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
-				gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
-				gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
-			}
-			{
-				up, dn := i+3*nx, i-3*nx
-				tu := opbU3.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU3.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
-				td := opbD3.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD3.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(vc.d2y[3], d2)
-				gu := dbyU3.MulAdd(tu, byU3.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
-				gd := dbyD3.MulAdd(td, byD3.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[3], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[3], dt)
-			}
-			{
-				up, dn := i+4*nx, i-4*nx
-				tu := opbU4.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU4.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
-				td := opbD4.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD4.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
-				d2 = opbU4.MulAdd(tu, opbD4.Mul(td)).MulAdd(vc.d2y[4], d2)
-				gu := dbyU4.MulAdd(tu, byU4.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
-				gd := dbyD4.MulAdd(td, byD4.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
-				d1 = gu.Sub(gd).MulAdd(vc.d1y[4], d1)
-				dt = tu.Sub(td).MulAdd(vc.d1y[4], dt)
-			}
-			sum = d2.Sub(d1)
-			ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
-			ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
-		} else {
-			sum = muc.Mul(cY)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-3*nx))).MulAdd(vc.d2y[3], sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+4*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-4*nx))).MulAdd(vc.d2y[4], sum)
+			ay, opb0, by0 = bc(p.AY[y]), bc(1+p.BY[y]), bc(p.BY[y])
+			opbU1, opbD1 = bc(1+p.BY[y+1]), bc(1+p.BY[y-1])
+			byU1, byD1 = bc(p.BY[y+1]), bc(p.BY[y-1])
+			dbyU1, dbyD1 = bc(p.DBY[y+1]), bc(p.DBY[y-1])
+			opbU2, opbD2 = bc(1+p.BY[y+2]), bc(1+p.BY[y-2])
+			byU2, byD2 = bc(p.BY[y+2]), bc(p.BY[y-2])
+			dbyU2, dbyD2 = bc(p.DBY[y+2]), bc(p.DBY[y-2])
+			opbU3, opbD3 = bc(1+p.BY[y+3]), bc(1+p.BY[y-3])
+			byU3, byD3 = bc(p.BY[y+3]), bc(p.BY[y-3])
+			dbyU3, dbyD3 = bc(p.DBY[y+3]), bc(p.DBY[y-3])
+			opbU4, opbD4 = bc(1+p.BY[y+4]), bc(1+p.BY[y-4])
+			byU4, byD4 = bc(p.BY[y+4]), bc(p.BY[y-4])
+			dbyU4, dbyD4 = bc(p.DBY[y+4]), bc(p.DBY[y-4])
 		}
-		if xBand {
-			bx0 := archsimd.LoadFloat64x4(ld(pbx, x))
-			opbx := one.Add(bx0)
-			zc := archsimd.LoadFloat64x4(ld(zetaX, i))
-			d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
-			var d1, dt archsimd.Float64x4
-			{
-				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+1)), archsimd.LoadFloat64x4(ld(pbx, x-1))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+1)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+1))))
-				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-1))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
-				gr := archsimd.LoadFloat64x4(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+1))))
-				gl := archsimd.LoadFloat64x4(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-1))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := y*nx + x
+			xBand := s.bandX[x] || s.bandX[x+L-1]
+			muc := archsimd.LoadFloat64x4(ld(mu, i))
+			var sum archsimd.Float64x4
+			if yBand {
+				zc := archsimd.LoadFloat64x4(ld(zetaY, i))
+				d2 := opb0.Mul(opb0.MulAdd(muc, by0.Mul(zc))).Mul(cY)
+				var d1, dt archsimd.Float64x4
+				{
+					up, dn := i+1*nx, i-1*nx
+					tu := opbU1.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU1.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
+					td := opbD1.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD1.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
+					d2 = opbU1.MulAdd(tu, opbD1.Mul(td)).MulAdd(vc.d2y[1], d2)
+					gu := dbyU1.MulAdd(tu, byU1.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
+					gd := dbyD1.MulAdd(td, byD1.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[1], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[1], dt)
+				}
+				{
+					up, dn := i+2*nx, i-2*nx
+					tu := opbU2.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU2.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
+					td := opbD2.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD2.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
+					d2 = opbU2.MulAdd(tu, opbD2.Mul(td)).MulAdd(vc.d2y[2], d2)
+					gu := dbyU2.MulAdd(tu, byU2.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
+					gd := dbyD2.MulAdd(td, byD2.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[2], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[2], dt)
+				}
+				{
+					up, dn := i+3*nx, i-3*nx
+					tu := opbU3.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU3.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
+					td := opbD3.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD3.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
+					d2 = opbU3.MulAdd(tu, opbD3.Mul(td)).MulAdd(vc.d2y[3], d2)
+					gu := dbyU3.MulAdd(tu, byU3.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
+					gd := dbyD3.MulAdd(td, byD3.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[3], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[3], dt)
+				}
+				{
+					up, dn := i+4*nx, i-4*nx
+					tu := opbU4.MulAdd(archsimd.LoadFloat64x4(ld(mu, up)), byU4.Mul(archsimd.LoadFloat64x4(ld(zetaY, up))))
+					td := opbD4.MulAdd(archsimd.LoadFloat64x4(ld(mu, dn)), byD4.Mul(archsimd.LoadFloat64x4(ld(zetaY, dn))))
+					d2 = opbU4.MulAdd(tu, opbD4.Mul(td)).MulAdd(vc.d2y[4], d2)
+					gu := dbyU4.MulAdd(tu, byU4.Mul(archsimd.LoadFloat64x4(ld(psiY, up))))
+					gd := dbyD4.MulAdd(td, byD4.Mul(archsimd.LoadFloat64x4(ld(psiY, dn))))
+					d1 = gu.Sub(gd).MulAdd(vc.d1y[4], d1)
+					dt = tu.Sub(td).MulAdd(vc.d1y[4], dt)
+				}
+				sum = d2.Sub(d1)
+				ay.Mul(archsimd.LoadFloat64x4(ld(psiY, i)).Sub(dt)).Store(ld(psiYn, i))
+				ay.Mul(muc.Add(zc)).Store(ld(zetaYn, i))
+			} else {
+				sum = muc.Mul(cY)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+1*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-1*nx))).MulAdd(vc.d2y[1], sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+2*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-2*nx))).MulAdd(vc.d2y[2], sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+3*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-3*nx))).MulAdd(vc.d2y[3], sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+4*nx)).Add(archsimd.LoadFloat64x4(ld(mu, i-4*nx))).MulAdd(vc.d2y[4], sum)
 			}
-			{
-				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+2)), archsimd.LoadFloat64x4(ld(pbx, x-2))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+2)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+2))))
-				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-2))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
-				gr := archsimd.LoadFloat64x4(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+2))))
-				gl := archsimd.LoadFloat64x4(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-2))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
+			if xBand {
+				bx0 := archsimd.LoadFloat64x4(ld(pbx, x))
+				opbx := one.Add(bx0)
+				zc := archsimd.LoadFloat64x4(ld(zetaX, i))
+				d2 := opbx.Mul(opbx.MulAdd(muc, bx0.Mul(zc))).Mul(cX)
+				var d1, dt archsimd.Float64x4
+				{
+					br, bl := archsimd.LoadFloat64x4(ld(pbx, x+1)), archsimd.LoadFloat64x4(ld(pbx, x-1))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+1)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+1))))
+					tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-1)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-1))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[1], d2)
+					gr := archsimd.LoadFloat64x4(ld(pdbx, x+1)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+1))))
+					gl := archsimd.LoadFloat64x4(ld(pdbx, x-1)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-1))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[1], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[1], dt)
+				}
+				{
+					br, bl := archsimd.LoadFloat64x4(ld(pbx, x+2)), archsimd.LoadFloat64x4(ld(pbx, x-2))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+2)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+2))))
+					tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-2)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-2))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[2], d2)
+					gr := archsimd.LoadFloat64x4(ld(pdbx, x+2)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+2))))
+					gl := archsimd.LoadFloat64x4(ld(pdbx, x-2)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-2))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[2], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[2], dt)
+				}
+				{
+					br, bl := archsimd.LoadFloat64x4(ld(pbx, x+3)), archsimd.LoadFloat64x4(ld(pbx, x-3))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+3)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+3))))
+					tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-3)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-3))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[3], d2)
+					gr := archsimd.LoadFloat64x4(ld(pdbx, x+3)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+3))))
+					gl := archsimd.LoadFloat64x4(ld(pdbx, x-3)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-3))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[3], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[3], dt)
+				}
+				{
+					br, bl := archsimd.LoadFloat64x4(ld(pbx, x+4)), archsimd.LoadFloat64x4(ld(pbx, x-4))
+					opr, opl := one.Add(br), one.Add(bl)
+					tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+4)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+4))))
+					tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-4)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-4))))
+					d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[4], d2)
+					gr := archsimd.LoadFloat64x4(ld(pdbx, x+4)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+4))))
+					gl := archsimd.LoadFloat64x4(ld(pdbx, x-4)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-4))))
+					d1 = gr.Sub(gl).MulAdd(vc.d1x[4], d1)
+					dt = tr.Sub(tl).MulAdd(vc.d1x[4], dt)
+				}
+				sum = sum.Add(d2.Sub(d1))
+				ax := archsimd.LoadFloat64x4(ld(pax, x))
+				ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
+				ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
+			} else {
+				sum = muc.MulAdd(cX, sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+2)).Add(archsimd.LoadFloat64x4(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+3)).Add(archsimd.LoadFloat64x4(ld(mu, i-3))).MulAdd(vc.d2x[3], sum)
+				sum = archsimd.LoadFloat64x4(ld(mu, i+4)).Add(archsimd.LoadFloat64x4(ld(mu, i-4))).MulAdd(vc.d2x[4], sum)
 			}
-			{
-				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+3)), archsimd.LoadFloat64x4(ld(pbx, x-3))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+3)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+3))))
-				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-3)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-3))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[3], d2)
-				gr := archsimd.LoadFloat64x4(ld(pdbx, x+3)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+3))))
-				gl := archsimd.LoadFloat64x4(ld(pdbx, x-3)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-3))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[3], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[3], dt)
+			if g0 != nil {
+				archsimd.LoadFloat64x4(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat64x4(ld(g0, i))).Store(ld(g0, i))
 			}
-			{
-				br, bl := archsimd.LoadFloat64x4(ld(pbx, x+4)), archsimd.LoadFloat64x4(ld(pbx, x-4))
-				opr, opl := one.Add(br), one.Add(bl)
-				tr := opr.MulAdd(archsimd.LoadFloat64x4(ld(mu, i+4)), br.Mul(archsimd.LoadFloat64x4(ld(zetaX, i+4))))
-				tl := opl.MulAdd(archsimd.LoadFloat64x4(ld(mu, i-4)), bl.Mul(archsimd.LoadFloat64x4(ld(zetaX, i-4))))
-				d2 = opr.MulAdd(tr, opl.Mul(tl)).MulAdd(vc.d2x[4], d2)
-				gr := archsimd.LoadFloat64x4(ld(pdbx, x+4)).MulAdd(tr, br.Mul(archsimd.LoadFloat64x4(ld(psiX, i+4))))
-				gl := archsimd.LoadFloat64x4(ld(pdbx, x-4)).MulAdd(tl, bl.Mul(archsimd.LoadFloat64x4(ld(psiX, i-4))))
-				d1 = gr.Sub(gl).MulAdd(vc.d1x[4], d1)
-				dt = tr.Sub(tl).MulAdd(vc.d1x[4], dt)
-			}
-			sum = sum.Add(d2.Sub(d1))
-			ax := archsimd.LoadFloat64x4(ld(pax, x))
-			ax.Mul(archsimd.LoadFloat64x4(ld(psiX, i)).Sub(dt)).Store(ld(psiXn, i))
-			ax.Mul(muc.Add(zc)).Store(ld(zetaXn, i))
-		} else {
-			sum = muc.MulAdd(cX, sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+1)).Add(archsimd.LoadFloat64x4(ld(mu, i-1))).MulAdd(vc.d2x[1], sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+2)).Add(archsimd.LoadFloat64x4(ld(mu, i-2))).MulAdd(vc.d2x[2], sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+3)).Add(archsimd.LoadFloat64x4(ld(mu, i-3))).MulAdd(vc.d2x[3], sum)
-			sum = archsimd.LoadFloat64x4(ld(mu, i+4)).Add(archsimd.LoadFloat64x4(ld(mu, i-4))).MulAdd(vc.d2x[4], sum)
+			next := muc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
+			archsimd.LoadFloat64x4(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 		}
-		if g0 != nil {
-			archsimd.LoadFloat64x4(ld(w0, i)).MulAdd(muc, archsimd.LoadFloat64x4(ld(g0, i))).Store(ld(g0, i))
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			backwardCPML(p, s, f, y, x, x1)
 		}
-		next := muc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
-		archsimd.LoadFloat64x4(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 	}
 	archsimd.ClearAVXUpperBits()
-	if x < x1 {
-		backwardCPML(p, s, f, y, x, x1)
-	}
 }

@@ -185,24 +185,30 @@ func {{.Name}}(s *stencil[{{.Type}}], f *rowFields[{{.Type}}], i0, i1, nx int) {
 {{end}}`
 
 const bandSrc = `
-// forwardBand{{.Sfx}}A{{.Acc}} is forwardCPML for {{.Type}}, accuracy {{.Acc}}, {{.Lanes}} cells at a time.
-func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y, x0, x1 int) {
+// forwardBand{{.Sfx}}A{{.Acc}} is forwardCPML for {{.Type}}, accuracy {{.Acc}}, {{.Lanes}} cells
+// at a time, on columns [x0, x1) of rows [y0, y1): one call covers a run of
+// rows, so its set-up is not paid per row.
+func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof({{.Type}}(0)))
 	const L = {{.Lanes}}
-	// Bounds: every access stays within rows y±{{.H}} and columns x0-{{.H}}..x1+{{.H}},
-	// inside the grid by Validate; check the extremes once.
-	_ = f.u[(y+{{.H}})*nx+x1-1+{{.H}}]
-	_ = f.u[(y-{{.H}})*nx+x0-{{.H}}]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	// Bounds: every access stays within rows y0-{{.H}}..y1+{{.H}} and columns
+	// x0-{{.H}}..x1+{{.H}}, inside the grid by Validate; check the extremes once.
+	_ = f.u[(y1-1+{{.H}})*nx+x1-1+{{.H}}]
+	_ = f.u[(y0-{{.H}})*nx+x0-{{.H}}]
+	_ = p.AY[y1-1+{{.H}}]
+	_, _ = p.BY[y1-1], p.DBY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+{{.H}}], p.BX[x1-1]
 	_ = p.DBX[x1-1]
-	_ = f.c[(y+1)*nx-1]
+	_ = f.c[y1*nx-1]
 	if f.w != nil {
-		_ = f.w[(y+1)*nx-1]
+		_ = f.w[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -218,6 +224,8 @@ func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], 
 	ld := func(p unsafe.Pointer, i int) *[L]{{.Type}} { return (*[L]{{.Type}})(unsafe.Add(p, i*size)) }
 	vc := s.vec.(*vecCoef{{.Sfx}})
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	for y := y0; y < y1; y++ {
+	yBand := s.bandY[y]
 	// Row coefficients are only needed (and only broadcast) on band rows.
 	var ay, by, dby, opby archsimd.{{.Vec}}
 {{- range .Ks}}
@@ -292,30 +300,36 @@ func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], 
 		next := uc.Mul(two).Sub(archsimd.Load{{.Vec}}(ld(un, i)))
 		archsimd.Load{{.Vec}}(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
 	}
-	archsimd.ClearAVXUpperBits()
 	if x < x1 {
+		archsimd.ClearAVXUpperBits()
 		forwardCPML(p, s, f, y, x, x1)
 	}
+	}
+	archsimd.ClearAVXUpperBits()
 }
 
-// backwardBand{{.Sfx}}A{{.Acc}} is backwardCPML for {{.Type}}, accuracy {{.Acc}}, {{.Lanes}} cells at a time.
-func backwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y, x0, x1 int) {
+// backwardBand{{.Sfx}}A{{.Acc}} is backwardCPML for {{.Type}}, accuracy {{.Acc}}, {{.Lanes}} cells
+// at a time, on columns [x0, x1) of rows [y0, y1).
+func backwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof({{.Type}}(0)))
 	const L = {{.Lanes}}
-	_ = f.u[(y+{{.H}})*nx+x1-1+{{.H}}]
-	_ = f.u[(y-{{.H}})*nx+x0-{{.H}}]
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	_ = f.u[(y1-1+{{.H}})*nx+x1-1+{{.H}}]
+	_ = f.u[(y0-{{.H}})*nx+x0-{{.H}}]
+	_ = p.AY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
 	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1], p.BX[x1-1+{{.H}}]
 	_ = p.DBX[x1-1+{{.H}}]
-	_ = p.BY[y+{{.H}}]
-	_ = p.DBY[y+{{.H}}]
-	_ = f.c[(y+1)*nx-1]
+	_ = p.BY[y1-1+{{.H}}]
+	_ = p.DBY[y1-1+{{.H}}]
+	_ = f.c[y1*nx-1]
 	if f.g != nil {
-		_, _ = f.w[(y+1)*nx-1], f.g[(y+1)*nx-1]
+		_, _ = f.w[y1*nx-1], f.g[y1*nx-1]
 	}
-	yBand := s.bandY[y]
 	mu := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
 	c := unsafe.Pointer(unsafe.SliceData(f.c))
@@ -332,6 +346,8 @@ func backwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}],
 	bc := func(v {{.Type}}) archsimd.{{.Vec}} { return archsimd.Broadcast{{.Vec}}(v) }
 	vc := s.vec.(*vecCoef{{.Sfx}})
 	cY, cX, one, two := vc.cY, vc.cX, vc.one, vc.two
+	for y := y0; y < y1; y++ {
+	yBand := s.bandY[y]
 	// Row coefficients of rows y±k (1+b, b and b'), only on band rows.
 	var ay, opb0, by0 archsimd.{{.Vec}}
 {{- range .Ks}}
@@ -411,10 +427,12 @@ func backwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}],
 		next := muc.Mul(two).Sub(archsimd.Load{{.Vec}}(ld(un, i)))
 		archsimd.Load{{.Vec}}(ld(c, i)).MulAdd(sum, next).Store(ld(un, i))
 	}
-	archsimd.ClearAVXUpperBits()
 	if x < x1 {
+		archsimd.ClearAVXUpperBits()
 		backwardCPML(p, s, f, y, x, x1)
 	}
+	}
+	archsimd.ClearAVXUpperBits()
 }
 `
 
@@ -453,60 +471,60 @@ func vectorCoefficients[T Float](s *stencil[T]) any {
 	}
 	return nil
 }
-func forwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
+func forwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1, x0, x1 int) {
 	switch p := any(p).(type) {
 	case *Problem[float32]:
 		s, f := any(s).(*stencil[float32]), any(f).(*rowFields[float32])
 		switch s.h {
 		case 1:
-			forwardBandF32A2(p, s, f, y, x0, x1)
+			forwardBandF32A2(p, s, f, y0, y1, x0, x1)
 		case 2:
-			forwardBandF32A4(p, s, f, y, x0, x1)
+			forwardBandF32A4(p, s, f, y0, y1, x0, x1)
 		case 3:
-			forwardBandF32A6(p, s, f, y, x0, x1)
+			forwardBandF32A6(p, s, f, y0, y1, x0, x1)
 		case 4:
-			forwardBandF32A8(p, s, f, y, x0, x1)
+			forwardBandF32A8(p, s, f, y0, y1, x0, x1)
 		}
 	case *Problem[float64]:
 		s, f := any(s).(*stencil[float64]), any(f).(*rowFields[float64])
 		switch s.h {
 		case 1:
-			forwardBandF64A2(p, s, f, y, x0, x1)
+			forwardBandF64A2(p, s, f, y0, y1, x0, x1)
 		case 2:
-			forwardBandF64A4(p, s, f, y, x0, x1)
+			forwardBandF64A4(p, s, f, y0, y1, x0, x1)
 		case 3:
-			forwardBandF64A6(p, s, f, y, x0, x1)
+			forwardBandF64A6(p, s, f, y0, y1, x0, x1)
 		case 4:
-			forwardBandF64A8(p, s, f, y, x0, x1)
+			forwardBandF64A8(p, s, f, y0, y1, x0, x1)
 		}
 	}
 }
 
-func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y, x0, x1 int) {
+func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1, x0, x1 int) {
 	switch p := any(p).(type) {
 	case *Problem[float32]:
 		s, f := any(s).(*stencil[float32]), any(f).(*rowFields[float32])
 		switch s.h {
 		case 1:
-			backwardBandF32A2(p, s, f, y, x0, x1)
+			backwardBandF32A2(p, s, f, y0, y1, x0, x1)
 		case 2:
-			backwardBandF32A4(p, s, f, y, x0, x1)
+			backwardBandF32A4(p, s, f, y0, y1, x0, x1)
 		case 3:
-			backwardBandF32A6(p, s, f, y, x0, x1)
+			backwardBandF32A6(p, s, f, y0, y1, x0, x1)
 		case 4:
-			backwardBandF32A8(p, s, f, y, x0, x1)
+			backwardBandF32A8(p, s, f, y0, y1, x0, x1)
 		}
 	case *Problem[float64]:
 		s, f := any(s).(*stencil[float64]), any(f).(*rowFields[float64])
 		switch s.h {
 		case 1:
-			backwardBandF64A2(p, s, f, y, x0, x1)
+			backwardBandF64A2(p, s, f, y0, y1, x0, x1)
 		case 2:
-			backwardBandF64A4(p, s, f, y, x0, x1)
+			backwardBandF64A4(p, s, f, y0, y1, x0, x1)
 		case 3:
-			backwardBandF64A6(p, s, f, y, x0, x1)
+			backwardBandF64A6(p, s, f, y0, y1, x0, x1)
 		case 4:
-			backwardBandF64A8(p, s, f, y, x0, x1)
+			backwardBandF64A8(p, s, f, y0, y1, x0, x1)
 		}
 	}
 }
