@@ -42,34 +42,13 @@ func backwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk
 			rw.w = c.Store[off : off+cells]
 			rw.g = c.GradC[shot*cells : (shot+1)*cells]
 		}
-		body := func(lo, hi int) { backwardRows(p, s, &rw, h+lo, h+hi) }
+		body := func(lo, hi int) { updateRows(p, s, &rw, h+lo, h+hi, backwardBand[T], backwardInterior[T]) }
 		if rowParallel {
 			parallel.For(p.NY-2*h, body)
 		} else {
 			body(0, p.NY-2*h)
 		}
 		scatterAdd(f.U[nxt], c.ReceiverAmp[step*p.NShots*p.NReceivers:], p.ReceiverIndex, shot, shot+1, p.NReceivers, cells, p.modelOf)
-	}
-}
-
-// backwardRows is forwardRows for the adjoint.
-func backwardRows[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1 int) {
-	for y := y0; y < y1; {
-		band := s.bandY[y]
-		e := y + 1
-		for e < y1 && s.bandY[e] == band {
-			e++
-		}
-		if band {
-			backwardBand(p, s, f, y, e, s.h, p.NX-s.h)
-		} else {
-			backwardBand(p, s, f, y, e, s.h, s.x0)
-			backwardBand(p, s, f, y, e, s.x1, p.NX-s.h)
-			for r := y; r < e; r++ {
-				backwardInterior(s, f, r*p.NX+s.x0, r*p.NX+s.x1, p.NX)
-			}
-		}
-		y = e
 	}
 }
 

@@ -44,7 +44,7 @@ func forwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[
 			off := (n/p.StoreInterval)*p.NShots*cells + shot*cells
 			rw.w = c.Store[off : off+cells]
 		}
-		body := func(lo, hi int) { forwardRows(p, s, &rw, h+lo, h+hi) }
+		body := func(lo, hi int) { updateRows(p, s, &rw, h+lo, h+hi, forwardBand[T], forwardInterior[T]) }
 		if rowParallel {
 			parallel.For(p.NY-2*h, body)
 		} else {
@@ -54,22 +54,26 @@ func forwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[
 	}
 }
 
-// forwardRows updates rows [y0, y1) as runs: band rows across the whole
-// width, ordinary rows as their two x-band segments plus the interior.
-func forwardRows[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1 int) {
+// updateRows applies one step to rows [y0, y1) as runs: band rows across
+// the whole width with the band kernel, ordinary rows as their two x-band
+// segments (band kernel) plus the interior (interior kernel). Forward and
+// backward differ only in the kernels.
+func updateRows[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1 int,
+	band func(*Problem[T], *stencil[T], *rowFields[T], int, int, int, int),
+	interior func(*stencil[T], *rowFields[T], int, int, int)) {
 	for y := y0; y < y1; {
-		band := s.bandY[y]
+		isBand := s.bandY[y]
 		e := y + 1
-		for e < y1 && s.bandY[e] == band {
+		for e < y1 && s.bandY[e] == isBand {
 			e++
 		}
-		if band {
-			forwardBand(p, s, f, y, e, s.h, p.NX-s.h)
+		if isBand {
+			band(p, s, f, y, e, s.h, p.NX-s.h)
 		} else {
-			forwardBand(p, s, f, y, e, s.h, s.x0)
-			forwardBand(p, s, f, y, e, s.x1, p.NX-s.h)
+			band(p, s, f, y, e, s.h, s.x0)
+			band(p, s, f, y, e, s.x1, p.NX-s.h)
 			for r := y; r < e; r++ {
-				forwardInterior(s, f, r*p.NX+s.x0, r*p.NX+s.x1, p.NX)
+				interior(s, f, r*p.NX+s.x0, r*p.NX+s.x1, p.NX)
 			}
 		}
 		y = e

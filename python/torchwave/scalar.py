@@ -480,14 +480,7 @@ class _ScalarFunction(torch.autograd.Function):
         for start, count in _chunks(setup, setup.forward_callback):
             if setup.forward_callback is not None:
                 setup.forward_callback(_callback_state(setup, start, _current(pairs), {"v": v_pad}, {}))
-            _lib.scalar_call(
-                False, **common_args, step0=start, n_steps=count,
-                source_amplitudes=src[start : start + count], receiver_amplitudes=rec[start : start + count],
-                store=store, grad_c=None, **pairs,
-            )
-            if count % 2:
-                for p in pairs.values():
-                    p.reverse()
+            _run_chunk(False, common_args, pairs, start, count, src, rec, store, None)
         ctx.setup = setup
         # Unused outputs get None gradients instead of zero-filled grids.
         ctx.set_materialize_grads(False)
@@ -533,14 +526,7 @@ class _ScalarFunction(torch.autograd.Function):
         n_store = 0 if store is None else store.shape[0]
         common_args = _core_args(setup, c, n_store)
         for start, count in reversed(_chunks(setup, setup.backward_callback)):
-            _lib.scalar_call(
-                True, **common_args, step0=start, n_steps=count,
-                source_amplitudes=g_src[start : start + count], receiver_amplitudes=g_rec[start : start + count],
-                store=store, grad_c=grad_c, **pairs,
-            )
-            if count % 2:
-                for p in pairs.values():
-                    p.reverse()
+            _run_chunk(True, common_args, pairs, start, count, g_src, g_rec, store, grad_c)
             if setup.backward_callback is not None:
                 grads = {} if grad_c is None else {"v": _v_gradient(grad_c, c, ctx.v_pad, setup)}
                 adj = _current(pairs)
@@ -560,6 +546,20 @@ class _ScalarFunction(torch.autograd.Function):
             *(pairs[k][0] if need[4 + i] else None for i, k in enumerate(("psiy", "psix", "zetay", "zetax"))),
             None, None,
         )
+
+
+def _run_chunk(backward, core_args, pairs, start, count, sources, receivers, store, grad_c) -> None:
+    """Runs steps [start, start + count) in Go. Every step swaps the halves
+    of each buffer pair, so after an odd count the current state is in the
+    other half: swap the Python-side pairs to match."""
+    _lib.scalar_call(
+        backward, **core_args, step0=start, n_steps=count,
+        source_amplitudes=sources[start : start + count], receiver_amplitudes=receivers[start : start + count],
+        store=store, grad_c=grad_c, **pairs,
+    )
+    if count % 2:
+        for pair in pairs.values():
+            pair.reverse()
 
 
 def _v_gradient(grad_c, c, v_pad, setup):
