@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"go/format"
 	"log"
 	"os"
@@ -531,6 +532,8 @@ func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1
 `
 
 func main() {
+	out := flag.String("o", "interior_simd_amd64.go", "output file")
+	flag.Parse()
 	var ks []kernel
 	for _, t := range []struct {
 		typ, vec string
@@ -561,12 +564,12 @@ func main() {
 			}
 		}
 	}
-	out, err := format.Source(buf.Bytes())
+	src, err := format.Source(buf.Bytes())
 	if err != nil {
-		os.WriteFile("interior_simd_amd64.go", buf.Bytes(), 0o644)
+		os.WriteFile(*out, buf.Bytes(), 0o644)
 		log.Fatal(err)
 	}
-	if err := os.WriteFile("interior_simd_amd64.go", out, 0o644); err != nil {
+	if err := os.WriteFile(*out, src, 0o644); err != nil {
 		log.Fatal(err)
 	}
 }
