@@ -14,15 +14,13 @@ import "github.com/torchwave/torchwave/kernels/parallel"
 // that into ∂loss/∂c by dividing by c and multiplying by the interval).
 func Backward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
 	s := newStencil(p)
-	if shotsInParallel(p) {
-		parallel.For(p.NShots, func(lo, hi int) {
-			for shot := lo; shot < hi; shot++ {
-				backwardSteps(p, s, f, c, shot, false)
-			}
-		})
-		return
-	}
-	for shot := 0; shot < p.NShots; shot++ {
+	together := shotsTogether(p)
+	parallel.For(together, func(lo, hi int) {
+		for shot := lo; shot < hi; shot++ {
+			backwardSteps(p, s, f, c, shot, false)
+		}
+	})
+	for shot := together; shot < p.NShots; shot++ {
 		backwardSteps(p, s, f, c, shot, true)
 	}
 }
