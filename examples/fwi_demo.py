@@ -127,7 +127,7 @@ def run(
     dt: float = 0.002,
     freq: float = 10.0,
     shots: int = 5,
-    iterations: int = 30,
+    iterations: int = 80,
     lr: float = 30.0,
     smoothing: float = 6.0,
     noise: float = 0.0,
@@ -206,7 +206,7 @@ def run(
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--iterations", type=int, default=30, help="optimiser steps (default 30)")
+    p.add_argument("--iterations", type=int, default=80, help="optimiser steps (default 80)")
     p.add_argument("--shots", type=int, default=5, help="shots along the surface (default 5)")
     p.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT, help="PNG to write (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed for the data noise (default 0)")
