@@ -29,17 +29,27 @@ func benchProblem(acc, shots, pml int) (*Problem[float32], *Fields[float32]) {
 	return p, &Fields[float32]{U: [2][]float32{z(), z()}, PsiY: [2][]float32{z(), z()}, PsiX: [2][]float32{z(), z()}, ZetaY: [2][]float32{z(), z()}, ZetaX: [2][]float32{z(), z()}}
 }
 
+// benchChunk is a chunk of steps with its source and receiver buffers.
+func benchChunk(p *Problem[float32], steps int) *Chunk[float32] {
+	return &Chunk[float32]{NSteps: steps, SourceAmp: make([]float32, steps*p.NSources*p.NShots), ReceiverAmp: make([]float32, steps*p.NReceivers*p.NShots)}
+}
+
+// reportCells reports throughput for cells updated per iteration.
+func reportCells(b *testing.B, cells int) {
+	b.ReportMetric(float64(cells*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+}
+
 func BenchmarkForward(b *testing.B) {
 	for _, cfg := range []struct{ acc, pml int }{{4, 20}, {8, 20}, {8, 0}} {
 		b.Run(fmt.Sprintf("acc%d/pml%d", cfg.acc, cfg.pml), func(b *testing.B) {
 			p, f := benchProblem(cfg.acc, 1, cfg.pml)
 			const steps = 10
-			c := &Chunk[float32]{NSteps: steps, SourceAmp: make([]float32, steps*p.NSources*p.NShots), ReceiverAmp: make([]float32, steps*p.NReceivers*p.NShots)}
+			c := benchChunk(p, steps)
 			b.ResetTimer()
 			for b.Loop() {
 				Forward(p, f, c)
 			}
-			b.ReportMetric(float64(p.NY*p.NX*steps*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+			reportCells(b, p.NY*p.NX*steps)
 		})
 	}
 }
@@ -55,14 +65,14 @@ func BenchmarkInteriorRow(b *testing.B) {
 			forwardInterior(s, &rw, i0+r*p.NX, i1+r*p.NX, p.NX)
 		}
 	}
-	b.ReportMetric(float64((i1-i0)*16*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+	reportCells(b, (i1-i0)*16)
 }
 
 func BenchmarkForwardStore(b *testing.B) {
 	p, f := benchProblem(8, 1, 20)
 	const steps = 20
-	c := &Chunk[float32]{NSteps: steps, SourceAmp: make([]float32, steps*p.NSources*p.NShots), ReceiverAmp: make([]float32, steps*p.NReceivers*p.NShots),
-		Store: make([]float32, steps*p.NY*p.NX)}
+	c := benchChunk(p, steps)
+	c.Store = make([]float32, steps*p.NY*p.NX)
 	for i := range c.Store {
 		c.Store[i] = 1 // fault the pages in before timing
 	}
@@ -70,7 +80,7 @@ func BenchmarkForwardStore(b *testing.B) {
 	for b.Loop() {
 		Forward(p, f, c)
 	}
-	b.ReportMetric(float64(p.NY*p.NX*steps*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+	reportCells(b, p.NY*p.NX*steps)
 }
 
 func BenchmarkBandRow(b *testing.B) {
@@ -84,7 +94,7 @@ func BenchmarkBandRow(b *testing.B) {
 			forwardBand(p, s, &rw, y+r, y+r+1, s.h, p.NX-s.h)
 		}
 	}
-	b.ReportMetric(float64((p.NX-2*s.h)*16*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+	reportCells(b, (p.NX-2*s.h)*16)
 }
 
 func BenchmarkForwardThreads(b *testing.B) {
@@ -94,11 +104,11 @@ func BenchmarkForwardThreads(b *testing.B) {
 			defer parallel.SetThreads(0)
 			p, f := benchProblem(8, 1, 20)
 			const steps = 10
-			c := &Chunk[float32]{NSteps: steps, SourceAmp: make([]float32, steps*p.NSources*p.NShots), ReceiverAmp: make([]float32, steps*p.NReceivers*p.NShots)}
+			c := benchChunk(p, steps)
 			for b.Loop() {
 				Forward(p, f, c)
 			}
-			b.ReportMetric(float64(p.NY*p.NX*steps*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+			reportCells(b, p.NY*p.NX*steps)
 		})
 	}
 }
@@ -114,7 +124,7 @@ func BenchmarkInteriorSweep(b *testing.B) {
 		}
 		rows = p.NY - 2*s.h
 	}
-	b.ReportMetric(float64((s.x1-s.x0)*rows*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+	reportCells(b, (s.x1-s.x0)*rows)
 }
 
 func BenchmarkBackwardThreads(b *testing.B) {
@@ -125,12 +135,12 @@ func BenchmarkBackwardThreads(b *testing.B) {
 			p, f := benchProblem(8, 1, 20)
 			const steps = 10
 			n := p.NY * p.NX
-			c := &Chunk[float32]{NSteps: steps, SourceAmp: make([]float32, steps*p.NSources*p.NShots), ReceiverAmp: make([]float32, steps*p.NReceivers*p.NShots),
-				Store: make([]float32, steps*n), GradC: make([]float32, n)}
+			c := benchChunk(p, steps)
+			c.Store, c.GradC = make([]float32, steps*n), make([]float32, n)
 			for b.Loop() {
 				Backward(p, f, c)
 			}
-			b.ReportMetric(float64(n*steps*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+			reportCells(b, n*steps)
 		})
 	}
 }
@@ -138,9 +148,9 @@ func BenchmarkBackwardThreads(b *testing.B) {
 func BenchmarkForwardShots(b *testing.B) {
 	p, f := benchProblem(4, 4, 20)
 	const steps = 10
-	c := &Chunk[float32]{NSteps: steps, SourceAmp: make([]float32, steps*p.NSources*p.NShots), ReceiverAmp: make([]float32, steps*p.NReceivers*p.NShots)}
+	c := benchChunk(p, steps)
 	for b.Loop() {
 		Forward(p, f, c)
 	}
-	b.ReportMetric(float64(p.NShots*p.NY*p.NX*steps*b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
+	reportCells(b, p.NShots*p.NY*p.NX*steps)
 }

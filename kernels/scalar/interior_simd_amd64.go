@@ -1456,6 +1456,7 @@ func vectorCoefficients[T Float](s *stencil[T]) any {
 	}
 	return nil
 }
+
 func forwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1, x0, x1 int) {
 	switch p := any(p).(type) {
 	case *Problem[float32]:

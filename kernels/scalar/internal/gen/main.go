@@ -472,61 +472,23 @@ func vectorCoefficients[T Float](s *stencil[T]) any {
 	}
 	return nil
 }
-func forwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1, x0, x1 int) {
-	switch p := any(p).(type) {
-	case *Problem[float32]:
-		s, f := any(s).(*stencil[float32]), any(f).(*rowFields[float32])
-		switch s.h {
-		case 1:
-			forwardBandF32A2(p, s, f, y0, y1, x0, x1)
-		case 2:
-			forwardBandF32A4(p, s, f, y0, y1, x0, x1)
-		case 3:
-			forwardBandF32A6(p, s, f, y0, y1, x0, x1)
-		case 4:
-			forwardBandF32A8(p, s, f, y0, y1, x0, x1)
-		}
-	case *Problem[float64]:
-		s, f := any(s).(*stencil[float64]), any(f).(*rowFields[float64])
-		switch s.h {
-		case 1:
-			forwardBandF64A2(p, s, f, y0, y1, x0, x1)
-		case 2:
-			forwardBandF64A4(p, s, f, y0, y1, x0, x1)
-		case 3:
-			forwardBandF64A6(p, s, f, y0, y1, x0, x1)
-		case 4:
-			forwardBandF64A8(p, s, f, y0, y1, x0, x1)
-		}
-	}
-}
+`
 
-func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1, x0, x1 int) {
+// bandDispatchSrc picks the band kernel for a dtype and accuracy; executed
+// once for each direction.
+const bandDispatchSrc = `
+func {{.Dir}}Band[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1, x0, x1 int) {
 	switch p := any(p).(type) {
-	case *Problem[float32]:
-		s, f := any(s).(*stencil[float32]), any(f).(*rowFields[float32])
+{{- range $t := .Types}}
+	case *Problem[{{$t.Type}}]:
+		s, f := any(s).(*stencil[{{$t.Type}}]), any(f).(*rowFields[{{$t.Type}}])
 		switch s.h {
-		case 1:
-			backwardBandF32A2(p, s, f, y0, y1, x0, x1)
-		case 2:
-			backwardBandF32A4(p, s, f, y0, y1, x0, x1)
-		case 3:
-			backwardBandF32A6(p, s, f, y0, y1, x0, x1)
-		case 4:
-			backwardBandF32A8(p, s, f, y0, y1, x0, x1)
+{{- range $.Hs}}
+		case {{.}}:
+			{{$.Dir}}Band{{$t.Sfx}}A{{mul . 2}}(p, s, f, y0, y1, x0, x1)
+{{- end}}
 		}
-	case *Problem[float64]:
-		s, f := any(s).(*stencil[float64]), any(f).(*rowFields[float64])
-		switch s.h {
-		case 1:
-			backwardBandF64A2(p, s, f, y0, y1, x0, x1)
-		case 2:
-			backwardBandF64A4(p, s, f, y0, y1, x0, x1)
-		case 3:
-			backwardBandF64A6(p, s, f, y0, y1, x0, x1)
-		case 4:
-			backwardBandF64A8(p, s, f, y0, y1, x0, x1)
-		}
+{{- end}}
 	}
 }
 `
@@ -552,6 +514,20 @@ func main() {
 		log.Fatal(err)
 	}
 	buf.WriteString(dispatchSrc)
+	bandDispatch := template.Must(template.New("bd").Funcs(template.FuncMap{"mul": func(a, b int) int { return a * b }}).Parse(bandDispatchSrc))
+	for i, dir := range []string{"forward", "backward"} {
+		if i > 0 {
+			buf.WriteString("\n")
+		}
+		data := struct {
+			Dir   string
+			Types []struct{ Type, Sfx string }
+			Hs    []int
+		}{dir, []struct{ Type, Sfx string }{{"float32", "F32"}, {"float64", "F64"}}, []int{1, 2, 3, 4}}
+		if err := bandDispatch.Execute(&buf, data); err != nil {
+			log.Fatal(err)
+		}
+	}
 	band := template.Must(template.New("b").Parse(bandSrc))
 	for _, t := range []struct {
 		Type, Vec, Sfx string
