@@ -43,7 +43,7 @@ test-python:
 	PYTHONPATH=python $(PYTHON) -m pytest -q python/tests
 
 lint:
-	test -z "$$(gofmt -l goexport kernels)"
+	test -z "$$(gofmt -l $$(git ls-files '*.go') $$(git ls-files -o --exclude-standard '*.go'))"
 	$(PYTHON) -m ruff check python examples bench setup.py
 
 bench: deps build

@@ -137,7 +137,30 @@ def simd_enabled() -> bool:
     return bool(_lib.tw_simd())
 
 
-def _ptr(t: torch.Tensor | None) -> int | None:
+def library() -> ctypes.CDLL:
+    """The loaded core. Modules declare the prototypes of the functions
+    they call (``argtypes``/``restype``) next to their own code."""
+    return _lib
+
+
+def new_error_buffer() -> ctypes.Array:
+    """A buffer for the message that comes back with a failing status."""
+    return ctypes.create_string_buffer(4096)
+
+
+def raise_for_status(status: int, errbuf: ctypes.Array, what: str = "torchwave core") -> None:
+    """Turns a tw_status and its message into the matching Python error."""
+    if status == TW_OK:
+        return
+    message = errbuf.value.decode(errors="replace")
+    if status == TW_EUNSUPPORTED:
+        raise NotImplementedError(f"{what}: {message}")
+    if status == TW_EINVAL:
+        raise ValueError(f"{what}: {message}")
+    raise RuntimeError(f"{what}: {message}")
+
+
+def tensor_pointer(t: torch.Tensor | None) -> int | None:
     if t is None or t.numel() == 0:
         return None
     if not t.is_contiguous():
@@ -152,17 +175,12 @@ def scalar_call(backward: bool, **kw) -> None:
     pairs = ("u", "psiy", "psix", "zetay", "zetax")
     for name, value in kw.items():
         if name in pairs:
-            getattr(args, name)[0] = _ptr(value[0])
-            getattr(args, name)[1] = _ptr(value[1])
+            getattr(args, name)[0] = tensor_pointer(value[0])
+            getattr(args, name)[1] = tensor_pointer(value[1])
         elif isinstance(value, torch.Tensor) or value is None:
-            setattr(args, name, _ptr(value))
+            setattr(args, name, tensor_pointer(value))
         else:
             setattr(args, name, value)
-    errbuf = ctypes.create_string_buffer(4096)
+    errbuf = new_error_buffer()
     fn = _lib.tw_scalar_backward if backward else _lib.tw_scalar_forward
-    status = fn(ctypes.byref(args), errbuf, len(errbuf))
-    if status != TW_OK:
-        message = errbuf.value.decode(errors="replace")
-        if status == TW_EUNSUPPORTED:
-            raise NotImplementedError(f"torchwave core: {message}")
-        raise RuntimeError(f"torchwave core: {message}")
+    raise_for_status(fn(ctypes.byref(args), errbuf, len(errbuf)), errbuf)

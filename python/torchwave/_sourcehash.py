@@ -16,7 +16,9 @@ def source_hash(root: pathlib.Path) -> str:
     files = [root / "go.mod"]
     if (root / "go.sum").is_file():
         files.append(root / "go.sum")
-    for top in ("goexport", "kernels"):
+    for top in ("goexport", "kernels", "optim"):
+        if not (root / top).is_dir():
+            continue
         files += sorted(p for p in (root / top).rglob("*") if p.is_file() and p.suffix in (".go", ".h", ".ptx", ".cu"))
     digest = hashlib.sha256()
     for path in files:
