@@ -1,0 +1,219 @@
+"""torchwave.workflow: acquisition layouts, shot batches, losses, batched
+gradients and curvature preconditioners."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from conftest import make_problem, rel_err
+
+import torchwave
+from torchwave import workflow
+
+
+def test_expand_source_amplitude():
+    w = torch.arange(5.0)
+    out = workflow.expand_source_amplitude(w, 3, n_sources=2)
+    assert out.shape == (3, 2, 5) and out.is_contiguous()
+    assert torch.equal(out[2, 1], w)
+    out[0, 0, 0] = 99.0  # a copy: editing one shot leaves the others alone
+    assert out[1, 0, 0] == 0.0 and w[0] == 0.0
+    with pytest.raises(ValueError, match="wavelet"):
+        workflow.expand_source_amplitude(torch.zeros(2, 3), 3)
+    with pytest.raises(ValueError, match="n_shots"):
+        workflow.expand_source_amplitude(w, 0)
+
+
+def test_line_acquisition_shared_and_paired():
+    shared = workflow.line_acquisition_2d(torch.tensor([3, 5]), [1, 2, 4], source_depth=2, receiver_depth=7)
+    assert shared.n_shots == 2
+    assert shared.source_location.tolist() == [[[2, 3]], [[2, 5]]]
+    assert shared.receiver_location.shape == (2, 3, 2)
+    assert shared.receiver_location[1].tolist() == [[7, 1], [7, 2], [7, 4]]
+    assert shared.receiver_locations is shared.receiver_location
+
+    paired = workflow.line_acquisition_2d(torch.arange(4) + 8, torch.arange(4) + 12, source_depth=4, receiver_mode="paired")
+    assert paired.receiver_location.shape == (4, 1, 2)
+    assert paired.receiver_location[:, 0].tolist() == [[4, 12], [4, 13], [4, 14], [4, 15]]
+    assert paired.source_location.dtype == torch.long
+
+    with pytest.raises(ValueError, match="paired"):
+        workflow.line_acquisition_2d([1, 2], [3], source_depth=1, receiver_mode="paired")
+    with pytest.raises(ValueError, match="receiver_mode"):
+        workflow.line_acquisition_2d([1], [3], source_depth=1, receiver_mode="both")
+    with pytest.raises(TypeError, match="source_x"):
+        workflow.line_acquisition_2d(torch.tensor([1.5]), [3], source_depth=1)
+    with pytest.raises(ValueError, match="source_depth"):
+        workflow.line_acquisition_2d([1], [3], source_depth=-1)
+
+
+def test_split_and_take_shot_batch():
+    batches = workflow.split_shots(7, 3)
+    assert [b.tolist() for b in batches] == [[0, 1, 2], [3, 4, 5], [6]]
+    shuffled = workflow.split_shots(7, 3, shuffle=True, generator=torch.Generator().manual_seed(1))
+    assert sorted(torch.cat(shuffled).tolist()) == list(range(7))
+
+    amps = torch.randn(7, 1, 4)
+    locs = torch.randint(0, 9, (7, 2, 2))
+    batch = workflow.take_shot_batch(source_amplitude=amps, receiver_location=locs, source_location=None, shot_indices=batches[1])
+    assert torch.equal(batch.source_amplitude, amps[3:6])
+    assert torch.equal(batch.receiver_location, locs[3:6])
+    assert batch.source_location is None
+    assert set(batch.as_kwargs()) == {"source_amplitude", "receiver_location", "source_location"}
+    with pytest.raises(ValueError, match="receiver_location has 6 shots"):
+        workflow.take_shot_batch(source_amplitude=amps, receiver_location=locs[:6], shot_indices=[0])
+    with pytest.raises(IndexError, match="shot_indices"):
+        workflow.take_shot_batch(source_amplitude=amps, shot_indices=[7])
+    with pytest.raises(ValueError, match="batch_size"):
+        workflow.split_shots(4, 0)
+
+
+def _small_survey(n_shots=5, dtype=torch.float64):
+    p = make_problem(ny=14, nx=16, nt=24, n_shots=n_shots, n_sources=1, n_receivers=4, dtype=dtype, seed=3)
+    p.pop("nt", None)
+    return p
+
+
+def test_run_shot_batches_equals_one_call():
+    p = _small_survey()
+    full = torchwave.scalar(**p)[-1]
+    batched = workflow.run_shot_batches(torchwave.scalar, n_shots=5, batch_size=2, **p)
+    assert batched.shape == full.shape
+    assert rel_err(batched, full) < 1e-12
+    with pytest.raises(ValueError, match="source_amplitudes must have n_shots=6"):
+        workflow.run_shot_batches(torchwave.scalar, n_shots=6, batch_size=2, **p)
+
+
+def test_receiver_mse_normalizations_sum_to_full():
+    gen = torch.Generator().manual_seed(0)
+    obs = torch.randn(6, 3, 10, generator=gen, dtype=torch.float64)
+    pred = torch.randn(6, 3, 10, generator=gen, dtype=torch.float64)
+    full = (pred - obs).square().mean()
+    batches = workflow.split_shots(6, 4)
+    parts = [workflow.receiver_mse_loss(pred[b], obs, b, normalization="all") for b in batches]
+    assert math.isclose(float(sum(parts)), float(full), rel_tol=1e-13)
+    b = batches[1]
+    assert math.isclose(
+        float(workflow.receiver_mse_loss(pred[b], obs, b)), float((pred[b] - obs[b]).square().mean()), rel_tol=1e-13
+    )
+    total = sum(workflow.receiver_mse_loss(pred[b], obs, b, normalization="sum") for b in batches)
+    assert math.isclose(float(total), float((pred - obs).square().sum()), rel_tol=1e-13)
+    assert math.isclose(float(workflow.receiver_mse_loss(pred, obs)), float(full), rel_tol=1e-13)
+    with pytest.raises(ValueError, match="normalization"):
+        workflow.receiver_mse_loss(pred, obs, normalization="mean")
+    with pytest.raises(ValueError, match="shape"):
+        workflow.receiver_mse_loss(pred[:2], obs, [0, 1, 2])
+
+
+def _batched_problem():
+    p = _small_survey(n_shots=5)
+    with torch.no_grad():
+        observed = torchwave.scalar(**p)[-1]
+    v0 = (p.pop("v") * 0.97).requires_grad_()
+    return p, v0, observed
+
+
+def _batch_loss(p, v, observed):
+    def loss(shots):
+        batch = workflow.take_shot_batch(
+            source_amplitudes=p["source_amplitudes"],
+            source_locations=p["source_locations"],
+            receiver_locations=p["receiver_locations"],
+            shot_indices=shots,
+        )
+        rest = {k: val for k, val in p.items() if k not in batch.as_kwargs()}
+        pred = torchwave.scalar(v, **rest, **batch.as_kwargs())[-1]
+        return workflow.receiver_mse_loss(pred, observed, shots, normalization="all")
+
+    return loss
+
+
+@pytest.mark.parametrize("zero_each_batch", [False, True])
+def test_backward_shot_batches_equals_full_gradient(zero_each_batch):
+    p, v, observed = _batched_problem()
+    loss_fn = _batch_loss(p, v, observed)
+    full = loss_fn(torch.arange(5))
+    full.backward()
+    full_grad, v.grad = v.grad.clone(), None
+
+    per_batch = []
+
+    def record(number, shots, loss):
+        per_batch.append((number, shots.tolist(), v.grad.clone()))
+
+    total = workflow.backward_shot_batches(
+        loss_fn, workflow.split_shots(5, 2), zero_each_batch=zero_each_batch, after_backward=record
+    )
+    assert math.isclose(total, float(full.detach()), rel_tol=1e-12)
+    assert rel_err(v.grad, full_grad) < 1e-12
+    assert [n for n, _, _ in per_batch] == [0, 1, 2]
+    if zero_each_batch:  # each hook saw its own batch's gradient, and they sum to the total
+        separate = sum(g for _, _, g in per_batch)
+        assert rel_err(separate, full_grad) < 1e-12
+        assert float(per_batch[2][2].abs().max()) > 0
+        assert rel_err(per_batch[2][2], full_grad) > 1e-3  # not the running total
+    else:  # gradients accumulate: the last hook saw the running total
+        assert rel_err(per_batch[-1][2], full_grad) < 1e-12
+
+
+def test_backward_shot_batches_errors():
+    with pytest.raises(ValueError, match="empty"):
+        workflow.backward_shot_batches(lambda s: torch.zeros((), requires_grad=True), [])
+    with pytest.raises(TypeError, match="scalar tensor"):
+        workflow.backward_shot_batches(lambda s: 1.0, [torch.arange(2)])
+
+
+def test_curvature_preconditioner_diagonal_known_values():
+    c = torch.tensor([[1.0, 4.0], [16.0, 4.0]], dtype=torch.float64)
+    d = workflow.curvature_preconditioner_diagonal(c, damping=0.0, power=0.5, quantile=0.5)
+    # median 4: c/4 = [.25, 1, 4, 1] -> ^-1/2 = [2, 1, .5, 1] -> mean 1.125
+    expected = torch.tensor([[2.0, 1.0], [0.5, 1.0]], dtype=torch.float64) / 1.125
+    assert torch.allclose(d, expected, rtol=1e-12)
+    assert math.isclose(float(d.mean()), 1.0, rel_tol=1e-12)
+
+    clipped = workflow.curvature_preconditioner_diagonal(c, damping=0.0, power=0.5, clip_min=0.5, clip_max=1.5)
+    assert float(clipped.min()) == 0.5 and float(clipped.max()) == 1.5
+    blended = workflow.curvature_preconditioner_diagonal(c, damping=0.0, power=0.5, blend=0.25)
+    assert torch.allclose(blended, 0.25 * expected + 0.75, rtol=1e-12)
+
+    mask = torch.tensor([[False, False], [True, False]])
+    masked = workflow.curvature_preconditioner_diagonal(c, damping=0.0, power=0.5, inactive_mask=mask)
+    # active values [.25, 1, 1]*... -> ^-1/2 [2, 1, 1] (median 4 of [1, 4, 4]) -> mean 4/3
+    assert torch.allclose(masked[~mask], torch.tensor([1.5, 0.75, 0.75], dtype=torch.float64), rtol=1e-12)
+    assert float(masked[1, 0]) == pytest.approx(0.75)
+
+
+def test_curvature_preconditioner_smoothing_and_damping():
+    c = torch.zeros(21, 21, dtype=torch.float64)
+    c[10, 10] = 1.0
+    smooth = workflow.curvature_preconditioner_diagonal(c + 1e-3, smooth_sigma=2.0, damping=0.1)
+    assert bool(torch.isfinite(smooth).all()) and float(smooth.min()) > 0
+    # the spike is spread: its neighbours get a smaller step than far cells
+    assert float(smooth[10, 12]) < float(smooth[0, 0])
+    assert float(smooth[10, 10]) == pytest.approx(float(smooth.min()))
+    with pytest.raises(ValueError, match="NaN"):
+        workflow.curvature_preconditioner_diagonal(torch.tensor([1.0, float("nan")]))
+    with pytest.raises(ValueError, match="clip_min"):
+        workflow.curvature_preconditioner_diagonal(c, clip_min=2.0, clip_max=1.0)
+    with pytest.raises(ValueError, match="inactive_mask"):
+        workflow.curvature_preconditioner_diagonal(c, inactive_mask=torch.ones(3, dtype=torch.bool))
+
+
+def test_curvature_preconditioner_block_is_inverse_of_damped_curvature():
+    gen = torch.Generator().manual_seed(2)
+    g1 = torch.randn(30, 6, 7, generator=gen, dtype=torch.float64)
+    g2 = 1e-3 * (0.6 * g1 + torch.randn(30, 6, 7, generator=gen, dtype=torch.float64))  # other units, coupled
+    c11, c12, c22 = (g1 * g1).sum(0), (g1 * g2).sum(0), (g2 * g2).sum(0)
+    damping = 0.05
+    h11, h12, h22 = workflow.curvature_preconditioner_block(c11, c12, c22, damping=damping, power=1.0)
+    s1, s2 = torch.quantile(c11.flatten(), 0.5), torch.quantile(c22.flatten(), 0.5)
+    C = torch.stack([torch.stack([c11 + damping * s1, c12], -1), torch.stack([c12, c22 + damping * s2], -1)], -2)
+    H = torch.stack([torch.stack([h11, h12], -1), torch.stack([h12, h22], -1)], -2)
+    product = H @ C  # proportional to the identity, with one constant for every cell
+    k = product[..., 0, 0].mean()
+    assert torch.allclose(product / k, torch.eye(2, dtype=torch.float64).expand_as(product), atol=1e-10)
+    assert bool((h11 > 0).all()) and bool((h11 * h22 - h12 * h12 > 0).all())
+    with pytest.raises(ValueError, match="one shape"):
+        workflow.curvature_preconditioner_block(c11, c12[:3], c22)
