@@ -85,6 +85,8 @@ func TestRejectsBadArguments(t *testing.T) {
 		"negative index":   {func(a *scalarCall) { setIndex(a.sourceIndex, 2, -5) }, "source index"},
 		"store too small":  {func(a *scalarCall) { a.nStore = 1; a.step0 = 2 }, "store"},
 		"store interval":   {func(a *scalarCall) { a.storeInterval = 0 }, "store interval"},
+		"store too late":   {func(a *scalarCall) { a.storeFirst = 1 }, "store starts"},
+		"store negative":   {func(a *scalarCall) { a.storeFirst = -1 }, "store_first"},
 		"huge":             {func(a *scalarCall) { a.ny = 1 << 41 }, "out of range"},
 		"overflow":         {func(a *scalarCall) { a.ny, a.nx, a.nSteps = 1<<20, 1<<20, 1<<20 }, "overflow"},
 		"bad spacing":      {func(a *scalarCall) { a.rdx = 0 }, "spacing"},

@@ -95,7 +95,7 @@ type scalarCall struct {
 	nShots, ny, nx, accuracy             int64
 	nSources, nReceivers                 int64
 	step0, nSteps, storeInterval         int64
-	modelPerShot, nStore                 int64
+	modelPerShot, nStore, storeFirst     int64
 	rdy, rdx                             float64
 	c, ay, by, dby, ax, bx, dbx          unsafe.Pointer
 	u, psiy, psix, zetay, zetax          [2]unsafe.Pointer
@@ -109,7 +109,7 @@ func fromC(a *C.tw_scalar_args) scalarCall {
 		dtype: int64(a.dtype), nShots: int64(a.n_shots), ny: int64(a.ny), nx: int64(a.nx), accuracy: int64(a.accuracy),
 		nSources: int64(a.n_sources), nReceivers: int64(a.n_receivers),
 		step0: int64(a.step0), nSteps: int64(a.n_steps), storeInterval: int64(a.store_interval),
-		modelPerShot: int64(a.model_per_shot), nStore: int64(a.n_store),
+		modelPerShot: int64(a.model_per_shot), nStore: int64(a.n_store), storeFirst: int64(a.store_first),
 		rdy: float64(a.rdy), rdx: float64(a.rdx),
 		c: a.c, ay: a.ay, by: a.by, dby: a.dby, ax: a.ax, bx: a.bx, dbx: a.dbx,
 		u: pair(a.u), psiy: pair(a.psiy), psix: pair(a.psix), zetay: pair(a.zetay), zetax: pair(a.zetax),
@@ -169,6 +169,7 @@ func runScalarTyped[T scalar.Float](a scalarCall, backward bool) error {
 		SourceAmp:   slice[T](a.sourceAmp, nsteps*shots*int(a.nSources)),
 		ReceiverAmp: slice[T](a.receiverAmp, nsteps*shots*int(a.nReceivers)),
 		Store:       slice[T](a.store, int(a.nStore)*n),
+		StoreFirst:  int(a.storeFirst),
 		GradC:       slice[T](a.gradC, n),
 	}
 	if err := p.Validate(); err != nil {
@@ -193,7 +194,7 @@ func checkDims(a scalarCall) error {
 		name string
 		v    int64
 	}{{"n_shots", a.nShots}, {"ny", a.ny}, {"nx", a.nx}, {"n_sources", a.nSources}, {"n_receivers", a.nReceivers},
-		{"n_steps", a.nSteps}, {"step0", a.step0}, {"n_store", a.nStore}, {"accuracy", a.accuracy}, {"store_interval", a.storeInterval}}
+		{"n_steps", a.nSteps}, {"step0", a.step0}, {"n_store", a.nStore}, {"store_first", a.storeFirst}, {"accuracy", a.accuracy}, {"store_interval", a.storeInterval}}
 	for _, d := range dims {
 		if d.v < 0 || d.v > limit {
 			return fmt.Errorf("%s = %d is out of range", d.name, d.v)

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#define TW_ABI_VERSION 1
+#define TW_ABI_VERSION 2
 
 enum tw_status {
 	TW_OK = 0,
@@ -25,7 +25,8 @@ typedef struct {
 	int64_t n_sources, n_receivers;
 	int64_t step0, n_steps, store_interval;
 	int64_t model_per_shot;
-	int64_t n_store; /* number of stored snapshots the store buffer holds */
+	int64_t n_store;     /* number of snapshots the store buffer holds */
+	int64_t store_first; /* the snapshot (step / store_interval) store[0] holds */
 	double rdy, rdx;
 	void *c;
 	void *ay, *by, *dby, *ax, *bx, *dbx;

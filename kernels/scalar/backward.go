@@ -36,7 +36,7 @@ func backwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk
 		sourceGradient(p, c.SourceAmp[step*p.NShots*p.NSources:], f.U[cur], shot, shot+1, cells)
 		rw := shotFields(p, f, shot, cur, nxt)
 		if c.GradC != nil && c.Store != nil && n%p.StoreInterval == 0 {
-			off := (n/p.StoreInterval)*p.NShots*cells + shot*cells
+			off := (n/p.StoreInterval-c.StoreFirst)*p.NShots*cells + shot*cells
 			rw.w = c.Store[off : off+cells]
 			rw.g = c.GradC[shot*cells : (shot+1)*cells]
 		}

@@ -48,7 +48,7 @@ func forwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[
 		gather(c.ReceiverAmp[step*p.NShots*p.NReceivers:], f.U[cur], p.ReceiverIndex, shot, shot+1, p.NReceivers, cells)
 		rw := shotFields(p, f, shot, cur, nxt)
 		if c.Store != nil && n%p.StoreInterval == 0 {
-			off := (n/p.StoreInterval)*p.NShots*cells + shot*cells
+			off := (n/p.StoreInterval-c.StoreFirst)*p.NShots*cells + shot*cells
 			rw.w = c.Store[off : off+cells]
 		}
 		body := func(lo, hi int) { updateRows(p, s, &rw, h+lo, h+hi, forwardBand[T], forwardInterior[T]) }

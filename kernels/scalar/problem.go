@@ -65,9 +65,13 @@ type Chunk[T Float] struct {
 	// Backward: source gradient out, receiver gradient in.
 	// Both [NSteps][NShots][N].
 	SourceAmp, ReceiverAmp []T
-	// Store holds W for every stored step, [steps/StoreInterval][NShots][NY][NX];
+	// Store holds W for the stored steps from snapshot StoreFirst on
+	// (snapshot k is step k·StoreInterval), [k-StoreFirst][NShots][NY][NX];
 	// nil when nothing is stored (forward) or no model gradient is wanted.
-	Store []T
+	// A buffer that holds only one chunk's snapshots lets the caller keep
+	// the history elsewhere (host memory, disk, compressed, recomputed).
+	Store      []T
+	StoreFirst int
 	// GradC accumulates Σ W·μ over stored steps, [NShots][NY][NX]; backward only.
 	GradC []T
 }
@@ -159,11 +163,14 @@ func (p *Problem[T]) ValidateChunk(f *Fields[T], c *Chunk[T], backward bool) err
 	if err := checkLen("receiver amplitudes", len(c.ReceiverAmp), c.NSteps*p.NShots*p.NReceivers); err != nil {
 		return err
 	}
-	if c.Store != nil {
-		last := c.Step0 + c.NSteps - 1
-		need := (last/p.StoreInterval + 1) * n
-		if c.NSteps > 0 && len(c.Store) < need {
-			return fmt.Errorf("store has %d elements, steps up to %d need %d", len(c.Store), last, need)
+	if c.Store != nil && c.NSteps > 0 {
+		first := (c.Step0 + p.StoreInterval - 1) / p.StoreInterval // first snapshot of the chunk
+		last := (c.Step0 + c.NSteps - 1) / p.StoreInterval
+		if c.StoreFirst < 0 || (first <= last && c.StoreFirst > first) {
+			return fmt.Errorf("store starts at snapshot %d, but the chunk's first snapshot is %d", c.StoreFirst, first)
+		}
+		if need := (last - c.StoreFirst + 1) * n; first <= last && len(c.Store) < need {
+			return fmt.Errorf("store has %d elements, snapshots %d to %d need %d", len(c.Store), c.StoreFirst, last, need)
 		}
 	}
 	if backward && c.GradC != nil {

@@ -265,3 +265,51 @@ func TestLargeGridSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestChunkedStore runs the forward pass in chunks, each writing its
+// snapshots into a buffer of its own (StoreFirst), and checks that they
+// equal the snapshots of one call with the whole history.
+func TestChunkedStore(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	p := testProblem(4, 2, 18, 20, 3, rng)
+	p.StoreInterval = 2
+	nsteps, cells := 16, p.NShots*p.NY*p.NX
+	src := randomVec(nsteps*p.NShots*p.NSources, rng)
+	s0 := randomState(p, rng)
+	whole := make([]float64, (nsteps+1)/2*cells)
+	Forward(p, fieldsFrom(s0), &Chunk[float64]{NSteps: nsteps, SourceAmp: src, ReceiverAmp: make([]float64, nsteps*p.NShots*p.NReceivers), Store: whole})
+
+	f := fieldsFrom(s0)
+	step := 0
+	for _, count := range []int{5, 7, 4} {
+		first, last := (step+1)/2, (step+count-1)/2
+		store := make([]float64, (last-first+1)*cells)
+		c := &Chunk[float64]{
+			Step0: step, NSteps: count, Store: store, StoreFirst: first,
+			SourceAmp:   src[step*p.NShots*p.NSources : (step+count)*p.NShots*p.NSources],
+			ReceiverAmp: make([]float64, count*p.NShots*p.NReceivers),
+		}
+		if err := p.ValidateChunk(f, c, false); err != nil {
+			t.Fatal(err)
+		}
+		Forward(p, f, c)
+		for k := first; k <= last; k++ {
+			got, want := store[(k-first)*cells:(k-first+1)*cells], whole[k*cells:(k+1)*cells]
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("snapshot %d differs at %d: %g, want %g", k, i, got[i], want[i])
+				}
+			}
+		}
+		if count%2 == 1 { // the current state moved to the other halves
+			for _, pair := range []*[2][]float64{&f.U, &f.PsiY, &f.PsiX, &f.ZetaY, &f.ZetaX} {
+				pair[0], pair[1] = pair[1], pair[0]
+			}
+		}
+		step += count
+	}
+	bad := &Chunk[float64]{Step0: 4, NSteps: 2, Store: make([]float64, cells), StoreFirst: 3, SourceAmp: src[:2*p.NShots*p.NSources], ReceiverAmp: make([]float64, 2*p.NShots*p.NReceivers)}
+	if err := p.ValidateChunk(f, bad, false); err == nil {
+		t.Error("a store that starts after the chunk's first snapshot was accepted")
+	}
+}

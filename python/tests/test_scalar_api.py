@@ -347,19 +347,6 @@ def test_storage_mode_none_with_v_gradient_raises(python_backend):
         run(p, v=v, storage_mode="none", python_backend=python_backend)
 
 
-@pytest.mark.parametrize("mode", ["cpu", "disk", "auto"])
-def test_unsupported_storage_modes(mode):
-    p = make_problem(ny=10, nx=12, nt=5, n_shots=1)
-    with pytest.raises(NotImplementedError, match=f"storage_mode='{mode}'"):
-        run(p, storage_mode=mode)
-
-
-def test_storage_compression_unsupported():
-    p = make_problem(ny=10, nx=12, nt=5, n_shots=1)
-    with pytest.raises(NotImplementedError, match="storage_compression"):
-        run(p, storage_compression=True)
-
-
 def test_unknown_storage_mode():
     p = make_problem(ny=10, nx=12, nt=5, n_shots=1)
     with pytest.raises(ValueError, match="storage_mode"):

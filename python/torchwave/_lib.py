@@ -16,7 +16,7 @@ import torch
 
 from ._sourcehash import source_hash
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 TW_OK, TW_EINVAL, TW_EPANIC, TW_EUNSUPPORTED = 0, 1, 2, 3
 _PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
 _LIBRARY_NAME = "libtorchwave.so"
@@ -48,6 +48,7 @@ class _ScalarArgs(ctypes.Structure):
         ("store_interval", ctypes.c_int64),
         ("model_per_shot", ctypes.c_int64),
         ("n_store", ctypes.c_int64),
+        ("store_first", ctypes.c_int64),
         ("rdy", ctypes.c_double),
         ("rdx", ctypes.c_double),
         ("c", ctypes.c_void_p),

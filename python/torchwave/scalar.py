@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import weakref
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -17,11 +18,11 @@ import torch
 
 from . import _common as common
 from . import _lib
+from . import _storage as storage
 from ._scalar_reference import get_step
 
 __all__ = ["scalar", "Scalar", "CallbackState", "empty_cache"]
 
-_STORAGE_MODES = ("device", "cpu", "disk", "none", "auto")
 _WAVEFIELD_NAMES = ("wavefield_0", "wavefield_m1", "psiy_m1", "psix_m1", "zetay_m1", "zetax_m1")
 
 
@@ -93,6 +94,9 @@ class _Setup:
     receiver_index: torch.Tensor
     store_interval: int
     storage_mode: str
+    storage_path: str
+    compression: Optional[str]  # None, "bf16" or "int8"
+    strategy: str  # "full" or "checkpoint"
     pml_width: List[int]
     forward_callback: Optional[Callable]
     backward_callback: Optional[Callable]
@@ -182,7 +186,8 @@ def scalar(
     python_backend: Union[bool, str] = False,
     storage_mode: str = "device",
     storage_path: str = ".",
-    storage_compression: bool = False,
+    storage_compression: Union[bool, str] = False,
+    storage_strategy: str = "full",
 ) -> Tuple[torch.Tensor, ...]:
     """Propagates waves through a 2D wavespeed model.
 
@@ -221,9 +226,22 @@ def scalar(
             every ``callback_frequency`` steps.
         python_backend: False for the Go core; True or "eager", "jit",
             "compile" for the pure-PyTorch implementation.
-        storage_mode: "device" keeps what the backward needs in memory;
-            "none" stores nothing (no gradient with respect to v).
-        storage_path, storage_compression: reserved for the offloading modes.
+        storage_mode: where the wavefield history for the model gradient
+            is kept: "device" (the model's device), "cpu" (host memory;
+            the same as "device" for CPU tensors), "disk" (a file in a new
+            directory under ``storage_path``, removed once the backward
+            pass is done or the graph is dropped), "auto" (the fastest of
+            these with room for it; logged at debug level on the
+            "torchwave" logger), or "none" (nothing: no gradient with
+            respect to v).
+        storage_path: the directory for storage_mode="disk".
+        storage_compression: False, True or "bf16" (half the bytes), or
+            "int8" (about a quarter; 8 bits per value with a scale per 64
+            values). Lossy: see docs/storage.md for the gradient error.
+        storage_strategy: "full" stores every sampled step; "checkpoint"
+            stores the state every √(6·steps) or so steps and recomputes
+            the steps in between during the backward pass (one extra
+            forward pass, a fraction of the memory).
 
     Returns:
         (wavefield_nt, wavefield_ntm1, psiy, psix, zetay, zetax,
@@ -236,7 +254,7 @@ def scalar(
         [wavefield_0, wavefield_m1, psiy_m1, psix_m1, zetay_m1, zetax_m1],
         origin, nt, model_gradient_sampling_interval, freq_taper_frac, time_pad_frac,
         time_taper, forward_callback, backward_callback, callback_frequency,
-        python_backend, storage_mode, storage_compression,
+        python_backend, storage_mode, storage_path, storage_compression, storage_strategy,
     )
     c, src, fields, v_pad = inputs
     del inputs
@@ -263,7 +281,7 @@ def _prepare(
     accuracy, pml_width, pml_freq, max_vel, survey_pad, initial, origin, nt,
     model_gradient_sampling_interval, freq_taper_frac, time_pad_frac, time_taper,
     forward_callback, backward_callback, callback_frequency, python_backend,
-    storage_mode, storage_compression,
+    storage_mode, storage_path, storage_compression, storage_strategy,
 ):
     """Validates the arguments and builds the padded problem."""
     v = common.check_tensor("v", v, ndims=(2, 3), dtypes=(torch.float32, torch.float64))
@@ -289,12 +307,21 @@ def _prepare(
             "backward_callback is not supported with python_backend: autograd runs that backward pass; "
             "use the Go core (python_backend=False) for backward callbacks"
         )
-    if storage_mode not in _STORAGE_MODES:
-        raise ValueError(f"storage_mode must be one of {_STORAGE_MODES}, got {storage_mode!r}")
-    if storage_mode in ("cpu", "disk", "auto") or storage_compression:
+    if storage_mode not in storage.STORAGE_MODES:
+        raise ValueError(f"storage_mode must be one of {storage.STORAGE_MODES}, got {storage_mode!r}")
+    if not isinstance(storage_path, (str, os.PathLike)):
+        raise TypeError(f"storage_path must be a path, got {type(storage_path).__name__}")
+    compression = storage.compression_of(storage_compression)
+    if storage_strategy not in storage.STORAGE_STRATEGIES:
+        raise ValueError(f"storage_strategy must be one of {storage.STORAGE_STRATEGIES}, got {storage_strategy!r}")
+    if storage_strategy == "boundary":
         raise NotImplementedError(
-            f"storage_mode={storage_mode!r} with storage_compression={storage_compression} is not available yet; "
-            "use storage_mode='device' (or 'none' when no gradient with respect to v is needed)"
+            "storage_strategy='boundary' is not available yet; use 'checkpoint' for a small memory footprint"
+        )
+    if python_backend is not False and (storage_mode in ("cpu", "disk") or compression or storage_strategy != "full"):
+        raise ValueError(
+            "storage_mode 'cpu'/'disk', storage_compression and storage_strategy apply to the Go core; "
+            "with python_backend, autograd keeps the history itself"
         )
 
     # Shots, steps and the source amplitudes.
@@ -402,7 +429,8 @@ def _prepare(
         n_shots=n_shots, ny=ny, nx=nx, accuracy=accuracy, dy=dy, dx=dx, dt_inner=dt_inner,
         step_ratio=step_ratio, nt_inner=nt_inner, profiles=profiles,
         source_index=source_index, receiver_index=receiver_index, store_interval=interval,
-        storage_mode=storage_mode, pml_width=widths, forward_callback=forward_callback,
+        storage_mode=storage_mode, storage_path=os.fspath(storage_path), compression=compression,
+        strategy=storage_strategy, pml_width=widths, forward_callback=forward_callback,
         backward_callback=backward_callback, callback_frequency=callback_frequency,
     )
 
@@ -426,12 +454,11 @@ def _shots(name: str, n: int, known: Optional[int]) -> int:
     return n
 
 
-def _chunks(setup: _Setup, callback: Optional[Callable]) -> List[Tuple[int, int]]:
-    """(start, count) runs of internal steps between callbacks."""
-    n = setup.nt_inner
-    size = n if callback is None else setup.callback_frequency * setup.step_ratio
-    size = max(size, 1)
-    return [(s, min(size, n - s)) for s in range(0, n, size)]
+def _chunks(setup: _Setup, callback: Optional[Callable], history=None) -> List[Tuple[int, int]]:
+    """(start, count) runs of internal steps between callbacks and between
+    the segments of a segmented wavefield history."""
+    every = None if callback is None else setup.callback_frequency * setup.step_ratio
+    return storage.segment_boundaries(setup.nt_inner, every, None if history is None else history.segment)
 
 
 def _callback_state(setup: _Setup, step_inner: int, fields, models, gradients) -> CallbackState:
@@ -448,16 +475,6 @@ class _ScalarFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, c, src, u0, um1, psiy, psix, zetay, zetax, setup: _Setup, v_pad):
-        n_store = 0
-        store = None
-        if ctx.needs_input_grad[0]:
-            if setup.storage_mode == "none":
-                raise ValueError(
-                    "storage_mode='none' keeps no wavefield history, so there is no gradient with respect "
-                    "to v; use storage_mode='device', or detach v"
-                )
-            n_store = (setup.nt_inner + setup.store_interval - 1) // setup.store_interval
-            store = _snapshots.take((n_store, setup.n_shots, setup.ny, setup.nx), c.dtype)
         rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=c.dtype)
         src = src.contiguous()
         shape = (setup.n_shots, setup.ny, setup.nx)
@@ -466,28 +483,43 @@ class _ScalarFunction(torch.autograd.Function):
             # A working copy of an initial field (inputs are never written).
             return torch.zeros(shape, dtype=c.dtype) if t is None else t.clone(memory_format=torch.contiguous_format)
 
-        # ζ is updated point by point, so one buffer serves as both halves
-        # of its pair in the forward pass; ψ and u need two.
-        zy, zx = own(zetay), own(zetax)
-        pairs = {
-            "u": [own(u0), own(um1)],
-            "psiy": [own(psiy), torch.zeros(shape, dtype=c.dtype)],
-            "psix": [own(psix), torch.zeros(shape, dtype=c.dtype)],
-            "zetay": [zy, zy],
-            "zetax": [zx, zx],
-        }
-        common_args = _core_args(setup, c, n_store)
-        for start, count in _chunks(setup, setup.forward_callback):
-            if setup.forward_callback is not None:
-                setup.forward_callback(_callback_state(setup, start, _current(pairs), {"v": v_pad}, {}))
-            _run_chunk(False, common_args, pairs, start, count, src, rec, store, None)
+        pairs = _forward_pairs(own(u0), own(um1), own(psiy), own(psix), own(zetay), own(zetax))
+        core_args = _core_args(setup, c)
+        history = None
+        if ctx.needs_input_grad[0]:
+            if setup.storage_mode == "none":
+                raise ValueError(
+                    "storage_mode='none' keeps no wavefield history, so there is no gradient with respect "
+                    "to v; use storage_mode='device', or detach v"
+                )
+            history = _history(setup, c, src, core_args)
+        try:
+            if isinstance(history, storage.Checkpointed):
+                history.save_initial(pairs)
+            every = setup.callback_frequency * setup.step_ratio
+            for start, count in _chunks(setup, setup.forward_callback, history):
+                if setup.forward_callback is not None and start % every == 0:
+                    setup.forward_callback(_callback_state(setup, start, _current(pairs), {"v": v_pad}, {}))
+                store, first = (None, 0) if history is None else history.forward_buffer(start, count)
+                _run_chunk(False, core_args, pairs, start, count, src, rec, store, first, None)
+                if history is not None:
+                    history.after_forward(start, count, pairs)
+        except BaseException:
+            if history is not None:
+                history.close()
+            raise
         ctx.setup = setup
         # Unused outputs get None gradients instead of zero-filled grids.
         ctx.set_materialize_grads(False)
         ctx.v_pad = v_pad if setup.backward_callback is not None else None
-        # Saved through autograd: freed after the backward pass, kept for a
-        # second one under retain_graph=True.
-        ctx.save_for_backward(c, store)
+        # The history is released when autograd releases the anchor, after
+        # the backward pass (or with the graph), not when the outputs die;
+        # under retain_graph=True it stays for a second backward pass.
+        anchor = torch.empty(0)
+        if history is not None:
+            weakref.finalize(anchor, history.close)
+        ctx.history = history
+        ctx.save_for_backward(c, anchor)
         out = _current(pairs)
         return (*out, rec)
 
@@ -501,7 +533,7 @@ class _ScalarFunction(torch.autograd.Function):
                 "requested with create_graph=True); use python_backend=True for double backward"
             )
         setup: _Setup = ctx.setup
-        c, store = ctx.saved_tensors
+        c, _ = ctx.saved_tensors
         dtype = c.dtype
         shape = (setup.n_shots, setup.ny, setup.nx)
 
@@ -522,12 +554,13 @@ class _ScalarFunction(torch.autograd.Function):
         g_src = torch.zeros(setup.nt_inner, setup.n_shots, setup.source_index.shape[1], dtype=dtype)
         want_c = ctx.needs_input_grad[0]
         grad_c = torch.zeros(shape, dtype=dtype) if want_c else None
-        store = store if want_c else None
-        n_store = 0 if store is None else store.shape[0]
-        common_args = _core_args(setup, c, n_store)
-        for start, count in reversed(_chunks(setup, setup.backward_callback)):
-            _run_chunk(True, common_args, pairs, start, count, g_src, g_rec, store, grad_c)
-            if setup.backward_callback is not None:
+        history = ctx.history if want_c else None
+        core_args = _core_args(setup, c)
+        every = setup.callback_frequency * setup.step_ratio
+        for start, count in reversed(_chunks(setup, setup.backward_callback, history)):
+            store, first = (None, 0) if history is None else history.backward_buffer(start, count)
+            _run_chunk(True, core_args, pairs, start, count, g_src, g_rec, store, first, grad_c)
+            if setup.backward_callback is not None and start % every == 0:
                 grads = {} if grad_c is None else {"v": _v_gradient(grad_c, c, ctx.v_pad, setup)}
                 adj = _current(pairs)
                 adj[0], adj[1] = adj[0] / c, -adj[1] / c
@@ -548,14 +581,72 @@ class _ScalarFunction(torch.autograd.Function):
         )
 
 
-def _run_chunk(backward, core_args, pairs, start, count, sources, receivers, store, grad_c) -> None:
-    """Runs steps [start, start + count) in Go. Every step swaps the halves
-    of each buffer pair, so after an odd count the current state is in the
-    other half: swap the Python-side pairs to match."""
+def _forward_pairs(u, um1, psiy, psix, zetay, zetax) -> Dict[str, List[torch.Tensor]]:
+    """Forward buffer pairs from the current state (the tensors are used,
+    not copied). ζ is updated point by point, so one buffer serves as both
+    halves of its pair; ψ and u need two."""
+    return {
+        "u": [u, um1],
+        "psiy": [psiy, torch.zeros_like(psiy)],
+        "psix": [psix, torch.zeros_like(psix)],
+        "zetay": [zetay, zetay],
+        "zetax": [zetax, zetax],
+    }
+
+
+def _history(setup: _Setup, c: torch.Tensor, src: torch.Tensor, core_args: dict):
+    """The plan that keeps (or recomputes) the forward snapshots the model
+    gradient needs, following the storage options."""
+    shape = (setup.n_shots, setup.ny, setup.nx)
+    n_store = -(-setup.nt_inner // setup.store_interval)
+    interval, dtype = setup.store_interval, c.dtype
+    if setup.strategy == "checkpoint":
+        per_segment = storage.staging_snapshots(n_store, state_fields=6)
+        scratch = torch.empty(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=dtype)
+
+        def recompute(pairs, start, count, store, first):
+            _run_chunk(False, core_args, pairs, start, count, src, scratch, store, first, None)
+
+        return storage.Checkpointed(
+            setup.nt_inner, interval, per_segment * interval, torch.empty((per_segment, *shape), dtype=dtype),
+            lambda pairs: [t.clone() for t in _current(pairs)],
+            lambda state: _forward_pairs(*(t.clone() for t in state)),
+            recompute,
+        )
+    codec = storage.Codec(setup.compression, shape, dtype)
+    mode = setup.storage_mode
+    if mode == "auto":
+        mode = storage.choose_mode(c.device, n_store * codec.row_bytes, setup.storage_path)
+        storage.logger.debug(
+            "storage_mode='auto' keeps the %.3f GiB wavefield history on %s",
+            n_store * codec.row_bytes / 2**30, mode,
+        )
+    if codec.kind == "raw" and (mode == "device" or (mode == "cpu" and c.device.type == "cpu")):
+        return storage.InMemory(_snapshots.take((n_store, *shape), dtype))
+    per_segment = storage.staging_snapshots(n_store)
+    # Zeros: the core leaves the halo of a snapshot unwritten, and a block
+    # scale must not see what was in the memory before.
+    staging = torch.zeros((per_segment, *shape), dtype=dtype, device=c.device)
+    if mode == "disk":
+        rows = storage.DiskRows(n_store, codec.row_bytes, setup.storage_path)
+    else:
+        host = mode == "cpu"
+        rows = storage.MemoryRows(
+            n_store, codec.row_bytes, torch.device("cpu") if host else c.device, pin=host and c.device.type == "cuda"
+        )
+    return storage.Staged(setup.nt_inner, interval, per_segment * interval, staging, codec, rows)
+
+
+def _run_chunk(backward, core_args, pairs, start, count, sources, receivers, store, store_first, grad_c) -> None:
+    """Runs steps [start, start + count) in Go. ``store`` holds snapshots
+    from number ``store_first`` on. Every step swaps the halves of each
+    buffer pair, so after an odd count the current state is in the other
+    half: swap the Python-side pairs to match."""
     _lib.scalar_call(
         backward, **core_args, step0=start, n_steps=count,
         source_amplitudes=sources[start : start + count], receiver_amplitudes=receivers[start : start + count],
-        store=store, grad_c=grad_c, **pairs,
+        store=store, n_store=0 if store is None else store.shape[0], store_first=store_first,
+        grad_c=grad_c, **pairs,
     )
     if count % 2:
         for pair in pairs.values():
@@ -572,14 +663,14 @@ def _current(pairs) -> List[torch.Tensor]:
     return [pairs[k][0] for k in ("u",)] + [pairs["u"][1]] + [pairs[k][0] for k in ("psiy", "psix", "zetay", "zetax")]
 
 
-def _core_args(setup: _Setup, c: torch.Tensor, n_store: int) -> dict:
+def _core_args(setup: _Setup, c: torch.Tensor) -> dict:
     ay, by, dby, ax, bx, dbx = (p.contiguous() for p in setup.profiles)
     return dict(
         dtype=0 if c.dtype == torch.float32 else 1,
         n_shots=setup.n_shots, ny=setup.ny, nx=setup.nx, accuracy=setup.accuracy,
         n_sources=setup.source_index.shape[1], n_receivers=setup.receiver_index.shape[1],
         store_interval=setup.store_interval, model_per_shot=int(c.shape[0] > 1),
-        n_store=n_store, rdy=1.0 / setup.dy, rdx=1.0 / setup.dx,
+        rdy=1.0 / setup.dy, rdx=1.0 / setup.dx,
         c=c.contiguous(), ay=ay, by=by, dby=dby, ax=ax, bx=bx, dbx=dbx,
         source_index=setup.source_index, receiver_index=setup.receiver_index,
     )

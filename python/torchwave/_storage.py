@@ -1,0 +1,316 @@
+"""Where the backward pass gets the forward wavefield history from.
+
+A propagator's model gradient needs, at every sampled step, a snapshot the
+forward pass wrote (for ``scalar``: the spatial operator's value W). The
+Go core writes a chunk's snapshots into a buffer given with the index of
+its first snapshot, so the history can live elsewhere:
+
+* ``InMemory``: one buffer for the whole history, on the model's device
+  (``storage_mode="device"``, and ``"cpu"`` for CPU tensors);
+* ``Staged``: a staging buffer of one segment of steps, whose snapshots are
+  encoded (optionally compressed) into host memory or a file on disk after
+  the segment and decoded back before the backward pass reaches it;
+* ``Checkpointed``: only the full state at the start of every segment; the
+  backward pass recomputes a segment's snapshots from its checkpoint just
+  before it needs them (one extra forward pass, far less memory).
+
+Every history is a plan with the same four calls, used by the propagators'
+autograd Functions: ``forward_buffer``/``after_forward`` around each
+forward chunk, ``backward_buffer`` before each backward chunk, ``close``.
+Chunks never cross a segment boundary (``segment_boundaries``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import tempfile
+import weakref
+from typing import Callable, List, Optional, Tuple
+
+import numpy as np
+import torch
+
+logger = logging.getLogger("torchwave")
+
+STORAGE_MODES = ("device", "cpu", "disk", "none", "auto")
+STORAGE_STRATEGIES = ("full", "checkpoint", "boundary")
+COMPRESSIONS = ("bf16", "int8")
+#: Elements per block that share one scale in int8 compression.
+INT8_BLOCK = 64
+
+
+def compression_of(storage_compression) -> Optional[str]:
+    """None, "bf16" or "int8" from the user's ``storage_compression``
+    (False, True meaning "bf16", or a name)."""
+    if storage_compression is False or storage_compression is None:
+        return None
+    if storage_compression is True:
+        return "bf16"
+    if storage_compression in COMPRESSIONS:
+        return storage_compression
+    raise ValueError(f"storage_compression must be False, True, 'bf16' or 'int8', got {storage_compression!r}")
+
+
+# Encoding of snapshots into fixed-size byte rows ----------------------------
+
+
+class Codec:
+    """Turns [n, *shape] float snapshots into [n, row_bytes] uint8 rows and
+    back; "raw" is lossless, "bf16" keeps 8 bits of mantissa, "int8" 7 bits
+    per value, companded, with the largest value of each block of
+    INT8_BLOCK elements as its scale."""
+
+    def __init__(self, kind: Optional[str], shape: Tuple[int, ...], dtype: torch.dtype):
+        self.kind = kind or "raw"
+        self.shape, self.dtype = tuple(shape), dtype
+        self.numel = math.prod(shape)
+        self.blocks = -(-self.numel // INT8_BLOCK)
+        if self.kind == "raw":
+            self.row_bytes = self.numel * torch.finfo(dtype).bits // 8
+        elif self.kind == "bf16":
+            self.row_bytes = self.numel * 2
+        else:
+            self.row_bytes = self.blocks * 4 + self.blocks * INT8_BLOCK
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        flat = x.reshape(n, self.numel)
+        if self.kind == "raw":
+            return flat.view(torch.uint8)
+        if self.kind == "bf16":
+            return flat.to(torch.bfloat16).view(torch.uint8)
+        padded = torch.nn.functional.pad(flat, (0, self.blocks * INT8_BLOCK - self.numel)).reshape(n, self.blocks, INT8_BLOCK)
+        # Square-root companding: a value's code is 127·sign·√(|x|/max), so
+        # small values in a block with a large one keep relative precision.
+        scale = padded.abs().amax(dim=-1).to(torch.float32)
+        safe = torch.where(scale > 0, scale, torch.ones_like(scale))
+        ratio = padded / safe[..., None].to(padded.dtype)
+        q = torch.round(127 * ratio.sign() * ratio.abs().sqrt()).clamp_(-127, 127).to(torch.int8)
+        return torch.cat([scale.view(torch.uint8).reshape(n, -1), q.view(torch.uint8).reshape(n, -1)], dim=1)
+
+    def decode(self, rows: torch.Tensor, out: torch.Tensor) -> None:
+        n = rows.shape[0]
+        flat = out[:n].reshape(n, self.numel)
+        if self.kind == "raw":
+            flat.copy_(rows.view(self.dtype))
+        elif self.kind == "bf16":
+            flat.copy_(rows.view(torch.bfloat16))
+        else:
+            scale = rows[:, : self.blocks * 4].contiguous().view(torch.float32)
+            q = rows[:, self.blocks * 4 :].contiguous().view(torch.int8).reshape(n, self.blocks, INT8_BLOCK)
+            code = q.to(self.dtype) / 127
+            values = code * code.abs() * scale[..., None].to(self.dtype)
+            flat.copy_(values.reshape(n, -1)[:, : self.numel])
+
+
+# Backing stores of encoded rows -------------------------------------------
+
+
+class MemoryRows:
+    """Encoded rows in a tensor on ``device`` (pinned when it is host
+    memory serving a GPU, so copies overlap with compute)."""
+
+    def __init__(self, n: int, row_bytes: int, device: torch.device, pin: bool):
+        self.rows = torch.empty(n, row_bytes, dtype=torch.uint8, device=device, pin_memory=pin)
+
+    def put(self, first: int, rows: torch.Tensor) -> None:
+        self.rows[first : first + rows.shape[0]].copy_(rows, non_blocking=True)
+
+    def get(self, first: int, n: int) -> torch.Tensor:
+        return self.rows[first : first + n]
+
+    def close(self) -> None:
+        self.rows = None
+
+
+class DiskRows:
+    """Encoded rows in a file in a fresh directory under ``path``; the
+    directory is removed by ``close()``, or when the object is garbage
+    collected (a dropped graph), or at interpreter exit."""
+
+    def __init__(self, n: int, row_bytes: int, path: str):
+        os.makedirs(path, exist_ok=True)
+        self.directory = tempfile.mkdtemp(prefix="torchwave-snapshots-", dir=path)
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.directory, True)
+        try:
+            file = os.path.join(self.directory, "snapshots.bin")
+            self.rows = np.memmap(file, dtype=np.uint8, mode="w+", shape=(max(n, 1), row_bytes))
+        except BaseException:
+            self.close()
+            raise
+
+    def put(self, first: int, rows: torch.Tensor) -> None:
+        self.rows[first : first + rows.shape[0]] = rows.cpu().numpy()
+
+    def get(self, first: int, n: int) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(self.rows[first : first + n]))
+
+    def close(self) -> None:
+        self.rows = None
+        self._cleanup()
+
+
+# Plans ----------------------------------------------------------------------
+
+
+class InMemory:
+    """The whole history in one buffer on the model's device."""
+
+    def __init__(self, buffer: torch.Tensor):
+        self.buffer = buffer
+        self.segment = None  # one segment: no extra chunk boundaries
+
+    def forward_buffer(self, start: int, count: int):
+        return self.buffer, 0
+
+    def after_forward(self, start: int, count: int, pairs) -> None:
+        pass
+
+    def backward_buffer(self, start: int, count: int):
+        return self.buffer, 0
+
+    def close(self) -> None:
+        self.buffer = None
+
+
+class _Segmented:
+    """Shared segment arithmetic: segments of ``segment`` steps (a multiple
+    of the store interval) and a staging buffer of one segment's snapshots."""
+
+    def __init__(self, n_steps: int, interval: int, segment: int, staging: torch.Tensor):
+        self.n_steps, self.interval, self.segment = n_steps, interval, segment
+        self.staging = staging
+        self.loaded: Optional[int] = None  # the segment the staging buffer holds for the backward pass
+
+    def segment_of(self, step: int) -> Tuple[int, int, int]:
+        """(start step, first snapshot, number of snapshots) of the segment
+        containing ``step``."""
+        start = step - step % self.segment
+        end = min(start + self.segment, self.n_steps)
+        first = -(-start // self.interval)
+        return start, first, -(-end // self.interval) - first
+
+    def forward_buffer(self, start: int, count: int):
+        return self.staging, self.segment_of(start)[1]
+
+
+class Staged(_Segmented):
+    """Snapshots encoded into ``rows`` (memory or disk) segment by segment."""
+
+    def __init__(self, n_steps, interval, segment, staging, codec: Codec, rows):
+        super().__init__(n_steps, interval, segment, staging)
+        self.codec, self.rows = codec, rows
+
+    def after_forward(self, start: int, count: int, pairs) -> None:
+        seg_start, first, n = self.segment_of(start)
+        if start + count == min(seg_start + self.segment, self.n_steps) and n > 0:
+            self.rows.put(first, self.codec.encode(self.staging[:n]))
+
+    def backward_buffer(self, start: int, count: int):
+        seg_start, first, n = self.segment_of(start)
+        if self.loaded != seg_start:
+            if n > 0:
+                self.codec.decode(self.rows.get(first, n).to(self.staging.device), self.staging)
+            self.loaded = seg_start
+        return self.staging, first
+
+    def close(self) -> None:
+        self.rows.close()
+        self.staging = None
+
+
+class Checkpointed(_Segmented):
+    """The state at each segment start; a segment's snapshots are
+    recomputed from it when the backward pass reaches the segment.
+
+    ``recompute(pairs, start, count, store, first)`` runs the forward
+    steps ``[start, start + count)`` from the state in ``pairs`` writing
+    snapshots into ``store``; ``state_of(pairs)`` / ``pairs_from(state)``
+    copy the propagator's current state out and back."""
+
+    def __init__(self, n_steps, interval, segment, staging, state_of: Callable, pairs_from: Callable, recompute: Callable):
+        super().__init__(n_steps, interval, segment, staging)
+        self.state_of, self.pairs_from, self.recompute = state_of, pairs_from, recompute
+        self.checkpoints: dict = {}
+
+    def forward_buffer(self, start: int, count: int):
+        return None, 0  # the first pass stores nothing but the checkpoints
+
+    def after_forward(self, start: int, count: int, pairs) -> None:
+        end = start + count
+        if end % self.segment == 0 and end < self.n_steps:
+            self.checkpoints[end] = self.state_of(pairs)
+
+    def save_initial(self, pairs) -> None:
+        self.checkpoints[0] = self.state_of(pairs)
+
+    def backward_buffer(self, start: int, count: int):
+        seg_start, first, _ = self.segment_of(start)
+        if self.loaded != seg_start:
+            end = min(seg_start + self.segment, self.n_steps)
+            self.recompute(self.pairs_from(self.checkpoints[seg_start]), seg_start, end - seg_start, self.staging, first)
+            self.loaded = seg_start
+        return self.staging, first
+
+    def close(self) -> None:
+        self.checkpoints.clear()
+        self.staging = None
+
+
+# Choosing a plan ------------------------------------------------------------
+
+
+def segment_boundaries(n_steps: int, callback_every: Optional[int], segment: Optional[int]) -> List[Tuple[int, int]]:
+    """(start, count) chunks of ``[0, n_steps)`` split at every multiple of
+    ``callback_every`` and of ``segment`` (either may be None)."""
+    cuts = {0, n_steps}
+    for every in (callback_every, segment):
+        if every:
+            cuts.update(range(0, n_steps, every))
+    cuts = sorted(cuts)
+    return [(a, b - a) for a, b in zip(cuts, cuts[1:])]
+
+
+def staging_snapshots(n_store: int, state_fields: int = 0) -> int:
+    """Snapshots per segment. Checkpointing keeps ``state_fields`` grids per
+    segment besides one segment of snapshots, so about
+    sqrt(state_fields·n_store) minimises the sum; a staged copy just needs
+    segments long enough to amortise the encoding calls."""
+    if state_fields:
+        return max(1, min(n_store, math.ceil(math.sqrt(state_fields * n_store))))
+    return max(1, min(n_store, max(8, math.ceil(math.sqrt(n_store)))))
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes that can still be allocated on ``device`` (an estimate)."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1 << 62  # unknown: assume it fits
+
+
+def choose_mode(device: torch.device, need_bytes: int, storage_path: str, headroom: float = 0.8) -> str:
+    """The fastest storage mode whose free space holds ``need_bytes``:
+    the device, then (for a GPU) host memory, then disk."""
+    candidates = ["device"] + (["cpu"] if device.type == "cuda" else [])
+    for mode in candidates:
+        where = device if mode == "device" else torch.device("cpu")
+        if need_bytes <= headroom * available_memory(where):
+            return mode
+    os.makedirs(storage_path, exist_ok=True)
+    if need_bytes <= headroom * shutil.disk_usage(storage_path).free:
+        return "disk"
+    raise MemoryError(
+        f"the wavefield history needs {need_bytes / 2**30:.2f} GiB, more than the free memory or the free disk "
+        f"space under storage_path={storage_path!r}: use storage_strategy='checkpoint' or storage_compression"
+    )
