@@ -38,4 +38,9 @@ typedef struct {
 	void *grad_c;              /* [n_shots][ny][nx] or NULL */
 } tw_scalar_args;
 
+/* Snapshot compression (kernels/codec): rows of n values <-> rows of
+ * ceil(n/64)*4 bytes of float32 scales then ceil(n/64)*64 int8 codes. */
+int tw_int8_encode(int64_t dtype, int64_t rows, int64_t n, int64_t nbytes, void *src, void *dst, char *errbuf, int errlen);
+int tw_int8_decode(int64_t dtype, int64_t rows, int64_t n, int64_t nbytes, void *src, void *dst, char *errbuf, int errlen);
+
 #endif

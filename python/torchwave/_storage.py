@@ -22,6 +22,7 @@ Chunks never cross a segment boundary (``segment_boundaries``).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import math
 import os
@@ -33,12 +34,15 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 import torch
 
+from . import _lib
+
 logger = logging.getLogger("torchwave")
 
 STORAGE_MODES = ("device", "cpu", "disk", "none", "auto")
 STORAGE_STRATEGIES = ("full", "checkpoint", "boundary")
 COMPRESSIONS = ("bf16", "int8")
-#: Elements per block that share one scale in int8 compression.
+#: Elements per block that share one scale in int8 compression (the Go
+#: core's kernels/codec.Block).
 INT8_BLOCK = 64
 
 
@@ -82,14 +86,9 @@ class Codec:
             return flat.view(torch.uint8)
         if self.kind == "bf16":
             return flat.to(torch.bfloat16).view(torch.uint8)
-        padded = torch.nn.functional.pad(flat, (0, self.blocks * INT8_BLOCK - self.numel)).reshape(n, self.blocks, INT8_BLOCK)
-        # Square-root companding: a value's code is 127·sign·√(|x|/max), so
-        # small values in a block with a large one keep relative precision.
-        scale = padded.abs().amax(dim=-1).to(torch.float32)
-        safe = torch.where(scale > 0, scale, torch.ones_like(scale))
-        ratio = padded / safe[..., None].to(padded.dtype)
-        q = torch.round(127 * ratio.sign() * ratio.abs().sqrt()).clamp_(-127, 127).to(torch.int8)
-        return torch.cat([scale.view(torch.uint8).reshape(n, -1), q.view(torch.uint8).reshape(n, -1)], dim=1)
+        rows = torch.empty(n, self.row_bytes, dtype=torch.uint8, device=x.device)
+        _int8(True, flat.contiguous(), rows, n, self.numel)
+        return rows
 
     def decode(self, rows: torch.Tensor, out: torch.Tensor) -> None:
         n = rows.shape[0]
@@ -99,11 +98,30 @@ class Codec:
         elif self.kind == "bf16":
             flat.copy_(rows.view(torch.bfloat16))
         else:
-            scale = rows[:, : self.blocks * 4].contiguous().view(torch.float32)
-            q = rows[:, self.blocks * 4 :].contiguous().view(torch.int8).reshape(n, self.blocks, INT8_BLOCK)
-            code = q.to(self.dtype) / 127
-            values = code * code.abs() * scale[..., None].to(self.dtype)
-            flat.copy_(values.reshape(n, -1)[:, : self.numel])
+            if flat.is_contiguous():
+                _int8(False, rows.contiguous(), flat, n, self.numel)
+            else:
+                values = torch.empty(n, self.numel, dtype=self.dtype, device=rows.device)
+                _int8(False, rows.contiguous(), values, n, self.numel)
+                flat.copy_(values)
+
+
+def _int8(encode: bool, src: torch.Tensor, dst: torch.Tensor, rows: int, n: int) -> None:
+    """The Go core's int8 snapshot codec (CPU tensors)."""
+    if src.device.type != "cpu":
+        raise NotImplementedError("int8 snapshot compression runs on the CPU only for now; use 'bf16' on the GPU")
+    lib = _lib.library()
+    fn = lib.tw_int8_encode if encode else lib.tw_int8_decode
+    if fn.argtypes is None:
+        for f in (lib.tw_int8_encode, lib.tw_int8_decode):
+            f.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 2 + [ctypes.c_char_p, ctypes.c_int]
+            f.restype = ctypes.c_int
+    values = src if encode else dst
+    dtype = 0 if values.dtype == torch.float32 else 1
+    errbuf = _lib.new_error_buffer()
+    encoded = dst if encode else src
+    status = fn(dtype, rows, n, encoded.numel(), _lib.tensor_pointer(src), _lib.tensor_pointer(dst), errbuf, len(errbuf))
+    _lib.raise_for_status(status, errbuf)
 
 
 # Backing stores of encoded rows -------------------------------------------
@@ -129,28 +147,49 @@ class MemoryRows:
 class DiskRows:
     """Encoded rows in a file in a fresh directory under ``path``; the
     directory is removed by ``close()``, or when the object is garbage
-    collected (a dropped graph), or at interpreter exit."""
+    collected (a dropped graph), or at interpreter exit. Plain reads and
+    writes, not a memory map: mapped pages would count as the process's
+    memory until the kernel wrote them back."""
 
     def __init__(self, n: int, row_bytes: int, path: str):
         os.makedirs(path, exist_ok=True)
         self.directory = tempfile.mkdtemp(prefix="torchwave-snapshots-", dir=path)
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self.directory, True)
+        self.row_bytes = row_bytes
         try:
-            file = os.path.join(self.directory, "snapshots.bin")
-            self.rows = np.memmap(file, dtype=np.uint8, mode="w+", shape=(max(n, 1), row_bytes))
+            self.fd = os.open(os.path.join(self.directory, "snapshots.bin"), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         except BaseException:
-            self.close()
+            shutil.rmtree(self.directory, ignore_errors=True)
             raise
+        self._cleanup = weakref.finalize(self, _remove_file_tree, self.directory, self.fd)
 
     def put(self, first: int, rows: torch.Tensor) -> None:
-        self.rows[first : first + rows.shape[0]] = rows.cpu().numpy()
+        data = np.ascontiguousarray(rows.cpu().numpy())
+        view, offset = memoryview(data).cast("B"), first * self.row_bytes
+        while len(view):
+            written = os.pwrite(self.fd, view, offset)
+            view, offset = view[written:], offset + written
 
     def get(self, first: int, n: int) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(self.rows[first : first + n]))
+        out = np.empty((n, self.row_bytes), dtype=np.uint8)
+        view, offset = memoryview(out).cast("B"), first * self.row_bytes
+        while len(view):
+            got = os.preadv(self.fd, [view], offset)
+            if got == 0:
+                raise OSError(f"the snapshot file in {self.directory} is shorter than expected")
+            view, offset = view[got:], offset + got
+        return torch.from_numpy(out)
 
     def close(self) -> None:
-        self.rows = None
         self._cleanup()
+
+
+def _remove_file_tree(directory: str, fd: Optional[int]) -> None:
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 # Plans ----------------------------------------------------------------------
