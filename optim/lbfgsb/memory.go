@@ -92,12 +92,21 @@ func (mem *memory) add(s, y []float64, sty float64, free []bool, allFree bool) e
 		mem.ss[b][k] = mem.ss[k][b]
 		mem.qyy[k][b] = mem.metric.kernelDot(mem.y[k], mem.y[b], free, allFree)
 		mem.qyy[b][k] = mem.qyy[k][b]
+	}
+	mem.sy[k][k] = sty
+	for j := range mem.col {
+		b := mem.slot(j)
+		if allFree {
+			// K_F = P: Yᵀ P P⁻¹S = YᵀS and (P⁻¹S)ᵀ P P⁻¹S = SᵀP⁻¹S.
+			mem.qyp[k][b], mem.qyp[b][k] = mem.sy[b][k], mem.sy[k][b]
+			mem.qpp[k][b], mem.qpp[b][k] = mem.ss[k][b], mem.ss[k][b]
+			continue
+		}
 		mem.qyp[k][b] = mem.metric.kernelDot(mem.y[k], mem.ps[b], free, allFree)
 		mem.qyp[b][k] = mem.metric.kernelDot(mem.y[b], mem.ps[k], free, allFree)
 		mem.qpp[k][b] = mem.metric.kernelDot(mem.ps[k], mem.ps[b], free, allFree)
 		mem.qpp[b][k] = mem.qpp[k][b]
 	}
-	mem.sy[k][k] = sty
 	return mem.factorMiddle()
 }
 

@@ -15,14 +15,14 @@ func (s *Solver) setFree(unconstrained bool) {
 	}
 	met := s.mem.metric
 	changed := s.changed[:0]
-	for u := range met.units() {
-		vars, _, size := met.unitKernel(u, nf)
-		for k := range size {
-			if nf[vars[k]] != s.free[vars[k]] {
-				changed = append(changed, u)
-				break
+	if met.kind != blockMetric {
+		for i, f := range nf {
+			if f != s.free[i] {
+				changed = append(changed, i)
 			}
 		}
+	} else {
+		changed = s.changedBlocks(nf, changed)
 	}
 	s.changed = changed
 	if len(changed) > 0 {
@@ -32,6 +32,21 @@ func (s *Solver) setFree(unconstrained bool) {
 	}
 	s.nfree = nfree
 	s.allFree = nfree == s.n
+}
+
+// changedBlocks appends the blocks whose free pattern differs.
+func (s *Solver) changedBlocks(nf []bool, changed []int) []int {
+	met := s.mem.metric
+	for u := range met.units() {
+		vars, _, size := met.unitKernel(u, nf)
+		for k := range size {
+			if nf[vars[k]] != s.free[vars[k]] {
+				changed = append(changed, u)
+				break
+			}
+		}
+	}
+	return changed
 }
 
 // subspace minimises the model over the free variables from the Cauchy

@@ -352,9 +352,12 @@ def _run(h, objective, x, shape, out_dtype, options, callback, bar) -> Optimizer
         raise_for_status(status, errbuf, "lbfgs_minimize")
         if task.value == _EVALUATE:
             continue
-        result = _state(h, shape, out_dtype, trace)
         if task.value != _NEW_ITERATION:
+            result = _state(h, shape, out_dtype, trace)
             break
+        if callback is None and not options.trace and bar is None:
+            continue  # nobody looks at this iterate: skip copying it out
+        result = _state(h, shape, out_dtype, trace, with_arrays=callback is not None)
         if options.trace:
             trace.append(
                 {
@@ -375,13 +378,16 @@ def _run(h, objective, x, shape, out_dtype, options, callback, bar) -> Optimizer
     return result
 
 
-def _state(h, shape, out_dtype, trace) -> OptimizerResult:
-    n = int(np.prod(shape))
+def _state(h, shape, out_dtype, trace, with_arrays=True) -> OptimizerResult:
+    n = int(np.prod(shape)) if with_arrays else 0
     x, grad, info = np.empty(n), np.empty(n), np.empty(5)
     msg, errbuf = ctypes.create_string_buffer(256), new_error_buffer()
-    status = _lib.tw_lbfgsb_state(h, _ptr(x), _ptr(grad), _ptr(info), msg, len(msg), errbuf, len(errbuf))
+    xp, gp = (_ptr(x), _ptr(grad)) if with_arrays else (None, None)
+    status = _lib.tw_lbfgsb_state(h, xp, gp, _ptr(info), msg, len(msg), errbuf, len(errbuf))
     raise_for_status(status, errbuf, "lbfgs_minimize")
     code = _STATUS.get(int(info[4]), "running")
+    if not with_arrays:
+        x = grad = np.full(shape, np.nan)  # iterate not copied out (trace or progress only)
     return OptimizerResult(
         x=x.reshape(shape).astype(out_dtype, copy=False),
         f=float(info[0]),
