@@ -43,4 +43,47 @@ typedef struct {
 int tw_int8_encode(int64_t dtype, int64_t rows, int64_t n, int64_t nbytes, void *src, void *dst, char *errbuf, int errlen);
 int tw_int8_decode(int64_t dtype, int64_t rows, int64_t n, int64_t nbytes, void *src, void *dst, char *errbuf, int errlen);
 
+/* L-BFGS-B by reverse communication. The optimiser never calls the
+ * objective: tw_lbfgsb_next returns a task, and on TW_LBFGSB_EVALUATE the
+ * caller evaluates f and its gradient at x and passes them to the next
+ * call. Solvers are named by handles; every buffer is the caller's and n
+ * doubles long unless said otherwise; inputs (x0, bounds, preconditioner,
+ * grad) are only read, and the optimiser keeps copies of what it needs.
+ * lower/upper may be NULL (no bounds); entries of -inf/+inf leave a side
+ * unbounded; x0 is projected onto the box. Zero for history, gtol, ftol or max_line_search picks the default
+ * (10, 1e-5, 2.2e-9, 20); zero max_iter/max_evaluations means no limit;
+ * a negative ftol disables the f test. Preconditioner kinds: none (p*
+ * unused), diagonal (p1: n entries), block (n even; p1, p2, p3 hold the
+ * n/2 entries h11, h12, h22 of the 2x2 blocks coupling x[i], x[n/2+i]). */
+enum tw_lbfgsb_task {
+	TW_LBFGSB_EVALUATE = 0,      /* evaluate at x, then call next with f, grad */
+	TW_LBFGSB_NEW_ITERATION = 1, /* x is a new accepted iterate */
+	TW_LBFGSB_CONVERGED = 2,
+	TW_LBFGSB_STOPPED = 3,       /* an iteration or evaluation limit */
+	TW_LBFGSB_FAILED = 4
+};
+
+enum tw_lbfgsb_preconditioner {
+	TW_LBFGSB_PRECOND_NONE = 0,
+	TW_LBFGSB_PRECOND_DIAGONAL = 1,
+	TW_LBFGSB_PRECOND_BLOCK = 2
+};
+
+int tw_lbfgsb_new(int64_t n, double *x0, double *lower, double *upper,
+                  int64_t history, double gtol, double ftol,
+                  int64_t max_iter, int64_t max_evaluations, int64_t max_line_search,
+                  int64_t preconditioner, double *p1, double *p2, double *p3,
+                  int64_t *handle, char *errbuf, int errlen);
+/* grad is read only when the previous task was TW_LBFGSB_EVALUATE (the
+ * first call supplies the values at the projected x0); x receives the
+ * point of the returned task. */
+int tw_lbfgsb_next(int64_t handle, double f, double *grad, double *x, int64_t *task,
+                   char *errbuf, int errlen);
+/* The accepted iterate: x and grad (either may be NULL; x is left alone
+ * while an evaluation is pending), info[5] = {f, projected gradient inf-norm,
+ * iterations, evaluations, reason}, and the reason in words in msg. */
+int tw_lbfgsb_state(int64_t handle, double *x, double *grad, double *info, char *msg, int msglen,
+                    char *errbuf, int errlen);
+int tw_lbfgsb_free(int64_t handle, char *errbuf, int errlen);
+
 #endif

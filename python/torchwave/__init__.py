@@ -24,3 +24,7 @@ __all__ = [
     "simd_enabled",
     "wavelets",
 ]
+
+from . import optim  # noqa: E402
+
+__all__ += ["optim"]
