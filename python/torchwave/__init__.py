@@ -10,15 +10,18 @@ from . import wavelets
 from ._common import IGNORE_LOCATION
 from ._lib import get_num_threads, set_num_threads, simd_enabled
 from .scalar import CallbackState, Scalar, empty_cache, scalar
+from .maxwell import MaxwellTM, maxwelltm
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CallbackState",
     "IGNORE_LOCATION",
+    "MaxwellTM",
     "Scalar",
     "empty_cache",
     "get_num_threads",
+    "maxwelltm",
     "scalar",
     "set_num_threads",
     "simd_enabled",
