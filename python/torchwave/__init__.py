@@ -9,8 +9,8 @@ exact discrete adjoint running in torchwave's Go core.
 from . import wavelets
 from ._common import IGNORE_LOCATION
 from ._lib import get_num_threads, set_num_threads, simd_enabled
-from .scalar import CallbackState, Scalar, empty_cache, scalar
 from .maxwell import MaxwellTM, maxwelltm
+from .scalar import CallbackState, Scalar, empty_cache, scalar
 
 __version__ = "0.1.0"
 

@@ -23,11 +23,10 @@ cell after the update. Receiver sample n is Ey after step n.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import math
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
-
-import ctypes
 
 import torch
 
