@@ -34,7 +34,7 @@ def _directional(problem, weights, names, seed=5):
         out = torchwave.maxwelltm(**kw)
         value = sum((w * o).sum() for w, o in zip(weights, out))
         if not scale:
-            scale.append(abs(float(value)))
+            scale.append(abs(float(value.detach())))
         return value / scale[0]
 
     return f
