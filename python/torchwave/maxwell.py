@@ -44,6 +44,7 @@ C0 = 1 / math.sqrt(EPS0 * MU0)
 
 _STORAGE_MODES = ("device", "cpu", "disk", "none", "auto")
 FIELD_NAMES = ("Ey", "Hx", "Hz", "m_Ey_x", "m_Ey_z", "m_Hx_z", "m_Hz_x")
+INITIAL_NAMES = ("Ey_0", "Hx_0", "Hz_0", "m_Ey_x", "m_Ey_z", "m_Hx_z", "m_Hz_x")
 
 
 class _MaxwellArgs(ctypes.Structure):
@@ -383,7 +384,7 @@ def _prepare(
         receiver_location = common.check_locations("receiver_location", receiver_location, n_shots, device)
         n_shots = _shots("receiver_location", receiver_location.shape[0], n_shots)
     sim_shape = (model_shape[0] + widths[0] + widths[1], model_shape[1] + widths[2] + widths[3])
-    for name, w in zip(FIELD_NAMES, initial):
+    for name, w in zip(INITIAL_NAMES, initial):
         if w is not None:
             common.check_tensor(name, w, ndims=(3,), dtypes=(dtype,), device=device)
             common.check_finite(name, w)
