@@ -96,7 +96,7 @@ def test_adjoint_dot_product():
     lhs = sum(float((o.detach() * y).sum()) for o, y in zip(out, ys))
     grads = torch.autograd.grad(out, xs, ys)
     # F is linear, so ⟨x, Fᵀy⟩ with x the inputs must equal ⟨Fx, y⟩.
-    rhs = sum(float((x * g).sum()) for x, g in zip(xs, grads))
+    rhs = sum(float((x.detach() * g).sum()) for x, g in zip(xs, grads))
     assert abs(lhs - rhs) <= 1e-12 * abs(lhs), (lhs, rhs)
 
 
