@@ -6,9 +6,10 @@ out, and ``loss.backward()`` fills every gradient through a hand-written
 exact discrete adjoint running in torchwave's Go core.
 """
 
-from . import wavelets
+from . import optim, wavelets, workflow
 from ._common import IGNORE_LOCATION
 from ._lib import get_num_threads, set_num_threads, simd_enabled
+from .maxwell import MaxwellTM, maxwelltm
 from .scalar import CallbackState, Scalar, empty_cache, scalar
 
 __version__ = "0.1.0"
@@ -16,15 +17,15 @@ __version__ = "0.1.0"
 __all__ = [
     "CallbackState",
     "IGNORE_LOCATION",
+    "MaxwellTM",
     "Scalar",
     "empty_cache",
     "get_num_threads",
+    "maxwelltm",
     "scalar",
     "set_num_threads",
     "simd_enabled",
+    "optim",
     "wavelets",
+    "workflow",
 ]
-
-from . import optim  # noqa: E402
-
-__all__ += ["optim"]
