@@ -9,9 +9,9 @@ The compact pattern for a bounded inversion:
 * this script owns the model packing (a flat float64 vector <-> the
   permittivity grid), the bounds and the curvature preconditioner.
 
-Eight zero-offset GPR shots (one source and one receiver 4 cells apart,
-moved along the surface) over a 32×32 grid with a buried block of higher
-permittivity. ``backward_shot_batches`` back-propagates two shots at a
+Eight common-offset GPR shots (a 600 MHz source and a receiver 4 cells
+apart, moved along the surface) over a 32×32 grid of 2 cm cells with a
+buried block of higher permittivity, 300 steps of 40 ps. ``backward_shot_batches`` back-propagates two shots at a
 time, so only one mini-batch graph is alive at once. The inversion runs
 twice from the same start: plain, and with a diagonal preconditioner
 built from the per-batch squared gradients of the first evaluation.
@@ -36,10 +36,10 @@ from torchwave.optim import LBFGSOptions, lbfgs_minimize
 
 NY, NX = 32, 32
 N_SHOTS = 8
-NT = 200
+NT = 300
 DX = 0.02  # m
 DT = 4e-11  # s
-FREQ = 80e6  # Hz
+FREQ = 600e6  # Hz: a wavelength of 12 cells in the background
 BATCH = 2
 PML = 8
 EPS_BACKGROUND, EPS_BLOCK = 4.0, 6.0
@@ -61,7 +61,7 @@ def setup(dtype=torch.float32):
     )
     sigma = torch.zeros(NY, NX, dtype=dtype)
     mu = torch.ones(NY, NX, dtype=dtype)
-    fixed = dict(sigma=sigma, mu=mu, grid_spacing=DX, dt=DT, pml_width=PML)
+    fixed = dict(sigma=sigma, mu=mu, grid_spacing=DX, dt=DT, pml_width=PML, stencil=4)
     with torch.no_grad():
         observed = workflow.run_shot_batches(
             torchwave.maxwelltm, n_shots=N_SHOTS, batch_size=BATCH, epsilon=true_permittivity(dtype),
@@ -74,6 +74,9 @@ def setup(dtype=torch.float32):
 def make_objective(source_amplitude, acquisition, fixed, observed, dtype=torch.float32, after_backward=None):
     """``objective(x, grad_out) -> loss`` over the flattened permittivity."""
     batches = workflow.split_shots(N_SHOTS, BATCH)
+    # Misfit relative to the data's power: the loss starts near 1 whatever
+    # the units, so the optimiser's absolute tolerances mean something.
+    data_power = float(observed.square().mean())
 
     def objective(x: np.ndarray, grad_out: np.ndarray) -> float:
         epsilon = torch.from_numpy(x.reshape(NY, NX)).to(dtype).requires_grad_(True)
@@ -86,7 +89,7 @@ def make_objective(source_amplitude, acquisition, fixed, observed, dtype=torch.f
                 shot_indices=shot_indices,
             )
             predicted = torchwave.maxwelltm(epsilon, **fixed, **batch.as_kwargs())[-1]
-            return workflow.receiver_mse_loss(predicted, observed, shot_indices, normalization="all")
+            return workflow.receiver_mse_loss(predicted, observed, shot_indices, normalization="all") / data_power
 
         loss = workflow.backward_shot_batches(
             batch_loss, batches, zero_each_batch=after_backward is not None,
@@ -113,7 +116,7 @@ def curvature_of(data, x0: np.ndarray) -> torch.Tensor:
 
 def invert(iterations: int = 10, preconditioned: bool = False, progress: bool = False):
     """Runs the bounded inversion; returns the optimiser result and the
-    loss per iteration."""
+    loss at the start and after each iteration."""
     data = setup()
     objective = make_objective(*data)
     x0 = np.full(NY * NX, EPS_START, dtype=np.float64)
@@ -124,12 +127,12 @@ def invert(iterations: int = 10, preconditioned: bool = False, progress: bool = 
             curvature, smooth_sigma=2.0, damping=5e-2, power=0.5, clip_min=0.3, clip_max=3.0, blend=0.7
         )
         preconditioner = workflow.diagonal_preconditioner(diag)
-    losses = []
+    losses = [objective(x0.copy(), np.empty_like(x0))]  # the starting misfit
     result = lbfgs_minimize(
         objective, x0,
         lower_bounds=np.full_like(x0, EPS_MIN), upper_bounds=np.full_like(x0, EPS_MAX),
         preconditioner=preconditioner,
-        options=LBFGSOptions(max_iter=iterations, progress=progress),
+        options=LBFGSOptions(max_iter=iterations, gtol=1e-10, progress=progress),
         callback=lambda state: losses.append(float(state.f)),
     )
     return result, losses

@@ -8,6 +8,7 @@ import importlib.util
 import pathlib
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -58,3 +59,18 @@ def test_nn_wavespeed_tiny():
     v = result["v"]
     assert v.shape == (16, 32)
     assert float(v.min()) > nn_wavespeed.V_LOW and float(v.max()) < nn_wavespeed.V_LOW + nn_wavespeed.V_RANGE
+
+
+@pytest.mark.parametrize("preconditioned", [False, True], ids=["plain", "preconditioned"])
+def test_gpr_lbfgs_workflow_loss_falls(preconditioned):
+    """Scenario S0 at the seed's size: maxwelltm, 8 shots on 32×32 in
+    batches of 2 through backward_shot_batches, bounded lbfgs_minimize,
+    10 iterations, with and without the curvature preconditioner."""
+    example = _load("gpr_lbfgs_workflow")
+    result, losses = example.invert(iterations=10, preconditioned=preconditioned)
+    assert result.iterations == 10 and len(losses) == 11
+    assert losses[-1] < 0.05 * losses[0], losses
+    assert all(b <= a for a, b in zip(losses, losses[1:])), losses
+    x = result.x
+    assert x.min() >= example.EPS_MIN and x.max() <= example.EPS_MAX
+    assert example.model_error(x) < example.model_error(np.full_like(x, example.EPS_START))
