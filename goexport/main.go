@@ -189,59 +189,22 @@ func runScalarTyped[T scalar.Float](a scalarCall, backward bool) error {
 // checkDims rejects sizes that would overflow or that leave a required
 // pointer unset, before any slice is made from a raw pointer.
 func checkDims(a scalarCall) error {
-	const limit = 1 << 40
-	dims := []struct {
-		name string
-		v    int64
-	}{{"n_shots", a.nShots}, {"ny", a.ny}, {"nx", a.nx}, {"n_sources", a.nSources}, {"n_receivers", a.nReceivers},
-		{"n_steps", a.nSteps}, {"step0", a.step0}, {"n_store", a.nStore}, {"store_first", a.storeFirst}, {"accuracy", a.accuracy}, {"store_interval", a.storeInterval}}
-	for _, d := range dims {
-		if d.v < 0 || d.v > limit {
-			return fmt.Errorf("%s = %d is out of range", d.name, d.v)
-		}
+	sizes := propagatorSizes{a.nShots, a.ny, a.nx, a.nSources, a.nReceivers, a.nSteps, a.nStore}
+	if err := checkSizes(sizes, namedSize{"step0", a.step0}, namedSize{"store_first", a.storeFirst},
+		namedSize{"accuracy", a.accuracy}, namedSize{"store_interval", a.storeInterval}); err != nil {
+		return err
 	}
-	if a.nShots < 1 || a.ny < 1 || a.nx < 1 {
-		return fmt.Errorf("empty grid: n_shots %d, ny %d, nx %d", a.nShots, a.ny, a.nx)
-	}
-	total := float64(a.nShots) * float64(a.ny) * float64(a.nx)
-	for _, m := range []int64{a.nSources, a.nReceivers, a.nStore, a.nSteps} {
-		if total*float64(max(m, 1)) > limit {
-			return errors.New("problem size overflows")
-		}
-	}
-	if float64(a.nSteps)*float64(a.nShots)*float64(max(a.nSources, a.nReceivers)) > limit {
-		return errors.New("problem size overflows")
-	}
-	type ptr struct {
-		name string
-		p    unsafe.Pointer
-	}
-	required := []ptr{{"c", a.c}, {"ay", a.ay}, {"by", a.by}, {"dby", a.dby}, {"ax", a.ax}, {"bx", a.bx}, {"dbx", a.dbx}}
+	required := []namedPointer{{"c", a.c}, {"ay", a.ay}, {"by", a.by}, {"dby", a.dby}, {"ax", a.ax}, {"bx", a.bx}, {"dbx", a.dbx}}
 	for k := 0; k < 2; k++ {
-		required = append(required, ptr{fmt.Sprintf("u[%d]", k), a.u[k]}, ptr{fmt.Sprintf("psiy[%d]", k), a.psiy[k]},
-			ptr{fmt.Sprintf("psix[%d]", k), a.psix[k]}, ptr{fmt.Sprintf("zetay[%d]", k), a.zetay[k]}, ptr{fmt.Sprintf("zetax[%d]", k), a.zetax[k]})
+		required = append(required, namedPointer{fmt.Sprintf("u[%d]", k), a.u[k]},
+			namedPointer{fmt.Sprintf("psiy[%d]", k), a.psiy[k]}, namedPointer{fmt.Sprintf("psix[%d]", k), a.psix[k]},
+			namedPointer{fmt.Sprintf("zetay[%d]", k), a.zetay[k]}, namedPointer{fmt.Sprintf("zetax[%d]", k), a.zetax[k]})
 	}
-	if a.nSources > 0 {
-		required = append(required, ptr{"source_index", a.sourceIndex})
-		if a.nSteps > 0 {
-			required = append(required, ptr{"source_amplitudes", a.sourceAmp})
-		}
-	}
-	if a.nReceivers > 0 {
-		required = append(required, ptr{"receiver_index", a.receiverIndex})
-		if a.nSteps > 0 {
-			required = append(required, ptr{"receiver_amplitudes", a.receiverAmp})
-		}
-	}
+	required = append(required, surveyPointers(sizes, a.sourceIndex, a.sourceAmp, a.receiverIndex, a.receiverAmp)...)
 	if a.nStore > 0 {
-		required = append(required, ptr{"store", a.store})
+		required = append(required, namedPointer{"store", a.store})
 	}
-	for _, r := range required {
-		if r.p == nil {
-			return fmt.Errorf("%s is a null pointer", r.name)
-		}
-	}
-	return nil
+	return checkPointers(required)
 }
 
 // slice views n elements at p; a nil pointer or n == 0 gives nil.

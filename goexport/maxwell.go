@@ -134,61 +134,24 @@ func runMaxwellTyped[T maxwell.Float](a maxwellCall, backward bool) error {
 // checkMaxwellDims rejects sizes that would overflow or that leave a
 // required pointer unset, before any slice is made from a raw pointer.
 func checkMaxwellDims(a maxwellCall, backward bool) error {
-	const limit = 1 << 40
-	dims := []struct {
-		name string
-		v    int64
-	}{{"n_shots", a.nShots}, {"ny", a.ny}, {"nx", a.nx}, {"n_sources", a.nSources}, {"n_receivers", a.nReceivers},
-		{"n_steps", a.nSteps}, {"step0", a.step0}, {"n_store", a.nStore}, {"stencil", a.stencil}, {"store_interval", a.storeInterval}}
-	for _, d := range dims {
-		if d.v < 0 || d.v > limit {
-			return fmt.Errorf("%s = %d is out of range", d.name, d.v)
-		}
+	sizes := propagatorSizes{a.nShots, a.ny, a.nx, a.nSources, a.nReceivers, a.nSteps, a.nStore}
+	if err := checkSizes(sizes, namedSize{"step0", a.step0}, namedSize{"stencil", a.stencil},
+		namedSize{"store_interval", a.storeInterval}); err != nil {
+		return err
 	}
-	if a.nShots < 1 || a.ny < 1 || a.nx < 1 {
-		return fmt.Errorf("empty grid: n_shots %d, ny %d, nx %d", a.nShots, a.ny, a.nx)
-	}
-	total := float64(a.nShots) * float64(a.ny) * float64(a.nx)
-	for _, m := range []int64{a.nSources, a.nReceivers, a.nStore, a.nSteps} {
-		if total*float64(max(m, 1)) > limit {
-			return errors.New("problem size overflows")
-		}
-	}
-	if float64(a.nSteps)*float64(a.nShots)*float64(max(a.nSources, a.nReceivers)) > limit {
-		return errors.New("problem size overflows")
-	}
-	type ptr struct {
-		name string
-		p    unsafe.Pointer
-	}
-	required := []ptr{{"ca", a.ca}, {"cb", a.cb}, {"cq", a.cq}, {"ay", a.ay}, {"by", a.by}, {"ayh", a.ayh}, {"byh", a.byh},
-		{"ax", a.ax}, {"bx", a.bx}, {"axh", a.axh}, {"bxh", a.bxh}, {"hx", a.hx}, {"hz", a.hz}}
+	required := []namedPointer{{"ca", a.ca}, {"cb", a.cb}, {"cq", a.cq}, {"ay", a.ay}, {"by", a.by}, {"ayh", a.ayh},
+		{"byh", a.byh}, {"ax", a.ax}, {"bx", a.bx}, {"axh", a.axh}, {"bxh", a.bxh}, {"hx", a.hx}, {"hz", a.hz}}
 	pairs := []struct {
 		name string
 		p    [2]unsafe.Pointer
 	}{{"ey", a.ey}, {"m_ey_x", a.mEyX}, {"m_ey_z", a.mEyZ}, {"m_hx_z", a.mHxZ}, {"m_hz_x", a.mHzX}}
 	for _, pr := range pairs {
-		required = append(required, ptr{pr.name + "[0]", pr.p[0]})
+		required = append(required, namedPointer{pr.name + "[0]", pr.p[0]})
 		if backward {
-			required = append(required, ptr{pr.name + "[1]", pr.p[1]})
+			required = append(required, namedPointer{pr.name + "[1]", pr.p[1]})
 		}
 	}
-	if a.nSources > 0 {
-		required = append(required, ptr{"source_index", a.sourceIndex})
-		if a.nSteps > 0 {
-			required = append(required, ptr{"source_amplitudes", a.sourceAmp})
-		}
-	}
-	if a.nReceivers > 0 {
-		required = append(required, ptr{"receiver_index", a.receiverIndex})
-		if a.nSteps > 0 {
-			required = append(required, ptr{"receiver_amplitudes", a.receiverAmp})
-		}
-	}
-	for _, r := range required {
-		if r.p == nil {
-			return fmt.Errorf("%s is a null pointer", r.name)
-		}
-	}
-	return nil
+	required = append(required, surveyPointers(sizes, unsafe.Pointer(a.sourceIndex), a.sourceAmp,
+		unsafe.Pointer(a.receiverIndex), a.receiverAmp)...)
+	return checkPointers(required)
 }

@@ -120,7 +120,7 @@ CASES = [
     ("grid_spacing_negative_dx", lambda p: dict(grid_spacing=[5.0, -1.0]), ValueError, r"^grid_spacing\[1\] must be positive"),
     ("grid_spacing_three", lambda p: dict(grid_spacing=[1.0, 2.0, 3.0]), ValueError, r"^grid_spacing must be one number or two"),
     # nt
-    ("nt_disagrees", lambda p: dict(nt=5), ValueError, r"^nt=5 disagrees with source_amplitudes' 6 time samples"),
+    ("nt_disagrees", lambda p: dict(nt=5), ValueError, r"^nt=5 disagrees with the 6 time samples of source_amplitudes"),
     ("nt_negative_without_sources", lambda p: dict(source_amplitudes=None, source_locations=None, nt=-1), ValueError,
      r"^nt must be at least 0"),
     ("nt_float_without_sources", lambda p: dict(source_amplitudes=None, source_locations=None, nt=5.0), TypeError,

@@ -334,3 +334,49 @@ def flat_indices(
             if row.numel() != row.unique().numel():
                 raise ValueError(f"{name} has duplicate locations within shot {s}; each location must be unique per shot")
     return idx.contiguous()
+
+
+def shot_count(name: str, n: int, known: int | None) -> int:
+    """n, after checking it agrees with the shot count known so far."""
+    if known is not None and n != known:
+        raise ValueError(f"{name} has {n} shots, but other inputs have {known}")
+    return n
+
+
+def check_survey(
+    names: Sequence[str],
+    amplitudes,
+    source_locations,
+    receiver_locations,
+    nt,
+    n_shots: int | None,
+    dtype: torch.dtype,
+    device: torch.device,
+):
+    """Checks a propagator's source amplitudes [n_shots, n_sources, nt],
+    source and receiver locations [n_shots, n, 2] and nt against each other;
+    ``names`` are the propagator's names for the first three arguments.
+    Returns (amplitudes, source_locations, receiver_locations, nt, n_shots)."""
+    amp_name, src_name, rec_name = names
+    if (amplitudes is None) != (source_locations is None):
+        raise ValueError(f"{amp_name} and {src_name} must be given together")
+    if amplitudes is not None:
+        amplitudes = check_tensor(amp_name, amplitudes, ndims=(3,), dtypes=(dtype,), device=device)
+        check_finite(amp_name, amplitudes)
+        n_shots = shot_count(amp_name, amplitudes.shape[0], n_shots)
+        source_locations = check_locations(src_name, source_locations, n_shots, device)
+        if source_locations.shape[1] != amplitudes.shape[1]:
+            raise ValueError(
+                f"{src_name} has {source_locations.shape[1]} sources per shot but "
+                f"{amp_name} has {amplitudes.shape[1]}"
+            )
+        if nt is not None and as_int("nt", nt, minimum=0) != amplitudes.shape[-1]:
+            raise ValueError(f"nt={nt} disagrees with the {amplitudes.shape[-1]} time samples of {amp_name}")
+        nt = amplitudes.shape[-1]
+    elif nt is None:
+        raise ValueError(f"give {amp_name}, or nt for the number of time steps")
+    nt = as_int("nt", nt, minimum=0)
+    if receiver_locations is not None:
+        receiver_locations = check_locations(rec_name, receiver_locations, n_shots, device)
+        n_shots = shot_count(rec_name, receiver_locations.shape[0], n_shots)
+    return amplitudes, source_locations, receiver_locations, nt, n_shots

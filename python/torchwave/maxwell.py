@@ -361,34 +361,17 @@ def _prepare(
     n_shots = None
     for name, t in (("epsilon", epsilon), ("sigma", sigma), ("mu", mu)):
         if t.ndim == 3:
-            n_shots = _shots(name, t.shape[0], n_shots)
-    if (source_amplitude is None) != (source_location is None):
-        raise ValueError("source_amplitude and source_location must be given together")
-    if source_amplitude is not None:
-        source_amplitude = common.check_tensor("source_amplitude", source_amplitude, ndims=(3,), dtypes=(dtype,), device=device)
-        common.check_finite("source_amplitude", source_amplitude)
-        n_shots = _shots("source_amplitude", source_amplitude.shape[0], n_shots)
-        source_location = common.check_locations("source_location", source_location, n_shots, device)
-        if source_location.shape[1] != source_amplitude.shape[1]:
-            raise ValueError(
-                f"source_location has {source_location.shape[1]} sources per shot but "
-                f"source_amplitude has {source_amplitude.shape[1]}"
-            )
-        if nt is not None and common.as_int("nt", nt, minimum=0) != source_amplitude.shape[-1]:
-            raise ValueError(f"nt={nt} disagrees with source_amplitude's {source_amplitude.shape[-1]} time samples")
-        nt = source_amplitude.shape[-1]
-    elif nt is None:
-        raise ValueError("give source_amplitude, or nt for the number of time steps")
-    nt = common.as_int("nt", nt, minimum=0)
-    if receiver_location is not None:
-        receiver_location = common.check_locations("receiver_location", receiver_location, n_shots, device)
-        n_shots = _shots("receiver_location", receiver_location.shape[0], n_shots)
+            n_shots = common.shot_count(name, t.shape[0], n_shots)
+    source_amplitude, source_location, receiver_location, nt, n_shots = common.check_survey(
+        ("source_amplitude", "source_location", "receiver_location"),
+        source_amplitude, source_location, receiver_location, nt, n_shots, dtype, device,
+    )
     sim_shape = (model_shape[0] + widths[0] + widths[1], model_shape[1] + widths[2] + widths[3])
     for name, w in zip(INITIAL_NAMES, initial):
         if w is not None:
             common.check_tensor(name, w, ndims=(3,), dtypes=(dtype,), device=device)
             common.check_finite(name, w)
-            n_shots = _shots(name, w.shape[0], n_shots)
+            n_shots = common.shot_count(name, w.shape[0], n_shots)
             if tuple(w.shape[-2:]) != sim_shape:
                 raise ValueError(
                     f"{name} must have spatial shape {sim_shape} (the model and its PML), got {tuple(w.shape[-2:])}"
@@ -467,12 +450,6 @@ def _prepare(
         full = torch.nn.functional.pad(w, (h, h, h, h))
         fields.append(full if mask is None else full * mask)
     return setup, ca, cb, cq, src, fields
-
-
-def _shots(name: str, n: int, known: Optional[int]) -> int:
-    if known is not None and n != known:
-        raise ValueError(f"{name} has {n} shots, but other inputs have {known}")
-    return n
 
 
 def _chunks(setup: _Setup, callback: Optional[Callable]) -> List[Tuple[int, int]]:

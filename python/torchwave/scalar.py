@@ -326,33 +326,16 @@ def _prepare(
 
     # Shots, steps and the source amplitudes.
     n_shots = v.shape[0] if v.ndim == 3 else None
-    if (source_amplitudes is None) != (source_locations is None):
-        raise ValueError("source_amplitudes and source_locations must be given together")
-    if source_amplitudes is not None:
-        source_amplitudes = common.check_tensor("source_amplitudes", source_amplitudes, ndims=(3,), dtypes=(dtype,), device=device)
-        common.check_finite("source_amplitudes", source_amplitudes)
-        n_shots = _shots("source_amplitudes", source_amplitudes.shape[0], n_shots)
-        source_locations = common.check_locations("source_locations", source_locations, n_shots, device)
-        if source_locations.shape[1] != source_amplitudes.shape[1]:
-            raise ValueError(
-                f"source_locations has {source_locations.shape[1]} sources per shot but "
-                f"source_amplitudes has {source_amplitudes.shape[1]}"
-            )
-        if nt is not None and common.as_int("nt", nt, minimum=0) != source_amplitudes.shape[-1]:
-            raise ValueError(f"nt={nt} disagrees with source_amplitudes' {source_amplitudes.shape[-1]} time samples")
-        nt = source_amplitudes.shape[-1]
-    elif nt is None:
-        raise ValueError("give source_amplitudes, or nt for the number of time steps")
-    nt = common.as_int("nt", nt, minimum=0)
-    if receiver_locations is not None:
-        receiver_locations = common.check_locations("receiver_locations", receiver_locations, n_shots, device)
-        n_shots = _shots("receiver_locations", receiver_locations.shape[0], n_shots)
+    source_amplitudes, source_locations, receiver_locations, nt, n_shots = common.check_survey(
+        ("source_amplitudes", "source_locations", "receiver_locations"),
+        source_amplitudes, source_locations, receiver_locations, nt, n_shots, dtype, device,
+    )
     names = ("wavefield_0", "wavefield_m1", "psiy_m1", "psix_m1", "zetay_m1", "zetax_m1")
     for name, w in zip(names, initial):
         if w is not None:
             common.check_tensor(name, w, ndims=(3,), dtypes=(dtype,), device=device)
             common.check_finite(name, w)
-            n_shots = _shots(name, w.shape[0], n_shots)
+            n_shots = common.shot_count(name, w.shape[0], n_shots)
     n_shots = 1 if n_shots is None else n_shots
     if n_shots < 1:
         raise ValueError("the inputs have zero shots: source_amplitudes, locations and initial wavefields need at least one")
@@ -446,12 +429,6 @@ def _prepare(
         full = torch.nn.functional.pad(w, (h, h, h, h))
         fields.append(full if mask is None else full * mask)
     return setup, (c, src, fields, v_pad)
-
-
-def _shots(name: str, n: int, known: Optional[int]) -> int:
-    if known is not None and n != known:
-        raise ValueError(f"{name} has {n} shots, but other inputs have {known}")
-    return n
 
 
 def _chunks(setup: _Setup, callback: Optional[Callable], history=None) -> List[Tuple[int, int]]:
