@@ -64,8 +64,10 @@ its workers, and a Dask configuration asking for ``fork`` is refused.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import math
 import os
+import time
 import uuid
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -100,6 +102,7 @@ PROPAGATOR_KWARGS = (
     "time_taper",
     "python_backend",
 )
+_logger = logging.getLogger(__name__)
 _PLUGIN_NAME = "torchwave-worker-setup"
 # Per worker process: address -> {"device": torch.device, "threads": int},
 # filled by _WorkerSetup.setup.
@@ -354,7 +357,7 @@ class ShotObjective:
             n_workers=n_workers or _usable_cores(),
             threads_per_worker=threads_per_worker,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
         )
         kwargs.update(cluster_kwargs or {})
         with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
@@ -365,11 +368,7 @@ class ShotObjective:
     def _register_plugin(self, threads, device, python_backend) -> int:
         """Registers the thread and device settings on the workers; returns
         the cluster's task threads."""
-        try:
-            self.client.wait_for_workers(1, timeout=self.timeout)
-        except (TimeoutError, OSError) as exc:
-            raise TimeoutError(f"client: the Dask cluster has no worker after {self.timeout:g} s") from exc
-        workers = self.client.scheduler_info(n_workers=-1)["workers"]
+        workers = self._wait_for_a_worker()
         slots_by_host: Dict[str, int] = {}
         for info in workers.values():
             slots_by_host[info["host"]] = slots_by_host.get(info["host"], 0) + info["nthreads"]
@@ -383,32 +382,42 @@ class ShotObjective:
             ) from exc
         return sum(slots_by_host.values())
 
+    def _wait_for_a_worker(self) -> Dict[str, Any]:
+        """The scheduler's workers, once it has at least one (asking the
+        scheduler itself: a LocalCluster's cached view lags behind)."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            workers = self.client.scheduler_info(n_workers=-1)["workers"]
+            if workers:
+                return workers
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the Dask cluster has had no worker for {self.timeout:g} s")
+            time.sleep(0.05)
+
     def _send_groups(self, common, source_amplitudes, source_locations, receiver_locations, observed) -> List[distributed.Future]:
-        """One task per shot group whose result is the group's data, placed
-        round-robin on the workers (loosely: any worker may recompute it)."""
+        """One task per shot group whose result is the group's data. They go
+        to the scheduler in one batch, which spreads them over the workers.
+        They carry no worker restrictions: a task restricted to a worker that
+        has died is never rescheduled on a new one, even when its
+        restrictions are loose."""
         token = uuid.uuid4().hex[:12]
-        workers = sorted(self.client.scheduler_info(n_workers=-1)["workers"])
-        futures = []
-        for i, shots in enumerate(self.shot_groups):
+        groups = []
+        for shots in self.shot_groups:
             index = torch.as_tensor(shots, dtype=torch.long)
-            group = dict(
+            groups.append(dict(
                 common,
                 shots=list(shots),
                 source_amplitudes=source_amplitudes.detach().to("cpu")[index].contiguous(),
                 source_locations=source_locations.detach().to("cpu")[index].contiguous(),
                 receiver_locations=receiver_locations.detach().to("cpu")[index].contiguous(),
                 observed=observed.detach().to("cpu")[index].contiguous(),
-            )
-            with warnings.catch_warnings():
-                # The data travel inside the task on purpose, so that the
-                # scheduler can recompute them; it warns above 10 MiB.
-                warnings.filterwarnings("ignore", message="Sending large graph")
-                futures.append(
-                    self.client.submit(
-                        _hold, group, key=f"torchwave-shots-{token}-{i}",
-                        workers=[workers[i % len(workers)]], allow_other_workers=True,
-                    )
-                )
+            ))
+        with warnings.catch_warnings():
+            # The data travel inside the tasks on purpose, so that the
+            # scheduler can recompute them; it warns above 10 MiB.
+            warnings.filterwarnings("ignore", message="Sending large graph")
+            keys = [f"torchwave-shots-{token}-{i}" for i in range(len(groups))]
+            futures = self.client.map(_hold, groups, key=keys)
         distributed.wait(futures)
         for future in futures:
             if future.status == "error":
@@ -440,7 +449,8 @@ class ShotObjective:
                 # again once there is a worker to hold it.
                 if model_future.status != "cancelled" or attempt == attempts - 1 or self.client.status != "running":
                     raise
-                self.client.wait_for_workers(1, timeout=self.timeout)
+                _logger.warning("the model broadcast was lost with its workers; sending it again")
+                self._wait_for_a_worker()
             finally:
                 del model_future
         self.n_evaluations += 1
@@ -501,12 +511,12 @@ class ShotObjective:
             return
         self._closed = True
         self._groups = []
-        client = getattr(self, "client", None)
-        if client is not None and getattr(self, "_owns_client", False):
-            client.close()
-        if self._cluster is not None:
+        if self._cluster is not None:  # workers first, so none outlives its scheduler
             self._cluster.close()
             self._cluster = None
+        client = getattr(self, "client", None)
+        if client is not None and self._owns_client:
+            client.close()
 
     def __enter__(self) -> ShotObjective:
         return self
