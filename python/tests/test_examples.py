@@ -58,3 +58,24 @@ def test_nn_wavespeed_tiny():
     v = result["v"]
     assert v.shape == (16, 32)
     assert float(v.min()) > nn_wavespeed.V_LOW and float(v.max()) < nn_wavespeed.V_LOW + nn_wavespeed.V_RANGE
+
+
+def test_dask_fwi_tiny(tmp_path, capsys):
+    """Scenario S4 at a small size: L-BFGS-B with box bounds on a 2-worker
+    LocalCluster lowers the relative model error."""
+    pytest.importorskip("distributed")
+    dask_fwi = _load("dask_fwi")
+    out = tmp_path / "dask_fwi.png"
+    result = dask_fwi.main([
+        "--n", "31", "--radius", "5", "--nt", "250", "--freq", "25", "--pml", "10",
+        "--iterations", "4", "--workers", "2", "--out", str(out),
+    ])
+    assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    errors = result["errors"]
+    assert len(errors) == 5, errors
+    assert errors[-1] < 0.9 * errors[0], errors
+    assert result["losses"][-1] < 0.5 * result["losses"][0]
+    v = result["v_inverted"]
+    assert v.shape == (31, 31) and float(v.min()) >= dask_fwi.V_MIN and float(v.max()) <= dask_fwi.V_MAX
+    printed = capsys.readouterr().out
+    assert "iteration  4: model error" in printed and str(out) in printed

@@ -168,6 +168,11 @@ def _worker_device() -> torch.device:
     return state["device"] if state is not None else torch.device("cpu")
 
 
+def _known_tasks(keys: List[str], dask_scheduler=None) -> int:
+    """How many of `keys` the scheduler still knows (run on the scheduler)."""
+    return sum(key in dask_scheduler.tasks for key in keys)
+
+
 def _hold(group: dict) -> dict:
     """The task whose result is one shot group's data on a worker."""
     return group
@@ -510,7 +515,16 @@ class ShotObjective:
         if self._closed:
             return
         self._closed = True
-        self._groups = []
+        groups, self._groups = getattr(self, "_groups", []), []
+        if groups and self.client.status == "running":
+            # Free the shot data on the workers, and wait (briefly) until the
+            # scheduler has let them go: a cluster closed before that warns
+            # that it lost them.
+            keys = [future.key for future in groups]
+            self.client.cancel(groups)
+            deadline = time.monotonic() + 2.0
+            while self.client.run_on_scheduler(_known_tasks, keys=keys) and time.monotonic() < deadline:
+                time.sleep(0.02)
         if self._cluster is not None:  # workers first, so none outlives its scheduler
             self._cluster.close()
             self._cluster = None
