@@ -292,3 +292,16 @@ def test_model_of_the_wrong_shape(client, problem):
         assert objective.n_evaluations == 0
     with pytest.raises(RuntimeError, match="closed"):
         objective.value(x)
+
+
+def test_import_torchwave_does_not_import_dask():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torchwave\n"
+        "assert 'distributed' not in sys.modules and 'dask' not in sys.modules\n"
+        "assert torchwave.distributed.ShotObjective.__name__ == 'ShotObjective'\n"
+        "assert 'distributed' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
