@@ -2,7 +2,7 @@
 PYTHON ?= python3
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
-PY_DEPS := torch numpy scipy pytest matplotlib tqdm ruff
+PY_DEPS := torch numpy scipy pytest matplotlib tqdm ruff dask distributed
 LIB := python/torchwave/libtorchwave.so
 GOARCH := $(shell $(GO) env GOARCH)
 # archsimd vector kernels on amd64; plain Go elsewhere.
@@ -17,7 +17,7 @@ all: build
 
 # Python packages, installed once into the machine's Python (torch is large).
 deps:
-	@$(PYTHON) -c "import torch, numpy, scipy, pytest, matplotlib, tqdm" 2>/dev/null || \
+	@$(PYTHON) -c "import torch, numpy, scipy, pytest, matplotlib, tqdm, dask, distributed" 2>/dev/null || \
 		$(PYTHON) -m pip install -q $(PY_DEPS)
 	@$(PYTHON) -m ruff --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q ruff
 

@@ -74,3 +74,23 @@ def test_gpr_lbfgs_workflow_loss_falls(preconditioned):
     x = result.x
     assert x.min() >= example.EPS_MIN and x.max() <= example.EPS_MAX
     assert example.model_error(x) < example.model_error(np.full_like(x, example.EPS_START))
+
+def test_dask_fwi_tiny(tmp_path, capsys):
+    """Scenario S4 at a small size: L-BFGS-B with box bounds on a 2-worker
+    LocalCluster lowers the relative model error."""
+    pytest.importorskip("distributed")
+    dask_fwi = _load("dask_fwi")
+    out = tmp_path / "dask_fwi.png"
+    result = dask_fwi.main([
+        "--n", "31", "--radius", "5", "--nt", "250", "--freq", "25", "--pml", "10",
+        "--iterations", "4", "--workers", "2", "--out", str(out),
+    ])
+    assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    errors = result["errors"]
+    assert len(errors) == 5, errors
+    assert errors[-1] < 0.9 * errors[0], errors
+    assert result["losses"][-1] < 0.5 * result["losses"][0]
+    v = result["v_inverted"]
+    assert v.shape == (31, 31) and float(v.min()) >= dask_fwi.V_MIN and float(v.max()) <= dask_fwi.V_MAX
+    printed = capsys.readouterr().out
+    assert "iteration  4: model error" in printed and str(out) in printed

@@ -29,3 +29,14 @@ __all__ = [
     "wavelets",
     "workflow",
 ]
+
+
+def __getattr__(name: str):
+    # torchwave.distributed needs Dask, which plain ``import torchwave``
+    # must not: it is imported on first access (or by
+    # ``import torchwave.distributed``).
+    if name == "distributed":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.distributed")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,621 @@
+"""Shot-parallel FWI objectives on a Dask cluster.
+
+:class:`ShotObjective` computes the data misfit of a wavespeed model summed
+over shots, and its gradient, with the shots spread over the workers of a
+Dask cluster::
+
+    import torchwave.distributed
+
+    with torchwave.distributed.ShotObjective(
+        (ny, nx), dx, dt, source_amplitudes, source_locations,
+        receiver_locations, observed, pml_freq=10.0, n_workers=2,
+    ) as objective:
+        # scipy: f and g together
+        result = scipy.optimize.minimize(objective.value_and_grad, x0, jac=True, method="L-BFGS-B", bounds=...)
+        # torchwave.optim: objective(x, grad_out) -> float
+        # torch autograd: objective.loss(v) is differentiable in v
+        loss = objective.loss(v) + regulariser(v)
+        loss.backward()
+
+``import torchwave`` does not import Dask; ``import torchwave.distributed``
+does, and needs ``pip install "dask[distributed]"``.
+
+How the work is laid out
+------------------------
+
+* The shots are split into groups (``shots_per_task``). Each group's source
+  amplitudes, locations and observed data go to the cluster once, when the
+  objective is built, as the result of a small task placed on one worker;
+  they stay in that worker's memory for every later evaluation. Because
+  they are a task's result rather than scattered data, the scheduler can
+  recompute them on another worker if their worker dies (the scheduler
+  keeps the task's definition, so it holds a copy of the observed data).
+* Each evaluation broadcasts the model to every worker once
+  (``client.scatter(..., broadcast=True)``), runs one task per shot group
+  where its data live (forward propagation, loss and, when a gradient is
+  wanted, the backward pass), and sums the groups' (loss, gradient) pairs in
+  a tree of tasks on the workers. Only the final pair comes back.
+* A worker that dies mid-evaluation has its tasks, and its shot groups,
+  recomputed on the others; the result is the same. If the model's every
+  copy was lost with it (a one-worker cluster), the evaluation is run again
+  once the cluster has a worker. An exception raised inside a task (a bad
+  loss, a propagator error) reaches the caller as that exception.
+
+Threads and devices
+-------------------
+
+A worker plugin sets, on every worker (also those that join later),
+``torchwave.set_num_threads(n)`` and ``torch.set_num_threads(n)`` with
+``n = max(1, usable cores // task slots on that host)``, where the task
+slots are the worker threads of all workers on the host. A LocalCluster of
+``n_workers`` with one thread each on a machine of C cores therefore runs
+``C // n_workers`` torchwave threads per shot group and never more threads
+than cores. ``threads=`` overrides ``n``.
+
+``device=None`` runs on each worker's own GPU where workers see GPUs and the
+propagator can run there, else on the CPU: worker ``k`` (its name, for a
+LocalCluster) uses ``cuda:k % device_count``.
+
+Worker processes must not be forked from a process that has loaded
+torchwave (a forked Go runtime hangs): the LocalCluster started here spawns
+its workers, and a Dask configuration asking for ``fork`` is refused.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import math
+import os
+import time
+import uuid
+import warnings
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+try:
+    import dask
+    import distributed
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError('torchwave.distributed needs Dask: pip install "dask[distributed]"') from exc
+
+from . import _lib
+from ._common import IGNORE_LOCATION
+from .scalar import scalar
+
+__all__ = ["ShotObjective", "l2_misfit"]
+
+#: Propagator keyword arguments a ShotObjective passes on to torchwave.scalar.
+PROPAGATOR_KWARGS = (
+    "accuracy",
+    "pml_width",
+    "pml_freq",
+    "max_vel",
+    "survey_pad",
+    "origin",
+    "nt",
+    "model_gradient_sampling_interval",
+    "freq_taper_frac",
+    "time_pad_frac",
+    "time_taper",
+    "python_backend",
+)
+_logger = logging.getLogger(__name__)
+_PLUGIN_NAME = "torchwave-worker-setup"
+# Per worker process: address -> {"device": torch.device, "threads": int},
+# filled by _WorkerSetup.setup.
+_WORKER_STATE: Dict[str, Dict[str, Any]] = {}
+
+
+def l2_misfit(predicted: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+    """The standard FWI misfit ``0.5 * sum((predicted - observed) ** 2)``
+    over every shot, receiver and time sample (the default loss)."""
+    return 0.5 * (predicted - observed).pow(2).sum()
+
+
+# ----------------------------------------------------------------- on workers
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class _WorkerSetup(distributed.WorkerPlugin):
+    """Sets torchwave's and torch's thread counts and picks the device on
+    every worker it is registered with (and every worker that joins)."""
+
+    def __init__(self, threads: Optional[int], device: Optional[str], slots_by_host: Dict[str, int], python_backend):
+        self.threads = threads
+        self.device = device
+        self.slots_by_host = slots_by_host
+        self.python_backend = python_backend
+
+    def setup(self, worker) -> None:
+        slots = self.slots_by_host.get(worker.ip, worker.state.nthreads)
+        threads = self.threads or max(1, _usable_cores() // max(1, slots))
+        _lib.set_num_threads(threads)
+        torch.set_num_threads(threads)
+        _WORKER_STATE[worker.address] = {"device": self._device(worker), "threads": threads}
+
+    def teardown(self, worker) -> None:
+        _WORKER_STATE.pop(worker.address, None)
+
+    def _device(self, worker) -> torch.device:
+        if self.device is not None and self.device != "cuda":
+            return torch.device(self.device)
+        # torchwave's Go core has no CUDA path yet; the PyTorch backend does.
+        usable = torch.cuda.is_available() and self.python_backend not in (None, False)
+        if self.device == "cuda" or usable:
+            count = torch.cuda.device_count()
+            if count == 0:
+                raise RuntimeError(f"device='cuda' but worker {worker.address} sees no GPU")
+            rank = worker.name if isinstance(worker.name, int) else sum(map(ord, worker.address))
+            return torch.device("cuda", rank % count)
+        return torch.device("cpu")
+
+
+def _worker_device() -> torch.device:
+    try:
+        address = distributed.get_worker().address
+    except ValueError:  # not on a worker (e.g. a synchronous test)
+        return torch.device("cpu")
+    state = _WORKER_STATE.get(address)
+    return state["device"] if state is not None else torch.device("cpu")
+
+
+def _known_tasks(keys: List[str], dask_scheduler=None) -> int:
+    """How many of `keys` the scheduler still knows (run on the scheduler)."""
+    return sum(key in dask_scheduler.tasks for key in keys)
+
+
+def _hold(group: dict) -> dict:
+    """The task whose result is one shot group's data on a worker."""
+    return group
+
+
+def _group_loss(model: np.ndarray, group: dict, need_grad: bool) -> Tuple[float, Optional[np.ndarray]]:
+    """Loss (and gradient) of one shot group at `model`."""
+    device = _worker_device()
+    v = torch.tensor(model, device=device)  # a copy: the received array is read-only
+    v.requires_grad_(need_grad)
+    with torch.set_grad_enabled(need_grad):
+        predicted = scalar(
+            v, group["grid_spacing"], group["dt"],
+            group["source_amplitudes"].to(device), group["source_locations"].to(device),
+            group["receiver_locations"].to(device), **group["kwargs"],
+        )[-1]
+        loss = group["loss"](predicted, group["observed"].to(device))
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            raise TypeError(f"loss must return a scalar tensor, got {type(loss).__name__} {getattr(loss, 'shape', '')}")
+        if not need_grad:
+            return float(loss), None
+        (grad,) = torch.autograd.grad(loss.reshape(()), v, allow_unused=True)
+    if grad is None:  # the loss does not depend on the model
+        grad = torch.zeros_like(v)
+    return float(loss.detach()), grad.detach().to("cpu", torch.float64).numpy()
+
+
+def _add(a: Tuple[float, Optional[np.ndarray]], b: Tuple[float, Optional[np.ndarray]]):
+    """One node of the reduction tree: (loss, gradient) pairs add."""
+    grad = None if a[1] is None else a[1] + b[1]
+    return a[0] + b[0], grad
+
+
+# ------------------------------------------------------------ on the client
+
+
+class _ShotLossFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, model: torch.Tensor, objective: ShotObjective) -> torch.Tensor:
+        need_grad = ctx.needs_input_grad[0]
+        f, g = objective._evaluate(model.detach().to("cpu").numpy(), need_grad)
+        if need_grad:
+            ctx.save_for_backward(torch.from_numpy(g).to(device=model.device, dtype=model.dtype))
+        return torch.tensor(f, dtype=model.dtype, device=model.device)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output: torch.Tensor):
+        (g,) = ctx.saved_tensors
+        return grad_output * g, None
+
+
+class ShotObjective:
+    """The misfit of a wavespeed model summed over shots, and its gradient,
+    computed shot-parallel on a Dask cluster.
+
+    Args:
+        model_shape: (ny, nx) of the wavespeed model.
+        grid_spacing, dt: as for :func:`torchwave.scalar`.
+        source_amplitudes: [n_shots, n_sources, nt], float32 or float64;
+            the computation runs in this dtype.
+        source_locations: [n_shots, n_sources, 2] long cell indices.
+        receiver_locations: [n_shots, n_receivers, 2] long cell indices.
+        observed: observed data [n_shots, n_receivers, nt], same dtype.
+        loss: ``loss(predicted, observed) -> scalar tensor`` for one group
+            of shots ([n_group, n_receivers, nt] each); the objective is its
+            sum over the groups, so it must be a sum over shots for the
+            result not to depend on the grouping. Default
+            :func:`l2_misfit`, ``0.5 * sum((predicted - observed) ** 2)``.
+            It runs on the workers: it must pickle (cloudpickle), and its
+            module must be importable there unless it is a lambda or defined
+            in ``__main__``.
+        client: None to start a LocalCluster here (``n_workers`` worker
+            processes, spawned, ``threads_per_worker`` threads each), closed
+            by :meth:`close`; a scheduler address to connect to (waiting at
+            most ``timeout`` seconds); or a ``distributed.Client``.
+        n_workers: workers of the LocalCluster (default: the usable cores).
+        threads_per_worker: task threads per LocalCluster worker (default 1).
+        shots_per_task: shots per task; default: the shots split evenly into
+            as many groups as the cluster has task threads.
+        threads: torchwave and torch threads per worker (default: the cores
+            of a host divided by the task threads of its workers).
+        device: "cpu", "cuda" or None (a GPU per worker where there is one
+            the propagator can use, else the CPU).
+        timeout: seconds to wait for a scheduler and its first worker.
+        cluster_kwargs: more keyword arguments for the LocalCluster.
+        **propagator_kwargs: passed to :func:`torchwave.scalar` (accuracy,
+            pml_width, pml_freq, max_vel, survey_pad, origin, nt, ...).
+            ``survey_pad`` applies to each group of shots.
+
+    Call it in any of three ways:
+
+    * ``objective(x, grad_out) -> float`` (the shape torchwave.optim takes):
+      ``x`` the flattened model (float64 NumPy vector), the gradient is
+      written into ``grad_out``;
+    * ``objective.value_and_grad(x) -> (float, ndarray)`` for
+      ``scipy.optimize.minimize(..., jac=True)``;
+    * ``objective.loss(model) -> tensor``: a ``torch.autograd.Function``,
+      so ``loss.backward()`` fills ``model.grad`` and the loss composes with
+      any torch regulariser or optimiser.
+
+    ``objective.value(x)`` gives the loss alone (forward propagation only).
+    """
+
+    def __init__(
+        self,
+        model_shape: Sequence[int],
+        grid_spacing: Union[float, Sequence[float]],
+        dt: float,
+        source_amplitudes: torch.Tensor,
+        source_locations: torch.Tensor,
+        receiver_locations: torch.Tensor,
+        observed: torch.Tensor,
+        *,
+        loss: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None,
+        client: Union[None, str, distributed.Client] = None,
+        n_workers: Optional[int] = None,
+        threads_per_worker: int = 1,
+        shots_per_task: Optional[int] = None,
+        threads: Optional[int] = None,
+        device: Optional[str] = None,
+        timeout: float = 30.0,
+        cluster_kwargs: Optional[Dict[str, Any]] = None,
+        **propagator_kwargs,
+    ):
+        self.model_shape = _check_model_shape(model_shape)
+        unknown = sorted(set(propagator_kwargs) - set(PROPAGATOR_KWARGS))
+        if unknown:
+            raise TypeError(
+                f"ShotObjective got unexpected keyword argument(s) {unknown}; the propagator "
+                f"keyword arguments it passes on are {list(PROPAGATOR_KWARGS)}"
+            )
+        if loss is not None and not callable(loss):
+            raise TypeError(f"loss must be callable, got {type(loss).__name__}")
+        _check_positive_int("threads_per_worker", threads_per_worker)
+        for name, value in (("n_workers", n_workers), ("shots_per_task", shots_per_task), ("threads", threads)):
+            if value is not None:
+                _check_positive_int(name, value)
+        if device is not None and device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
+            raise ValueError(f"device must be 'cpu', 'cuda' or None, got {device!r}")
+        if not (isinstance(timeout, (int, float)) and timeout > 0):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        self.n_shots, self.dtype = _check_acquisition(
+            self.model_shape, source_amplitudes, source_locations, receiver_locations, observed, propagator_kwargs.get("nt")
+        )
+        self.loss_fn = l2_misfit if loss is None else loss
+        self.timeout = float(timeout)
+        self.n_evaluations = 0
+        self._closed = False
+        self._cluster = None
+        self._owns_client = False
+        self.client = self._connect(client, n_workers, threads_per_worker, cluster_kwargs)
+        try:
+            slots = self._register_plugin(threads, device, propagator_kwargs.get("python_backend", False))
+            self.shot_groups = _split_shots(self.n_shots, shots_per_task, slots)
+            common = dict(grid_spacing=grid_spacing, dt=float(dt), loss=self.loss_fn, kwargs=dict(propagator_kwargs))
+            self._groups = self._send_groups(
+                common, source_amplitudes, source_locations, receiver_locations, observed
+            )
+        except BaseException:
+            self.close()
+            raise
+
+    # ---------------------------------------------------------- set-up
+
+    def _connect(self, client, n_workers, threads_per_worker, cluster_kwargs) -> distributed.Client:
+        if isinstance(client, distributed.Client):
+            return client
+        if isinstance(client, str):
+            try:
+                connected = distributed.Client(client, timeout=self.timeout)
+            except (OSError, TimeoutError) as exc:
+                raise ConnectionError(
+                    f"client: no Dask scheduler answered at {client!r} within {self.timeout:g} s ({exc})"
+                ) from exc
+            self._owns_client = True
+            return connected
+        if client is not None:
+            raise TypeError(f"client must be None, a scheduler address or a distributed.Client, got {type(client).__name__}")
+        method = dask.config.get("distributed.worker.multiprocessing-method")
+        if method == "fork":
+            raise RuntimeError(
+                "distributed.worker.multiprocessing-method is 'fork', but a forked child of a process "
+                "that has loaded torchwave hangs; set it to 'spawn' (Dask's default)"
+            )
+        kwargs = dict(
+            n_workers=n_workers or _usable_cores(),
+            threads_per_worker=threads_per_worker,
+            processes=True,
+            dashboard_address=":0",
+        )
+        kwargs.update(cluster_kwargs or {})
+        with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
+            self._cluster = distributed.LocalCluster(**kwargs)
+        self._owns_client = True
+        return distributed.Client(self._cluster)
+
+    def _register_plugin(self, threads, device, python_backend) -> int:
+        """Registers the thread and device settings on the workers; returns
+        the cluster's task threads."""
+        workers = self._wait_for_a_worker()
+        slots_by_host: Dict[str, int] = {}
+        for info in workers.values():
+            slots_by_host[info["host"]] = slots_by_host.get(info["host"], 0) + info["nthreads"]
+        plugin = _WorkerSetup(threads, device, slots_by_host, python_backend)
+        try:
+            self.client.register_plugin(plugin, name=_PLUGIN_NAME)
+        except ImportError as exc:
+            raise ImportError(
+                f"the Dask workers cannot import torchwave ({exc}): install it where the workers run, "
+                "or put its python/ directory on their PYTHONPATH"
+            ) from exc
+        return sum(slots_by_host.values())
+
+    def _wait_for_a_worker(self) -> Dict[str, Any]:
+        """The scheduler's workers, once it has at least one (asking the
+        scheduler itself: a LocalCluster's cached view lags behind)."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            workers = self.client.scheduler_info(n_workers=-1)["workers"]
+            if workers:
+                return workers
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the Dask cluster has had no worker for {self.timeout:g} s")
+            time.sleep(0.05)
+
+    def _send_groups(self, common, source_amplitudes, source_locations, receiver_locations, observed) -> List[distributed.Future]:
+        """One task per shot group whose result is the group's data. They go
+        to the scheduler in one batch, which spreads them over the workers.
+        They carry no worker restrictions: a task restricted to a worker that
+        has died is never rescheduled on a new one, even when its
+        restrictions are loose."""
+        token = uuid.uuid4().hex[:12]
+        groups = []
+        for shots in self.shot_groups:
+            index = torch.as_tensor(shots, dtype=torch.long)
+            groups.append(dict(
+                common,
+                shots=list(shots),
+                source_amplitudes=source_amplitudes.detach().to("cpu")[index].contiguous(),
+                source_locations=source_locations.detach().to("cpu")[index].contiguous(),
+                receiver_locations=receiver_locations.detach().to("cpu")[index].contiguous(),
+                observed=observed.detach().to("cpu")[index].contiguous(),
+            ))
+        with warnings.catch_warnings():
+            # The data travel inside the tasks on purpose, so that the
+            # scheduler can recompute them; it warns above 10 MiB.
+            warnings.filterwarnings("ignore", message="Sending large graph")
+            keys = [f"torchwave-shots-{token}-{i}" for i in range(len(groups))]
+            futures = self.client.map(_hold, groups, key=keys)
+        distributed.wait(futures)
+        for future in futures:
+            if future.status == "error":
+                future.result()  # raises the worker's exception
+        return futures
+
+    # ---------------------------------------------------------- evaluation
+
+    def _evaluate(self, model: np.ndarray, need_grad: bool) -> Tuple[float, Optional[np.ndarray]]:
+        """Loss (and gradient, float64 of model_shape) at `model`, a NumPy
+        array of model_shape."""
+        if self._closed:
+            raise RuntimeError("this ShotObjective is closed")
+        if not np.all(np.isfinite(model)):
+            raise ValueError("model has non-finite values")
+        model = np.ascontiguousarray(model, dtype=_numpy_dtype(self.dtype))
+        attempts = 3
+        for attempt in range(attempts):
+            model_future = self.client.scatter(model, broadcast=True, hash=False)
+            try:
+                parts = [self.client.submit(_group_loss, model_future, group, need_grad, pure=False) for group in self._groups]
+                while len(parts) > 1:
+                    pairs = [self.client.submit(_add, a, b, pure=False) for a, b in zip(parts[::2], parts[1::2])]
+                    parts = pairs + ([parts[-1]] if len(parts) % 2 else [])
+                f, g = parts[0].result()
+                break
+            except concurrent.futures.CancelledError:
+                # The model's every copy died with its workers: broadcast it
+                # again once there is a worker to hold it.
+                if model_future.status != "cancelled" or attempt == attempts - 1 or self.client.status != "running":
+                    raise
+                _logger.warning("the model broadcast was lost with its workers; sending it again")
+                self._wait_for_a_worker()
+            finally:
+                del model_future
+        self.n_evaluations += 1
+        return float(f), (None if g is None else g.reshape(self.model_shape))
+
+    def _check_x(self, x) -> np.ndarray:
+        x = np.asarray(x)
+        size = math.prod(self.model_shape)
+        if x.ndim != 1 or x.size != size:
+            raise ValueError(
+                f"x must be the flattened model, a vector of {size} values for model_shape "
+                f"{tuple(self.model_shape)}, got shape {x.shape}"
+            )
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"x must be a floating-point array, got dtype {x.dtype}")
+        return x.reshape(self.model_shape)
+
+    def __call__(self, x: np.ndarray, grad_out: np.ndarray) -> float:
+        """Loss at the flattened model ``x``; writes the gradient into
+        ``grad_out`` (torchwave.optim's objective shape)."""
+        model = self._check_x(x)
+        if not isinstance(grad_out, np.ndarray) or grad_out.shape != x.shape:
+            raise ValueError(
+                f"grad_out must be a NumPy array of the same shape as x {np.shape(x)}, got "
+                f"{getattr(grad_out, 'shape', type(grad_out).__name__)}"
+            )
+        f, g = self._evaluate(model, True)
+        grad_out[...] = g.reshape(grad_out.shape)
+        return f
+
+    def value_and_grad(self, x: np.ndarray) -> Tuple[float, np.ndarray]:
+        """``(loss, gradient)`` at the flattened model ``x``, the gradient a
+        float64 vector: a function for ``scipy.optimize.minimize(jac=True)``."""
+        f, g = self._evaluate(self._check_x(x), True)
+        return f, g.reshape(-1)
+
+    def value(self, x: np.ndarray) -> float:
+        """The loss alone at the flattened model ``x`` (no backward pass)."""
+        return self._evaluate(self._check_x(x), False)[0]
+
+    def loss(self, model: torch.Tensor) -> torch.Tensor:
+        """The loss at ``model`` ([ny, nx]) as a differentiable scalar
+        tensor: its backward gives the gradient summed over shots."""
+        if not isinstance(model, torch.Tensor):
+            raise TypeError(f"model must be a torch.Tensor, got {type(model).__name__}")
+        if tuple(model.shape) != tuple(self.model_shape):
+            raise ValueError(f"model must have shape {tuple(self.model_shape)}, got {tuple(model.shape)}")
+        if not model.is_floating_point():
+            raise TypeError(f"model must be a floating-point tensor, got {model.dtype}")
+        return _ShotLossFunction.apply(model, self)
+
+    # ---------------------------------------------------------- lifetime
+
+    def close(self) -> None:
+        """Releases the shot data on the cluster; closes the client and the
+        LocalCluster if this objective started them."""
+        if self._closed:
+            return
+        self._closed = True
+        groups, self._groups = getattr(self, "_groups", []), []
+        if groups and self.client.status == "running":
+            # Free the shot data on the workers, and wait (briefly) until the
+            # scheduler has let them go: a cluster closed before that warns
+            # that it lost them.
+            keys = [future.key for future in groups]
+            self.client.cancel(groups)
+            deadline = time.monotonic() + 2.0
+            while self.client.run_on_scheduler(_known_tasks, keys=keys) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        if self._cluster is not None:  # workers first, so none outlives its scheduler
+            self._cluster.close()
+            self._cluster = None
+        client = getattr(self, "client", None)
+        if client is not None and self._owns_client:
+            client.close()
+
+    def __enter__(self) -> ShotObjective:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self.shot_groups)} shot groups"
+        return f"ShotObjective(model_shape={tuple(self.model_shape)}, n_shots={self.n_shots}, dtype={self.dtype}, {state})"
+
+
+# ------------------------------------------------------------ validation
+
+
+def _check_positive_int(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _check_model_shape(model_shape) -> Tuple[int, int]:
+    try:
+        shape = tuple(int(n) for n in model_shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"model_shape must be (ny, nx), got {model_shape!r}") from None
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"model_shape must be (ny, nx) of positive ints, got {model_shape!r}")
+    return shape
+
+
+def _numpy_dtype(dtype: torch.dtype):
+    return np.float32 if dtype == torch.float32 else np.float64
+
+
+def _check_acquisition(model_shape, source_amplitudes, source_locations, receiver_locations, observed, nt) -> Tuple[int, torch.dtype]:
+    named = (
+        ("source_amplitudes", source_amplitudes, "[n_shots, n_sources, nt]"),
+        ("source_locations", source_locations, "[n_shots, n_sources, 2]"),
+        ("receiver_locations", receiver_locations, "[n_shots, n_receivers, 2]"),
+        ("observed", observed, "[n_shots, n_receivers, nt]"),
+    )
+    for name, t, layout in named:
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor {layout}, got {type(t).__name__}")
+        if t.ndim != 3:
+            raise ValueError(f"{name} must have shape {layout}, got {tuple(t.shape)}")
+    dtype = source_amplitudes.dtype
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"source_amplitudes must be float32 or float64, got {dtype}")
+    if observed.dtype != dtype:
+        raise TypeError(f"observed has dtype {observed.dtype} but source_amplitudes has {dtype}; they must match")
+    for name, t in (("source_locations", source_locations), ("receiver_locations", receiver_locations)):
+        if t.dtype != torch.long:
+            raise TypeError(f"{name} must have dtype torch.long (cell indices), got {t.dtype}")
+        if t.shape[-1] != 2:
+            raise ValueError(f"{name} must have shape [n_shots, n, 2], got {tuple(t.shape)}")
+        used = t[~(t == IGNORE_LOCATION).all(dim=-1)]
+        for dim, label in enumerate(("y (first)", "x (second)")):
+            if used.numel() and (int(used[:, dim].min()) < 0 or int(used[:, dim].max()) >= model_shape[dim]):
+                raise ValueError(
+                    f"{name} has a {label} coordinate outside the model, which has {model_shape[dim]} cells in that dimension"
+                )
+    n_shots = source_amplitudes.shape[0]
+    for name, t, _ in named[1:]:
+        if t.shape[0] != n_shots:
+            raise ValueError(f"{name} has {t.shape[0]} shots but source_amplitudes has {n_shots}")
+    if n_shots == 0:
+        raise ValueError("source_amplitudes has no shots")
+    if source_locations.shape[1] != source_amplitudes.shape[1]:
+        raise ValueError(
+            f"source_locations has {source_locations.shape[1]} sources per shot but source_amplitudes has {source_amplitudes.shape[1]}"
+        )
+    if receiver_locations.shape[1] != observed.shape[1]:
+        raise ValueError(
+            f"observed has {observed.shape[1]} receivers per shot but receiver_locations has {receiver_locations.shape[1]}"
+        )
+    expected_nt = source_amplitudes.shape[-1] if nt is None else nt
+    if observed.shape[-1] != expected_nt:
+        raise ValueError(f"observed has {observed.shape[-1]} time samples but the propagation gives {expected_nt}")
+    return n_shots, dtype
+
+
+def _split_shots(n_shots: int, shots_per_task: Optional[int], slots: int) -> List[List[int]]:
+    """Contiguous groups of shot indices."""
+    if shots_per_task is None:
+        n_groups = max(1, min(n_shots, slots))
+        return [list(map(int, g)) for g in np.array_split(np.arange(n_shots), n_groups)]
+    return [list(range(i, min(i + shots_per_task, n_shots))) for i in range(0, n_shots, shots_per_task)]
