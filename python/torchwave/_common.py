@@ -380,3 +380,25 @@ def check_survey(
         receiver_locations = check_locations(rec_name, receiver_locations, n_shots, device)
         n_shots = shot_count(rec_name, receiver_locations.shape[0], n_shots)
     return amplitudes, source_locations, receiver_locations, nt, n_shots
+
+
+_transformed_steps: dict = {}
+
+
+def step_function(step, kind: str):
+    """A reference implementation's step as ``python_backend`` asks:
+    itself ("eager"), TorchScript ("jit") or ``torch.compile`` ("compile");
+    the transformed versions are built once per process."""
+    if kind == "eager":
+        return step
+    if kind not in ("jit", "compile"):
+        raise ValueError(f"python_backend must be True, False, 'eager', 'jit' or 'compile', got {kind!r}")
+    key = (step, kind)
+    if key not in _transformed_steps:
+        if kind == "jit":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _transformed_steps[key] = torch.jit.script(step)
+        else:
+            _transformed_steps[key] = torch.compile(step, dynamic=False)
+    return _transformed_steps[key]

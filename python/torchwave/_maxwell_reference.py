@@ -6,9 +6,11 @@ autograd differentiate it."""
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from typing import Callable, List
 
 import torch
+
+from . import _common as common
 
 #: Staggered first-derivative weights, k = 1..stencil/2: the derivative
 #: half a cell from i is Σ w_k (f[i+k] − f[i+1−k]) / h.
@@ -85,32 +87,4 @@ def maxwell_step(
 
 
 def get_step(kind: str) -> Callable:
-    if kind == "eager":
-        return maxwell_step
-    if kind == "jit":
-        return _jit_step()
-    if kind == "compile":
-        return _compiled_step()
-    raise ValueError(f"python_backend must be True, False, 'eager', 'jit' or 'compile', got {kind!r}")
-
-
-_jit: Optional[Callable] = None
-_compiled: Optional[Callable] = None
-
-
-def _jit_step() -> Callable:
-    global _jit
-    if _jit is None:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _jit = torch.jit.script(maxwell_step)
-    return _jit
-
-
-def _compiled_step() -> Callable:
-    global _compiled
-    if _compiled is None:
-        _compiled = torch.compile(maxwell_step, dynamic=False)
-    return _compiled
+    return common.step_function(maxwell_step, kind)

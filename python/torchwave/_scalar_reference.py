@@ -5,9 +5,11 @@ kernels, on the same padded grid, and lets autograd differentiate it."""
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from typing import Callable, List
 
 import torch
+
+from . import _common as common
 
 
 def _pad_back(inner: torch.Tensor, dim: int, h: int) -> torch.Tensor:
@@ -69,32 +71,4 @@ def scalar_step(
 
 
 def get_step(kind: str) -> Callable:
-    if kind == "eager":
-        return scalar_step
-    if kind == "jit":
-        return _jit_step()
-    if kind == "compile":
-        return _compiled_step()
-    raise ValueError(f"python_backend must be True, False, 'eager', 'jit' or 'compile', got {kind!r}")
-
-
-_jit: Optional[Callable] = None
-_compiled: Optional[Callable] = None
-
-
-def _jit_step() -> Callable:
-    global _jit
-    if _jit is None:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _jit = torch.jit.script(scalar_step)
-    return _jit
-
-
-def _compiled_step() -> Callable:
-    global _compiled
-    if _compiled is None:
-        _compiled = torch.compile(scalar_step, dynamic=False)
-    return _compiled
+    return common.step_function(scalar_step, kind)
