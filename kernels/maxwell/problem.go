@@ -27,6 +27,7 @@ package maxwell
 
 import (
 	"fmt"
+	"github.com/torchwave/torchwave/kernels/grid"
 	"math"
 )
 
@@ -107,7 +108,7 @@ func (p *Problem[T]) Validate() error {
 		name string
 		s    []T
 	}{{"ca", p.CA}, {"cb", p.CB}, {"cq", p.CQ}} {
-		if err := checkLen(m.name, len(m.s), models*p.cells()); err != nil {
+		if err := grid.CheckLen(m.name, len(m.s), models*p.cells()); err != nil {
 			return err
 		}
 	}
@@ -117,7 +118,7 @@ func (p *Problem[T]) Validate() error {
 		n    int
 	}{{"ay", p.AY, p.NY}, {"by", p.BY, p.NY}, {"ayh", p.AYH, p.NY}, {"byh", p.BYH, p.NY},
 		{"ax", p.AX, p.NX}, {"bx", p.BX, p.NX}, {"axh", p.AXH, p.NX}, {"bxh", p.BXH, p.NX}} {
-		if err := checkLen(prof.name, len(prof.s), prof.n); err != nil {
+		if err := grid.CheckLen(prof.name, len(prof.s), prof.n); err != nil {
 			return err
 		}
 	}
@@ -134,23 +135,7 @@ func (p *Problem[T]) Validate() error {
 }
 
 func (p *Problem[T]) checkLocations(what string, idx []int64, n int) error {
-	if n < 0 {
-		return fmt.Errorf("negative number of %ss", what)
-	}
-	if err := checkLen(what+" index", len(idx), p.NShots*n); err != nil {
-		return err
-	}
-	h := p.Halo()
-	for _, i := range idx {
-		if i == -1 {
-			continue
-		}
-		y, x := int(i)/p.NX, int(i)%p.NX
-		if i < 0 || y < h || y >= p.NY-h || x < h || x >= p.NX-h {
-			return fmt.Errorf("%s index %d is outside the %d×%d grid's interior", what, i, p.NY, p.NX)
-		}
-	}
-	return nil
+	return grid.CheckLocations(what, idx, p.NShots, n, p.NY, p.NX, p.Halo())
 }
 
 // ValidateChunk checks the buffers of one call against the problem.
@@ -162,24 +147,24 @@ func (p *Problem[T]) ValidateChunk(f *Fields[T], c *Chunk[T], backward bool) err
 			if k == 1 && !backward {
 				continue
 			}
-			if err := checkLen(fmt.Sprintf("%s[%d]", name, k), len(pair[k]), n); err != nil {
+			if err := grid.CheckLen(fmt.Sprintf("%s[%d]", name, k), len(pair[k]), n); err != nil {
 				return err
 			}
 		}
 	}
-	if err := checkLen("hx", len(f.HX), n); err != nil {
+	if err := grid.CheckLen("hx", len(f.HX), n); err != nil {
 		return err
 	}
-	if err := checkLen("hz", len(f.HZ), n); err != nil {
+	if err := grid.CheckLen("hz", len(f.HZ), n); err != nil {
 		return err
 	}
 	if c.NSteps < 0 || c.Step0 < 0 {
 		return fmt.Errorf("bad step range: start %d, count %d", c.Step0, c.NSteps)
 	}
-	if err := checkLen("source amplitudes", len(c.SourceAmp), c.NSteps*p.NShots*p.NSources); err != nil {
+	if err := grid.CheckLen("source amplitudes", len(c.SourceAmp), c.NSteps*p.NShots*p.NSources); err != nil {
 		return err
 	}
-	if err := checkLen("receiver amplitudes", len(c.ReceiverAmp), c.NSteps*p.NShots*p.NReceivers); err != nil {
+	if err := grid.CheckLen("receiver amplitudes", len(c.ReceiverAmp), c.NSteps*p.NShots*p.NReceivers); err != nil {
 		return err
 	}
 	if c.NSteps > 0 {
@@ -203,7 +188,7 @@ func (p *Problem[T]) ValidateChunk(f *Fields[T], c *Chunk[T], backward bool) err
 		if g.g == nil {
 			continue
 		}
-		if err := checkLen(g.name, len(g.g), n); err != nil {
+		if err := grid.CheckLen(g.name, len(g.g), n); err != nil {
 			return err
 		}
 		for _, s := range g.stores {
@@ -211,13 +196,6 @@ func (p *Problem[T]) ValidateChunk(f *Fields[T], c *Chunk[T], backward bool) err
 				return fmt.Errorf("%s needs its stored fields", g.name)
 			}
 		}
-	}
-	return nil
-}
-
-func checkLen(name string, got, want int) error {
-	if got != want {
-		return fmt.Errorf("%s has %d elements, want %d", name, got, want)
 	}
 	return nil
 }

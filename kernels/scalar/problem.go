@@ -23,6 +23,7 @@ package scalar
 
 import (
 	"fmt"
+	"github.com/torchwave/torchwave/kernels/grid"
 	"math"
 )
 
@@ -100,7 +101,7 @@ func (p *Problem[T]) Validate() error {
 	if p.ModelPerShot {
 		models = p.NShots
 	}
-	if err := checkLen("c", len(p.C), models*p.cells()); err != nil {
+	if err := grid.CheckLen("c", len(p.C), models*p.cells()); err != nil {
 		return err
 	}
 	for _, prof := range []struct {
@@ -108,7 +109,7 @@ func (p *Problem[T]) Validate() error {
 		s    []T
 		n    int
 	}{{"ay", p.AY, p.NY}, {"by", p.BY, p.NY}, {"dby", p.DBY, p.NY}, {"ax", p.AX, p.NX}, {"bx", p.BX, p.NX}, {"dbx", p.DBX, p.NX}} {
-		if err := checkLen(prof.name, len(prof.s), prof.n); err != nil {
+		if err := grid.CheckLen(prof.name, len(prof.s), prof.n); err != nil {
 			return err
 		}
 	}
@@ -125,23 +126,7 @@ func (p *Problem[T]) Validate() error {
 }
 
 func (p *Problem[T]) checkLocations(what string, idx []int64, n int) error {
-	if n < 0 {
-		return fmt.Errorf("negative number of %ss", what)
-	}
-	if err := checkLen(what+" index", len(idx), p.NShots*n); err != nil {
-		return err
-	}
-	h := p.Halo()
-	for _, i := range idx {
-		if i == -1 {
-			continue
-		}
-		y, x := int(i)/p.NX, int(i)%p.NX
-		if i < 0 || y < h || y >= p.NY-h || x < h || x >= p.NX-h {
-			return fmt.Errorf("%s index %d is outside the %d×%d grid's interior", what, i, p.NY, p.NX)
-		}
-	}
-	return nil
+	return grid.CheckLocations(what, idx, p.NShots, n, p.NY, p.NX, p.Halo())
 }
 
 // ValidateChunk checks the buffers of one call against the problem.
@@ -149,7 +134,7 @@ func (p *Problem[T]) ValidateChunk(f *Fields[T], c *Chunk[T], backward bool) err
 	n := p.NShots * p.cells()
 	for name, pair := range map[string][2][]T{"u": f.U, "psiy": f.PsiY, "psix": f.PsiX, "zetay": f.ZetaY, "zetax": f.ZetaX} {
 		for k := range pair {
-			if err := checkLen(fmt.Sprintf("%s[%d]", name, k), len(pair[k]), n); err != nil {
+			if err := grid.CheckLen(fmt.Sprintf("%s[%d]", name, k), len(pair[k]), n); err != nil {
 				return err
 			}
 		}
@@ -157,10 +142,10 @@ func (p *Problem[T]) ValidateChunk(f *Fields[T], c *Chunk[T], backward bool) err
 	if c.NSteps < 0 || c.Step0 < 0 {
 		return fmt.Errorf("bad step range: start %d, count %d", c.Step0, c.NSteps)
 	}
-	if err := checkLen("source amplitudes", len(c.SourceAmp), c.NSteps*p.NShots*p.NSources); err != nil {
+	if err := grid.CheckLen("source amplitudes", len(c.SourceAmp), c.NSteps*p.NShots*p.NSources); err != nil {
 		return err
 	}
-	if err := checkLen("receiver amplitudes", len(c.ReceiverAmp), c.NSteps*p.NShots*p.NReceivers); err != nil {
+	if err := grid.CheckLen("receiver amplitudes", len(c.ReceiverAmp), c.NSteps*p.NShots*p.NReceivers); err != nil {
 		return err
 	}
 	if c.Store != nil && c.NSteps > 0 {
@@ -174,16 +159,9 @@ func (p *Problem[T]) ValidateChunk(f *Fields[T], c *Chunk[T], backward bool) err
 		}
 	}
 	if backward && c.GradC != nil {
-		if err := checkLen("grad c", len(c.GradC), n); err != nil {
+		if err := grid.CheckLen("grad c", len(c.GradC), n); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func checkLen(name string, got, want int) error {
-	if got != want {
-		return fmt.Errorf("%s has %d elements, want %d", name, got, want)
 	}
 	return nil
 }

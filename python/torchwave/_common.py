@@ -402,3 +402,30 @@ def step_function(step, kind: str):
         else:
             _transformed_steps[key] = torch.compile(step, dynamic=False)
     return _transformed_steps[key]
+
+
+def scaled_sources(
+    amplitudes,
+    source_index: torch.Tensor,
+    scale_grid: torch.Tensor,
+    factor: float,
+    n_shots: int,
+    nt_inner: int,
+    step_ratio: int,
+    freq_taper_frac: float,
+    time_pad_frac: float,
+    time_taper: bool,
+) -> torch.Tensor:
+    """Source amplitudes as the core adds them: upsampled to the internal
+    step and multiplied by ``factor`` times ``scale_grid`` ([1 or n_shots,
+    ny, nx]) at each source's cell (0 for ignored sources), laid out
+    [nt_inner, n_shots, n_sources]. Only the source cells of the grid are
+    read: no scaled copy of it is made."""
+    dtype, device = scale_grid.dtype, scale_grid.device
+    if amplitudes is None or amplitudes.shape[1] == 0:
+        return torch.zeros(nt_inner, n_shots, 0, dtype=dtype, device=device)
+    amp = upsample(amplitudes, step_ratio, freq_taper_frac, time_pad_frac, time_taper)
+    flat = scale_grid.reshape(scale_grid.shape[0], -1).expand(n_shots, -1)
+    live = (source_index >= 0).to(device=device, dtype=dtype)
+    scale = flat.gather(1, source_index.clamp_min(0).to(device)) * (factor * live)
+    return (amp * scale[..., None]).permute(2, 0, 1)

@@ -415,16 +415,12 @@ def _prepare(
     receiver_index = common.flat_indices("receiver_location", receiver_location, n_shots, extents, pad, nx, model_shape)
 
     # Sources: upsampled to the internal step and scaled to −cb/(dy·dx) at
-    # their cell, [nt_inner, n_shots, n_sources].
+    # their cell.
     nt_inner = nt * step_ratio
-    if source_amplitude is not None and source_amplitude.shape[1] > 0:
-        amp = common.upsample(source_amplitude, step_ratio, freq_taper_frac, time_pad_frac, time_taper)
-        safe = source_index.clamp_min(0).to(device)
-        cb_flat = cb.reshape(cb.shape[0], -1).expand(n_shots, -1)
-        scale = -cb_flat.gather(1, safe) / (dy * dx) * (source_index >= 0).to(device=device, dtype=dtype)
-        src = (amp * scale[..., None]).permute(2, 0, 1)
-    else:
-        src = torch.zeros(nt_inner, n_shots, 0, dtype=dtype, device=device)
+    src = common.scaled_sources(
+        source_amplitude, source_index, cb, -1.0 / (dy * dx), n_shots, nt_inner, step_ratio,
+        freq_taper_frac, time_pad_frac, time_taper,
+    )
 
     profiles = []
     for shift in (0.0, 0.5):

@@ -393,17 +393,12 @@ def _prepare(
     source_index = common.flat_indices("source_locations", source_locations, n_shots, extents, pad, nx, model_shape)
     receiver_index = common.flat_indices("receiver_locations", receiver_locations, n_shots, extents, pad, nx, model_shape)
 
-    # Sources: upsampled to the internal step, scaled by −v²dt² at their
-    # cell, laid out [nt_inner, n_shots, n_sources].
+    # Sources: upsampled to the internal step and scaled by −v²dt² at
+    # their cell.
     nt_inner = nt * step_ratio
-    if source_amplitudes is not None and source_amplitudes.shape[1] > 0:
-        amp = common.upsample(source_amplitudes, step_ratio, freq_taper_frac, time_pad_frac, time_taper)
-        safe = source_index.clamp_min(0).to(device)
-        c_flat = c.reshape(c.shape[0], -1).expand(n_shots, -1)
-        scale = -c_flat.gather(1, safe) * (source_index >= 0).to(device=device, dtype=dtype)
-        src = (amp * scale[..., None]).permute(2, 0, 1)
-    else:
-        src = torch.zeros(nt_inner, n_shots, 0, dtype=dtype, device=device)
+    src = common.scaled_sources(
+        source_amplitudes, source_index, c, -1.0, n_shots, nt_inner, step_ratio, freq_taper_frac, time_pad_frac, time_taper
+    )
 
     profiles = list(common.pml_profile(ny, h, widths[:2], dy, dt_inner, max_vel, pml_freq, accuracy, dtype, device))
     profiles += list(common.pml_profile(nx, h, widths[2:], dx, dt_inner, max_vel, pml_freq, accuracy, dtype, device))
