@@ -101,6 +101,11 @@ class _Setup:
     forward_callback: Optional[Callable]
     backward_callback: Optional[Callable]
     callback_frequency: int  # in user steps
+    # The simulated region [y0, y1, x0, x1) of the model, and the padding
+    # (halo + PML) [y0, y1, x0, x1] around it.
+    extents: Optional[List[int]] = None
+    pad: Optional[List[int]] = None
+    extra_receiver_index: Optional[torch.Tensor] = None
 
     @property
     def halo(self) -> int:
@@ -251,7 +256,7 @@ def scalar(
     setup, inputs = _prepare(
         v, grid_spacing, dt, source_amplitudes, source_locations, receiver_locations,
         accuracy, pml_width, pml_freq, max_vel, survey_pad,
-        [wavefield_0, wavefield_m1, psiy_m1, psix_m1, zetay_m1, zetax_m1],
+        dict(zip(_WAVEFIELD_NAMES, [wavefield_0, wavefield_m1, psiy_m1, psix_m1, zetay_m1, zetax_m1])),
         origin, nt, model_gradient_sampling_interval, freq_taper_frac, time_pad_frac,
         time_taper, forward_callback, backward_callback, callback_frequency,
         python_backend, storage_mode, storage_path, storage_compression, storage_strategy,
@@ -281,9 +286,15 @@ def _prepare(
     accuracy, pml_width, pml_freq, max_vel, survey_pad, initial, origin, nt,
     model_gradient_sampling_interval, freq_taper_frac, time_pad_frac, time_taper,
     forward_callback, backward_callback, callback_frequency, python_backend,
-    storage_mode, storage_path, storage_compression, storage_strategy,
+    storage_mode, storage_path, storage_compression, storage_strategy, extra_receivers=None,
 ):
-    """Validates the arguments and builds the padded problem."""
+    """Validates the arguments and builds the padded problem.
+
+    ``initial`` maps initial-field names to tensors or None; names starting
+    psiy/zetay (psix/zetax) are PML fields along y (x). ``extra_receivers``
+    names one more set of receiver locations (Born's background
+    receivers): it takes part in the checks and the survey region, and its
+    padded indices come back as ``setup.extra_receiver_index``."""
     v = common.check_tensor("v", v, ndims=(2, 3), dtypes=(torch.float32, torch.float64))
     device, dtype = v.device, v.dtype
     common.check_finite("v", v)
@@ -330,8 +341,11 @@ def _prepare(
         ("source_amplitudes", "source_locations", "receiver_locations"),
         source_amplitudes, source_locations, receiver_locations, nt, n_shots, dtype, device,
     )
-    names = ("wavefield_0", "wavefield_m1", "psiy_m1", "psix_m1", "zetay_m1", "zetax_m1")
-    for name, w in zip(names, initial):
+    extra_name, extra_locations = extra_receivers if extra_receivers is not None else (None, None)
+    if extra_locations is not None:
+        extra_locations = common.check_locations(extra_name, extra_locations, n_shots, device)
+        n_shots = common.shot_count(extra_name, extra_locations.shape[0], n_shots)
+    for name, w in initial.items():
         if w is not None:
             common.check_tensor(name, w, ndims=(3,), dtypes=(dtype,), device=device)
             common.check_finite(name, w)
@@ -342,7 +356,7 @@ def _prepare(
 
     # The simulated region of the model.
     model_shape = tuple(v.shape[-2:])
-    given = [(n, w) for n, w in zip(names, initial) if w is not None]
+    given = [(n, w) for n, w in initial.items() if w is not None]
     if given:
         if survey_pad is not None:
             raise ValueError("survey_pad cannot be combined with initial wavefields; give origin instead")
@@ -363,7 +377,7 @@ def _prepare(
     else:
         if origin is not None and survey_pad is not None:
             raise ValueError("give survey_pad or origin, not both")
-        extents = common.survey_extents(model_shape, [source_locations, receiver_locations], survey_pad)
+        extents = common.survey_extents(model_shape, [source_locations, receiver_locations, extra_locations], survey_pad)
     v_sim = v[..., extents[0] : extents[1], extents[2] : extents[3]]
 
     model_max = float(v_sim.detach().abs().max())
@@ -392,6 +406,9 @@ def _prepare(
 
     source_index = common.flat_indices("source_locations", source_locations, n_shots, extents, pad, nx, model_shape)
     receiver_index = common.flat_indices("receiver_locations", receiver_locations, n_shots, extents, pad, nx, model_shape)
+    extra_index = None
+    if extra_receivers is not None:
+        extra_index = common.flat_indices(extra_name, extra_locations, n_shots, extents, pad, nx, model_shape)
 
     # Sources: upsampled to the internal step and scaled by −v²dt² at
     # their cell.
@@ -410,14 +427,15 @@ def _prepare(
         storage_mode=storage_mode, storage_path=os.fspath(storage_path), compression=compression,
         strategy=storage_strategy, pml_width=widths, forward_callback=forward_callback,
         backward_callback=backward_callback, callback_frequency=callback_frequency,
+        extents=extents, pad=pad, extra_receiver_index=extra_index,
     )
 
     # Initial fields on the padded grid, zero in the halo; PML fields also
     # zero where their profile is (they have no effect there).
     my, mx = setup.live_masks(dtype, device)
-    masks = [None, None, my, mx, my, mx]
     fields = []
-    for w, mask in zip(initial, masks):
+    for name, w in initial.items():
+        mask = my if name.startswith(("psiy", "zetay")) else mx if name.startswith(("psix", "zetax")) else None
         if w is None:
             fields.append(None)  # zero; allocated where it is needed
             continue
