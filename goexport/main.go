@@ -139,6 +139,24 @@ func runScalarTyped[T scalar.Float](a scalarCall, backward bool) error {
 	if err := checkDims(a); err != nil {
 		return err
 	}
+	p, f, c := scalarParts[T](a)
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := p.ValidateChunk(f, c, backward); err != nil {
+		return err
+	}
+	if backward {
+		scalar.Backward(p, f, c)
+	} else {
+		scalar.Forward(p, f, c)
+	}
+	return nil
+}
+
+// scalarParts views the buffers of a call whose sizes checkScalarSizes
+// accepted; a null pointer becomes a nil slice.
+func scalarParts[T scalar.Float](a scalarCall) (*scalar.Problem[T], *scalar.Fields[T], *scalar.Chunk[T]) {
 	shots, ny, nx := int(a.nShots), int(a.ny), int(a.nx)
 	cells := ny * nx
 	models := 1
@@ -158,53 +176,70 @@ func runScalarTyped[T scalar.Float](a scalarCall, backward bool) error {
 		NSources:      int(a.nSources), NReceivers: int(a.nReceivers),
 		StoreInterval: int(a.storeInterval),
 	}
-	n := shots * cells
-	pair := func(v [2]unsafe.Pointer) [2][]T { return [2][]T{slice[T](v[0], n), slice[T](v[1], n)} }
-	f := &scalar.Fields[T]{
-		U: pair(a.u), PsiY: pair(a.psiy), PsiX: pair(a.psix),
-		ZetaY: pair(a.zetay), ZetaX: pair(a.zetax),
-	}
+	f := fieldsAt[T](shots*cells, a.u, a.psiy, a.psix, a.zetay, a.zetax)
 	c := &scalar.Chunk[T]{
 		Step0: int(a.step0), NSteps: nsteps,
 		SourceAmp:   slice[T](a.sourceAmp, nsteps*shots*int(a.nSources)),
 		ReceiverAmp: slice[T](a.receiverAmp, nsteps*shots*int(a.nReceivers)),
-		Store:       slice[T](a.store, int(a.nStore)*n),
+		Store:       slice[T](a.store, int(a.nStore)*shots*cells),
 		StoreFirst:  int(a.storeFirst),
-		GradC:       slice[T](a.gradC, n),
+		GradC:       slice[T](a.gradC, shots*cells),
 	}
-	if err := p.Validate(); err != nil {
-		return err
-	}
-	if err := p.ValidateChunk(f, c, backward); err != nil {
-		return err
-	}
-	if backward {
-		scalar.Backward(p, f, c)
-	} else {
-		scalar.Forward(p, f, c)
-	}
-	return nil
+	return p, f, c
+}
+
+// fieldsAt views the field pairs u, psiy, psix, zetay, zetax of n elements.
+func fieldsAt[T scalar.Float](n int, u, psiy, psix, zetay, zetax [2]unsafe.Pointer) *scalar.Fields[T] {
+	pair := func(v [2]unsafe.Pointer) [2][]T { return [2][]T{slice[T](v[0], n), slice[T](v[1], n)} }
+	return &scalar.Fields[T]{U: pair(u), PsiY: pair(psiy), PsiX: pair(psix), ZetaY: pair(zetay), ZetaX: pair(zetax)}
 }
 
 // checkDims rejects sizes that would overflow or that leave a required
 // pointer unset, before any slice is made from a raw pointer.
 func checkDims(a scalarCall) error {
-	sizes := propagatorSizes{a.nShots, a.ny, a.nx, a.nSources, a.nReceivers, a.nSteps, a.nStore}
-	if err := checkSizes(sizes, namedSize{"step0", a.step0}, namedSize{"store_first", a.storeFirst},
-		namedSize{"accuracy", a.accuracy}, namedSize{"store_interval", a.storeInterval}); err != nil {
+	if err := checkScalarSizes(a); err != nil {
 		return err
 	}
+	return checkPointers(scalarPointers(a, true))
+}
+
+func (a scalarCall) sizes() propagatorSizes {
+	return propagatorSizes{a.nShots, a.ny, a.nx, a.nSources, a.nReceivers, a.nSteps, a.nStore}
+}
+
+func checkScalarSizes(a scalarCall) error {
+	return checkSizes(a.sizes(), namedSize{"step0", a.step0}, namedSize{"store_first", a.storeFirst},
+		namedSize{"accuracy", a.accuracy}, namedSize{"store_interval", a.storeInterval})
+}
+
+// scalarPointers lists the pointers a call needs. Without state, the
+// wavefield, the amplitudes and grad_c are not used and may be null.
+func scalarPointers(a scalarCall, state bool) []namedPointer {
 	required := []namedPointer{{"c", a.c}, {"ay", a.ay}, {"by", a.by}, {"dby", a.dby}, {"ax", a.ax}, {"bx", a.bx}, {"dbx", a.dbx}}
-	for k := 0; k < 2; k++ {
-		required = append(required, namedPointer{fmt.Sprintf("u[%d]", k), a.u[k]},
-			namedPointer{fmt.Sprintf("psiy[%d]", k), a.psiy[k]}, namedPointer{fmt.Sprintf("psix[%d]", k), a.psix[k]},
-			namedPointer{fmt.Sprintf("zetay[%d]", k), a.zetay[k]}, namedPointer{fmt.Sprintf("zetax[%d]", k), a.zetax[k]})
+	sizes := a.sizes()
+	if state {
+		required = append(required, fieldPointers("", a.u, a.psiy, a.psix, a.zetay, a.zetax)...)
+	} else {
+		sizes.nSteps = 0 // no amplitudes needed
 	}
 	required = append(required, surveyPointers(sizes, a.sourceIndex, a.sourceAmp, a.receiverIndex, a.receiverAmp)...)
 	if a.nStore > 0 {
 		required = append(required, namedPointer{"store", a.store})
 	}
-	return checkPointers(required)
+	return required
+}
+
+// fieldPointers names the buffers of the field pairs, with suffix after
+// each field's name.
+func fieldPointers(suffix string, u, psiy, psix, zetay, zetax [2]unsafe.Pointer) []namedPointer {
+	var required []namedPointer
+	for k := 0; k < 2; k++ {
+		name := func(field string) string { return fmt.Sprintf("%s%s[%d]", field, suffix, k) }
+		required = append(required, namedPointer{name("u"), u[k]},
+			namedPointer{name("psiy"), psiy[k]}, namedPointer{name("psix"), psix[k]},
+			namedPointer{name("zetay"), zetay[k]}, namedPointer{name("zetax"), zetax[k]})
+	}
+	return required
 }
 
 // slice views n elements at p; a nil pointer or n == 0 gives nil.

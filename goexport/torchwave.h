@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#define TW_ABI_VERSION 2
+#define TW_ABI_VERSION 3
 
 enum tw_status {
 	TW_OK = 0,
@@ -37,6 +37,33 @@ typedef struct {
 	void *store;               /* [n_store][n_shots][ny][nx] or NULL */
 	void *grad_c;              /* [n_shots][ny][nx] or NULL */
 } tw_scalar_args;
+
+/* One call of the Born (linearised) scalar propagator: the background of
+ * bg and a scattered wavefield du with
+ *   du_next = c W(du) + dc W(u) + 2 du - du_prev + source_amplitudes_sc.
+ * bg's receivers record u and its store holds W(u); the scattered
+ * sources use bg's source_index. n_store and store_first apply to both
+ * stores. Backward: source amplitude buffers receive the source
+ * gradients (lambda at the source cells), receiver amplitude buffers give
+ * the receivers' gradients, and both field sets hold mu = c*lambda as
+ * for tw_scalar_backward. grad_c (bg) gains W(u)*mu + W(du)*mu_sc and
+ * needs both stores; grad_dc gains W(u)*mu_sc and needs bg's store; both
+ * per shot, to be divided by c and multiplied by store_interval. */
+typedef struct {
+	tw_scalar_args bg;
+	void *dc; /* the perturbation of c, laid out as bg.c */
+	void *u_sc[2], *psiy_sc[2], *psix_sc[2], *zetay_sc[2], *zetax_sc[2];
+	int64_t n_receivers_sc;
+	const int64_t *receiver_index_sc; /* [n_shots][n_receivers_sc] */
+	void *source_amplitudes_sc;       /* [n_steps][n_shots][n_sources] */
+	void *receiver_amplitudes_sc;     /* [n_steps][n_shots][n_receivers_sc] */
+	void *store_sc;                   /* W(du), [n_store][n_shots][ny][nx] or NULL */
+	void *grad_dc;                    /* [n_shots][ny][nx] or NULL */
+	/* Backward only: nonzero also runs the background adjoint. When zero,
+	 * bg's fields, amplitudes and grad_c are not used (may be NULL; grad_c
+	 * must be) and a step costs about one of tw_scalar_backward. */
+	int64_t adjoint_bg;
+} tw_scalar_born_args;
 
 /* Snapshot compression (kernels/codec): rows of n values <-> rows of
  * ceil(n/64)*4 bytes of float32 scales then ceil(n/64)*64 int8 codes. */

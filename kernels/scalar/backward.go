@@ -35,17 +35,10 @@ func backwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk
 		cur, nxt := j%2, (j+1)%2
 		sourceGradient(p, c.SourceAmp[step*p.NShots*p.NSources:], f.U[cur], shot, shot+1, cells)
 		rw := shotFields(p, f, shot, cur, nxt)
-		if c.GradC != nil && c.Store != nil && n%p.StoreInterval == 0 {
-			off := (n/p.StoreInterval-c.StoreFirst)*p.NShots*cells + shot*cells
-			rw.w = c.Store[off : off+cells]
-			rw.g = c.GradC[shot*cells : (shot+1)*cells]
+		if w := p.snapshot(c.Store, c, n, shot); c.GradC != nil && w != nil {
+			rw.w, rw.g = w, c.GradC[shot*cells:(shot+1)*cells]
 		}
-		body := func(lo, hi int) { updateRows(p, s, &rw, h+lo, h+hi, backwardBand[T], backwardInterior[T]) }
-		if rowParallel {
-			parallel.For(p.NY-2*h, body)
-		} else {
-			body(0, p.NY-2*h)
-		}
+		runRows(p, h, rowParallel, func(lo, hi int) { updateRows(p, s, &rw, h+lo, h+hi, backwardBand[T], backwardInterior[T]) })
 		scatterAdd(f.U[nxt], c.ReceiverAmp[step*p.NShots*p.NReceivers:], p.ReceiverIndex, shot, shot+1, p.NReceivers, cells, p.modelOf)
 	}
 }

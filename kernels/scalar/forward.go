@@ -47,18 +47,31 @@ func forwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[
 		cur, nxt := step%2, (step+1)%2
 		gather(c.ReceiverAmp[step*p.NShots*p.NReceivers:], f.U[cur], p.ReceiverIndex, shot, shot+1, p.NReceivers, cells)
 		rw := shotFields(p, f, shot, cur, nxt)
-		if c.Store != nil && n%p.StoreInterval == 0 {
-			off := (n/p.StoreInterval-c.StoreFirst)*p.NShots*cells + shot*cells
-			rw.w = c.Store[off : off+cells]
-		}
-		body := func(lo, hi int) { updateRows(p, s, &rw, h+lo, h+hi, forwardBand[T], forwardInterior[T]) }
-		if rowParallel {
-			parallel.For(p.NY-2*h, body)
-		} else {
-			body(0, p.NY-2*h)
-		}
+		rw.w = p.snapshot(c.Store, c, n, shot)
+		runRows(p, h, rowParallel, func(lo, hi int) { updateRows(p, s, &rw, h+lo, h+hi, forwardBand[T], forwardInterior[T]) })
 		scatterAdd(f.U[nxt], c.SourceAmp[step*p.NShots*p.NSources:], p.SourceIndex, shot, shot+1, p.NSources, cells, nil)
 	}
+}
+
+// runRows runs body over the interior rows [0, NY−2h), shared among the
+// threads when rowParallel is set.
+func runRows[T Float](p *Problem[T], h int, rowParallel bool, body func(lo, hi int)) {
+	if rowParallel {
+		parallel.For(p.NY-2*h, body)
+	} else {
+		body(0, p.NY-2*h)
+	}
+}
+
+// snapshot returns shot's part of step n's snapshot in store, or nil when
+// store is nil or step n is not stored.
+func (p *Problem[T]) snapshot(store []T, c *Chunk[T], n, shot int) []T {
+	if store == nil || n%p.StoreInterval != 0 {
+		return nil
+	}
+	cells := p.cells()
+	off := (n/p.StoreInterval-c.StoreFirst)*p.NShots*cells + shot*cells
+	return store[off : off+cells]
 }
 
 // updateRows applies one step to rows [y0, y1) as runs: band rows across

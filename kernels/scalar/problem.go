@@ -82,6 +82,14 @@ func (p *Problem[T]) Halo() int { return p.Accuracy / 2 }
 
 func (p *Problem[T]) cells() int { return p.NY * p.NX }
 
+// models is the number of model grids: one, or one per shot.
+func (p *Problem[T]) models() int {
+	if p.ModelPerShot {
+		return p.NShots
+	}
+	return 1
+}
+
 // Validate checks that the sizes are consistent and every index is inside
 // the grid, so the kernels can index without further checks.
 func (p *Problem[T]) Validate() error {
@@ -97,11 +105,7 @@ func (p *Problem[T]) Validate() error {
 	if !(p.RDY > 0 && p.RDX > 0 && !math.IsInf(p.RDY, 0) && !math.IsInf(p.RDX, 0)) {
 		return fmt.Errorf("inverse grid spacings must be positive and finite, got %g, %g", p.RDY, p.RDX)
 	}
-	models := 1
-	if p.ModelPerShot {
-		models = p.NShots
-	}
-	if err := grid.CheckLen("c", len(p.C), models*p.cells()); err != nil {
+	if err := grid.CheckLen("c", len(p.C), p.models()*p.cells()); err != nil {
 		return err
 	}
 	for _, prof := range []struct {
@@ -131,16 +135,11 @@ func (p *Problem[T]) checkLocations(what string, idx []int64, n int) error {
 
 // ValidateChunk checks the buffers of one call against the problem.
 func (p *Problem[T]) ValidateChunk(f *Fields[T], c *Chunk[T], backward bool) error {
-	n := p.NShots * p.cells()
-	for name, pair := range map[string][2][]T{"u": f.U, "psiy": f.PsiY, "psix": f.PsiX, "zetay": f.ZetaY, "zetax": f.ZetaX} {
-		for k := range pair {
-			if err := grid.CheckLen(fmt.Sprintf("%s[%d]", name, k), len(pair[k]), n); err != nil {
-				return err
-			}
-		}
+	if err := p.checkFields("", f); err != nil {
+		return err
 	}
-	if c.NSteps < 0 || c.Step0 < 0 {
-		return fmt.Errorf("bad step range: start %d, count %d", c.Step0, c.NSteps)
+	if err := checkSteps(c); err != nil {
+		return err
 	}
 	if err := grid.CheckLen("source amplitudes", len(c.SourceAmp), c.NSteps*p.NShots*p.NSources); err != nil {
 		return err
@@ -148,20 +147,54 @@ func (p *Problem[T]) ValidateChunk(f *Fields[T], c *Chunk[T], backward bool) err
 	if err := grid.CheckLen("receiver amplitudes", len(c.ReceiverAmp), c.NSteps*p.NShots*p.NReceivers); err != nil {
 		return err
 	}
-	if c.Store != nil && c.NSteps > 0 {
-		first := (c.Step0 + p.StoreInterval - 1) / p.StoreInterval // first snapshot of the chunk
-		last := (c.Step0 + c.NSteps - 1) / p.StoreInterval
-		if c.StoreFirst < 0 || (first <= last && c.StoreFirst > first) {
-			return fmt.Errorf("store starts at snapshot %d, but the chunk's first snapshot is %d", c.StoreFirst, first)
-		}
-		if need := (last - c.StoreFirst + 1) * n; first <= last && len(c.Store) < need {
-			return fmt.Errorf("store has %d elements, snapshots %d to %d need %d", len(c.Store), c.StoreFirst, last, need)
-		}
+	if err := p.checkStore("store", c.Store, c); err != nil {
+		return err
 	}
 	if backward && c.GradC != nil {
-		if err := grid.CheckLen("grad c", len(c.GradC), n); err != nil {
+		if err := grid.CheckLen("grad c", len(c.GradC), p.NShots*p.cells()); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkFields checks the length of every buffer of f; suffix tells the
+// field sets of one call apart in messages.
+func (p *Problem[T]) checkFields(suffix string, f *Fields[T]) error {
+	n := p.NShots * p.cells()
+	for _, fd := range []struct {
+		name string
+		pair [2][]T
+	}{{"u", f.U}, {"psiy", f.PsiY}, {"psix", f.PsiX}, {"zetay", f.ZetaY}, {"zetax", f.ZetaX}} {
+		for k := range fd.pair {
+			if err := grid.CheckLen(fmt.Sprintf("%s%s[%d]", fd.name, suffix, k), len(fd.pair[k]), n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkSteps[T Float](c *Chunk[T]) error {
+	if c.NSteps < 0 || c.Step0 < 0 {
+		return fmt.Errorf("bad step range: start %d, count %d", c.Step0, c.NSteps)
+	}
+	return nil
+}
+
+// checkStore checks that store, when set, holds the chunk's snapshots
+// from c.StoreFirst on.
+func (p *Problem[T]) checkStore(name string, store []T, c *Chunk[T]) error {
+	if store == nil || c.NSteps == 0 {
+		return nil
+	}
+	first := (c.Step0 + p.StoreInterval - 1) / p.StoreInterval // first snapshot of the chunk
+	last := (c.Step0 + c.NSteps - 1) / p.StoreInterval
+	if c.StoreFirst < 0 || (first <= last && c.StoreFirst > first) {
+		return fmt.Errorf("%s starts at snapshot %d, but the chunk's first snapshot is %d", name, c.StoreFirst, first)
+	}
+	if need := (last - c.StoreFirst + 1) * p.NShots * p.cells(); first <= last && len(store) < need {
+		return fmt.Errorf("%s has %d elements, snapshots %d to %d need %d", name, len(store), c.StoreFirst, last, need)
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ import torch
 
 from ._sourcehash import source_hash
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 TW_OK, TW_EINVAL, TW_EPANIC, TW_EUNSUPPORTED = 0, 1, 2, 3
 _PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
 _LIBRARY_NAME = "libtorchwave.so"
@@ -72,6 +72,27 @@ class _ScalarArgs(ctypes.Structure):
     ]
 
 
+class _ScalarBornArgs(ctypes.Structure):
+    """Mirror of tw_scalar_born_args in goexport/torchwave.h."""
+
+    _fields_ = [
+        ("bg", _ScalarArgs),
+        ("dc", ctypes.c_void_p),
+        ("u_sc", ctypes.c_void_p * 2),
+        ("psiy_sc", ctypes.c_void_p * 2),
+        ("psix_sc", ctypes.c_void_p * 2),
+        ("zetay_sc", ctypes.c_void_p * 2),
+        ("zetax_sc", ctypes.c_void_p * 2),
+        ("n_receivers_sc", ctypes.c_int64),
+        ("receiver_index_sc", ctypes.c_void_p),
+        ("source_amplitudes_sc", ctypes.c_void_p),
+        ("receiver_amplitudes_sc", ctypes.c_void_p),
+        ("store_sc", ctypes.c_void_p),
+        ("grad_dc", ctypes.c_void_p),
+        ("adjoint_bg", ctypes.c_int64),
+    ]
+
+
 def library_source_hash(lib: ctypes.CDLL) -> str:
     """The source digest stamped into a loaded library at build time."""
     buf = ctypes.create_string_buffer(64)
@@ -106,9 +127,14 @@ def _load() -> ctypes.CDLL:
     root = _go_sources_root()
     if root is not None and "TORCHWAVE_LIBRARY" not in os.environ:
         check_current(lib, path, root)
-    for name in ("tw_scalar_forward", "tw_scalar_backward"):
+    for name, args in (
+        ("tw_scalar_forward", _ScalarArgs),
+        ("tw_scalar_backward", _ScalarArgs),
+        ("tw_scalar_born_forward", _ScalarBornArgs),
+        ("tw_scalar_born_backward", _ScalarBornArgs),
+    ):
         fn = getattr(lib, name)
-        fn.argtypes = [ctypes.POINTER(_ScalarArgs), ctypes.c_char_p, ctypes.c_int]
+        fn.argtypes = [ctypes.POINTER(args), ctypes.c_char_p, ctypes.c_int]
         fn.restype = ctypes.c_int
     lib.tw_set_num_threads.argtypes = [ctypes.c_int]
     lib.tw_get_num_threads.restype = ctypes.c_int
@@ -169,11 +195,9 @@ def tensor_pointer(t: torch.Tensor | None) -> int | None:
     return t.data_ptr()
 
 
-def scalar_call(backward: bool, **kw) -> None:
-    """Runs one chunk of the scalar propagator in Go. Keyword names are the
-    fields of tw_scalar_args; tensors are passed as pointers."""
-    args = _ScalarArgs()
-    pairs = ("u", "psiy", "psix", "zetay", "zetax")
+def _fill(args: ctypes.Structure, pairs: tuple[str, ...], kw: dict) -> None:
+    """Sets the fields of args from keywords: the buffer pairs named in
+    pairs from 2-lists of tensors, tensors as pointers, the rest as is."""
     for name, value in kw.items():
         if name in pairs:
             getattr(args, name)[0] = tensor_pointer(value[0])
@@ -182,6 +206,26 @@ def scalar_call(backward: bool, **kw) -> None:
             setattr(args, name, tensor_pointer(value))
         else:
             setattr(args, name, value)
+
+
+def scalar_call(backward: bool, **kw) -> None:
+    """Runs one chunk of the scalar propagator in Go. Keyword names are the
+    fields of tw_scalar_args; tensors are passed as pointers."""
+    args = _ScalarArgs()
+    _fill(args, ("u", "psiy", "psix", "zetay", "zetax"), kw)
     errbuf = new_error_buffer()
     fn = _lib.tw_scalar_backward if backward else _lib.tw_scalar_forward
+    raise_for_status(fn(ctypes.byref(args), errbuf, len(errbuf)), errbuf)
+
+
+def born_call(backward: bool, bg: dict, **kw) -> None:
+    """Runs one chunk of the Born scalar propagator in Go. ``bg`` holds the
+    background's fields of tw_scalar_args, as scalar_call takes them; the
+    keywords are the other fields of tw_scalar_born_args (the scattered
+    field pairs u_sc, psiy_sc, psix_sc, zetay_sc, zetax_sc as 2-lists)."""
+    args = _ScalarBornArgs()
+    _fill(args.bg, ("u", "psiy", "psix", "zetay", "zetax"), bg)
+    _fill(args, ("u_sc", "psiy_sc", "psix_sc", "zetay_sc", "zetax_sc"), kw)
+    errbuf = new_error_buffer()
+    fn = _lib.tw_scalar_born_backward if backward else _lib.tw_scalar_born_forward
     raise_for_status(fn(ctypes.byref(args), errbuf, len(errbuf)), errbuf)
