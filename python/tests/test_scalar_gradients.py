@@ -360,16 +360,6 @@ def test_go_matches_reference_with_ignored_locations():
 # --------------------------------------------------------------------------
 
 
-def test_go_path_refuses_create_graph():
-    """A second derivative through the Go core would silently miss the
-    core's part, so asking for a differentiable gradient is refused."""
-    p = make_problem(ny=8, nx=9, nt=6, n_shots=1, seed=16)
-    v = p["v"].clone().requires_grad_(True)
-    loss = run(p, v=v)[-1].square().sum()
-    with pytest.raises(RuntimeError, match="python_backend=True for double backward"):
-        torch.autograd.grad(loss, v, create_graph=True)
-
-
 def test_reference_backend_hessian_vector_product():
     """The pure-PyTorch backend differentiates twice: its Hessian-vector
     product matches a central difference of the Go path's gradients."""

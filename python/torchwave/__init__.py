@@ -11,6 +11,7 @@ from ._common import IGNORE_LOCATION
 from ._lib import get_num_threads, set_num_threads, simd_enabled
 from .maxwell import MaxwellTM, maxwelltm
 from .scalar import CallbackState, Scalar, empty_cache, scalar
+from .scalar_born import ScalarBorn, scalar_born
 
 __version__ = "0.1.0"
 
@@ -19,10 +20,12 @@ __all__ = [
     "IGNORE_LOCATION",
     "MaxwellTM",
     "Scalar",
+    "ScalarBorn",
     "empty_cache",
     "get_num_threads",
     "maxwelltm",
     "scalar",
+    "scalar_born",
     "set_num_threads",
     "simd_enabled",
     "optim",

@@ -19,6 +19,7 @@ import torch
 from . import _common as common
 from . import _lib
 from . import _storage as storage
+from ._scalar_hessian import differentiable_backward
 from ._scalar_reference import get_step
 
 __all__ = ["scalar", "Scalar", "CallbackState", "empty_cache"]
@@ -466,7 +467,7 @@ class _ScalarFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, c, src, u0, um1, psiy, psix, zetay, zetax, setup: _Setup, v_pad):
         rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=c.dtype)
-        src = src.contiguous()
+        src_in, src = src, src.contiguous()
         shape = (setup.n_shots, setup.ny, setup.nx)
 
         def own(t):
@@ -509,21 +510,20 @@ class _ScalarFunction(torch.autograd.Function):
         if history is not None:
             weakref.finalize(anchor, history.close)
         ctx.history = history
-        ctx.save_for_backward(c, anchor)
+        # The sources as given (not a contiguous copy), so a double
+        # backward can differentiate through them.
+        ctx.save_for_backward(c, anchor, src_in)
         out = _current(pairs)
         return (*out, rec)
 
     @staticmethod
     def backward(ctx, g_u, g_um1, g_psiy, g_psix, g_zetay, g_zetax, g_rec):
         if torch.is_grad_enabled():
-            # create_graph=True: a second derivative would silently miss the
-            # core's contribution, so refuse.
-            raise RuntimeError(
-                "second derivatives through torchwave's Go core are not available yet (the gradient was "
-                "requested with create_graph=True); use python_backend=True for double backward"
-            )
+            # create_graph=True: the gradient must be differentiable itself
+            # (Hessian-vector products), which Born modelling provides.
+            return differentiable_backward(ctx, (g_u, g_um1, g_psiy, g_psix, g_zetay, g_zetax, g_rec))
         setup: _Setup = ctx.setup
-        c, _ = ctx.saved_tensors
+        c = ctx.saved_tensors[0]
         dtype = c.dtype
         shape = (setup.n_shots, setup.ny, setup.nx)
 
@@ -603,6 +603,15 @@ def _history(setup: _Setup, c: torch.Tensor, src: torch.Tensor, core_args: dict)
             lambda state: _forward_pairs(*(t.clone() for t in state)),
             recompute,
         )
+    return _stored_history(setup, c)
+
+
+def _stored_history(setup: _Setup, c: torch.Tensor):
+    """The "full" strategy's plan: every sampled snapshot kept, in memory
+    or staged through a codec into host memory or a file."""
+    shape = (setup.n_shots, setup.ny, setup.nx)
+    n_store = -(-setup.nt_inner // setup.store_interval)
+    interval, dtype = setup.store_interval, c.dtype
     codec = storage.Codec(setup.compression, shape, dtype)
     mode = setup.storage_mode
     if mode == "auto":

@@ -1,0 +1,79 @@
+"""Second derivatives of `scalar` through the Go core (served by Born
+modelling): gradgradcheck, Hessian-vector products against finite
+differences of the gradient and against the PyTorch reference's double
+backward, and the cases it refuses."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import FAIL_ON_PML_FREQ_DEFAULT, assert_close, make_problem
+
+import torchwave
+
+pytestmark = FAIL_ON_PML_FREQ_DEFAULT
+
+V_SCALE = 1000.0
+
+
+def _tiny(seed=0, **kw):
+    p = make_problem(ny=7, nx=8, nt=12, n_shots=2, n_sources=2, n_receivers=2, pml_width=2, seed=seed, **kw)
+    p["max_vel"] = 1.1 * float(p["v"].max())
+    return p
+
+
+def _misfit_gradient(p, v, create_graph, backend=False):
+    """∂/∂v of 0.5·||receivers − observed||² with a fixed observed set."""
+    observed = 0.9 * torchwave.scalar(**dict(p, python_backend=backend))[-1].detach()
+    pred = torchwave.scalar(**dict(p, v=v, python_backend=backend))[-1]
+    loss = 0.5 * (pred - observed).square().sum()
+    (g,) = torch.autograd.grad(loss, v, create_graph=create_graph)
+    return g
+
+
+@pytest.mark.parametrize("dt_fraction", [0.9, 1.5])
+def test_gradgradcheck_v_and_sources(dt_fraction):
+    p = _tiny(dt_fraction=dt_fraction)
+    inputs = ((p["v"] / V_SCALE).requires_grad_(), p["source_amplitudes"].clone().requires_grad_())
+
+    def f(v, amps):
+        return torchwave.scalar(**dict(p, v=v * V_SCALE, source_amplitudes=amps))[-1]
+
+    assert torch.autograd.gradgradcheck(f, inputs, eps=1e-6, atol=1e-7, rtol=1e-5, fast_mode=dt_fraction > 1)
+
+
+def test_hessian_vector_product_matches_reference_and_finite_differences():
+    p = _tiny(seed=4)
+    w = torch.randn(p["v"].shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    products = []
+    for backend in (False, "eager"):
+        v = p["v"].clone().requires_grad_()
+        g = _misfit_gradient(p, v, True, backend)
+        (hv,) = torch.autograd.grad((g * w).sum(), v)
+        products.append(hv)
+    assert_close(products[0], products[1], 1e-10, "Go vs reference Hessian-vector product")
+    eps = 1e-3
+    plus = _misfit_gradient(p, (p["v"] + eps * w).requires_grad_(), False)
+    minus = _misfit_gradient(p, (p["v"] - eps * w).requires_grad_(), False)
+    assert_close(products[0], (plus - minus) / (2 * eps), 1e-6, "finite-difference Hessian-vector product")
+
+
+def test_first_derivative_unchanged_under_create_graph():
+    p = _tiny(seed=6)
+    v = p["v"].clone().requires_grad_()
+    g_plain = _misfit_gradient(p, v, False)
+    g_graph = _misfit_gradient(p, v, True)
+    assert_close(g_graph.detach(), g_plain, 1e-13, "gradient with create_graph")
+
+
+def test_refuses_what_it_cannot_differentiate_twice():
+    p = _tiny(seed=8)
+    v = p["v"].clone().requires_grad_()
+    u0 = torch.zeros(2, 7 + 4 + 4, 8 + 4 + 4, dtype=torch.float64, requires_grad=True)
+    out = torchwave.scalar(**dict(p, v=v, wavefield_0=u0, pml_width=4))
+    with pytest.raises(NotImplementedError, match="python_backend"):
+        torch.autograd.grad(out[-1].square().sum(), v, create_graph=True)
+    v = p["v"].clone().requires_grad_()
+    out = torchwave.scalar(**dict(p, v=v, model_gradient_sampling_interval=2))
+    with pytest.raises(NotImplementedError, match="model_gradient_sampling_interval"):
+        torch.autograd.grad(out[-1].square().sum(), v, create_graph=True)

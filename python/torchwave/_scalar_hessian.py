@@ -1,0 +1,92 @@
+"""Second derivatives of `scalar` through the Go core, served by Born
+modelling.
+
+The backward pass of `scalar` maps the receiver cotangent g to the
+gradients (g_c, g_s) = Jᵀg, where J is the Jacobian of the receivers with
+respect to the padded model c = v²dt² and the scaled sources s. Its own
+vector-Jacobian product, for cotangents (δc, δs) of (g_c, g_s), needs
+the derivatives of ⟨g, J(c, s)·(δc, δs)⟩:
+
+* with respect to g: J·(δc, δs), the scattered receivers of a Born run
+  with model perturbation δc and scattered source δs (the scattered field
+  with δc = 0 is plain propagation of δs, so one Born run does both);
+* with respect to c and s: the gradient of that run's scattered
+  receivers against g, taken through the background, i.e. the Born
+  adjoint's background part.
+
+So one Born forward and backward gives the whole double backward: a
+Hessian-vector product costs about three propagations more than a
+gradient, all in Go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+
+def differentiable_backward(ctx, grads):
+    """`_ScalarFunction.backward` under create_graph=True."""
+    *g_fields, g_rec = grads
+    need = ctx.needs_input_grad
+    setup = ctx.setup
+    if any(g is not None for g in g_fields) or any(need[2:8]):
+        raise NotImplementedError(
+            "second derivatives through torchwave's Go core cover v and the source amplitudes of a loss on "
+            "the receiver data; losses on the final wavefields, or gradients with respect to initial wavefields, "
+            "need python_backend=True"
+        )
+    if setup.store_interval != 1:
+        raise NotImplementedError(
+            "second derivatives need the exact gradient: use model_gradient_sampling_interval=1"
+        )
+    c, src = ctx.saved_tensors[0], ctx.saved_tensors[2]
+    if g_rec is None:
+        g_rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=c.dtype)
+    g_c, g_src = _ScalarVectorJacobian.apply(c, src, g_rec, ctx)
+    return (g_c if need[0] else None, g_src if need[1] else None, *([None] * 6), None, None)
+
+
+class _ScalarVectorJacobian(torch.autograd.Function):
+    """(c, s, g) -> Jᵀg = (g_c, g_s), differentiable once more."""
+
+    @staticmethod
+    def forward(ctx, c, src, g_rec, scalar_ctx):
+        from .scalar import _ScalarFunction
+
+        grads = _ScalarFunction.backward(scalar_ctx, *([None] * 6), g_rec)
+        ctx.scalar_ctx = scalar_ctx
+        ctx.save_for_backward(c, src, g_rec)
+        g_c = torch.zeros_like(c) if grads[0] is None else grads[0]
+        g_src = torch.zeros_like(src) if grads[1] is None else grads[1]
+        return g_c, g_src
+
+    @staticmethod
+    def backward(ctx, d_c, d_src):
+        if torch.is_grad_enabled():
+            raise RuntimeError("third derivatives through torchwave's Go core are not available")
+        from .scalar_born import _ScalarBornFunction
+
+        c, src, g_rec = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        setup = ctx.scalar_ctx.setup
+        born_setup = dataclasses.replace(
+            setup,
+            extra_receiver_index=torch.empty(setup.n_shots, 0, dtype=torch.long),
+            forward_callback=None, backward_callback=None,
+            storage_mode="device" if setup.storage_mode in ("none", "auto") else setup.storage_mode,
+            compression=None,
+        )
+        dc = torch.zeros_like(c) if d_c is None else d_c.contiguous()
+        src_sc = torch.zeros_like(src) if d_src is None else d_src.contiguous()
+        with torch.enable_grad():
+            c_ = c.detach().requires_grad_(need[0])
+            src_ = src.detach().requires_grad_(need[1])
+            out = _ScalarBornFunction.apply(c_, dc, src_, src_sc, *([None] * 12), born_setup, None)
+            scattered = out[-1]
+            wrt = [t for t in (c_, src_) if t.requires_grad]
+            grads = list(torch.autograd.grad(scattered, wrt, g_rec)) if wrt else []
+        g_c = grads.pop(0) if need[0] else None
+        g_src = grads.pop(0) if need[1] else None
+        return g_c, g_src, scattered.detach() if need[2] else None, None
