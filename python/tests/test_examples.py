@@ -94,3 +94,31 @@ def test_dask_fwi_tiny(tmp_path, capsys):
     assert v.shape == (31, 31) and float(v.min()) >= dask_fwi.V_MIN and float(v.max()) <= dask_fwi.V_MAX
     printed = capsys.readouterr().out
     assert "iteration  4: model error" in printed and str(out) in printed
+
+
+def test_rtm_layered_small(tmp_path):
+    """RTM through the Born adjoint: the strongest reflector of the image
+    is the first interface, and the image correlates with v − v_smooth."""
+    example = _load("rtm_layered")
+    out = tmp_path / "rtm.png"
+    result = example.main(["--ny", "40", "--nx", "80", "--nt", "500", "--freq", "25", "--shots", "3",
+                           "--out", str(out), "--no-progress"])
+    assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert abs(result["strongest_row"] - result["first_interface_row"]) <= 2, result["strongest_row"]
+    assert result["correlation"] > 0.15, result["correlation"]
+
+
+def test_lsrtm_loss_falls_every_epoch(tmp_path):
+    """Scenario S2 at a reduced size: the Born module inside a loss with a
+    TV term, torch.optim.SGD, the loss falling every epoch."""
+    example = _load("lsrtm")
+    out = tmp_path / "lsrtm.png"
+    result = example.main(["--n", "61", "--nt", "1200", "--epochs", "10", "--out", str(out), "--no-progress"])
+    assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    losses = result["losses"]
+    assert len(losses) == 11
+    assert all(b < a for a, b in zip(losses, losses[1:])), losses
+    assert losses[-1] < 0.95 * losses[0], losses
+    # The image has the sign of the perturbation where the reflectors are.
+    image, perturbation = result["image"], result["perturbation"]
+    assert float((image * perturbation).sum()) > 0
