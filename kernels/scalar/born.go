@@ -120,6 +120,10 @@ func BornForward[T Float](p *BornProblem[T], f, fsc *Fields[T], c *BornChunk[T])
 	}
 }
 
+// bornRowBlock is how many rows the Born forward advances in both fields
+// before adding the coupling.
+const bornRowBlock = 8
+
 func bornForwardSteps[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields[T], c *BornChunk[T], shot int, rowParallel bool) {
 	bg := p.Problem
 	cells, nx, h := bg.cells(), bg.NX, s.h
@@ -141,15 +145,20 @@ func bornForwardSteps[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields[
 		}
 		rsc.w = bg.snapshot(c.ScatteredStore, &c.Chunk, n, shot)
 		// Each row's coupling reads only that row's W(u), so both
-		// wavefields and the coupling share one pass over the rows.
+		// wavefields and the coupling share one pass over the rows, in
+		// blocks small enough that W(u) is still in cache for the
+		// coupling.
 		body := func(lo, hi int) {
-			updateRows(bg, s, &rw, h+lo, h+hi, forwardBand[T], forwardInterior[T])
-			updateRows(bg, s, &rsc, h+lo, h+hi, forwardBand[T], forwardInterior[T])
-			for y := h + lo; y < h+hi; y++ {
-				a, b := y*nx+h, (y+1)*nx-h
-				un, w, d := rsc.un[a:b], rw.w[a:b], dc[a:b]
-				for i := range un {
-					un[i] += d[i] * w[i]
+			for b0 := lo; b0 < hi; b0 += bornRowBlock {
+				b1 := min(b0+bornRowBlock, hi)
+				updateRows(bg, s, &rw, h+b0, h+b1, forwardBand[T], forwardInterior[T])
+				updateRows(bg, s, &rsc, h+b0, h+b1, forwardBand[T], forwardInterior[T])
+				for y := h + b0; y < h+b1; y++ {
+					a, b := y*nx+h, (y+1)*nx-h
+					un, w, d := rsc.un[a:b], rw.w[a:b], dc[a:b]
+					for i := range un {
+						un[i] += d[i] * w[i]
+					}
 				}
 			}
 		}

@@ -43,7 +43,12 @@ def check_tensor(
 
 
 def check_finite(name: str, t: torch.Tensor) -> None:
-    if t.is_floating_point() and not bool(torch.isfinite(t.detach()).all()):
+    # aminmax propagates NaN and shows ±inf, several times faster than
+    # isfinite(t).all(), which allocates a mask of the whole tensor.
+    if not t.is_floating_point() or t.numel() == 0:
+        return
+    lo, hi = torch.aminmax(t.detach())
+    if not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
