@@ -6,7 +6,7 @@ out, and ``loss.backward()`` fills every gradient through a hand-written
 exact discrete adjoint running in torchwave's Go core.
 """
 
-from . import optim, wavelets, workflow
+from . import hooks, optim, wavelets, workflow
 from ._common import IGNORE_LOCATION
 from ._lib import get_num_threads, set_num_threads, simd_enabled
 from .maxwell import MaxwellTM, maxwelltm
@@ -28,6 +28,7 @@ __all__ = [
     "scalar_born",
     "set_num_threads",
     "simd_enabled",
+    "hooks",
     "optim",
     "wavelets",
     "workflow",

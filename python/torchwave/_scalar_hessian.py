@@ -37,6 +37,8 @@ def differentiable_backward(ctx, grads):
             "the receiver data; losses on the final wavefields, or gradients with respect to initial wavefields, "
             "need python_backend=True"
         )
+    if getattr(ctx, "hooks", None) is not None:
+        raise NotImplementedError("second derivatives with registered imaging hooks are not available")
     if setup.store_interval != 1:
         raise NotImplementedError(
             "second derivatives need the exact gradient: use model_gradient_sampling_interval=1"
@@ -45,7 +47,7 @@ def differentiable_backward(ctx, grads):
     if g_rec is None:
         g_rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=c.dtype)
     g_c, g_src = _ScalarVectorJacobian.apply(c, src, g_rec, ctx)
-    return (g_c if need[0] else None, g_src if need[1] else None, *([None] * 6), None, None)
+    return (g_c if need[0] else None, g_src if need[1] else None, *([None] * (len(need) - 2)))
 
 
 class _ScalarVectorJacobian(torch.autograd.Function):

@@ -313,6 +313,44 @@ def segment_boundaries(n_steps: int, callback_every: Optional[int], segment: Opt
     return [(a, b - a) for a, b in zip(cuts, cuts[1:])]
 
 
+class SnapshotPool:
+    """Reuses the snapshot buffer of the last gradient computation (the
+    wavefield history of ``scalar``, the forward fields of imaging hooks).
+
+    A fresh buffer of hundreds of MB costs more in first-touch page faults
+    than the stencil work of the steps it stores, and an inversion asks for
+    one of the same size every iteration. The pool hands out views of a
+    kept buffer; the buffer comes back only when autograd has released the
+    view (after the backward pass, or when the graph is dropped), so a
+    retained graph keeps its own snapshots. `torchwave.empty_cache()` frees
+    the kept buffer."""
+
+    def __init__(self):
+        self._free: Optional[torch.Tensor] = None
+
+    def take(self, shape, dtype) -> torch.Tensor:
+        n = math.prod(shape)
+        base, self._free = self._free, None
+        if base is None or base.dtype != dtype or base.numel() < n:
+            base = None  # release the old one before allocating
+            base = torch.empty(n, dtype=dtype)
+        view = base[:n].view(shape)
+        weakref.finalize(view, self._give_back, base)
+        return view
+
+    def _give_back(self, base: torch.Tensor) -> None:
+        if self._free is None or self._free.numel() < base.numel():
+            self._free = base
+
+    def clear(self) -> None:
+        self._free = None
+
+
+
+#: The one pool of the process; ``torchwave.empty_cache()`` clears it.
+snapshot_pool = SnapshotPool()
+
+
 def staging_snapshots(n_store: int, state_fields: int = 0) -> int:
     """Snapshots per segment. Checkpointing keeps ``state_fields`` grids per
     segment besides one segment of snapshots, so about

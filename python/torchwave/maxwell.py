@@ -32,7 +32,9 @@ import torch
 
 from . import _common as common
 from . import _lib
+from . import _storage as storage
 from ._maxwell_reference import STAGGERED_WEIGHTS, get_step
+from .hooks import HookedPropagator, HookRun
 from .scalar import CallbackState
 
 __all__ = ["maxwelltm", "MaxwellTM", "EPS0", "MU0", "C0"]
@@ -233,6 +235,7 @@ def maxwelltm(
     callback_frequency: int = 1,
     python_backend: Union[bool, str] = False,
     storage_mode: str = "device",
+    _hooks: Optional[HookRun] = None,
 ) -> Tuple[torch.Tensor, ...]:
     """Propagates a 2D TM electromagnetic wave (Ey, Hx, Hz).
 
@@ -274,22 +277,42 @@ def maxwelltm(
         the final fields of the model region with its PML, and Ey at the
         receivers, [n_shots, n_receivers, nt].
     """
+    # Imaging-condition hooks of a MaxwellTM module (see torchwave.hooks).
+    hooks = None if _hooks is None else _hooks.bind({"epsilon": epsilon, "sigma": sigma})
+    if hooks is not None:
+        # Models whose gradient comes from the hooks (all of them when
+        # imaging) stay out of autograd's graph.
+        if hooks.replaces("epsilon"):
+            epsilon = epsilon.detach()
+        if hooks.replaces("sigma"):
+            sigma = sigma.detach()
+        if hooks.imaging:
+            mu = mu.detach()
     setup, ca, cb, cq, src, fields = _prepare(
         epsilon, sigma, mu, grid_spacing, dt, source_amplitude, source_location, receiver_location,
         stencil, pml_width, max_vel, [Ey_0, Hx_0, Hz_0, m_Ey_x, m_Ey_z, m_Hx_z, m_Hz_x], nt,
         model_gradient_sampling_interval, freq_taper_frac, time_pad_frac, time_taper, pml_freq,
         forward_callback, backward_callback, callback_frequency, python_backend, storage_mode,
     )
+    if hooks is not None:
+        h, p = setup.halo, setup.pml_width
+        hooks.begin(
+            n_steps=setup.nt_inner, n_shots=setup.n_shots,
+            region=(h + p[0], setup.ny - h - p[1], h + p[2], setup.nx - h - p[3]),
+            extents=(0, setup.ny - 2 * h - p[0] - p[1], 0, setup.nx - 2 * h - p[2] - p[3]),
+            dt=setup.dt_inner, dh=(setup.dy, setup.dx),
+        )
     if python_backend is False:
         if ca.device.type != "cpu":
             raise NotImplementedError(
                 "the Go core's CUDA path for maxwelltm is not built yet: run on CPU tensors, "
                 "or use python_backend=True on the GPU"
             )
-        outputs = _MaxwellFunction.apply(ca, cb, cq, src, *fields, setup)
+        hook_inputs = () if hooks is None else hooks.inputs
+        outputs = _MaxwellFunction.apply(ca, cb, cq, src, *fields, setup, hooks, *hook_inputs)
     else:
         kind = "eager" if python_backend is True else python_backend
-        outputs = _propagate_reference(setup, ca, cb, cq, src, fields, kind)
+        outputs = _propagate_reference(setup, ca, cb, cq, src, fields, kind, hooks)
     h = setup.halo
     wavefields = [f[:, h : setup.ny - h, h : setup.nx - h] for f in outputs[:7]]
     receivers = outputs[7].permute(1, 2, 0)  # [n_shots, n_receivers, nt_inner]
@@ -448,12 +471,13 @@ def _prepare(
     return setup, ca, cb, cq, src, fields
 
 
-def _chunks(setup: _Setup, callback: Optional[Callable]) -> List[Tuple[int, int]]:
-    """(start, count) runs of internal steps between callbacks."""
-    n = setup.nt_inner
-    size = n if callback is None else setup.callback_frequency * setup.step_ratio
-    size = max(size, 1)
-    return [(s, min(size, n - s)) for s in range(0, n, size)]
+def _chunks(setup: _Setup, callback: Optional[Callable], hooks=None) -> List[Tuple[int, int]]:
+    """(start, count) runs of internal steps between callbacks; single
+    steps when imaging hooks need every step's fields."""
+    every = None if callback is None else setup.callback_frequency * setup.step_ratio
+    if hooks is not None:
+        every = 1
+    return storage.segment_boundaries(setup.nt_inner, every, None)
 
 
 def _callback_state(setup: _Setup, step_inner: int, fields, gradients) -> CallbackState:
@@ -484,7 +508,7 @@ class _MaxwellFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, ca, cb, cq, src, *args):
-        *initial, setup = args
+        initial, (setup, hooks) = args[:7], args[7:9]
         need = ctx.needs_input_grad
         want_model = need[0] or need[1] or need[2]
         if want_model and setup.storage_mode == "none":
@@ -513,9 +537,12 @@ class _MaxwellFunction(torch.autograd.Function):
         rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=ca.dtype)
         src = src.detach().contiguous()
         args = _core_args(setup, ca, cb, cq, n_store)
-        for start, count in _chunks(setup, setup.forward_callback):
-            if setup.forward_callback is not None:
+        every = setup.callback_frequency * setup.step_ratio
+        for start, count in _chunks(setup, setup.forward_callback, hooks):
+            if setup.forward_callback is not None and start % every == 0:
                 setup.forward_callback(_callback_state(setup, start, fields, {}))
+            if hooks is not None:
+                hooks.forward_step(start, dict(zip(FIELD_NAMES, fields)))
             _call(
                 False, **args, step0=start, n_steps=count,
                 source_amplitudes=src[start : start + count], receiver_amplitudes=rec[start : start + count],
@@ -524,8 +551,9 @@ class _MaxwellFunction(torch.autograd.Function):
                 **stores,
             )
         ctx.setup = setup
+        ctx.hooks = hooks
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(ca, cb, cq, *stores.values())
+        ctx.save_for_backward(ca, cb, cq, *stores.values(), *(() if hooks is None else hooks.saved()))
         return (*fields, rec)
 
     @staticmethod
@@ -536,7 +564,10 @@ class _MaxwellFunction(torch.autograd.Function):
                 "requested with create_graph=True); use python_backend=True for double backward"
             )
         setup: _Setup = ctx.setup
-        ca, cb, cq, s_ey, s_curl, s_dz, s_dx = ctx.saved_tensors
+        ca, cb, cq, s_ey, s_curl, s_dz, s_dx, *kept = ctx.saved_tensors
+        hooks: Optional[HookRun] = ctx.hooks
+        if hooks is not None:
+            hooks.restore(kept)
         dtype = ca.dtype
         shape = (setup.n_shots, setup.ny, setup.nx)
         g_fields, g_rec = grads[:7], grads[7]
@@ -556,7 +587,8 @@ class _MaxwellFunction(torch.autograd.Function):
         stores = {"store_ey": s_ey, "store_curl": s_curl, "store_dz": s_dz, "store_dx": s_dx}
         n_store = 0 if all(s is None for s in stores.values()) else next(s for s in stores.values() if s is not None).shape[0]
         args = _core_args(setup, ca, cb, cq, n_store)
-        for start, count in reversed(_chunks(setup, setup.backward_callback)):
+        every = setup.callback_frequency * setup.step_ratio
+        for start, count in reversed(_chunks(setup, setup.backward_callback, hooks)):
             _call(
                 True, **args, step0=start, n_steps=count,
                 source_amplitudes=g_src[start : start + count], receiver_amplitudes=g_rec[start : start + count],
@@ -565,9 +597,11 @@ class _MaxwellFunction(torch.autograd.Function):
             if count % 2:
                 for pair in pairs.values():
                     pair.reverse()
-            if setup.backward_callback is not None:
-                current = [pairs["ey"][0], hx, hz] + [pairs[k][0] for k in _PAIRS[1:]]
+            current = [pairs["ey"][0], hx, hz] + [pairs[k][0] for k in _PAIRS[1:]]
+            if setup.backward_callback is not None and start % every == 0:
                 setup.backward_callback(_callback_state(setup, start, current, {}))
+            if hooks is not None:
+                hooks.adjoint_step(start, {k: hooks.crop(a) for k, a in zip(FIELD_NAMES, current) if k in hooks.fields})
 
         def model_grad(g, c):
             if g is None:
@@ -575,16 +609,21 @@ class _MaxwellFunction(torch.autograd.Function):
             g = g * setup.store_interval
             return g.sum(dim=0, keepdim=True) if c.shape[0] == 1 and setup.n_shots > 1 else g
 
+        hook_grads = ()
+        if hooks is not None:
+            hook_grads = hooks.finish()
+            hooks.release()
         state = [pairs["ey"][0], hx, hz] + [pairs[k][0] for k in _PAIRS[1:]]
         return (
             model_grad(grad["grad_ca"], ca), model_grad(grad["grad_cb"], cb), model_grad(grad["grad_cq"], cq),
             g_src if need[3] else None,
             *(s if need[4 + i] else None for i, s in enumerate(state)),
-            None,
+            None, None, *hook_grads,
         )
 
 
-def _propagate_reference(setup: _Setup, ca, cb, cq, src, fields, kind: str):
+
+def _propagate_reference(setup: _Setup, ca, cb, cq, src, fields, kind: str, hooks: Optional[HookRun] = None):
     """The same propagation in plain PyTorch, differentiated by autograd."""
     if setup.storage_mode == "none" and (ca.requires_grad or cb.requires_grad or cq.requires_grad):
         raise ValueError(
@@ -607,11 +646,15 @@ def _propagate_reference(setup: _Setup, ca, cb, cq, src, fields, kind: str):
     state = [
         torch.zeros(n_shots, setup.ny, setup.nx, dtype=ca.dtype, device=ca.device) if f is None else f for f in fields
     ]
+    if hooks is not None:
+        state = hooks.attach(state)
     records = []
     callback = setup.forward_callback
     for t in range(setup.nt_inner):
         if callback is not None and t % (setup.callback_frequency * setup.step_ratio) == 0:
             callback(_callback_state(setup, t, state, {}))
+        if hooks is not None:
+            state = list(hooks.watch(t, dict(zip(FIELD_NAMES, state))).values())
         state = step(*state, ca, cb, cq, ay, by, ayh, byh, ax, bx, axh, bxh, h, wy, wx)
         if src.shape[-1] > 0:
             state[0] = (
@@ -622,14 +665,24 @@ def _propagate_reference(setup: _Setup, ca, cb, cq, src, fields, kind: str):
     return [*state, rec]
 
 
-class MaxwellTM(torch.nn.Module):
+class MaxwellTM(HookedPropagator, torch.nn.Module):
     """A TM Maxwell propagator that owns its model.
 
     ``MaxwellTM(epsilon, sigma, mu, grid_spacing, epsilon_requires_grad=False,
     sigma_requires_grad=False)(dt, source_amplitude, source_location,
     receiver_location, ...)`` calls :func:`maxwelltm` with the stored model;
     the keyword arguments are the same. mu is a buffer, not optimised.
+
+    Imaging conditions of your own replace the gradient of ``epsilon`` or
+    ``sigma`` or make images: ``register_gradient``, ``clear_gradients``,
+    ``imaging`` (see :mod:`torchwave.hooks`); the fields are named as in
+    the returned tuple.
     """
+
+    _wavefield_names = FIELD_NAMES
+    _source_type = ("Ey",)
+    _receiver_type = ("Ey",)
+    model_names = ("epsilon", "sigma")
 
     def __init__(self, epsilon, sigma, mu, grid_spacing, epsilon_requires_grad: bool = False, sigma_requires_grad: bool = False):
         super().__init__()
@@ -646,5 +699,5 @@ class MaxwellTM(torch.nn.Module):
     def forward(self, dt: float, source_amplitude=None, source_location=None, receiver_location=None, **kwargs):
         return maxwelltm(
             self.epsilon, self.sigma, self.mu, self.grid_spacing, dt,
-            source_amplitude, source_location, receiver_location, **kwargs,
+            source_amplitude, source_location, receiver_location, **kwargs, _hooks=self._hook_run(),
         )

@@ -9,7 +9,6 @@ in torchwave's Go core with a hand-written exact discrete adjoint; with
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import weakref
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -21,6 +20,7 @@ from . import _lib
 from . import _storage as storage
 from ._scalar_hessian import differentiable_backward
 from ._scalar_reference import get_step
+from .hooks import HookedPropagator, HookRun
 
 __all__ = ["scalar", "Scalar", "CallbackState", "empty_cache"]
 
@@ -99,12 +99,11 @@ class _Setup:
     compression: Optional[str]  # None, "bf16" or "int8"
     strategy: str  # "full" or "checkpoint"
     pml_width: List[int]
+    extents: List[int]  # the simulated region of the model: y0, y1, x0, x1
     forward_callback: Optional[Callable]
     backward_callback: Optional[Callable]
     callback_frequency: int  # in user steps
-    # The simulated region [y0, y1, x0, x1) of the model, and the padding
-    # (halo + PML) [y0, y1, x0, x1] around it.
-    extents: Optional[List[int]] = None
+    # The padding (halo + PML) [y0, y1, x0, x1] around the simulated region.
     pad: Optional[List[int]] = None
     extra_receiver_index: Optional[torch.Tensor] = None
 
@@ -120,45 +119,13 @@ class _Setup:
         return my, mx
 
 
-class _SnapshotPool:
-    """Reuses the snapshot buffer of the last gradient computation.
-
-    A fresh buffer of hundreds of MB costs more in first-touch page faults
-    than the stencil work of the steps it stores, and an inversion asks for
-    one of the same size every iteration. The pool hands out views of a
-    kept buffer; the buffer comes back only when autograd has released the
-    view (after the backward pass, or when the graph is dropped), so a
-    retained graph keeps its own snapshots. `torchwave.empty_cache()` frees
-    the kept buffer."""
-
-    def __init__(self):
-        self._free: Optional[torch.Tensor] = None
-
-    def take(self, shape, dtype) -> torch.Tensor:
-        n = math.prod(shape)
-        base, self._free = self._free, None
-        if base is None or base.dtype != dtype or base.numel() < n:
-            base = None  # release the old one before allocating
-            base = torch.empty(n, dtype=dtype)
-        view = base[:n].view(shape)
-        weakref.finalize(view, self._give_back, base)
-        return view
-
-    def _give_back(self, base: torch.Tensor) -> None:
-        if self._free is None or self._free.numel() < base.numel():
-            self._free = base
-
-    def clear(self) -> None:
-        self._free = None
-
-
-_snapshots = _SnapshotPool()
+_snapshots = storage.snapshot_pool
 
 
 def empty_cache() -> None:
     """Frees the snapshot buffer torchwave keeps for the next gradient
-    computation (it is reused while sizes fit, like PyTorch's caching
-    allocator on the GPU)."""
+    computation or imaging-hook run (it is reused while sizes fit, like
+    PyTorch's caching allocator on the GPU)."""
     _snapshots.clear()
 
 
@@ -194,6 +161,7 @@ def scalar(
     storage_path: str = ".",
     storage_compression: Union[bool, str] = False,
     storage_strategy: str = "full",
+    _hooks: Optional[HookRun] = None,
 ) -> Tuple[torch.Tensor, ...]:
     """Propagates waves through a 2D wavespeed model.
 
@@ -254,6 +222,10 @@ def scalar(
         receiver_amplitudes), the wavefields of the simulated region with
         its PML, and receiver amplitudes [n_shots, n_receivers, nt].
     """
+    # Imaging-condition hooks of a Scalar module (see torchwave.hooks).
+    hooks = None if _hooks is None else _hooks.bind({"v": v})
+    if hooks is not None and hooks.replaces("v"):
+        v = v.detach()  # its gradient comes from the hooks, not from autograd
     setup, inputs = _prepare(
         v, grid_spacing, dt, source_amplitudes, source_locations, receiver_locations,
         accuracy, pml_width, pml_freq, max_vel, survey_pad,
@@ -266,15 +238,23 @@ def scalar(
     del inputs
     if forward_callback is None and backward_callback is None:
         v_pad = None  # only callbacks need the padded model itself
+    if hooks is not None:
+        h, p = setup.halo, setup.pml_width
+        hooks.begin(
+            n_steps=setup.nt_inner, n_shots=setup.n_shots,
+            region=(h + p[0], setup.ny - h - p[1], h + p[2], setup.nx - h - p[3]), extents=setup.extents,
+            dt=setup.dt_inner, dh=(setup.dy, setup.dx),
+        )
     if python_backend is False:
         if c.device.type != "cpu":
             raise NotImplementedError(
                 "the Go core's CUDA path is not built yet: run on CPU tensors, or use python_backend=True on the GPU"
             )
-        outputs = _ScalarFunction.apply(c, src, *fields, setup, v_pad)
+        hook_inputs = () if hooks is None else hooks.inputs
+        outputs = _ScalarFunction.apply(c, src, *fields, setup, v_pad, hooks, *hook_inputs)
     else:
         kind = "eager" if python_backend is True else python_backend
-        outputs = _propagate_reference(setup, c, src, fields, kind, v_pad)
+        outputs = _propagate_reference(setup, c, src, fields, kind, v_pad, hooks)
     h = setup.halo
     wavefields = [f[:, h : setup.ny - h, h : setup.nx - h] for f in outputs[:6]]
     receivers = outputs[6].permute(1, 2, 0)  # [n_shots, n_receivers, nt_inner]
@@ -426,9 +406,9 @@ def _prepare(
         step_ratio=step_ratio, nt_inner=nt_inner, profiles=profiles,
         source_index=source_index, receiver_index=receiver_index, store_interval=interval,
         storage_mode=storage_mode, storage_path=os.fspath(storage_path), compression=compression,
-        strategy=storage_strategy, pml_width=widths, forward_callback=forward_callback,
+        strategy=storage_strategy, pml_width=widths, extents=extents, forward_callback=forward_callback,
         backward_callback=backward_callback, callback_frequency=callback_frequency,
-        extents=extents, pad=pad, extra_receiver_index=extra_index,
+        pad=pad, extra_receiver_index=extra_index,
     )
 
     # Initial fields on the padded grid, zero in the halo; PML fields also
@@ -445,10 +425,13 @@ def _prepare(
     return setup, (c, src, fields, v_pad)
 
 
-def _chunks(setup: _Setup, callback: Optional[Callable], history=None) -> List[Tuple[int, int]]:
+def _chunks(setup: _Setup, callback: Optional[Callable], history=None, hooks=None) -> List[Tuple[int, int]]:
     """(start, count) runs of internal steps between callbacks and between
-    the segments of a segmented wavefield history."""
+    the segments of a segmented wavefield history; single steps when
+    imaging hooks need every step's fields."""
     every = None if callback is None else setup.callback_frequency * setup.step_ratio
+    if hooks is not None:
+        every = 1
     return storage.segment_boundaries(setup.nt_inner, every, None if history is None else history.segment)
 
 
@@ -465,7 +448,7 @@ class _ScalarFunction(torch.autograd.Function):
     the six final fields and the receivers [nt, shots, n_rec]."""
 
     @staticmethod
-    def forward(ctx, c, src, u0, um1, psiy, psix, zetay, zetax, setup: _Setup, v_pad):
+    def forward(ctx, c, src, u0, um1, psiy, psix, zetay, zetax, setup: _Setup, v_pad, hooks, *hook_inputs):
         rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=c.dtype)
         src_in, src = src, src.contiguous()
         shape = (setup.n_shots, setup.ny, setup.nx)
@@ -488,9 +471,11 @@ class _ScalarFunction(torch.autograd.Function):
             if isinstance(history, storage.Checkpointed):
                 history.save_initial(pairs)
             every = setup.callback_frequency * setup.step_ratio
-            for start, count in _chunks(setup, setup.forward_callback, history):
+            for start, count in _chunks(setup, setup.forward_callback, history, hooks):
                 if setup.forward_callback is not None and start % every == 0:
                     setup.forward_callback(_callback_state(setup, start, _current(pairs), {"v": v_pad}, {}))
+                if hooks is not None:
+                    hooks.forward_step(start, _hook_fields(pairs))
                 store, first = (None, 0) if history is None else history.forward_buffer(start, count)
                 _run_chunk(False, core_args, pairs, start, count, src, rec, store, first, None)
                 if history is not None:
@@ -510,9 +495,10 @@ class _ScalarFunction(torch.autograd.Function):
         if history is not None:
             weakref.finalize(anchor, history.close)
         ctx.history = history
+        ctx.hooks = hooks
         # The sources as given (not a contiguous copy), so a double
         # backward can differentiate through them.
-        ctx.save_for_backward(c, anchor, src_in)
+        ctx.save_for_backward(c, anchor, src_in, *(() if hooks is None else hooks.saved()))
         out = _current(pairs)
         return (*out, rec)
 
@@ -523,7 +509,10 @@ class _ScalarFunction(torch.autograd.Function):
             # (Hessian-vector products), which Born modelling provides.
             return differentiable_backward(ctx, (g_u, g_um1, g_psiy, g_psix, g_zetay, g_zetax, g_rec))
         setup: _Setup = ctx.setup
-        c = ctx.saved_tensors[0]
+        c, _, _, *kept = ctx.saved_tensors
+        hooks: Optional[HookRun] = ctx.hooks
+        if hooks is not None:
+            hooks.restore(kept)
         dtype = c.dtype
         shape = (setup.n_shots, setup.ny, setup.nx)
 
@@ -547,9 +536,16 @@ class _ScalarFunction(torch.autograd.Function):
         history = ctx.history if want_c else None
         core_args = _core_args(setup, c)
         every = setup.callback_frequency * setup.step_ratio
-        for start, count in reversed(_chunks(setup, setup.backward_callback, history)):
+        for start, count in reversed(_chunks(setup, setup.backward_callback, history, hooks)):
             store, first = (None, 0) if history is None else history.backward_buffer(start, count)
             _run_chunk(True, core_args, pairs, start, count, g_src, g_rec, store, first, grad_c)
+            if hooks is not None:
+                # The pairs hold ∂loss/∂(state at `start`), the wavefield's
+                # scaled as μ = c·λ.
+                adjoint = {k: hooks.crop(a) for k, a in _hook_fields(pairs).items() if k in hooks.fields}
+                if "wavefield" in adjoint:
+                    adjoint["wavefield"] = adjoint["wavefield"] / hooks.crop(c)
+                hooks.adjoint_step(start, adjoint)
             if setup.backward_callback is not None and start % every == 0:
                 grads = {} if grad_c is None else {"v": _v_gradient(grad_c, c, ctx.v_pad, setup)}
                 adj = _current(pairs)
@@ -561,13 +557,17 @@ class _ScalarFunction(torch.autograd.Function):
             g_c = grad_c * (setup.store_interval / c)
             if c.shape[0] == 1 and setup.n_shots > 1:
                 g_c = g_c.sum(dim=0, keepdim=True)
+        hook_grads = ()
+        if hooks is not None:
+            hook_grads = hooks.finish()
+            hooks.release()
         need = ctx.needs_input_grad
         # Inputs given as None (zero initial fields) take no gradient.
         return (
             g_c, g_src if need[1] else None,
             mu / c if need[2] else None, -q / c if need[3] else None,
             *(pairs[k][0] if need[4 + i] else None for i, k in enumerate(("psiy", "psix", "zetay", "zetax"))),
-            None, None,
+            None, None, None, *hook_grads,
         )
 
 
@@ -581,6 +581,14 @@ def _forward_pairs(u, um1, psiy, psix, zetay, zetax) -> Dict[str, List[torch.Ten
         "psix": [psix, torch.zeros_like(psix)],
         "zetay": [zetay, zetay],
         "zetax": [zetax, zetax],
+    }
+
+
+def _hook_fields(pairs) -> Dict[str, torch.Tensor]:
+    """The current state under the names imaging hooks know it by."""
+    return {
+        "wavefield": pairs["u"][0], "psiy": pairs["psiy"][0], "psix": pairs["psix"][0],
+        "zetay": pairs["zetay"][0], "zetax": pairs["zetax"][0],
     }
 
 
@@ -675,7 +683,7 @@ def _core_args(setup: _Setup, c: torch.Tensor) -> dict:
     )
 
 
-def _propagate_reference(setup: _Setup, c, src, fields, kind: str, v_pad):
+def _propagate_reference(setup: _Setup, c, src, fields, kind: str, v_pad, hooks: Optional[HookRun] = None):
     """The same propagation in plain PyTorch, differentiated by autograd."""
     if setup.storage_mode == "none" and c.requires_grad:
         raise ValueError("storage_mode='none' gives no gradient with respect to v; detach v or use storage_mode='device'")
@@ -698,11 +706,16 @@ def _propagate_reference(setup: _Setup, c, src, fields, kind: str, v_pad):
     u, up, psiy, psix, zetay, zetax = (
         torch.zeros(n_shots, setup.ny, setup.nx, dtype=c.dtype, device=c.device) if f is None else f for f in fields
     )
+    if hooks is not None:
+        u, up, psiy, psix, zetay, zetax = hooks.attach([u, up, psiy, psix, zetay, zetax])
     records = []
     callback = setup.forward_callback
     for t in range(setup.nt_inner):
         if callback is not None and t % (setup.callback_frequency * setup.step_ratio) == 0:
             callback(_callback_state(setup, t, [u, up, psiy, psix, zetay, zetax], {"v": v_pad}, {}))
+        if hooks is not None:
+            state = hooks.watch(t, {"wavefield": u, "psiy": psiy, "psix": psix, "zetay": zetay, "zetax": zetax})
+            u, psiy, psix, zetay, zetax = state.values()
         records.append(u.reshape(n_shots, cells).gather(1, rec_idx) * rec_ok)
         u, up, psiy, psix, zetay, zetax, _ = step(
             u, up, psiy, psix, zetay, zetax, c, ay, by, dby, ax, bx, dbx, h,
@@ -714,13 +727,23 @@ def _propagate_reference(setup: _Setup, c, src, fields, kind: str, v_pad):
     return [u, up, psiy, psix, zetay, zetax, rec]
 
 
-class Scalar(torch.nn.Module):
+class Scalar(HookedPropagator, torch.nn.Module):
     """A scalar propagator that owns its wavespeed model.
 
     ``Scalar(v, grid_spacing, v_requires_grad=False)(dt, source_amplitudes,
     ...)`` calls :func:`scalar` with the stored model; the keyword arguments
     are the same.
+
+    Imaging conditions of your own replace the gradient of ``v`` or make
+    images: ``register_gradient``, ``clear_gradients``, ``imaging`` (see
+    :mod:`torchwave.hooks`). The fields are ``wavefield`` (u) and the PML's
+    ``psiy``, ``psix``, ``zetay``, ``zetax``.
     """
+
+    _wavefield_names = ("wavefield", "psiy", "psix", "zetay", "zetax")
+    _source_type = ("wavefield",)
+    _receiver_type = ("wavefield",)
+    model_names = ("v",)
 
     def __init__(self, v: torch.Tensor, grid_spacing, v_requires_grad: bool = False):
         super().__init__()
@@ -731,4 +754,7 @@ class Scalar(torch.nn.Module):
         self.grid_spacing = grid_spacing
 
     def forward(self, dt: float, source_amplitudes=None, source_locations=None, receiver_locations=None, **kwargs):
-        return scalar(self.v, self.grid_spacing, dt, source_amplitudes, source_locations, receiver_locations, **kwargs)
+        return scalar(
+            self.v, self.grid_spacing, dt, source_amplitudes, source_locations, receiver_locations,
+            **kwargs, _hooks=self._hook_run(),
+        )
