@@ -85,7 +85,7 @@ class _ScalarVectorJacobian(torch.autograd.Function):
         with torch.enable_grad():
             c_ = c.detach().requires_grad_(need[0])
             src_ = src.detach().requires_grad_(need[1])
-            out = _ScalarBornFunction.apply(c_, dc, src_, src_sc, *([None] * 12), born_setup, None)
+            out = _ScalarBornFunction.apply(c_, dc, src_, src_sc, *([None] * 12), born_setup, None, None)
             scattered = out[-1]
             wrt = [t for t in (c_, src_) if t.requires_grad]
             grads = list(torch.autograd.grad(scattered, wrt, g_rec)) if wrt else []

@@ -27,6 +27,7 @@ from . import _lib
 from . import _storage as storage
 from ._scalar_born_reference import born_step
 from ._scalar_reference import get_step
+from .hooks import HookedPropagator, HookRun
 from .scalar import _WAVEFIELD_NAMES, CallbackState, _core_args, _current, _forward_pairs, _prepare, _stored_history
 
 __all__ = ["scalar_born", "ScalarBorn"]
@@ -75,6 +76,7 @@ def scalar_born(
     storage_mode: str = "device",
     storage_path: str = ".",
     storage_compression: Union[bool, str] = False,
+    _hooks: Optional[HookRun] = None,
 ) -> Tuple[torch.Tensor, ...]:
     """Born modelling: background and scattered wavefields.
 
@@ -108,6 +110,11 @@ def scalar_born(
         raise ValueError(f"scatter has spatial shape {tuple(scatter.shape[-2:])}, but v has {tuple(v.shape[-2:])}")
     if scatter.ndim == 3 and v.ndim == 3 and scatter.shape[0] != v.shape[0]:
         raise ValueError(f"scatter has {scatter.shape[0]} shots but v has {v.shape[0]}")
+    # Imaging-condition hooks of a ScalarBorn module (see torchwave.hooks).
+    hooks = None if _hooks is None else _hooks.bind({"v": v, "scatter": scatter})
+    if hooks is not None:
+        v = v.detach() if hooks.replaces("v") else v
+        scatter = scatter.detach() if hooks.replaces("scatter") else scatter
     initial = dict(zip(
         _BACKGROUND_NAMES + _SCATTERED_NAMES,
         [wavefield_0, wavefield_m1, psiy_m1, psix_m1, zetay_m1, zetax_m1,
@@ -149,15 +156,23 @@ def scalar_born(
     models = None
     if forward_callback is not None or backward_callback is not None:
         models = {"v": v_pad, "scatter": sc_pad}
+    if hooks is not None:
+        h, p = setup.halo, setup.pml_width
+        hooks.begin(
+            n_steps=setup.nt_inner, n_shots=setup.n_shots,
+            region=(h + p[0], setup.ny - h - p[1], h + p[2], setup.nx - h - p[3]), extents=setup.extents,
+            dt=setup.dt_inner, dh=(setup.dy, setup.dx),
+        )
     if python_backend is False:
         if c.device.type != "cpu":
             raise NotImplementedError(
                 "the Go core's CUDA path is not built yet: run on CPU tensors, or use python_backend=True on the GPU"
             )
-        outputs = _ScalarBornFunction.apply(c, dc, src, src_sc, *fields, setup, models)
+        hook_inputs = () if hooks is None else hooks.inputs
+        outputs = _ScalarBornFunction.apply(c, dc, src, src_sc, *fields, setup, models, hooks, *hook_inputs)
     else:
         kind = "eager" if python_backend is True else python_backend
-        outputs = _propagate_reference(setup, c, dc, src, src_sc, fields, kind, models)
+        outputs = _propagate_reference(setup, c, dc, src, src_sc, fields, kind, models, hooks)
     h = setup.halo
     wavefields = [f[:, h : setup.ny - h, h : setup.nx - h] for f in outputs[:12]]
     receivers = [
@@ -186,7 +201,7 @@ class _ScalarBornFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, c, dc, src, src_sc, *rest):
-        fields, (setup, models) = rest[:12], rest[12:]
+        fields, (setup, models, hooks) = rest[:12], rest[12:15]
         dtype = c.dtype
         shape = (setup.n_shots, setup.ny, setup.nx)
         nt = setup.nt_inner
@@ -216,12 +231,14 @@ class _ScalarBornFunction(torch.autograd.Function):
         try:
             every = setup.callback_frequency * setup.step_ratio
             segment = histories[0].segment if histories else None
-            for start, count in _chunks(setup, setup.forward_callback, segment):
+            for start, count in _chunks(setup, setup.forward_callback, segment, hooks):
                 if setup.forward_callback is not None and start % every == 0:
                     state = _callback_state(
                         setup, start, _current(background), _current(scattered), models, {}
                     )
                     setup.forward_callback(state)
+                if hooks is not None:
+                    hooks.forward_step(start, _hook_fields(background, scattered))
                 stores = [h.forward_buffer(start, count) for h in histories]
                 _run_chunk(
                     False, args, background, scattered, start, count, src, src_sc, rec_bg, rec_sc, stores, None, None, True
@@ -238,7 +255,8 @@ class _ScalarBornFunction(torch.autograd.Function):
         for h in histories:
             weakref.finalize(anchor, h.close)
         ctx.histories = histories
-        ctx.save_for_backward(c, dc, anchor)
+        ctx.hooks = hooks
+        ctx.save_for_backward(c, dc, anchor, *(() if hooks is None else hooks.saved()))
         return (*_current(background), *_current(scattered), rec_bg, rec_sc)
 
     @staticmethod
@@ -249,7 +267,10 @@ class _ScalarBornFunction(torch.autograd.Function):
                 "was requested with create_graph=True); use python_backend=True"
             )
         setup = ctx.setup
-        c, dc, _ = ctx.saved_tensors
+        c, dc, _, *kept = ctx.saved_tensors
+        hooks: Optional[HookRun] = ctx.hooks
+        if hooks is not None:
+            hooks.restore(kept)
         dtype = c.dtype
         shape = (setup.n_shots, setup.ny, setup.nx)
         need = ctx.needs_input_grad
@@ -257,6 +278,8 @@ class _ScalarBornFunction(torch.autograd.Function):
         # The background adjoint is needed only for gradients of background
         # inputs; the scattered adjoint alone serves scatter and its source.
         adjoint_bg = want_c or need[2] or any(need[4:10])
+        if hooks is not None:
+            adjoint_bg = adjoint_bg or any(not k.endswith("_sc") for k in hooks.fields)
         my, mx = setup.live_masks(dtype, c.device)
 
         def start_state(g_fields):
@@ -289,12 +312,20 @@ class _ScalarBornFunction(torch.autograd.Function):
         args = _born_args(setup, c, dc)
         every = setup.callback_frequency * setup.step_ratio
         segment = histories[0].segment if histories else None
-        for start, count in reversed(_chunks(setup, setup.backward_callback, segment)):
+        for start, count in reversed(_chunks(setup, setup.backward_callback, segment, hooks)):
             stores = [h.backward_buffer(start, count) for h in histories]
             _run_chunk(
                 True, args, background, scattered, start, count, g_src, g_src_sc, g_rec_bg, g_rec_sc, stores,
                 grad_c, grad_dc, adjoint_bg,
             )
+            if hooks is not None:
+                # ∂loss/∂(state at `start`); the wavefields' scaled as μ = c·λ.
+                fields = _hook_fields(background, scattered)
+                adjoint = {k: hooks.crop(fields[k]) for k in hooks.fields}
+                for k in ("wavefield", "wavefield_sc"):
+                    if k in adjoint:
+                        adjoint[k] = adjoint[k] / hooks.crop(c)
+                hooks.adjoint_step(start, adjoint)
             if setup.backward_callback is not None and start % every == 0:
                 gradients = _model_gradients(setup, c, ctx.models, grad_c, grad_dc)
                 adj_bg, adj_sc = _current(background), _current(scattered)
@@ -311,9 +342,13 @@ class _ScalarBornFunction(torch.autograd.Function):
             return [g if need[offset + i] else None for i, g in enumerate(out)]
 
         g_bg = initial_grads(background, 4) if adjoint_bg else [None] * 6
+        hook_grads = ()
+        if hooks is not None:
+            hook_grads = hooks.finish()
+            hooks.release()
         return (
             g_c, g_dc, g_src if need[2] else None, g_src_sc if need[3] else None,
-            *g_bg, *initial_grads(scattered, 10), None, None,
+            *g_bg, *initial_grads(scattered, 10), None, None, None, *hook_grads,
         )
 
 
@@ -334,9 +369,22 @@ def _model_gradients(setup, c, models, grad_c, grad_dc) -> Dict[str, torch.Tenso
     return {k: g.sum(dim=0, keepdim=True) if models[k].shape[0] == 1 else g for k, g in out.items()}
 
 
-def _chunks(setup, callback: Optional[Callable], segment: Optional[int]) -> List[Tuple[int, int]]:
+def _chunks(setup, callback: Optional[Callable], segment: Optional[int], hooks=None) -> List[Tuple[int, int]]:
+    """Runs of steps between callbacks and segments; single steps for hooks."""
     every = None if callback is None else setup.callback_frequency * setup.step_ratio
+    if hooks is not None:
+        every = 1
     return storage.segment_boundaries(setup.nt_inner, every, segment)
+
+
+def _hook_fields(background, scattered) -> Dict[str, torch.Tensor]:
+    """The current state of both field sets under the hooks' names."""
+    fields = {}
+    for suffix, pairs in (("", background), ("_sc", scattered)):
+        fields["wavefield" + suffix] = pairs["u"][0]
+        for k in _FIELD_KEYS:
+            fields[k + suffix] = pairs[k][0]
+    return fields
 
 
 def _born_args(setup, c: torch.Tensor, dc: torch.Tensor) -> dict:
@@ -371,7 +419,7 @@ def _run_chunk(backward, args, background, scattered, start, count, src, src_sc,
                 pair.reverse()
 
 
-def _propagate_reference(setup, c, dc, src, src_sc, fields, kind: str, models):
+def _propagate_reference(setup, c, dc, src, src_sc, fields, kind: str, models, hooks: Optional[HookRun] = None):
     """The same propagation in plain PyTorch, differentiated by autograd."""
     if setup.storage_mode == "none" and (c.requires_grad or dc.requires_grad):
         raise ValueError(
@@ -400,6 +448,8 @@ def _propagate_reference(setup, c, dc, src, src_sc, fields, kind: str, models):
     sc_idx, sc_ok = indices(setup.receiver_index)
     zeros = torch.zeros(n_shots, setup.ny, setup.nx, dtype=dtype, device=device)
     state = [zeros if f is None else f for f in fields]
+    if hooks is not None:
+        state = hooks.attach(state)
     background, scattered = state[:6], state[6:]
     records_bg, records_sc = [], []
     every = setup.callback_frequency * setup.step_ratio
@@ -410,6 +460,13 @@ def _propagate_reference(setup, c, dc, src, src_sc, fields, kind: str, models):
     for t in range(setup.nt_inner):
         if setup.forward_callback is not None and t % every == 0:
             setup.forward_callback(_callback_state(setup, t, background, scattered, models, {}))
+        if hooks is not None:
+            names = ("wavefield", *_FIELD_KEYS)
+            watched = {k: f for k, f in zip(names, background[:1] + background[2:])}
+            watched.update({k + "_sc": f for k, f in zip(names, scattered[:1] + scattered[2:])})
+            watched = hooks.watch(t, watched)
+            background = [watched["wavefield"], background[1], *(watched[k] for k in _FIELD_KEYS)]
+            scattered = [watched["wavefield_sc"], scattered[1], *(watched[k + "_sc"] for k in _FIELD_KEYS)]
         records_bg.append(background[0].reshape(n_shots, cells).gather(1, bg_idx) * bg_ok)
         records_sc.append(scattered[0].reshape(n_shots, cells).gather(1, sc_idx) * sc_ok)
         background, scattered, _ = born_step(step, background, scattered, c, dc, *operator)
@@ -425,7 +482,7 @@ def _propagate_reference(setup, c, dc, src, src_sc, fields, kind: str, models):
     return [*background, *scattered, stack(records_bg, bg_idx), stack(records_sc, sc_idx)]
 
 
-class ScalarBorn(torch.nn.Module):
+class ScalarBorn(HookedPropagator, torch.nn.Module):
     """A Born propagator that owns its background wavespeed and scattering
     potential.
 
@@ -434,7 +491,19 @@ class ScalarBorn(torch.nn.Module):
     receiver_locations, bg_receiver_locations=None, ...)`` calls
     :func:`scalar_born` with the stored models; the keyword arguments are
     the same.
+
+    Imaging conditions of your own replace the gradients of ``v`` or
+    ``scatter``, or make images: ``register_gradient``,
+    ``clear_gradients``, ``imaging`` (see :mod:`torchwave.hooks`). The
+    fields are the background's ``wavefield``, ``psiy``, ``psix``,
+    ``zetay``, ``zetax`` and the scattered field's, named with ``_sc``;
+    ``imaging`` takes the scattered receivers as its prediction.
     """
+
+    _wavefield_names = ("wavefield", *_FIELD_KEYS, "wavefield_sc", *(k + "_sc" for k in _FIELD_KEYS))
+    _source_type = ("wavefield", "wavefield_sc")
+    _receiver_type = ("wavefield_sc", "wavefield")
+    model_names = ("v", "scatter")
 
     def __init__(self, v: torch.Tensor, scatter: torch.Tensor, grid_spacing, v_requires_grad: bool = False,
                  scatter_requires_grad: bool = False):
@@ -452,5 +521,5 @@ class ScalarBorn(torch.nn.Module):
                 bg_receiver_locations=None, **kwargs):
         return scalar_born(
             self.v, self.scatter, self.grid_spacing, dt, source_amplitudes, source_locations, receiver_locations,
-            bg_receiver_locations, **kwargs,
+            bg_receiver_locations, **kwargs, _hooks=self._hook_run(),
         )
