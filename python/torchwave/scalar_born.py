@@ -76,6 +76,7 @@ def scalar_born(
     storage_mode: str = "device",
     storage_path: str = ".",
     storage_compression: Union[bool, str] = False,
+    storage_strategy: str = "full",
     _hooks: Optional[HookRun] = None,
 ) -> Tuple[torch.Tensor, ...]:
     """Born modelling: background and scattered wavefields.
@@ -93,8 +94,10 @@ def scalar_born(
         wavefield_sc_0, wavefield_sc_m1, psiy_sc_m1, psix_sc_m1,
             zetay_sc_m1, zetax_sc_m1: initial scattered fields.
 
-    ``storage_strategy="checkpoint"`` is not available for Born modelling;
-    every ``storage_mode`` and ``storage_compression`` is.
+    Every ``storage_mode``, ``storage_compression`` and
+    ``storage_strategy="checkpoint"`` (the state of both fields per segment,
+    each segment's history recomputed in the backward pass) apply as for
+    :func:`torchwave.scalar`; ``storage_strategy="boundary"`` does not.
 
     Returns:
         (wavefield_nt, wavefield_ntm1, psiy, psix, zetay, zetax,
@@ -110,6 +113,8 @@ def scalar_born(
         raise ValueError(f"scatter has spatial shape {tuple(scatter.shape[-2:])}, but v has {tuple(v.shape[-2:])}")
     if scatter.ndim == 3 and v.ndim == 3 and scatter.shape[0] != v.shape[0]:
         raise ValueError(f"scatter has {scatter.shape[0]} shots but v has {v.shape[0]}")
+    if storage_strategy == "boundary":
+        raise NotImplementedError("storage_strategy='boundary' is not available for scalar_born; use 'checkpoint'")
     # Imaging-condition hooks of a ScalarBorn module (see torchwave.hooks).
     hooks = None if _hooks is None else _hooks.bind({"v": v, "scatter": scatter})
     if hooks is not None:
@@ -125,7 +130,7 @@ def scalar_born(
         accuracy, pml_width, pml_freq, max_vel, survey_pad, initial,
         origin, nt, model_gradient_sampling_interval, freq_taper_frac, time_pad_frac,
         time_taper, forward_callback, backward_callback, callback_frequency,
-        python_backend, storage_mode, storage_path, storage_compression, "full",
+        python_backend, storage_mode, storage_path, storage_compression, storage_strategy,
         extra_receivers=("bg_receiver_locations", bg_receiver_locations),
     )
     c, src, fields, v_pad = inputs
@@ -215,6 +220,7 @@ class _ScalarBornFunction(torch.autograd.Function):
         background = _forward_pairs(*(own(t) for t in fields[:6]))
         scattered = _forward_pairs(*(own(t) for t in fields[6:]))
         want_c, want_dc = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        args = _born_args(setup, c, dc)
         histories = []
         if want_c or want_dc:
             if setup.storage_mode == "none":
@@ -224,10 +230,13 @@ class _ScalarBornFunction(torch.autograd.Function):
                 )
             # W of the background for both gradients; W of the scattered
             # field only for the gradient with respect to v.
-            histories.append(_stored_history(setup, c))
-            if want_c:
+            if setup.strategy == "checkpoint":
+                histories.append(_checkpointed_history(setup, args, src, src_sc, 2 if want_c else 1))
+                histories[0].save_initial((background, scattered))
+            else:
                 histories.append(_stored_history(setup, c))
-        args = _born_args(setup, c, dc)
+                if want_c:
+                    histories.append(_stored_history(setup, c))
         try:
             every = setup.callback_frequency * setup.step_ratio
             segment = histories[0].segment if histories else None
@@ -239,12 +248,12 @@ class _ScalarBornFunction(torch.autograd.Function):
                     setup.forward_callback(state)
                 if hooks is not None:
                     hooks.forward_step(start, _hook_fields(background, scattered))
-                stores = [h.forward_buffer(start, count) for h in histories]
+                stores = _stores(h.forward_buffer(start, count) for h in histories)
                 _run_chunk(
                     False, args, background, scattered, start, count, src, src_sc, rec_bg, rec_sc, stores, None, None, True
                 )
                 for h in histories:
-                    h.after_forward(start, count, None)
+                    h.after_forward(start, count, (background, scattered))
         except BaseException:
             for h in histories:
                 h.close()
@@ -313,7 +322,7 @@ class _ScalarBornFunction(torch.autograd.Function):
         every = setup.callback_frequency * setup.step_ratio
         segment = histories[0].segment if histories else None
         for start, count in reversed(_chunks(setup, setup.backward_callback, segment, hooks)):
-            stores = [h.backward_buffer(start, count) for h in histories]
+            stores = _stores(h.backward_buffer(start, count) for h in histories)
             _run_chunk(
                 True, args, background, scattered, start, count, g_src, g_src_sc, g_rec_bg, g_rec_sc, stores,
                 grad_c, grad_dc, adjoint_bg,
@@ -350,6 +359,48 @@ class _ScalarBornFunction(torch.autograd.Function):
             g_c, g_dc, g_src if need[2] else None, g_src_sc if need[3] else None,
             *g_bg, *initial_grads(scattered, 10), None, None, None, *hook_grads,
         )
+
+
+def _stores(buffers) -> List[Tuple[Optional[torch.Tensor], int]]:
+    """(buffer, first snapshot) of the background W history, then of the
+    scattered one: one per plan, or both from a checkpointed plan, whose
+    staging holds them side by side [2, snapshots, shots, ny, nx]."""
+    out = []
+    for buffer, first in buffers:
+        if buffer is not None and buffer.ndim == 5:
+            out.extend((b, first) for b in buffer)
+        else:
+            out.append((buffer, first))
+    return out
+
+
+def _checkpointed_history(setup, args: dict, src, src_sc, n_histories: int):
+    """The state of both fields every segment; the backward pass recomputes
+    a segment's W(u) (and W(δu)) from it."""
+    shape = (setup.n_shots, setup.ny, setup.nx)
+    dtype = src.dtype
+    n_store = -(-setup.nt_inner // setup.store_interval)
+    per_segment = storage.staging_snapshots(n_histories * n_store, state_fields=12) // n_histories
+    per_segment = max(per_segment, 1)
+    scratch_bg = torch.empty(setup.nt_inner, setup.n_shots, setup.extra_receiver_index.shape[1], dtype=dtype)
+    scratch_sc = torch.empty(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=dtype)
+
+    def state_of(fields):
+        background, scattered = fields
+        return [t.clone() for t in _current(background) + _current(scattered)]
+
+    def fields_from(state):
+        return _forward_pairs(*(t.clone() for t in state[:6])), _forward_pairs(*(t.clone() for t in state[6:]))
+
+    def recompute(fields, start, count, staging, first):
+        background, scattered = fields
+        stores = [(b, first) for b in staging]
+        _run_chunk(False, args, background, scattered, start, count, src, src_sc, scratch_bg, scratch_sc, stores,
+                   None, None, True)
+
+    staging = torch.empty((n_histories, per_segment, *shape), dtype=dtype)
+    return storage.Checkpointed(setup.nt_inner, setup.store_interval, per_segment * setup.store_interval, staging,
+                                state_of, fields_from, recompute)
 
 
 def _model_gradients(setup, c, models, grad_c, grad_dc) -> Dict[str, torch.Tensor]:
