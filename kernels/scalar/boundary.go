@@ -6,8 +6,8 @@ import (
 	"github.com/torchwave/torchwave/kernels/grid"
 )
 
-// Boundary saving keeps the model gradient's history small. Outside the
-// CPML band W is the plain Laplacian and the leapfrog step runs backwards
+// Boundary saving keeps the model gradient's history small. Away from the
+// PML, W is the plain Laplacian and the leapfrog step runs backwards
 // as well as forwards:
 //
 //	u_{n−1} = c·Lap(u_n) + 2u_n − (u_{n+1} − s_n)
@@ -43,34 +43,56 @@ type Boundary[T Float] struct {
 }
 
 // boundaryLayout is the rectangle [y0, y1)×[x0, x1) the reversed step
-// rebuilds, on which the forward pass uses the interior kernel, and the
-// order of a strip's cells: row by row over the grid without its halo,
-// skipping the rectangle.
+// rebuilds, where W is the plain Laplacian, and the order of a strip's
+// cells: row by row over the grid without its halo, skipping the
+// rectangle.
 type boundaryLayout struct {
 	h, ny, nx      int
 	y0, y1, x0, x1 int
 }
 
 func newBoundaryLayout[T Float](p *Problem[T], s *stencil[T]) boundaryLayout {
-	l := boundaryLayout{h: s.h, ny: p.NY, nx: p.NX, y0: s.h, y1: s.h, x0: s.x0, x1: s.x1}
-	// The rows are the longest run of rows outside the y band, as the
-	// columns are the stencil's fast columns.
-	for y, start := s.h, -1; y <= p.NY-s.h; y++ {
-		if y < p.NY-s.h && !s.bandY[y] {
-			if start < 0 {
-				start = y
-			}
-			continue
-		}
-		if start >= 0 && y-start > l.y1-l.y0 {
-			l.y0, l.y1 = start, y
-		}
-		start = -1
-	}
-	if l.y0 == l.y1 || l.x0 >= l.x1 {
+	l := boundaryLayout{h: s.h, ny: p.NY, nx: p.NX}
+	l.y0, l.y1 = longestRun(plainLaplacian(s.h, p.AY, p.BY, p.DBY), s.h, p.NY-s.h)
+	l.x0, l.x1 = longestRun(plainLaplacian(s.h, p.AX, p.BX, p.DBX), s.h, p.NX-s.h)
+	if l.y0 == l.y1 || l.x0 == l.x1 {
 		l.y0, l.y1, l.x0, l.x1 = s.h, s.h, s.h, s.h
 	}
 	return l
+}
+
+// plainLaplacian marks the rows (or columns) where the CPML terms of W
+// vanish: every coefficient is zero there and a is zero within h, since
+// the ψ derivative reads a·ψ. This is tighter than the stencil's band,
+// which also spans h cells around the non-zero ∂b.
+func plainLaplacian[T Float](h int, a, b, db []T) []bool {
+	out := make([]bool, len(a))
+	for i := range out {
+		out[i] = a[i] == 0 && b[i] == 0 && db[i] == 0
+	}
+	for i := range a {
+		if a[i] != 0 {
+			for j := max(0, i-h); j <= min(len(a)-1, i+h); j++ {
+				out[j] = false
+			}
+		}
+	}
+	return out
+}
+
+// longestRun returns the longest run [start, end) of true in ok[lo:hi].
+func longestRun(ok []bool, lo, hi int) (start, end int) {
+	start, end = lo, lo
+	for i, run := lo, lo; i <= hi; i++ {
+		if i < hi && ok[i] {
+			continue
+		}
+		if i-run > end-start {
+			start, end = run, i
+		}
+		run = i + 1
+	}
+	return start, end
 }
 
 // BoundaryCells is the number of cells a strip holds per shot.

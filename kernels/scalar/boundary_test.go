@@ -176,8 +176,8 @@ func TestBoundaryLargeGrid(t *testing.T) {
 	}
 }
 
-// TestBoundaryCells checks the strip size against the band: on a grid
-// with a PML of width w on every edge, the strips cover w + h cells
+// TestBoundaryCells checks the strip size: on a grid with a PML of width
+// w on every edge (and ∂b zero outside it), the strips cover w + h cells
 // inside the halo on each side.
 func TestBoundaryCells(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -185,11 +185,14 @@ func TestBoundaryCells(t *testing.T) {
 	h := p.Halo()
 	band := 6 + h // PML cells, then h cells whose stencil reaches into it
 	inner := (p.NY - 2*h) * (p.NX - 2*h)
-	// The stencil widens the column band to whole vectors of 8 cells.
-	s := newStencil(p)
-	rect := (p.NY - 2*h - 2*band) * (s.x1 - s.x0)
+	rect := (p.NY - 2*h - 2*band) * (p.NX - 2*h - 2*band)
 	if got, want := p.BoundaryCells(), inner-rect; got != want {
 		t.Errorf("boundary cells %d, want %d", got, want)
+	}
+	// A non-zero ∂b just inside the PML widens the strips by that cell only.
+	p.DBY[h+band] = 0.1 // the first row of the rectangle
+	if got, want := p.BoundaryCells(), inner-rect+p.NX-2*h-2*band; got != want {
+		t.Errorf("boundary cells with ∂b beyond the PML: %d, want %d", got, want)
 	}
 	// Without any PML the whole grid is rebuilt and nothing is stored.
 	for i := range p.AY {
