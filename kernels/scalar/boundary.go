@@ -7,18 +7,18 @@ import (
 )
 
 // Boundary saving keeps the model gradient's history small. Away from the
-// PML, W is the plain Laplacian and the leapfrog step runs backwards
-// as well as forwards:
+// PML, W is the plain Laplacian and the leapfrog step runs backwards as
+// well as forwards:
 //
 //	u_{n−1} = c·Lap(u_n) + 2u_n − (u_{n+1} − s_n)
 //
 // which is the forward interior kernel applied with u_{n+1} − s_n in
-// place of u_{n−1}. The band's CPML fields cannot be run backwards (their
-// damping would grow instead), so the forward pass records u on every
-// cell outside the rebuilt rectangle (the band and the halo-free cells
-// around it), one strip per step. The backward pass rebuilds u inside the
-// rectangle step by step, takes the band's values from the strips, and
-// gets W there from the time difference of the wavefield:
+// place of u_{n−1}. The CPML fields cannot be run backwards (their
+// damping would turn into growth), so the forward pass records u on
+// every cell outside the rebuilt rectangle, the PML and the h cells next
+// to it, one strip per step. The backward pass rebuilds u inside the
+// rectangle step by step, takes the rest from the strips, and gets W
+// there from the time difference of the wavefield:
 //
 //	W_n = (u_{n+1} − s_n − 2u_n + u_{n−1}) / c
 //

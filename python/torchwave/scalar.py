@@ -610,7 +610,9 @@ def _history(setup: _Setup, c: torch.Tensor, src: torch.Tensor, core_args: dict)
     interval, dtype = setup.store_interval, c.dtype
     if setup.strategy == "boundary":
         cells = _lib.scalar_boundary_cells(**core_args)
-        return storage.Boundary(torch.empty(setup.nt_inner + 2, setup.n_shots, cells, dtype=dtype), src)
+        # From the pool, as the full history: an inversion asks for the
+        # same strips every iteration.
+        return storage.Boundary(_snapshots.take((setup.nt_inner + 2, setup.n_shots, cells), dtype), src)
     if setup.strategy == "checkpoint":
         per_segment = storage.staging_snapshots(n_store, state_fields=6)
         scratch = torch.empty(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=dtype)
