@@ -3,7 +3,8 @@
 One forward+backward of the problem of bench_scalar.py (a smooth model,
 PML 20, float32, one Ricker source and 100 receivers per shot) for every
 storage option: the history in memory ("device"), on disk, compressed to
-bf16 or int8, and recomputed from checkpoints. Each option runs in a fresh
+bf16 or int8, recomputed from checkpoints, and rebuilt backwards in time
+from boundary strips. Each option runs in a fresh
 subprocess; peak memory is the increase of the RSS high-water mark over a
 baseline taken after a warm-up, time the median of ``--repeat`` runs. The
 gradient of each option is compared with the "device" one.
@@ -32,6 +33,7 @@ OPTIONS = {
     "bf16": {"storage_compression": "bf16"},
     "int8": {"storage_compression": "int8"},
     "checkpoint": {"storage_strategy": "checkpoint"},
+    "boundary": {"storage_strategy": "boundary"},
 }
 
 

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#define TW_ABI_VERSION 3
+#define TW_ABI_VERSION 4
 
 enum tw_status {
 	TW_OK = 0,
@@ -37,6 +37,26 @@ typedef struct {
 	void *store;               /* [n_store][n_shots][ny][nx] or NULL */
 	void *grad_c;              /* [n_shots][ny][nx] or NULL */
 } tw_scalar_args;
+
+/* Boundary saving (storage_strategy="boundary"): the forward pass records
+ * u outside the rectangle that the backward pass rebuilds by running the
+ * leapfrog step in reverse. Strip k holds step k-1's u there, so strips 0
+ * and 1 are the initial state and strip n+2 the result of step n; a chunk
+ * from step 0 also records the initial strips. The backward pass takes W
+ * from the rebuilt field instead of base.store (which must be NULL). */
+typedef struct {
+	tw_scalar_args base;
+	int64_t n_strips; /* strips the buffer holds: at least step0 + n_steps + 2 */
+	void *strips;     /* [n_strips][n_shots][tw_scalar_boundary_cells] */
+	/* Backward only. */
+	void *source_amplitudes; /* the forward's, [n_steps][n_shots][n_sources] */
+	void *u[2];              /* the forward's u being rebuilt: [0] after the chunk, [1] the step before; they swap every step */
+	void *w;                 /* scratch, [n_shots][ny][nx]; needed with base.grad_c */
+} tw_scalar_boundary_args;
+
+/* The number of cells per shot of one strip for the grid and PML of a
+ * (its state, amplitude and store pointers are not used). */
+int tw_scalar_boundary_cells(tw_scalar_args *a, int64_t *cells, char *errbuf, int errlen);
 
 /* One call of the Born (linearised) scalar propagator: the background of
  * bg and a scattered wavefield du with

@@ -29,13 +29,25 @@ func Backward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
 func backwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[T], shot int, rowParallel bool) {
 	cells := p.cells()
 	h := s.h
+	b := c.Boundary
+	var l boundaryLayout
+	if b != nil {
+		l = newBoundaryLayout(p, s)
+	}
 	for j := 0; j < c.NSteps; j++ {
 		step := c.NSteps - 1 - j
 		n := c.Step0 + step
 		cur, nxt := j%2, (j+1)%2
 		sourceGradient(p, c.SourceAmp[step*p.NShots*p.NSources:], f.U[cur], shot, shot+1, cells)
 		rw := shotFields(p, f, shot, cur, nxt)
-		if w := p.snapshot(c.Store, c, n, shot); c.GradC != nil && w != nil {
+		if b != nil {
+			var w []T
+			if c.GradC != nil && n%p.StoreInterval == 0 {
+				w = b.W[shot*cells : (shot+1)*cells]
+				rw.w, rw.g = w, c.GradC[shot*cells:(shot+1)*cells]
+			}
+			rebuildStep(p, s, l, b, shot, n, step, cur, nxt, w, rowParallel)
+		} else if w := p.snapshot(c.Store, c, n, shot); c.GradC != nil && w != nil {
 			rw.w, rw.g = w, c.GradC[shot*cells:(shot+1)*cells]
 		}
 		runRows(p, h, rowParallel, func(lo, hi int) { updateRows(p, s, &rw, h+lo, h+hi, backwardBand[T], backwardInterior[T]) })

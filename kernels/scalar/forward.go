@@ -42,6 +42,14 @@ func shotsTogether[T Float](p *Problem[T]) int {
 func forwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[T], shot int, rowParallel bool) {
 	cells := p.cells()
 	h := s.h
+	b := c.Boundary
+	var l boundaryLayout
+	if b != nil {
+		l = newBoundaryLayout(p, s)
+		if c.Step0 == 0 && c.NSteps > 0 {
+			saveInitial(p, l, b, f, shot)
+		}
+	}
 	for step := 0; step < c.NSteps; step++ {
 		n := c.Step0 + step
 		cur, nxt := step%2, (step+1)%2
@@ -50,6 +58,9 @@ func forwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[
 		rw.w = p.snapshot(c.Store, c, n, shot)
 		runRows(p, h, rowParallel, func(lo, hi int) { updateRows(p, s, &rw, h+lo, h+hi, forwardBand[T], forwardInterior[T]) })
 		scatterAdd(f.U[nxt], c.SourceAmp[step*p.NShots*p.NSources:], p.SourceIndex, shot, shot+1, p.NSources, cells, nil)
+		if b != nil {
+			saveStrip(l, stripOf(l, b, n+2, p.NShots, shot), f.U[nxt][shot*cells:(shot+1)*cells])
+		}
 	}
 }
 

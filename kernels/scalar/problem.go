@@ -75,6 +75,10 @@ type Chunk[T Float] struct {
 	StoreFirst int
 	// GradC accumulates Σ W·μ over stored steps, [NShots][NY][NX]; backward only.
 	GradC []T
+	// Boundary, when set, makes Forward record boundary strips and
+	// Backward rebuild the forward wavefield from them, taking W from the
+	// rebuilt field instead of Store (see boundary.go).
+	Boundary *Boundary[T]
 }
 
 // Halo is the number of cells on each edge in which fields stay zero.
@@ -148,6 +152,9 @@ func (p *Problem[T]) ValidateChunk(f *Fields[T], c *Chunk[T], backward bool) err
 		return err
 	}
 	if err := p.checkStore("store", c.Store, c); err != nil {
+		return err
+	}
+	if err := p.checkBoundary(c, backward); err != nil {
 		return err
 	}
 	if backward && c.GradC != nil {

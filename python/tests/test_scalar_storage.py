@@ -125,8 +125,6 @@ def test_storage_options_are_checked(problem):
         run(problem, storage_compression="fp4")
     with pytest.raises(ValueError, match="storage_strategy"):
         run(problem, storage_strategy="sometimes")
-    with pytest.raises(NotImplementedError, match="boundary"):
-        run(problem, storage_strategy="boundary")
     with pytest.raises(ValueError, match="python_backend"):
         run(problem, storage_mode="disk", python_backend=True)
     with pytest.raises(TypeError, match="storage_path"):

@@ -16,7 +16,7 @@ import torch
 
 from ._sourcehash import source_hash
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 TW_OK, TW_EINVAL, TW_EPANIC, TW_EUNSUPPORTED = 0, 1, 2, 3
 _PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
 _LIBRARY_NAME = "libtorchwave.so"
@@ -69,6 +69,19 @@ class _ScalarArgs(ctypes.Structure):
         ("receiver_amplitudes", ctypes.c_void_p),
         ("store", ctypes.c_void_p),
         ("grad_c", ctypes.c_void_p),
+    ]
+
+
+class _ScalarBoundaryArgs(ctypes.Structure):
+    """Mirror of tw_scalar_boundary_args in goexport/torchwave.h."""
+
+    _fields_ = [
+        ("base", _ScalarArgs),
+        ("n_strips", ctypes.c_int64),
+        ("strips", ctypes.c_void_p),
+        ("source_amplitudes", ctypes.c_void_p),
+        ("u", ctypes.c_void_p * 2),
+        ("w", ctypes.c_void_p),
     ]
 
 
@@ -132,10 +145,16 @@ def _load() -> ctypes.CDLL:
         ("tw_scalar_backward", _ScalarArgs),
         ("tw_scalar_born_forward", _ScalarBornArgs),
         ("tw_scalar_born_backward", _ScalarBornArgs),
+        ("tw_scalar_boundary_forward", _ScalarBoundaryArgs),
+        ("tw_scalar_boundary_backward", _ScalarBoundaryArgs),
     ):
         fn = getattr(lib, name)
         fn.argtypes = [ctypes.POINTER(args), ctypes.c_char_p, ctypes.c_int]
         fn.restype = ctypes.c_int
+    lib.tw_scalar_boundary_cells.argtypes = [
+        ctypes.POINTER(_ScalarArgs), ctypes.POINTER(ctypes.c_int64), ctypes.c_char_p, ctypes.c_int,
+    ]
+    lib.tw_scalar_boundary_cells.restype = ctypes.c_int
     lib.tw_set_num_threads.argtypes = [ctypes.c_int]
     lib.tw_get_num_threads.restype = ctypes.c_int
     lib.tw_simd.restype = ctypes.c_int
@@ -208,14 +227,33 @@ def _fill(args: ctypes.Structure, pairs: tuple[str, ...], kw: dict) -> None:
             setattr(args, name, value)
 
 
-def scalar_call(backward: bool, **kw) -> None:
+def scalar_call(backward: bool, boundary: dict | None = None, **kw) -> None:
     """Runs one chunk of the scalar propagator in Go. Keyword names are the
-    fields of tw_scalar_args; tensors are passed as pointers."""
-    args = _ScalarArgs()
-    _fill(args, ("u", "psiy", "psix", "zetay", "zetax"), kw)
+    fields of tw_scalar_args; tensors are passed as pointers. ``boundary``
+    holds the other fields of tw_scalar_boundary_args (``u`` as a 2-list)
+    for a run with boundary saving."""
     errbuf = new_error_buffer()
-    fn = _lib.tw_scalar_backward if backward else _lib.tw_scalar_forward
+    if boundary is None:
+        args = _ScalarArgs()
+        _fill(args, ("u", "psiy", "psix", "zetay", "zetax"), kw)
+        fn = _lib.tw_scalar_backward if backward else _lib.tw_scalar_forward
+    else:
+        args = _ScalarBoundaryArgs()
+        _fill(args.base, ("u", "psiy", "psix", "zetay", "zetax"), kw)
+        _fill(args, ("u",), boundary)
+        fn = _lib.tw_scalar_boundary_backward if backward else _lib.tw_scalar_boundary_forward
     raise_for_status(fn(ctypes.byref(args), errbuf, len(errbuf)), errbuf)
+
+
+def scalar_boundary_cells(**kw) -> int:
+    """Cells per shot of one boundary strip for the grid and PML profiles
+    given as scalar_call's keywords."""
+    args = _ScalarArgs()
+    _fill(args, (), kw)
+    cells = ctypes.c_int64()
+    errbuf = new_error_buffer()
+    raise_for_status(_lib.tw_scalar_boundary_cells(ctypes.byref(args), ctypes.byref(cells), errbuf, len(errbuf)), errbuf)
+    return cells.value
 
 
 def born_call(backward: bool, bg: dict, **kw) -> None:

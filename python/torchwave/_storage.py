@@ -12,7 +12,10 @@ its first snapshot, so the history can live elsewhere:
   the segment and decoded back before the backward pass reaches it;
 * ``Checkpointed``: only the full state at the start of every segment; the
   backward pass recomputes a segment's snapshots from its checkpoint just
-  before it needs them (one extra forward pass, far less memory).
+  before it needs them (one extra forward pass, far less memory);
+* ``Boundary``: no snapshots at all but strips of the wavefield next to and
+  in the PML every step; the Go core's backward pass rebuilds the forward
+  wavefield from the final state by running the time steps in reverse.
 
 Every history is a plan with the same four calls, used by the propagators'
 autograd Functions: ``forward_buffer``/``after_forward`` around each
@@ -297,6 +300,56 @@ class Checkpointed(_Segmented):
     def close(self) -> None:
         self.checkpoints.clear()
         self.staging = None
+
+
+class Boundary:
+    """Boundary saving: the Go core records every step's wavefield outside
+    the rectangle its backward pass can rebuild by running the leapfrog
+    step in reverse (the PML band and the cells its stencil reaches), and
+    the backward pass rebuilds the rest from the final state, taking W
+    from the rebuilt field. ``strips`` is [n_steps + 2, n_shots, cells];
+    ``sources`` the forward's scaled source amplitudes, which the reversed
+    steps take out again."""
+
+    segment = None  # the strips span the whole run: no extra chunk boundaries
+
+    def __init__(self, strips: torch.Tensor, sources: torch.Tensor):
+        self.strips, self.sources = strips, sources
+        self.final: Optional[List[torch.Tensor]] = None  # the forward's last (u, u_prev)
+        self.u: Optional[List[torch.Tensor]] = None  # the wavefield being rebuilt
+        self.w: Optional[torch.Tensor] = None
+
+    def forward_buffer(self, start: int, count: int):
+        return None, 0
+
+    def after_forward(self, start: int, count: int, pairs) -> None:
+        pass
+
+    def keep_final(self, u: torch.Tensor, u_prev: torch.Tensor) -> None:
+        self.final = [u.clone(), u_prev.clone()]
+
+    def start_backward(self) -> None:
+        # From the final state each time: under retain_graph=True a second
+        # backward pass rebuilds the field again.
+        self.u = [t.clone() for t in self.final]
+        self.w = torch.empty_like(self.final[0])
+
+    def backward_buffer(self, start: int, count: int):
+        return None, 0
+
+    def fields(self, backward: bool, start: int, count: int) -> dict:
+        """The boundary fields of the Go core's call for a chunk."""
+        out = {"n_strips": self.strips.shape[0], "strips": self.strips}
+        if backward:
+            out.update(source_amplitudes=self.sources[start : start + count], u=self.u, w=self.w)
+        return out
+
+    def nbytes(self) -> int:
+        """Bytes the strips take."""
+        return self.strips.numel() * self.strips.element_size()
+
+    def close(self) -> None:
+        self.strips = self.sources = self.final = self.u = self.w = None
 
 
 # Choosing a plan ------------------------------------------------------------

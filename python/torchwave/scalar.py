@@ -97,7 +97,7 @@ class _Setup:
     storage_mode: str
     storage_path: str
     compression: Optional[str]  # None, "bf16" or "int8"
-    strategy: str  # "full" or "checkpoint"
+    strategy: str  # "full", "checkpoint" or "boundary"
     pml_width: List[int]
     extents: List[int]  # the simulated region of the model: y0, y1, x0, x1
     forward_callback: Optional[Callable]
@@ -215,7 +215,10 @@ def scalar(
         storage_strategy: "full" stores every sampled step; "checkpoint"
             stores the state every √(6·steps) or so steps and recomputes
             the steps in between during the backward pass (one extra
-            forward pass, a fraction of the memory).
+            forward pass, a fraction of the memory); "boundary" stores
+            the wavefield in and next to the PML every step and rebuilds
+            the rest backwards in time from the final state (exact up to
+            round-off; kept in memory, without compression).
 
     Returns:
         (wavefield_nt, wavefield_ntm1, psiy, psix, zetay, zetax,
@@ -306,9 +309,12 @@ def _prepare(
     compression = storage.compression_of(storage_compression)
     if storage_strategy not in storage.STORAGE_STRATEGIES:
         raise ValueError(f"storage_strategy must be one of {storage.STORAGE_STRATEGIES}, got {storage_strategy!r}")
-    if storage_strategy == "boundary":
-        raise NotImplementedError(
-            "storage_strategy='boundary' is not available yet; use 'checkpoint' for a small memory footprint"
+    if storage_strategy == "boundary" and (compression or storage_mode == "disk"):
+        # The strips are a fraction of the history, and the rebuilt field
+        # needs them exact.
+        raise ValueError(
+            "storage_strategy='boundary' keeps its strips in memory, uncompressed: use storage_mode 'device', "
+            "'cpu' or 'auto' without storage_compression, or storage_strategy='full' for those options"
         )
     if python_backend is not False and (storage_mode in ("cpu", "disk") or compression or storage_strategy != "full"):
         raise ValueError(
@@ -477,9 +483,11 @@ class _ScalarFunction(torch.autograd.Function):
                 if hooks is not None:
                     hooks.forward_step(start, _hook_fields(pairs))
                 store, first = (None, 0) if history is None else history.forward_buffer(start, count)
-                _run_chunk(False, core_args, pairs, start, count, src, rec, store, first, None)
+                _run_chunk(False, core_args, pairs, start, count, src, rec, store, first, None, _boundary_of(history))
                 if history is not None:
                     history.after_forward(start, count, pairs)
+            if isinstance(history, storage.Boundary):
+                history.keep_final(*pairs["u"])
         except BaseException:
             if history is not None:
                 history.close()
@@ -534,11 +542,13 @@ class _ScalarFunction(torch.autograd.Function):
         want_c = ctx.needs_input_grad[0]
         grad_c = torch.zeros(shape, dtype=dtype) if want_c else None
         history = ctx.history if want_c else None
+        if isinstance(history, storage.Boundary):
+            history.start_backward()
         core_args = _core_args(setup, c)
         every = setup.callback_frequency * setup.step_ratio
         for start, count in reversed(_chunks(setup, setup.backward_callback, history, hooks)):
             store, first = (None, 0) if history is None else history.backward_buffer(start, count)
-            _run_chunk(True, core_args, pairs, start, count, g_src, g_rec, store, first, grad_c)
+            _run_chunk(True, core_args, pairs, start, count, g_src, g_rec, store, first, grad_c, _boundary_of(history))
             if hooks is not None:
                 # The pairs hold ∂loss/∂(state at `start`), the wavefield's
                 # scaled as μ = c·λ.
@@ -598,6 +608,11 @@ def _history(setup: _Setup, c: torch.Tensor, src: torch.Tensor, core_args: dict)
     shape = (setup.n_shots, setup.ny, setup.nx)
     n_store = -(-setup.nt_inner // setup.store_interval)
     interval, dtype = setup.store_interval, c.dtype
+    if setup.strategy == "boundary":
+        cells = _lib.scalar_boundary_cells(**core_args)
+        # From the pool, as the full history: an inversion asks for the
+        # same strips every iteration.
+        return storage.Boundary(_snapshots.take((setup.nt_inner + 2, setup.n_shots, cells), dtype), src)
     if setup.strategy == "checkpoint":
         per_segment = storage.staging_snapshots(n_store, state_fields=6)
         scratch = torch.empty(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=dtype)
@@ -644,13 +659,17 @@ def _stored_history(setup: _Setup, c: torch.Tensor):
     return storage.Staged(setup.nt_inner, interval, per_segment * interval, staging, codec, rows)
 
 
-def _run_chunk(backward, core_args, pairs, start, count, sources, receivers, store, store_first, grad_c) -> None:
+def _run_chunk(
+    backward, core_args, pairs, start, count, sources, receivers, store, store_first, grad_c, boundary=None
+) -> None:
     """Runs steps [start, start + count) in Go. ``store`` holds snapshots
-    from number ``store_first`` on. Every step swaps the halves of each
-    buffer pair, so after an odd count the current state is in the other
-    half: swap the Python-side pairs to match."""
+    from number ``store_first`` on; ``boundary`` is a Boundary plan for
+    boundary saving. Every step swaps the halves of each buffer pair, so
+    after an odd count the current state is in the other half: swap the
+    Python-side pairs to match."""
     _lib.scalar_call(
-        backward, **core_args, step0=start, n_steps=count,
+        backward, None if boundary is None else boundary.fields(backward, start, count),
+        **core_args, step0=start, n_steps=count,
         source_amplitudes=sources[start : start + count], receiver_amplitudes=receivers[start : start + count],
         store=store, n_store=0 if store is None else store.shape[0], store_first=store_first,
         grad_c=grad_c, **pairs,
@@ -658,6 +677,13 @@ def _run_chunk(backward, core_args, pairs, start, count, sources, receivers, sto
     if count % 2:
         for pair in pairs.values():
             pair.reverse()
+        if backward and boundary is not None:
+            boundary.u.reverse()
+
+
+def _boundary_of(history):
+    """The plan itself when it is boundary saving, else None."""
+    return history if isinstance(history, storage.Boundary) else None
 
 
 def _v_gradient(grad_c, c, v_pad, setup):
