@@ -152,3 +152,24 @@ def test_boundary_options_are_checked(tmp_path):
         run(problem, v=v, storage_strategy="boundary", storage_mode="none")
     # Without a model gradient nothing is stored, and the data are the same.
     assert torch.equal(run(problem, storage_strategy="boundary")[-1], run(problem)[-1])
+
+
+def test_boundary_with_double_backward_and_hooks():
+    """Boundary saving composes with a Hessian-vector product and with a
+    gradient-mode imaging hook: both give the "full" strategy's result."""
+    p = make_problem(ny=9, nx=10, nt=12, n_shots=2, n_sources=1, n_receivers=2, pml_width=2, seed=0)
+    p["max_vel"] = 1.1 * float(p["v"].max())
+    w = torch.randn(p["v"].shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    results = []
+    for strategy in ("full", "boundary"):
+        v = p["v"].clone().requires_grad_()
+        out = torchwave.scalar(**dict(p, v=v, storage_strategy=strategy))[-1]
+        (g,) = torch.autograd.grad(0.5 * out.square().sum(), v, create_graph=True)
+        (hv,) = torch.autograd.grad((g * w).sum(), v)
+        prop = torchwave.Scalar(p["v"].clone(), p["grid_spacing"], v_requires_grad=True)
+        prop.register_gradient("v", torchwave.hooks.standard_imaging_condition)
+        prop(p["dt"], p["source_amplitudes"], p["source_locations"], p["receiver_locations"], pml_width=2,
+             pml_freq=25.0, max_vel=p["max_vel"], storage_strategy=strategy)[-1].square().sum().backward()
+        results.append((g.detach(), hv, prop.v.grad))
+    for a, b in zip(*results):
+        assert float((a - b).norm()) <= 1e-12 * float(b.norm())
