@@ -56,34 +56,36 @@ func backwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk
 				v.gCQ = c.GradCQ[o : o+cells]
 			}
 		}
+		// The interior kernel accumulates the gradients of ca and cb together.
+		fastE := (v.gCA == nil) == (v.gCB == nil)
 		run(func(lo, hi int) {
-			for y := h + lo; y < h+hi; y++ {
-				backwardE(p, s, &v, y)
-			}
+			s.rows(p.NX, h+lo, h+hi, fastE,
+				func(y, x0, x1 int) { backwardE(p, s, &v, y, x0, x1) },
+				func(i0, i1 int) { backwardEInterior(s, &v, i0, i1, p.NX) })
 		})
 		run(func(lo, hi int) {
-			for y := h + lo; y < h+hi; y++ {
-				backwardH(p, s, &v, y)
-			}
+			s.rows(p.NX, h+lo, h+hi, true,
+				func(y, x0, x1 int) { backwardH(p, s, &v, y, x0, x1) },
+				func(i0, i1 int) { backwardHInterior(s, &v, i0, i1, p.NX) })
 		})
 	}
 }
 
-// backwardE is the transpose of forwardE on row y. With g = cb·λEy, the
-// adjoints of the two H derivatives at a cell are
+// backwardE is the transpose of forwardE on columns [x0, x1) of row y.
+// With g = cb·λEy, the adjoints of the two H derivatives at a cell are
 //
 //	qz = −g·(1+ay) + ay·λm_Hx_z,   qx = g·(1+ax) + ax·λm_Hz_x,
 //
 // the H adjoints gain the transposed differences of those, λEy becomes
 // ca·λEy, and the memory adjoints become by·(λm_Hx_z − g), bx·(λm_Hz_x + g).
-func backwardE[T Float](p *Problem[T], s *stencil[T], v *view[T], y int) {
+func backwardE[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
 	nx, h := p.NX, s.h
 	lam, cb := v.ey, v.cb
 	ay, ax := p.AY, p.AX
 	qz := func(i, r int) T { return -cb[i]*lam[i]*(1+ay[r]) + ay[r]*v.mHxZ[i] }
 	qx := func(i, c int) T { return cb[i]*lam[i]*(1+ax[c]) + ax[c]*v.mHzX[i] }
 	nearY, liveY := s.nearY[y], s.liveY[y]
-	for x := h; x < nx-h; x++ {
+	for x := x0; x < x1; x++ {
 		i := y*nx + x
 		var dz, dx T
 		if nearY {
@@ -123,20 +125,21 @@ func backwardE[T Float](p *Problem[T], s *stencil[T], v *view[T], y int) {
 	}
 }
 
-// backwardH is the transpose of forwardH on row y, run after backwardE has
-// finished the H adjoints. The adjoints of Ey's two derivatives are
+// backwardH is the transpose of forwardH on columns [x0, x1) of row y,
+// run after backwardE has finished the H adjoints. The adjoints of Ey's
+// two derivatives are
 //
 //	pz = −cq·λHx·(1+ayh) + ayh·λm_Ey_z,   px = cq·λHz·(1+axh) + axh·λm_Ey_x,
 //
 // and λEy gains their transposed differences.
-func backwardH[T Float](p *Problem[T], s *stencil[T], v *view[T], y int) {
+func backwardH[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
 	nx, h := p.NX, s.h
 	hx, hz, cq := v.hx, v.hz, v.cq
 	ayh, axh := p.AYH, p.AXH
 	pz := func(i, r int) T { return -cq[i]*hx[i]*(1+ayh[r]) + ayh[r]*v.mEyZ[i] }
 	px := func(i, c int) T { return cq[i]*hz[i]*(1+axh[c]) + axh[c]*v.mEyX[i] }
 	nearY, liveY := s.nearY[y], s.liveY[y]
-	for x := h; x < nx-h; x++ {
+	for x := x0; x < x1; x++ {
 		i := y*nx + x
 		var d T
 		if nearY {

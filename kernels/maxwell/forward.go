@@ -50,15 +50,18 @@ func forwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[
 		if n%p.StoreInterval == 0 {
 			v.stored(c, p, n, shot)
 		}
+		// The interior kernels write the stores of a pair together.
+		fastH := (v.storeZ == nil) == (v.storeX == nil)
+		fastE := (v.storeEy == nil) == (v.storeCurl == nil)
 		run(func(lo, hi int) {
-			for y := h + lo; y < h+hi; y++ {
-				forwardH(p, s, &v, y)
-			}
+			s.rows(p.NX, h+lo, h+hi, fastH,
+				func(y, x0, x1 int) { forwardH(p, s, &v, y, x0, x1) },
+				func(i0, i1 int) { forwardHInterior(s, &v, i0, i1, p.NX) })
 		})
 		run(func(lo, hi int) {
-			for y := h + lo; y < h+hi; y++ {
-				forwardE(p, s, &v, y)
-			}
+			s.rows(p.NX, h+lo, h+hi, fastE,
+				func(y, x0, x1 int) { forwardE(p, s, &v, y, x0, x1) },
+				func(i0, i1 int) { forwardEInterior(s, &v, i0, i1, p.NX) })
 		})
 		scatterAdd(f.EY[0], c.SourceAmp[step*p.NShots*p.NSources:], p.SourceIndex, shot, p.NSources, cells)
 		gather(c.ReceiverAmp[step*p.NShots*p.NReceivers:], f.EY[0], p.ReceiverIndex, shot, p.NReceivers, cells)
@@ -113,13 +116,14 @@ func (v *view[T]) stored(c *Chunk[T], p *Problem[T], n, shot int) {
 	v.storeEy, v.storeCurl, v.storeZ, v.storeX = slot(c.StoreEy), slot(c.StoreCurl), slot(c.StoreDZ), slot(c.StoreDX)
 }
 
-// forwardH updates Hx, Hz and the CPML fields of Ey's derivatives on row y.
-func forwardH[T Float](p *Problem[T], s *stencil[T], v *view[T], y int) {
+// forwardH updates Hx, Hz and the CPML fields of Ey's derivatives on
+// columns [x0, x1) of row y.
+func forwardH[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
 	nx, h := p.NX, s.h
 	ey, hx, hz, cq := v.ey, v.hx, v.hz, v.cq
 	liveY := s.liveY[y]
 	ayh, byh := p.AYH[y], p.BYH[y]
-	for x := h; x < nx-h; x++ {
+	for x := x0; x < x1; x++ {
 		i := y*nx + x
 		var dz, dx T
 		for k := 1; k <= h; k++ {
@@ -147,13 +151,14 @@ func forwardH[T Float](p *Problem[T], s *stencil[T], v *view[T], y int) {
 	}
 }
 
-// forwardE updates Ey and the CPML fields of H's derivatives on row y.
-func forwardE[T Float](p *Problem[T], s *stencil[T], v *view[T], y int) {
+// forwardE updates Ey and the CPML fields of H's derivatives on columns
+// [x0, x1) of row y.
+func forwardE[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
 	nx, h := p.NX, s.h
 	ey, hx, hz := v.ey, v.hx, v.hz
 	liveY := s.liveY[y]
 	ay, by := p.AY[y], p.BY[y]
-	for x := h; x < nx-h; x++ {
+	for x := x0; x < x1; x++ {
 		i := y*nx + x
 		var ez, ex T
 		for k := 1; k <= h; k++ {

@@ -18,6 +18,11 @@ type stencil[T Float] struct {
 	// cell); nearY[y]: within h rows of such a row, so an adjoint stencil
 	// there reads CPML terms. The same along x.
 	liveY, liveX, nearY, nearX []bool
+	// Columns [x0, x1) are the longest run outside nearX; on rows outside
+	// nearY the interior kernels update them, with no CPML terms.
+	x0, x1 int
+	// vec holds the weights as vectors for the archsimd kernels.
+	vec any
 }
 
 func newStencil[T Float](p *Problem[T]) *stencil[T] {
@@ -30,6 +35,18 @@ func newStencil[T Float](p *Problem[T]) *stencil[T] {
 	s.liveX = live(p.AX, p.BX, p.AXH, p.BXH)
 	s.nearY = widen(s.liveY, s.h)
 	s.nearX = widen(s.liveX, s.h)
+	s.x0, s.x1 = s.h, s.h
+	for x := s.h; x < p.NX-s.h; {
+		e := x
+		for e < p.NX-s.h && !s.nearX[e] {
+			e++
+		}
+		if e-x > s.x1-s.x0 {
+			s.x0, s.x1 = x, e
+		}
+		x = e + 1
+	}
+	s.vec = vectorCoefficients(s)
 	return s
 }
 
@@ -56,4 +73,20 @@ func widen(in []bool, h int) []bool {
 		}
 	}
 	return out
+}
+
+// rows applies one pass to rows [y0, y1): rows near the CPML along y with
+// the band kernel across the whole width, the others with the band kernel
+// on the columns near the CPML and the interior kernel between. fast
+// false sends every cell to the band kernel.
+func (s *stencil[T]) rows(nx, y0, y1 int, fast bool, band func(y, x0, x1 int), interior func(i0, i1 int)) {
+	for y := y0; y < y1; y++ {
+		if !fast || s.nearY[y] {
+			band(y, s.h, nx-s.h)
+			continue
+		}
+		band(y, s.h, s.x0)
+		interior(y*nx+s.x0, y*nx+s.x1)
+		band(y, s.x1, nx-s.h)
+	}
 }

@@ -1,0 +1,3 @@
+package maxwell
+
+//go:generate go run ./internal/gen
