@@ -18,20 +18,8 @@ func Forward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
 	}
 }
 
-// shotsTogether returns how many shots (the first ones) run one thread per
-// shot for the whole chunk; the rest run in turn, each step's rows shared
-// among the threads. The choice follows the scalar propagator's.
-func shotsTogether[T Float](p *Problem[T]) int {
-	t := parallel.Threads()
-	const smallGrid = 1 << 16
-	switch {
-	case t == 1 || p.NShots == 1:
-		return 0
-	case p.NY*p.NX < smallGrid:
-		return p.NShots
-	}
-	return p.NShots / t * t
-}
+// shotsTogether is parallel.ShotsTogether for this problem.
+func shotsTogether[T Float](p *Problem[T]) int { return parallel.ShotsTogether(p.NShots, p.NY*p.NX) }
 
 func forwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[T], shot int, rowParallel bool) {
 	cells := p.cells()

@@ -44,3 +44,20 @@ func TestForReraisesPanicAfterAllBlocks(t *testing.T) {
 		finished.Add(1)
 	})
 }
+
+func TestShotsTogether(t *testing.T) {
+	defer SetThreads(0)
+	const big, small = 1 << 20, 1 << 10
+	SetThreads(2)
+	for _, c := range []struct{ shots, cells, want int }{
+		{1, big, 0}, {4, big, 4}, {3, big, 2}, {3, small, 3},
+	} {
+		if got := ShotsTogether(c.shots, c.cells); got != c.want {
+			t.Errorf("ShotsTogether(%d, %d) with 2 threads = %d, want %d", c.shots, c.cells, got, c.want)
+		}
+	}
+	SetThreads(1)
+	if got := ShotsTogether(4, big); got != 0 {
+		t.Errorf("ShotsTogether(4, big) with 1 thread = %d, want 0", got)
+	}
+}

@@ -18,24 +18,8 @@ func Forward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
 	}
 }
 
-// shotsTogether chooses how the threads share the work: it returns how
-// many shots (the first ones) run one thread per shot, for the whole chunk
-// and without synchronising; the rest run in turn, each step's rows shared
-// among the threads. Whole shots per thread measured faster on 1040² grids
-// (4 shots, 2 threads: forward 1.1–1.4×, forward+backward 1.4×) but leave
-// threads idle unless the shots divide evenly; on small grids, where a
-// per-step barrier costs more than the step, every shot runs whole.
-func shotsTogether[T Float](p *Problem[T]) int {
-	t := parallel.Threads()
-	const smallGrid = 1 << 16
-	switch {
-	case t == 1 || p.NShots == 1:
-		return 0
-	case p.NY*p.NX < smallGrid:
-		return p.NShots
-	}
-	return p.NShots / t * t
-}
+// shotsTogether is parallel.ShotsTogether for this problem.
+func shotsTogether[T Float](p *Problem[T]) int { return parallel.ShotsTogether(p.NShots, p.NY*p.NX) }
 
 // forwardSteps advances one shot through the chunk, sharing each step's
 // rows among the threads when rowParallel is set.
