@@ -178,3 +178,24 @@ func BenchmarkBornForward(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkForwardSweeps compares several steps per sweep with one, for
+// one shot (rows shared among the threads) and four (one shot per thread).
+func BenchmarkForwardSweeps(b *testing.B) {
+	for _, cfg := range []struct{ acc, shots int }{{8, 1}, {8, 4}, {4, 1}, {4, 4}} {
+		for _, sweep := range []int{1, 2, 4, 6} {
+			b.Run(fmt.Sprintf("acc%d/shots%d/sweep%d", cfg.acc, cfg.shots, sweep), func(b *testing.B) {
+				defer func() { sweepSteps = 4 }()
+				sweepSteps = sweep
+				p, f := benchProblem(cfg.acc, cfg.shots, 20)
+				const steps = 12
+				c := benchChunk(p, steps)
+				b.ResetTimer()
+				for b.Loop() {
+					Forward(p, f, c)
+				}
+				reportCells(b, p.NShots*p.NY*p.NX*steps)
+			})
+		}
+	}
+}

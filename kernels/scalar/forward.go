@@ -34,7 +34,12 @@ func forwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[
 			saveInitial(p, l, b, f, shot)
 		}
 	}
-	for step := 0; step < c.NSteps; step++ {
+	for step := 0; step < c.NSteps; {
+		if k := stepsPerSweep(p, s, rowParallel, c.NSteps-step); b == nil && k > 1 {
+			forwardSweep(p, s, f, c, shot, step, k, rowParallel)
+			step += k
+			continue
+		}
 		n := c.Step0 + step
 		cur, nxt := step%2, (step+1)%2
 		gather(c.ReceiverAmp[step*p.NShots*p.NReceivers:], f.U[cur], p.ReceiverIndex, shot, shot+1, p.NReceivers, cells)
@@ -45,6 +50,7 @@ func forwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[
 		if b != nil {
 			saveStrip(l, stripOf(l, b, n+2, p.NShots, shot), f.U[nxt][shot*cells:(shot+1)*cells])
 		}
+		step++
 	}
 }
 
