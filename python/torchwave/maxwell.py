@@ -65,6 +65,7 @@ class _MaxwellArgs(ctypes.Structure):
         ("store_interval", ctypes.c_int64),
         ("model_per_shot", ctypes.c_int64),
         ("n_store", ctypes.c_int64),
+        ("store_first", ctypes.c_int64),
         ("rdy", ctypes.c_double),
         ("rdx", ctypes.c_double),
         *[(name, ctypes.c_void_p) for name in ("ca", "cb", "cq", "ay", "by", "ayh", "byh", "ax", "bx", "axh", "bxh")],
