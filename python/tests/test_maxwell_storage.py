@@ -212,3 +212,23 @@ def test_storage_options_are_checked(problem64, tmp_path):
         with pytest.raises(exc, match=match):
             run(problem, epsilon=eps, **kw)
     assert os.listdir(tmp_path) == ["file"]
+
+
+@pytest.mark.parametrize("storage", [dict(storage_mode="disk"), dict(storage_strategy="checkpoint")], ids=_ids)
+def test_imaging_hooks_with_staged_storage(problem64, storage, tmp_path):
+    """A hook replaces epsilon's gradient while sigma's comes from the
+    staged history: both as with storage_mode="device"."""
+    problem = problem64
+    args = (problem["dt"], problem["source_amplitude"], problem["source_location"], problem["receiver_location"])
+    kw = dict(stencil=problem["stencil"], pml_width=problem["pml_width"], max_vel=problem["max_vel"])
+
+    def grads(**options):
+        prop = torchwave.MaxwellTM(problem["epsilon"].clone(), problem["sigma"].clone(), problem["mu"].clone(),
+                                   problem["grid_spacing"], epsilon_requires_grad=True, sigma_requires_grad=True)
+        prop.register_gradient("epsilon", lambda f, a, m, dt, dh: f["Ey"] * a["Ey"], imaging_type=["Ey"])
+        prop(*args, **kw, **options)[-1].square().sum().backward()
+        return prop.epsilon.grad, prop.sigma.grad
+
+    for x, y in zip(grads(storage_path=str(tmp_path), **storage), grads()):
+        assert rel_err(x, y) == 0.0
+    assert os.listdir(tmp_path) == []

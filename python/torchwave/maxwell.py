@@ -281,9 +281,9 @@ def maxwelltm(
             (Ey, the curl of H, the derivatives of Ey; only those of the
             models that want a gradient) are kept: "device" (the model's
             device), "cpu" (host memory; the same as "device" for CPU
-            tensors), "disk" (files in a new directory under
-            ``storage_path``, removed once the backward pass is done, the
-            graph is dropped or the forward pass raises), "auto" (the
+            tensors), "disk" (a file per store, each in a new directory
+            under ``storage_path``, removed once the backward pass is done,
+            the graph is dropped or the forward pass raises), "auto" (the
             fastest of these with room for it; logged at debug level on
             the "torchwave" logger), or "none" (nothing: no gradient with
             respect to epsilon, sigma or mu).
