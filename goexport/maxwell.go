@@ -30,7 +30,7 @@ type maxwellCall struct {
 	nShots, ny, nx, stencil              int64
 	nSources, nReceivers                 int64
 	step0, nSteps, storeInterval         int64
-	modelPerShot, nStore                 int64
+	modelPerShot, nStore, storeFirst     int64
 	rdy, rdx                             float64
 	ca, cb, cq                           unsafe.Pointer
 	ay, by, ayh, byh, ax, bx, axh, bxh   unsafe.Pointer
@@ -48,7 +48,7 @@ func maxwellFromC(a *C.tw_maxwell_args) maxwellCall {
 		dtype: int64(a.dtype), nShots: int64(a.n_shots), ny: int64(a.ny), nx: int64(a.nx), stencil: int64(a.stencil),
 		nSources: int64(a.n_sources), nReceivers: int64(a.n_receivers),
 		step0: int64(a.step0), nSteps: int64(a.n_steps), storeInterval: int64(a.store_interval),
-		modelPerShot: int64(a.model_per_shot), nStore: int64(a.n_store),
+		modelPerShot: int64(a.model_per_shot), nStore: int64(a.n_store), storeFirst: int64(a.store_first),
 		rdy: float64(a.rdy), rdx: float64(a.rdx),
 		ca: a.ca, cb: a.cb, cq: a.cq,
 		ay: a.ay, by: a.by, ayh: a.ayh, byh: a.byh, ax: a.ax, bx: a.bx, axh: a.axh, bxh: a.bxh,
@@ -113,6 +113,7 @@ func runMaxwellTyped[T maxwell.Float](a maxwellCall, backward bool) error {
 		SourceAmp:   slice[T](a.sourceAmp, nsteps*shots*int(a.nSources)),
 		ReceiverAmp: slice[T](a.receiverAmp, nsteps*shots*int(a.nReceivers)),
 		StoreEy:     store(a.storeEy), StoreCurl: store(a.storeCurl), StoreDZ: store(a.storeDZ), StoreDX: store(a.storeDX),
+		StoreFirst: int(a.storeFirst),
 	}
 	if backward {
 		c.GradCA, c.GradCB, c.GradCQ = slice[T](a.gradCA, n), slice[T](a.gradCB, n), slice[T](a.gradCQ, n)
@@ -135,7 +136,7 @@ func runMaxwellTyped[T maxwell.Float](a maxwellCall, backward bool) error {
 // required pointer unset, before any slice is made from a raw pointer.
 func checkMaxwellDims(a maxwellCall, backward bool) error {
 	sizes := propagatorSizes{a.nShots, a.ny, a.nx, a.nSources, a.nReceivers, a.nSteps, a.nStore}
-	if err := checkSizes(sizes, namedSize{"step0", a.step0}, namedSize{"stencil", a.stencil},
+	if err := checkSizes(sizes, namedSize{"step0", a.step0}, namedSize{"store_first", a.storeFirst}, namedSize{"stencil", a.stencil},
 		namedSize{"store_interval", a.storeInterval}); err != nil {
 		return err
 	}

@@ -55,6 +55,13 @@ func TestMaxwellRejectsBadArguments(t *testing.T) {
 		if err := runMaxwellCall(good(), backward); err != nil {
 			t.Fatalf("valid call (backward %v) rejected: %v", backward, err)
 		}
+		// Step 2 alone, with stores that hold snapshot 2 only.
+		a := good()
+		a.step0, a.storeFirst, a.nStore = 2, 2, 1
+		a.nSteps = 1
+		if err := runMaxwellCall(a, backward); err != nil {
+			t.Fatalf("windowed store (backward %v) rejected: %v", backward, err)
+		}
 	}
 	cases := map[string]struct {
 		edit     func(*maxwellCall)
@@ -73,6 +80,8 @@ func TestMaxwellRejectsBadArguments(t *testing.T) {
 		"receiver out":    {func(a *maxwellCall) { unsafe.Slice((*int64)(a.receiverIndex), 4)[3] = 12 * 14 }, false, "receiver index"},
 		"store too small": {func(a *maxwellCall) { a.nStore = 1; a.step0 = 2 }, false, "store"},
 		"grad no store":   {func(a *maxwellCall) { a.storeCurl = nil }, true, "grad_cb"},
+		"store too late":  {func(a *maxwellCall) { a.storeFirst = 1 }, false, "starts at snapshot"},
+		"store negative":  {func(a *maxwellCall) { a.storeFirst = -1 }, false, "store_first"},
 		"huge":            {func(a *maxwellCall) { a.ny = 1 << 41 }, false, "out of range"},
 		"overflow":        {func(a *maxwellCall) { a.ny, a.nx, a.nSteps = 1<<20, 1<<20, 1<<20 }, false, "overflow"},
 		"bad spacing":     {func(a *maxwellCall) { a.rdx = 0 }, false, "spacing"},

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#define TW_ABI_VERSION 4
+#define TW_ABI_VERSION 5
 
 enum tw_status {
 	TW_OK = 0,
@@ -143,7 +143,8 @@ typedef struct {
 	int64_t n_sources, n_receivers;
 	int64_t step0, n_steps, store_interval;
 	int64_t model_per_shot;
-	int64_t n_store; /* number of stored snapshots each store buffer holds */
+	int64_t n_store;     /* number of stored snapshots each store buffer holds */
+	int64_t store_first; /* the snapshot (step / store_interval) store_*[0] holds */
 	double rdy, rdx;
 	void *ca, *cb, *cq;
 	void *ay, *by, *ayh, *byh, *ax, *bx, *axh, *bxh;
@@ -152,7 +153,7 @@ typedef struct {
 	const int64_t *source_index, *receiver_index;
 	void *source_amplitudes;   /* [n_steps][n_shots][n_sources] */
 	void *receiver_amplitudes; /* [n_steps][n_shots][n_receivers] */
-	void *store_ey, *store_curl, *store_dz, *store_dx; /* [n_store][n_shots][ny][nx] */
+	void *store_ey, *store_curl, *store_dz, *store_dx; /* [n_store][n_shots][ny][nx] or NULL */
 	void *grad_ca, *grad_cb, *grad_cq;                 /* [n_shots][ny][nx] */
 } tw_maxwell_args;
 

@@ -94,7 +94,7 @@ func shotView[T Float](p *Problem[T], f *Fields[T], shot, cur, nxt int) view[T] 
 // stored points the view at step n's slots of the stores that are set.
 func (v *view[T]) stored(c *Chunk[T], p *Problem[T], n, shot int) {
 	cells := p.cells()
-	off := (n/p.StoreInterval)*p.NShots*cells + shot*cells
+	off := (n/p.StoreInterval-c.StoreFirst)*p.NShots*cells + shot*cells
 	slot := func(s []T) []T {
 		if s == nil {
 			return nil

@@ -73,10 +73,13 @@ type Chunk[T Float] struct {
 	// Backward: source gradient out, receiver gradient in.
 	// Both [NSteps][NShots][N].
 	SourceAmp, ReceiverAmp []T
-	// Stored per stored step, [steps/StoreInterval][NShots][NY][NX]: Ey
-	// before its update, the CPML-corrected curl of H, and the corrected
-	// derivatives of Ey that update Hx and Hz. Each may be nil.
+	// Stored per stored step from snapshot StoreFirst on (snapshot k is
+	// step k·StoreInterval), [k-StoreFirst][NShots][NY][NX]: Ey before its
+	// update, the CPML-corrected curl of H, and the corrected derivatives
+	// of Ey that update Hx and Hz. Each may be nil. A window of snapshots
+	// lets the caller stage the history elsewhere between calls.
 	StoreEy, StoreCurl, StoreDZ, StoreDX []T
+	StoreFirst                           int
 	// Gradient accumulators, [NShots][NY][NX], backward only; each may be
 	// nil, and needs its stored fields.
 	GradCA, GradCB, GradCQ []T
@@ -167,13 +170,9 @@ func (p *Problem[T]) ValidateChunk(f *Fields[T], c *Chunk[T], backward bool) err
 	if err := grid.CheckLen("receiver amplitudes", len(c.ReceiverAmp), c.NSteps*p.NShots*p.NReceivers); err != nil {
 		return err
 	}
-	if c.NSteps > 0 {
-		last := c.Step0 + c.NSteps - 1
-		need := (last/p.StoreInterval + 1) * n
-		for name, s := range map[string][]T{"store_ey": c.StoreEy, "store_curl": c.StoreCurl, "store_dz": c.StoreDZ, "store_dx": c.StoreDX} {
-			if s != nil && len(s) < need {
-				return fmt.Errorf("%s has %d elements, steps up to %d need %d", name, len(s), last, need)
-			}
+	for name, st := range map[string][]T{"store_ey": c.StoreEy, "store_curl": c.StoreCurl, "store_dz": c.StoreDZ, "store_dx": c.StoreDX} {
+		if err := p.checkStore(name, st, c); err != nil {
+			return err
 		}
 	}
 	if !backward {
@@ -196,6 +195,23 @@ func (p *Problem[T]) ValidateChunk(f *Fields[T], c *Chunk[T], backward bool) err
 				return fmt.Errorf("%s needs its stored fields", g.name)
 			}
 		}
+	}
+	return nil
+}
+
+// checkStore checks that store, when set, holds the chunk's snapshots
+// from c.StoreFirst on.
+func (p *Problem[T]) checkStore(name string, store []T, c *Chunk[T]) error {
+	if store == nil || c.NSteps == 0 {
+		return nil
+	}
+	first := (c.Step0 + p.StoreInterval - 1) / p.StoreInterval // first snapshot of the chunk
+	last := (c.Step0 + c.NSteps - 1) / p.StoreInterval
+	if c.StoreFirst < 0 || (first <= last && c.StoreFirst > first) {
+		return fmt.Errorf("%s starts at snapshot %d, but the chunk's first snapshot is %d", name, c.StoreFirst, first)
+	}
+	if need := (last - c.StoreFirst + 1) * p.NShots * p.cells(); first <= last && len(store) < need {
+		return fmt.Errorf("%s has %d elements, snapshots %d to %d need %d", name, len(store), c.StoreFirst, last, need)
 	}
 	return nil
 }

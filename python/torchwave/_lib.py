@@ -16,7 +16,7 @@ import torch
 
 from ._sourcehash import source_hash
 
-ABI_VERSION = 4
+ABI_VERSION = 5
 TW_OK, TW_EINVAL, TW_EPANIC, TW_EUNSUPPORTED = 0, 1, 2, 3
 _PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
 _LIBRARY_NAME = "libtorchwave.so"

@@ -21,6 +21,9 @@ Every history is a plan with the same four calls, used by the propagators'
 autograd Functions: ``forward_buffer``/``after_forward`` around each
 forward chunk, ``backward_buffer`` before each backward chunk, ``close``.
 Chunks never cross a segment boundary (``segment_boundaries``).
+``Together`` runs several histories of the same steps as one plan
+(``maxwelltm``'s stores). ``check_options``, ``resolve_mode`` and
+``full_history`` are the steps every propagator shares.
 """
 
 from __future__ import annotations
@@ -59,6 +62,27 @@ def compression_of(storage_compression) -> Optional[str]:
     if storage_compression in COMPRESSIONS:
         return storage_compression
     raise ValueError(f"storage_compression must be False, True, 'bf16' or 'int8', got {storage_compression!r}")
+
+
+def check_options(storage_mode, storage_path, storage_compression, storage_strategy, python_backend) -> Optional[str]:
+    """Validates the storage arguments every propagator takes; returns the
+    compression (None, "bf16" or "int8")."""
+    if storage_mode not in STORAGE_MODES:
+        raise ValueError(f"storage_mode must be one of {STORAGE_MODES}, got {storage_mode!r}")
+    if not isinstance(storage_path, (str, os.PathLike)):
+        raise TypeError(f"storage_path must be a path, got {type(storage_path).__name__}")
+    if storage_mode in ("disk", "auto") and os.path.exists(storage_path) and not os.path.isdir(storage_path):
+        # Caught here, not after a forward pass's worth of work.
+        raise ValueError(f"storage_path={os.fspath(storage_path)!r} is not a directory")
+    compression = compression_of(storage_compression)
+    if storage_strategy not in STORAGE_STRATEGIES:
+        raise ValueError(f"storage_strategy must be one of {STORAGE_STRATEGIES}, got {storage_strategy!r}")
+    if python_backend is not False and (storage_mode in ("cpu", "disk") or compression or storage_strategy != "full"):
+        raise ValueError(
+            "storage_mode 'cpu'/'disk', storage_compression and storage_strategy apply to the Go core; "
+            "with python_backend, autograd keeps the history itself"
+        )
+    return compression
 
 
 # Encoding of snapshots into fixed-size byte rows ----------------------------
@@ -302,6 +326,34 @@ class Checkpointed(_Segmented):
         self.staging = None
 
 
+class Together:
+    """Several histories of the same steps as one plan (maxwelltm keeps up
+    to four): the buffer calls return a list, one buffer per history. The
+    plans share their segments, so one window index serves them all."""
+
+    def __init__(self, plans: list):
+        self.plans = plans
+        self.segment = plans[0].segment
+
+    def forward_buffer(self, start: int, count: int):
+        return self._buffers([p.forward_buffer(start, count) for p in self.plans])
+
+    def after_forward(self, start: int, count: int, pairs) -> None:
+        for p in self.plans:
+            p.after_forward(start, count, pairs)
+
+    def backward_buffer(self, start: int, count: int):
+        return self._buffers([p.backward_buffer(start, count) for p in self.plans])
+
+    @staticmethod
+    def _buffers(got):
+        return [b for b, _ in got], got[0][1]
+
+    def close(self) -> None:
+        for p in self.plans:
+            p.close()
+
+
 class Boundary:
     """Boundary saving: the Go core records every step's wavefield outside
     the rectangle its backward pass can rebuild by running the leapfrog
@@ -404,7 +456,7 @@ class SnapshotPool:
 snapshot_pool = SnapshotPool()
 
 
-def staging_snapshots(n_store: int, state_fields: int = 0) -> int:
+def staging_snapshots(n_store: int, state_fields: float = 0) -> int:
     """Snapshots per segment. Checkpointing keeps ``state_fields`` grids per
     segment besides one segment of snapshots, so about
     sqrt(state_fields·n_store) minimises the sum; a staged copy just needs
@@ -427,6 +479,39 @@ def available_memory(device: torch.device) -> int:
     except OSError:
         pass
     return 1 << 62  # unknown: assume it fits
+
+
+def resolve_mode(mode: str, device: torch.device, need_bytes: int, storage_path: str) -> str:
+    """``mode``, with "auto" replaced by the mode ``choose_mode`` picks for
+    a history of ``need_bytes`` (logged at debug level)."""
+    if mode != "auto":
+        return mode
+    mode = choose_mode(device, need_bytes, storage_path)
+    logger.debug("storage_mode='auto' keeps the %.3f GiB wavefield history on %s", need_bytes / 2**30, mode)
+    return mode
+
+
+def full_history(mode: str, codec: Codec, n_steps: int, interval: int, device: torch.device, storage_path: str,
+                 allocate: Callable = snapshot_pool.take):
+    """The "full" strategy's plan for one history of ``codec.shape``
+    snapshots: every sampled one kept, in one buffer from
+    ``allocate(shape, dtype)`` or staged through ``codec`` into host memory
+    or a file. ``mode`` is resolved already (not "auto")."""
+    n_store = -(-n_steps // interval)
+    if codec.kind == "raw" and (mode == "device" or (mode == "cpu" and device.type == "cpu")):
+        return InMemory(allocate((n_store, *codec.shape), codec.dtype))
+    per_segment = staging_snapshots(n_store)
+    # Zeros: the core leaves the halo of a snapshot unwritten, and a block
+    # scale must not see what was in the memory before.
+    staging = torch.zeros((per_segment, *codec.shape), dtype=codec.dtype, device=device)
+    if mode == "disk":
+        rows = DiskRows(n_store, codec.row_bytes, storage_path)
+    else:
+        host = mode == "cpu"
+        rows = MemoryRows(
+            n_store, codec.row_bytes, torch.device("cpu") if host else device, pin=host and device.type == "cuda"
+        )
+    return Staged(n_steps, interval, per_segment * interval, staging, codec, rows)
 
 
 def choose_mode(device: torch.device, need_bytes: int, storage_path: str, headroom: float = 0.8) -> str:

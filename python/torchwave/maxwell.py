@@ -26,6 +26,8 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import math
+import os
+import weakref
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -44,7 +46,6 @@ EPS0 = 8.8541878128e-12
 MU0 = 1.25663706212e-6
 C0 = 1 / math.sqrt(EPS0 * MU0)
 
-_STORAGE_MODES = ("device", "cpu", "disk", "none", "auto")
 FIELD_NAMES = ("Ey", "Hx", "Hz", "m_Ey_x", "m_Ey_z", "m_Hx_z", "m_Hz_x")
 INITIAL_NAMES = ("Ey_0", "Hx_0", "Hz_0", "m_Ey_x", "m_Ey_z", "m_Hx_z", "m_Hz_x")
 
@@ -65,6 +66,7 @@ class _MaxwellArgs(ctypes.Structure):
         ("store_interval", ctypes.c_int64),
         ("model_per_shot", ctypes.c_int64),
         ("n_store", ctypes.c_int64),
+        ("store_first", ctypes.c_int64),
         ("rdy", ctypes.c_double),
         ("rdx", ctypes.c_double),
         *[(name, ctypes.c_void_p) for name in ("ca", "cb", "cq", "ay", "by", "ayh", "byh", "ax", "bx", "axh", "bxh")],
@@ -135,6 +137,9 @@ class _Setup:
     receiver_index: torch.Tensor
     store_interval: int
     storage_mode: str
+    storage_path: str
+    compression: Optional[str]  # None, "bf16" or "int8"
+    strategy: str  # "full" or "checkpoint"
     pml_width: List[int]
     forward_callback: Optional[Callable]
     backward_callback: Optional[Callable]
@@ -235,6 +240,9 @@ def maxwelltm(
     callback_frequency: int = 1,
     python_backend: Union[bool, str] = False,
     storage_mode: str = "device",
+    storage_path: str = ".",
+    storage_compression: Union[bool, str] = False,
+    storage_strategy: str = "full",
     _hooks: Optional[HookRun] = None,
 ) -> Tuple[torch.Tensor, ...]:
     """Propagates a 2D TM electromagnetic wave (Ey, Hx, Hz).
@@ -269,8 +277,25 @@ def maxwelltm(
             the returned tuple, models "epsilon", "sigma", "mu".
         python_backend: False for the Go core; True or "eager", "jit",
             "compile" for the pure-PyTorch implementation.
-        storage_mode: "device" keeps what the backward needs in memory;
-            "none" stores nothing (no gradient with respect to the model).
+        storage_mode: where the forward fields the model gradient needs
+            (Ey, the curl of H, the derivatives of Ey; only those of the
+            models that want a gradient) are kept: "device" (the model's
+            device), "cpu" (host memory; the same as "device" for CPU
+            tensors), "disk" (a file per store, each in a new directory
+            under ``storage_path``, removed once the backward pass is done,
+            the graph is dropped or the forward pass raises), "auto" (the
+            fastest of these with room for it; logged at debug level on
+            the "torchwave" logger), or "none" (nothing: no gradient with
+            respect to epsilon, sigma or mu).
+        storage_path: the directory for storage_mode="disk".
+        storage_compression: False, True or "bf16" (half the bytes), or
+            "int8" (about a quarter). Lossy: see docs/storage.md for the
+            gradient error.
+        storage_strategy: "full" stores every sampled step; "checkpoint"
+            stores the seven fields every segment of steps and recomputes
+            the steps in between during the backward pass (one extra
+            forward pass, a fraction of the memory). "boundary" is not
+            available for maxwelltm.
 
     Returns:
         (Ey, Hx, Hz, m_Ey_x, m_Ey_z, m_Hx_z, m_Hz_x, receiver_amplitudes):
@@ -293,6 +318,7 @@ def maxwelltm(
         stencil, pml_width, max_vel, [Ey_0, Hx_0, Hz_0, m_Ey_x, m_Ey_z, m_Hx_z, m_Hz_x], nt,
         model_gradient_sampling_interval, freq_taper_frac, time_pad_frac, time_taper, pml_freq,
         forward_callback, backward_callback, callback_frequency, python_backend, storage_mode,
+        storage_path, storage_compression, storage_strategy,
     )
     if hooks is not None:
         h, p = setup.halo, setup.pml_width
@@ -331,6 +357,7 @@ def _prepare(
     epsilon, sigma, mu, grid_spacing, dt, source_amplitude, source_location, receiver_location,
     stencil, pml_width, max_vel, initial, nt, interval, freq_taper_frac, time_pad_frac, time_taper,
     pml_freq, forward_callback, backward_callback, callback_frequency, python_backend, storage_mode,
+    storage_path, storage_compression, storage_strategy,
 ):
     """Validates the arguments and builds the padded problem."""
     epsilon = _model("epsilon", epsilon)
@@ -372,12 +399,11 @@ def _prepare(
             "backward_callback is not supported with python_backend: autograd runs that backward pass; "
             "use the Go core (python_backend=False) for backward callbacks"
         )
-    if storage_mode not in _STORAGE_MODES:
-        raise ValueError(f"storage_mode must be one of {_STORAGE_MODES}, got {storage_mode!r}")
-    if storage_mode in ("cpu", "disk", "auto"):
+    compression = storage.check_options(storage_mode, storage_path, storage_compression, storage_strategy, python_backend)
+    if storage_strategy == "boundary":
         raise NotImplementedError(
-            f"storage_mode={storage_mode!r} is not available yet; use storage_mode='device' "
-            "(or 'none' when no model gradient is needed)"
+            "storage_strategy='boundary' is available for scalar only: maxwelltm's CPML fields and loss "
+            "term cannot be run backwards in time yet; use storage_strategy 'full' or 'checkpoint'"
         )
 
     # Shots and steps.
@@ -456,7 +482,8 @@ def _prepare(
         n_shots=n_shots, ny=ny, nx=nx, stencil=stencil, dy=dy, dx=dx, dt_inner=dt_inner,
         step_ratio=step_ratio, nt_inner=nt_inner, profiles=profiles,
         source_index=source_index, receiver_index=receiver_index, store_interval=interval,
-        storage_mode=storage_mode, pml_width=widths, forward_callback=forward_callback,
+        storage_mode=storage_mode, storage_path=os.fspath(storage_path), compression=compression,
+        strategy=storage_strategy, pml_width=widths, forward_callback=forward_callback,
         backward_callback=backward_callback, callback_frequency=callback_frequency,
         models={"epsilon": eps_pad.detach(), "sigma": sigma_pad.detach(), "mu": mu_pad.detach()}
         if forward_callback is not None or backward_callback is not None else {},
@@ -471,13 +498,14 @@ def _prepare(
     return setup, ca, cb, cq, src, fields
 
 
-def _chunks(setup: _Setup, callback: Optional[Callable], hooks=None) -> List[Tuple[int, int]]:
-    """(start, count) runs of internal steps between callbacks; single
-    steps when imaging hooks need every step's fields."""
+def _chunks(setup: _Setup, callback: Optional[Callable], history=None, hooks=None) -> List[Tuple[int, int]]:
+    """(start, count) runs of internal steps between callbacks and between
+    the segments of a segmented history; single steps when imaging hooks
+    need every step's fields."""
     every = None if callback is None else setup.callback_frequency * setup.step_ratio
     if hooks is not None:
         every = 1
-    return storage.segment_boundaries(setup.nt_inner, every, None)
+    return storage.segment_boundaries(setup.nt_inner, every, None if history is None else history.segment)
 
 
 def _callback_state(setup: _Setup, step_inner: int, fields, gradients) -> CallbackState:
@@ -487,17 +515,85 @@ def _callback_state(setup: _Setup, step_inner: int, fields, gradients) -> Callba
     )
 
 
-def _core_args(setup: _Setup, ca, cb, cq, n_store: int) -> dict:
+def _core_args(setup: _Setup, ca, cb, cq) -> dict:
     return dict(
         dtype=0 if ca.dtype == torch.float32 else 1,
         n_shots=setup.n_shots, ny=setup.ny, nx=setup.nx, stencil=setup.stencil,
         n_sources=setup.source_index.shape[1], n_receivers=setup.receiver_index.shape[1],
-        store_interval=setup.store_interval, model_per_shot=int(ca.shape[0] > 1), n_store=n_store,
+        store_interval=setup.store_interval, model_per_shot=int(ca.shape[0] > 1),
         rdy=1.0 / setup.dy, rdx=1.0 / setup.dx,
         ca=ca, cb=cb, cq=cq,
         **dict(zip(("ay", "by", "ayh", "byh", "ax", "bx", "axh", "bxh"), (p.contiguous() for p in setup.profiles))),
         source_index=setup.source_index, receiver_index=setup.receiver_index,
     )
+
+
+_STORES = ("store_ey", "store_curl", "store_dz", "store_dx")
+
+
+def _wanted_stores(need) -> List[str]:
+    """The stores the model gradients asked for need: Ey for ca, the curl
+    of H for cb, both derivatives of Ey for cq."""
+    wanted = [need[0], need[1], need[2], need[2]]
+    return [name for name, w in zip(_STORES, wanted) if w]
+
+
+def _store_args(names: List[str], buffers, first: int) -> dict:
+    """The store fields of a Go call: a plan's window of snapshots, one
+    buffer per wanted store (none when the plan gives no buffers)."""
+    if buffers is None:
+        return {}
+    return dict(zip(names, buffers), n_store=buffers[0].shape[0], store_first=first)
+
+
+def _run_forward(core_args: dict, fields, start: int, count: int, src, rec, stores: dict) -> None:
+    """Forward steps [start, start + count) in Go, in place on ``fields``."""
+    _call(
+        False, **core_args, step0=start, n_steps=count,
+        source_amplitudes=src[start : start + count], receiver_amplitudes=rec[start : start + count],
+        ey=[fields[0]], hx=fields[1], hz=fields[2],
+        m_ey_x=[fields[3]], m_ey_z=[fields[4]], m_hx_z=[fields[5]], m_hz_x=[fields[6]],
+        **stores,
+    )
+
+
+def _copy(fields) -> List[torch.Tensor]:
+    return [t.clone() for t in fields]
+
+
+def _empty(shape, dtype) -> torch.Tensor:
+    return torch.empty(shape, dtype=dtype)
+
+
+def _history(setup: _Setup, ca: torch.Tensor, src: torch.Tensor, core_args: dict, names: List[str]):
+    """The plan that keeps (or recomputes) the wanted stores' snapshots,
+    following the storage options; its buffers come as a list in the
+    order of ``names``."""
+    shape = (setup.n_shots, setup.ny, setup.nx)
+    n_store = -(-setup.nt_inner // setup.store_interval)
+    interval, dtype = setup.store_interval, ca.dtype
+    if setup.strategy == "checkpoint":
+        # A checkpoint is the seven fields; a snapshot len(names) grids.
+        per_segment = storage.staging_snapshots(n_store, state_fields=7 / len(names))
+        scratch = torch.empty(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=dtype)
+
+        def recompute(fields, start, count, staging, first):
+            _run_forward(core_args, fields, start, count, src, scratch, _store_args(names, staging, first))
+
+        staging = [torch.empty((per_segment, *shape), dtype=dtype) for _ in names]
+        return storage.Checkpointed(setup.nt_inner, interval, per_segment * interval, staging, _copy, _copy, recompute)
+    codec = storage.Codec(setup.compression, shape, dtype)
+    need = len(names) * n_store * codec.row_bytes
+    mode = storage.resolve_mode(setup.storage_mode, ca.device, need, setup.storage_path)
+    plans = []
+    try:
+        for _ in names:
+            plans.append(storage.full_history(mode, codec, setup.nt_inner, interval, ca.device, setup.storage_path, _empty))
+    except BaseException:
+        for plan in plans:
+            plan.close()
+        raise
+    return storage.Together(plans)
 
 
 class _MaxwellFunction(torch.autograd.Function):
@@ -509,51 +605,48 @@ class _MaxwellFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, ca, cb, cq, src, *args):
         initial, (setup, hooks) = args[:7], args[7:9]
-        need = ctx.needs_input_grad
-        want_model = need[0] or need[1] or need[2]
-        if want_model and setup.storage_mode == "none":
+        names = _wanted_stores(ctx.needs_input_grad)
+        if names and setup.storage_mode == "none":
             raise ValueError(
                 "storage_mode='none' keeps no wavefield history, so there is no gradient with respect "
                 "to epsilon, sigma or mu; use storage_mode='device', or detach them"
             )
         ca, cb, cq = (c.detach().contiguous() for c in (ca, cb, cq))
         shape = (setup.n_shots, setup.ny, setup.nx)
-        n_store = (setup.nt_inner + setup.store_interval - 1) // setup.store_interval
-        store_shape = (n_store, *shape)
-
-        def store(wanted):
-            return torch.empty(store_shape, dtype=ca.dtype) if wanted else None
-
-        stores = {
-            "store_ey": store(need[0]), "store_curl": store(need[1]),
-            "store_dz": store(need[2]), "store_dx": store(need[2]),
-        }
-        if not want_model:
-            n_store = 0
         fields = [
             torch.zeros(shape, dtype=ca.dtype) if t is None else t.detach().clone(memory_format=torch.contiguous_format)
             for t in initial
         ]
         rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=ca.dtype)
         src = src.detach().contiguous()
-        args = _core_args(setup, ca, cb, cq, n_store)
-        every = setup.callback_frequency * setup.step_ratio
-        for start, count in _chunks(setup, setup.forward_callback, hooks):
-            if setup.forward_callback is not None and start % every == 0:
-                setup.forward_callback(_callback_state(setup, start, fields, {}))
-            if hooks is not None:
-                hooks.forward_step(start, dict(zip(FIELD_NAMES, fields)))
-            _call(
-                False, **args, step0=start, n_steps=count,
-                source_amplitudes=src[start : start + count], receiver_amplitudes=rec[start : start + count],
-                ey=[fields[0]], hx=fields[1], hz=fields[2],
-                m_ey_x=[fields[3]], m_ey_z=[fields[4]], m_hx_z=[fields[5]], m_hz_x=[fields[6]],
-                **stores,
-            )
-        ctx.setup = setup
-        ctx.hooks = hooks
+        args = _core_args(setup, ca, cb, cq)
+        history = _history(setup, ca, src, args, names) if names else None
+        try:
+            if isinstance(history, storage.Checkpointed):
+                history.save_initial(fields)
+            every = setup.callback_frequency * setup.step_ratio
+            for start, count in _chunks(setup, setup.forward_callback, history, hooks):
+                if setup.forward_callback is not None and start % every == 0:
+                    setup.forward_callback(_callback_state(setup, start, fields, {}))
+                if hooks is not None:
+                    hooks.forward_step(start, dict(zip(FIELD_NAMES, fields)))
+                buffers, first = (None, 0) if history is None else history.forward_buffer(start, count)
+                _run_forward(args, fields, start, count, src, rec, _store_args(names, buffers, first))
+                if history is not None:
+                    history.after_forward(start, count, fields)
+        except BaseException:
+            if history is not None:
+                history.close()  # no files left behind by a callback's exception
+            raise
+        ctx.setup, ctx.hooks, ctx.names, ctx.history = setup, hooks, names, history
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(ca, cb, cq, *stores.values(), *(() if hooks is None else hooks.saved()))
+        # The history is released when autograd releases the anchor (after
+        # the backward pass, or with the graph); under retain_graph=True it
+        # stays for a second backward pass.
+        anchor = torch.empty(0)
+        if history is not None:
+            weakref.finalize(anchor, history.close)
+        ctx.save_for_backward(ca, cb, cq, anchor, *(() if hooks is None else hooks.saved()))
         return (*fields, rec)
 
     @staticmethod
@@ -564,7 +657,7 @@ class _MaxwellFunction(torch.autograd.Function):
                 "requested with create_graph=True); use python_backend=True for double backward"
             )
         setup: _Setup = ctx.setup
-        ca, cb, cq, s_ey, s_curl, s_dz, s_dx, *kept = ctx.saved_tensors
+        ca, cb, cq, _, *kept = ctx.saved_tensors
         hooks: Optional[HookRun] = ctx.hooks
         if hooks is not None:
             hooks.restore(kept)
@@ -584,15 +677,15 @@ class _MaxwellFunction(torch.autograd.Function):
         g_src = torch.zeros(setup.nt_inner, setup.n_shots, setup.source_index.shape[1], dtype=dtype)
         need = ctx.needs_input_grad
         grad = {k: torch.zeros(shape, dtype=dtype) if need[i] else None for i, k in enumerate(("grad_ca", "grad_cb", "grad_cq"))}
-        stores = {"store_ey": s_ey, "store_curl": s_curl, "store_dz": s_dz, "store_dx": s_dx}
-        n_store = 0 if all(s is None for s in stores.values()) else next(s for s in stores.values() if s is not None).shape[0]
-        args = _core_args(setup, ca, cb, cq, n_store)
+        history = ctx.history
+        args = _core_args(setup, ca, cb, cq)
         every = setup.callback_frequency * setup.step_ratio
-        for start, count in reversed(_chunks(setup, setup.backward_callback, hooks)):
+        for start, count in reversed(_chunks(setup, setup.backward_callback, history, hooks)):
+            buffers, first = (None, 0) if history is None else history.backward_buffer(start, count)
             _call(
                 True, **args, step0=start, n_steps=count,
                 source_amplitudes=g_src[start : start + count], receiver_amplitudes=g_rec[start : start + count],
-                hx=hx, hz=hz, **pairs, **stores, **grad,
+                hx=hx, hz=hz, **pairs, **_store_args(ctx.names, buffers, first), **grad,
             )
             if count % 2:
                 for pair in pairs.values():
@@ -620,7 +713,6 @@ class _MaxwellFunction(torch.autograd.Function):
             *(s if need[4 + i] else None for i, s in enumerate(state)),
             None, None, *hook_grads,
         )
-
 
 
 def _propagate_reference(setup: _Setup, ca, cb, cq, src, fields, kind: str, hooks: Optional[HookRun] = None):

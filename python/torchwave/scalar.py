@@ -302,24 +302,13 @@ def _prepare(
             "backward_callback is not supported with python_backend: autograd runs that backward pass; "
             "use the Go core (python_backend=False) for backward callbacks"
         )
-    if storage_mode not in storage.STORAGE_MODES:
-        raise ValueError(f"storage_mode must be one of {storage.STORAGE_MODES}, got {storage_mode!r}")
-    if not isinstance(storage_path, (str, os.PathLike)):
-        raise TypeError(f"storage_path must be a path, got {type(storage_path).__name__}")
-    compression = storage.compression_of(storage_compression)
-    if storage_strategy not in storage.STORAGE_STRATEGIES:
-        raise ValueError(f"storage_strategy must be one of {storage.STORAGE_STRATEGIES}, got {storage_strategy!r}")
+    compression = storage.check_options(storage_mode, storage_path, storage_compression, storage_strategy, python_backend)
     if storage_strategy == "boundary" and (compression or storage_mode == "disk"):
         # The strips are a fraction of the history, and the rebuilt field
         # needs them exact.
         raise ValueError(
             "storage_strategy='boundary' keeps its strips in memory, uncompressed: use storage_mode 'device', "
             "'cpu' or 'auto' without storage_compression, or storage_strategy='full' for those options"
-        )
-    if python_backend is not False and (storage_mode in ("cpu", "disk") or compression or storage_strategy != "full"):
-        raise ValueError(
-            "storage_mode 'cpu'/'disk', storage_compression and storage_strategy apply to the Go core; "
-            "with python_backend, autograd keeps the history itself"
         )
 
     # Shots, steps and the source amplitudes.
@@ -632,31 +621,10 @@ def _history(setup: _Setup, c: torch.Tensor, src: torch.Tensor, core_args: dict)
 def _stored_history(setup: _Setup, c: torch.Tensor):
     """The "full" strategy's plan: every sampled snapshot kept, in memory
     or staged through a codec into host memory or a file."""
-    shape = (setup.n_shots, setup.ny, setup.nx)
     n_store = -(-setup.nt_inner // setup.store_interval)
-    interval, dtype = setup.store_interval, c.dtype
-    codec = storage.Codec(setup.compression, shape, dtype)
-    mode = setup.storage_mode
-    if mode == "auto":
-        mode = storage.choose_mode(c.device, n_store * codec.row_bytes, setup.storage_path)
-        storage.logger.debug(
-            "storage_mode='auto' keeps the %.3f GiB wavefield history on %s",
-            n_store * codec.row_bytes / 2**30, mode,
-        )
-    if codec.kind == "raw" and (mode == "device" or (mode == "cpu" and c.device.type == "cpu")):
-        return storage.InMemory(_snapshots.take((n_store, *shape), dtype))
-    per_segment = storage.staging_snapshots(n_store)
-    # Zeros: the core leaves the halo of a snapshot unwritten, and a block
-    # scale must not see what was in the memory before.
-    staging = torch.zeros((per_segment, *shape), dtype=dtype, device=c.device)
-    if mode == "disk":
-        rows = storage.DiskRows(n_store, codec.row_bytes, setup.storage_path)
-    else:
-        host = mode == "cpu"
-        rows = storage.MemoryRows(
-            n_store, codec.row_bytes, torch.device("cpu") if host else c.device, pin=host and c.device.type == "cuda"
-        )
-    return storage.Staged(setup.nt_inner, interval, per_segment * interval, staging, codec, rows)
+    codec = storage.Codec(setup.compression, (setup.n_shots, setup.ny, setup.nx), c.dtype)
+    mode = storage.resolve_mode(setup.storage_mode, c.device, n_store * codec.row_bytes, setup.storage_path)
+    return storage.full_history(mode, codec, setup.nt_inner, setup.store_interval, c.device, setup.storage_path)
 
 
 def _run_chunk(
