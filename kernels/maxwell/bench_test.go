@@ -90,3 +90,23 @@ func BenchmarkBackward(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkForwardSweeps compares several steps per sweep with one pass
+// per sweep, stencil 4, one shot on two threads.
+func BenchmarkForwardSweeps(b *testing.B) {
+	defer parallel.SetThreads(parallel.Threads())
+	defer func() { sweepSteps = 4 }()
+	for _, sweep := range []int{0, 1, 2, 4} {
+		b.Run(fmt.Sprintf("sweep%d", sweep), func(b *testing.B) {
+			parallel.SetThreads(2)
+			sweepSteps = sweep
+			p, f := benchProblem(4)
+			const steps = 12
+			c := benchChunk(p, steps)
+			for b.Loop() {
+				Forward(p, f, c)
+			}
+			reportCells(b, p.NY*p.NX*steps)
+		})
+	}
+}

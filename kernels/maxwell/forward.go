@@ -33,6 +33,11 @@ func forwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[
 		}
 	}
 	for step := 0; step < c.NSteps; step++ {
+		if k := stepsPerSweep(p, s, rowParallel, c.NSteps-step); k > 0 {
+			forwardSweep(p, s, f, c, shot, step, k, rowParallel)
+			step += k - 1
+			continue
+		}
 		n := c.Step0 + step
 		v := shotView(p, f, shot, 0, 0)
 		if n%p.StoreInterval == 0 {
