@@ -158,24 +158,28 @@ func BenchmarkForwardShots(b *testing.B) {
 // BenchmarkBornForward is the Born forward on the benchmark grid next to
 // the plain forward: both fields, the coupling and no stored history.
 func BenchmarkBornForward(b *testing.B) {
+	defer func() { sweepSteps = 4 }()
 	for _, threads := range []int{1, 2} {
-		b.Run(fmt.Sprintf("t%d", threads), func(b *testing.B) {
-			parallel.SetThreads(threads)
-			defer parallel.SetThreads(0)
-			p, f := benchProblem(4, 1, 20)
-			_, fsc := benchProblem(4, 1, 20)
-			const steps = 10
-			bp := &BornProblem[float32]{Problem: p, DC: make([]float32, len(p.C))}
-			for i := range bp.DC {
-				bp.DC[i] = 0.01 * p.C[i]
-			}
-			c := &BornChunk[float32]{Chunk: *benchChunk(p, steps),
-				ScatteredSourceAmp: make([]float32, steps*p.NSources), ScatteredReceiverAmp: []float32{}}
-			for b.Loop() {
-				BornForward(bp, f, fsc, c)
-			}
-			reportCells(b, p.NY*p.NX*steps)
-		})
+		for _, sweep := range []int{1, 4} {
+			b.Run(fmt.Sprintf("t%d/sweep%d", threads, sweep), func(b *testing.B) {
+				parallel.SetThreads(threads)
+				defer parallel.SetThreads(0)
+				sweepSteps = sweep
+				p, f := benchProblem(4, 1, 20)
+				_, fsc := benchProblem(4, 1, 20)
+				const steps = 12
+				bp := &BornProblem[float32]{Problem: p, DC: make([]float32, len(p.C))}
+				for i := range bp.DC {
+					bp.DC[i] = 0.01 * p.C[i]
+				}
+				c := &BornChunk[float32]{Chunk: *benchChunk(p, steps),
+					ScatteredSourceAmp: make([]float32, steps*p.NSources), ScatteredReceiverAmp: []float32{}}
+				for b.Loop() {
+					BornForward(bp, f, fsc, c)
+				}
+				reportCells(b, p.NY*p.NX*steps)
+			})
+		}
 	}
 }
 

@@ -130,6 +130,11 @@ func bornForwardSteps[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields[
 	dc := p.dcOf(shot)
 	var scratch []T // W(u) on the steps the store does not keep
 	for step := 0; step < c.NSteps; step++ {
+		if k := stepsPerSweep(bg, s, rowParallel, c.NSteps-step); k > 1 {
+			bornForwardSweep(p, s, f, fsc, c, shot, step, k, rowParallel)
+			step += k - 1
+			continue
+		}
 		n := c.Step0 + step
 		cur, nxt := step%2, (step+1)%2
 		gather(c.ReceiverAmp[step*bg.NShots*bg.NReceivers:], f.U[cur], bg.ReceiverIndex, shot, shot+1, bg.NReceivers, cells)

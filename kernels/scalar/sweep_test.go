@@ -25,29 +25,7 @@ func TestForwardSweepsMatchSingleSteps(t *testing.T) {
 			rng := rand.New(rand.NewPCG(5, uint64(cfg.n)))
 			p := testProblem(cfg.acc, cfg.shots, cfg.n, cfg.n+3, 6, rng)
 			p.StoreInterval = cfg.interval
-			h := p.Halo()
-			// Sources and receivers on rows either side of each thread's
-			// seam, two sources on one cell, one receiver at no location.
-			rows := p.NY - 2*h
-			var near []int
-			for b := 1; b < cfg.threads; b++ {
-				m := h + b*rows/cfg.threads
-				near = append(near, m-3*h, m-h-1, m-1, m, m+h, m+2*h+1)
-			}
-			if cfg.threads == 1 {
-				near = append(near, h, h+rows/2, p.NY-h-1)
-			}
-			p.NSources, p.NReceivers = len(near)+1, len(near)+1
-			p.SourceIndex = make([]int64, cfg.shots*p.NSources)
-			p.ReceiverIndex = make([]int64, cfg.shots*p.NReceivers)
-			for s := 0; s < cfg.shots; s++ {
-				for r, y := range near {
-					p.SourceIndex[s*p.NSources+r] = int64(y*p.NX + h + 1 + 3*s)
-					p.ReceiverIndex[s*p.NReceivers+r] = int64(y*p.NX + p.NX/2 + s)
-				}
-				p.SourceIndex[s*p.NSources+len(near)] = p.SourceIndex[s*p.NSources]
-				p.ReceiverIndex[s*p.NReceivers+len(near)] = -1
-			}
+			placeNearSeams(p, cfg.threads)
 			cells := cfg.shots * p.NY * p.NX
 			src := randomVec(cfg.steps*cfg.shots*p.NSources, rng)
 			s0 := randomState(p, rng)
@@ -85,6 +63,98 @@ func TestForwardSweepsMatchSingleSteps(t *testing.T) {
 			}
 			same("receivers", cp.ReceiverAmp, cs.ReceiverAmp)
 			same("store", cp.Store, cs.Store)
+		})
+	}
+}
+
+// placeNearSeams puts p's sources and receivers on rows either side of
+// each thread's seam (or at the top, middle and bottom for one thread),
+// two sources on one cell and one receiver at no location.
+func placeNearSeams(p *Problem[float64], threads int) {
+	h := p.Halo()
+	rows := p.NY - 2*h
+	var near []int
+	for b := 1; b < threads; b++ {
+		m := h + b*rows/threads
+		near = append(near, m-3*h, m-h-1, m-1, m, m+h, m+2*h+1)
+	}
+	if threads == 1 {
+		near = append(near, h, h+rows/2, p.NY-h-1)
+	}
+	p.NSources, p.NReceivers = len(near)+1, len(near)+1
+	p.SourceIndex = make([]int64, p.NShots*p.NSources)
+	p.ReceiverIndex = make([]int64, p.NShots*p.NReceivers)
+	for s := 0; s < p.NShots; s++ {
+		for r, y := range near {
+			p.SourceIndex[s*p.NSources+r] = int64(y*p.NX + h + 1 + 3*s)
+			p.ReceiverIndex[s*p.NReceivers+r] = int64(y*p.NX + p.NX/2 + s)
+		}
+		p.SourceIndex[s*p.NSources+len(near)] = p.SourceIndex[s*p.NSources]
+		p.ReceiverIndex[s*p.NReceivers+len(near)] = -1
+	}
+}
+
+// TestBornForwardSweepsMatchSingleSteps is TestForwardSweepsMatchSingleSteps
+// for the background and scattered fields of BornForward, with and without
+// stores (W(u) then goes through a scratch row buffer).
+func TestBornForwardSweepsMatchSingleSteps(t *testing.T) {
+	defer parallel.SetThreads(0)
+	defer func() { sweepSteps = 4 }()
+	for _, cfg := range []struct {
+		acc, shots, n, threads, steps, sweep int
+		store, perShot                       bool
+	}{
+		{2, 1, 30, 1, 7, 3, true, false}, {8, 2, 264, 2, 6, 4, false, true}, {4, 1, 264, 3, 9, 4, true, false},
+	} {
+		t.Run(fmt.Sprintf("acc%d/shots%d/threads%d/store=%v", cfg.acc, cfg.shots, cfg.threads, cfg.store), func(t *testing.T) {
+			parallel.SetThreads(cfg.threads)
+			rng := rand.New(rand.NewPCG(11, uint64(cfg.n)))
+			p := bornTestProblem(cfg.acc, cfg.shots, cfg.n, cfg.n+1, 5, cfg.perShot, rng)
+			placeNearSeams(p.Problem, cfg.threads)
+			p.NScatteredReceivers = p.NReceivers
+			p.ScatteredReceiverIndex = append([]int64(nil), p.ReceiverIndex...)
+			cells := cfg.shots * p.NY * p.NX
+			src := randomVec(cfg.steps*cfg.shots*p.NSources, rng)
+			srcSc := randomVec(cfg.steps*cfg.shots*p.NSources, rng)
+			s0, s1 := randomState(p.Problem, rng), randomState(p.Problem, rng)
+			type result struct {
+				f, fsc *Fields[float64]
+				c      *BornChunk[float64]
+			}
+			run := func(sweep int) result {
+				sweepSteps = sweep
+				c := &BornChunk[float64]{Chunk: Chunk[float64]{NSteps: cfg.steps, SourceAmp: src,
+					ReceiverAmp: make([]float64, cfg.steps*cfg.shots*p.NReceivers)},
+					ScatteredSourceAmp: srcSc, ScatteredReceiverAmp: make([]float64, cfg.steps*cfg.shots*p.NScatteredReceivers)}
+				if cfg.store {
+					c.Store, c.ScatteredStore = make([]float64, cfg.steps*cells), make([]float64, cfg.steps*cells)
+				}
+				r := result{fieldsFrom(s0), fieldsFrom(s1), c}
+				BornForward(p, r.f, r.fsc, c)
+				return r
+			}
+			sweepSteps = cfg.sweep
+			if k := stepsPerSweep(p.Problem, newStencil(p.Problem), shotsTogether(p.Problem) == 0, cfg.steps); k != cfg.sweep {
+				t.Fatalf("sweeps of %d steps, want %d", k, cfg.sweep)
+			}
+			got, want := run(cfg.sweep), run(1)
+			same := func(name string, a, b []float64) {
+				for i := range a {
+					if a[i] != b[i] {
+						t.Fatalf("%s differs at %d: %g, want %g", name, i, a[i], b[i])
+					}
+				}
+			}
+			for k := 0; k < 2; k++ {
+				same("u", got.f.U[k], want.f.U[k])
+				same("u scattered", got.fsc.U[k], want.fsc.U[k])
+				same("psiy scattered", got.fsc.PsiY[k], want.fsc.PsiY[k])
+				same("zetax scattered", got.fsc.ZetaX[k], want.fsc.ZetaX[k])
+			}
+			same("receivers", got.c.ReceiverAmp, want.c.ReceiverAmp)
+			same("scattered receivers", got.c.ScatteredReceiverAmp, want.c.ScatteredReceiverAmp)
+			same("store", got.c.Store, want.c.Store)
+			same("scattered store", got.c.ScatteredStore, want.c.ScatteredStore)
 		})
 	}
 }
