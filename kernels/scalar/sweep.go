@@ -2,9 +2,9 @@ package scalar
 
 import "github.com/torchwave/torchwave/kernels/parallel"
 
-// A forward step reads every field once and writes it once, so on grids
-// larger than the cache it runs at the speed of memory. The forward sweeps
-// advance several steps in one parallel.Sweep over the rows: each step
+// A step reads every field once and writes it once, so on grids larger
+// than the cache it runs at the speed of memory. The sweeps advance
+// several steps, forward or adjoint, in one parallel.Sweep over the rows: each step
 // trails the one before by a half-stencil of rows and finds the rows it
 // reads still in cache. Every cell is computed by the same kernels, with
 // the same inputs, in the same order, as in one step per sweep, so the
@@ -21,10 +21,29 @@ func stepsPerSweep[T Float](p *Problem[T], s *stencil[T], rowParallel bool, rema
 // forwardSweep advances one shot of Forward by k steps from step of the
 // chunk.
 func forwardSweep[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[T], shot, step, k int, rowParallel bool) {
-	sw := sweep[T]{p: p, s: s, shot: shot}
-	sw.levels = levels(p, f, c, shot, step, k, c.SourceAmp, c.ReceiverAmp, p.ReceiverIndex, p.NReceivers, c.Store)
-	startLevels(p, sw.levels, f, step, shot)
-	parallel.Sweep(p.NY-2*s.h, k, s.h, rowParallel, sw.rows)
+	sw := sweep[T]{p: p, s: s, shot: shot, band: forwardBand[T], interior: forwardInterior[T]}
+	sw.levels = forwardLevels(p, f, c, shot, step, k, c.SourceAmp, c.ReceiverAmp, p.ReceiverIndex, p.NReceivers, c.Store)
+	sw.run(rowParallel)
+}
+
+// backwardSweep runs k adjoint steps of one shot of Backward, from its
+// j-th (counting from the chunk's last step).
+func backwardSweep[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[T], shot, j, k int, rowParallel bool) {
+	cells := p.cells()
+	model := p.modelOf(shot)
+	sw := sweep[T]{p: p, s: s, shot: shot, band: backwardBand[T], interior: backwardInterior[T], levels: make([]level[T], k)}
+	for m := range sw.levels {
+		step := c.NSteps - 1 - (j + m)
+		cur, nxt := (j+m)%2, (j+m+1)%2
+		lv := level[T]{fields: shotFields(p, f, shot, cur, nxt), out: f.U[nxt][shot*cells : (shot+1)*cells],
+			amp: c.ReceiverAmp[step*p.NShots*p.NReceivers:], ampIndex: p.ReceiverIndex, nAmp: p.NReceivers, scale: model,
+			rec: c.SourceAmp[step*p.NShots*p.NSources:], recIndex: p.SourceIndex, nRec: p.NSources, divide: model}
+		if w := p.snapshot(c.Store, c, c.Step0+step, shot); c.GradC != nil && w != nil {
+			lv.fields.w, lv.fields.g = w, c.GradC[shot*cells:(shot+1)*cells]
+		}
+		sw.levels[m] = lv
+	}
+	sw.run(rowParallel)
 }
 
 // bornForwardSweep advances one shot of BornForward by k steps: each row
@@ -32,9 +51,9 @@ func forwardSweep[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[
 // adds the coupling dc·W(u), which reads only that row's W(u).
 func bornForwardSweep[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields[T], c *BornChunk[T], shot, step, k int, rowParallel bool) {
 	bg := p.Problem
-	sw := sweep[T]{p: bg, s: s, shot: shot, dc: p.dcOf(shot)}
-	sw.levels = levels(bg, f, &c.Chunk, shot, step, k, c.SourceAmp, c.ReceiverAmp, bg.ReceiverIndex, bg.NReceivers, c.Store)
-	sw.scattered = levels(bg, fsc, &c.Chunk, shot, step, k, c.ScatteredSourceAmp, c.ScatteredReceiverAmp,
+	sw := sweep[T]{p: bg, s: s, shot: shot, band: forwardBand[T], interior: forwardInterior[T], dc: p.dcOf(shot)}
+	sw.levels = forwardLevels(bg, f, &c.Chunk, shot, step, k, c.SourceAmp, c.ReceiverAmp, bg.ReceiverIndex, bg.NReceivers, c.Store)
+	sw.scattered = forwardLevels(bg, fsc, &c.Chunk, shot, step, k, c.ScatteredSourceAmp, c.ScatteredReceiverAmp,
 		p.ScatteredReceiverIndex, p.NScatteredReceivers, c.ScatteredStore)
 	for j := range sw.levels {
 		if sw.levels[j].fields.w == nil { // W(u) on the steps the store does not keep
@@ -44,9 +63,7 @@ func bornForwardSweep[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields[
 			sw.levels[j].fields.w = sw.scratch
 		}
 	}
-	startLevels(bg, sw.levels, f, step, shot)
-	startLevels(bg, sw.scattered, fsc, step, shot)
-	parallel.Sweep(bg.NY-2*s.h, k, s.h, rowParallel, sw.rows)
+	sw.run(rowParallel)
 }
 
 // sweep is one shot's steps; level j is step j of the sweep. A Born sweep
@@ -55,46 +72,62 @@ type sweep[T Float] struct {
 	p                 *Problem[T]
 	s                 *stencil[T]
 	shot              int
+	band              func(*Problem[T], *stencil[T], *rowFields[T], int, int, int, int)
+	interior          func(*stencil[T], *rowFields[T], int, int, int)
 	levels, scattered []level[T]
 	dc, scratch       []T
 }
 
 // level is one wavefield's step of a sweep: the fields it reads and
-// writes, the array its new wavefield goes into, its source and receiver
-// amplitudes, and where its receivers are.
+// writes and the array its new wavefield goes into; amp is added to the
+// new wavefield at ampIndex (times scale there, when set), and rec records
+// the step's input at recIndex (divided by divide there, when set). The
+// forward adds sources and records receivers; the adjoint adds the
+// receiver gradient and records the source gradient.
 type level[T Float] struct {
-	fields   rowFields[T]
-	out      []T
-	amp, rec []T
-	recIndex []int64
-	nRec     int
+	fields      rowFields[T]
+	out         []T
+	amp, scale  []T
+	ampIndex    []int64
+	nAmp        int
+	rec, divide []T
+	recIndex    []int64
+	nRec        int
 }
 
-// levels builds k steps' levels of one wavefield from step of the chunk.
-func levels[T Float](p *Problem[T], f *Fields[T], c *Chunk[T], shot, step, k int, amp, rec []T, recIndex []int64, nRec int, store []T) []level[T] {
+// forwardLevels builds k forward steps' levels of one wavefield from step
+// of the chunk.
+func forwardLevels[T Float](p *Problem[T], f *Fields[T], c *Chunk[T], shot, step, k int, amp, rec []T, recIndex []int64, nRec int, store []T) []level[T] {
 	cells := p.cells()
 	out := make([]level[T], k)
 	for j := range out {
 		cur, nxt := (step+j)%2, (step+j+1)%2
 		out[j] = level[T]{fields: shotFields(p, f, shot, cur, nxt), out: f.U[nxt][shot*cells : (shot+1)*cells],
-			amp: amp[(step+j)*p.NShots*p.NSources:], rec: rec[(step+j)*p.NShots*nRec:], recIndex: recIndex, nRec: nRec}
+			amp: amp[(step+j)*p.NShots*p.NSources:], ampIndex: p.SourceIndex, nAmp: p.NSources,
+			rec: rec[(step+j)*p.NShots*nRec:], recIndex: recIndex, nRec: nRec}
 		out[j].fields.w = p.snapshot(store, c, c.Step0+step+j, shot)
 	}
 	return out
 }
 
-// startLevels records the first step's receivers, whose input is
-// complete, and zeroes the later steps' receivers at no location: the
-// others are recorded row by row as the step before finishes.
-func startLevels[T Float](p *Problem[T], lv []level[T], f *Fields[T], step, shot int) {
-	gather(lv[0].rec, f.U[step%2], lv[0].recIndex, shot, shot+1, lv[0].nRec, p.cells())
-	for j := 1; j < len(lv); j++ {
-		for r := 0; r < lv[j].nRec; r++ {
-			if i := shot*lv[j].nRec + r; lv[j].recIndex[i] < 0 {
-				lv[j].rec[i] = 0
+// run zeroes the recorded values at no location, records the first
+// step's, whose input is complete (rows records the others, row by row as
+// the step before finishes), and sweeps.
+func (sw *sweep[T]) run(rowParallel bool) {
+	for _, lv := range [][]level[T]{sw.levels, sw.scattered} {
+		if lv == nil {
+			continue
+		}
+		for j := range lv {
+			for r := 0; r < lv[j].nRec; r++ {
+				if i := sw.shot*lv[j].nRec + r; lv[j].recIndex[i] < 0 {
+					lv[j].rec[i] = 0
+				}
 			}
 		}
+		sw.record(&lv[0], lv[0].fields.u, 0, int64(sw.p.cells()))
 	}
+	parallel.Sweep(sw.p.NY-2*sw.s.h, len(sw.levels), sw.s.h, rowParallel, sw.rows)
 }
 
 // rows advances interior rows [lo, hi) (0 is the first row inside the
@@ -102,15 +135,15 @@ func startLevels[T Float](p *Problem[T], lv []level[T], f *Fields[T], step, shot
 func (sw *sweep[T]) rows(j, lo, hi int) {
 	p, s, h := sw.p, sw.s, sw.s.h
 	if sw.scattered == nil {
-		updateRows(p, s, &sw.levels[j].fields, h+lo, h+hi, forwardBand[T], forwardInterior[T])
+		updateRows(p, s, &sw.levels[j].fields, h+lo, h+hi, sw.band, sw.interior)
 		sw.finish(sw.levels, j, lo, hi)
 		return
 	}
 	bg, sc := &sw.levels[j].fields, &sw.scattered[j].fields
 	for b0 := lo; b0 < hi; b0 += bornRowBlock {
 		b1 := min(b0+bornRowBlock, hi)
-		updateRows(p, s, bg, h+b0, h+b1, forwardBand[T], forwardInterior[T])
-		updateRows(p, s, sc, h+b0, h+b1, forwardBand[T], forwardInterior[T])
+		updateRows(p, s, bg, h+b0, h+b1, sw.band, sw.interior)
+		updateRows(p, s, sc, h+b0, h+b1, sw.band, sw.interior)
 		for y := h + b0; y < h+b1; y++ {
 			a, b := y*p.NX+h, (y+1)*p.NX-h
 			un, w, d := sc.un[a:b], bg.w[a:b], sw.dc[a:b]
@@ -123,26 +156,38 @@ func (sw *sweep[T]) rows(j, lo, hi int) {
 	sw.finish(sw.scattered, j, lo, hi)
 }
 
-// finish adds step j's sources on rows [lo, hi) and records the next
-// step's receivers there, before a later step overwrites them.
+// finish adds step j's amplitudes on rows [lo, hi) and records the next
+// step's there, before a later step overwrites them.
 func (sw *sweep[T]) finish(lv []level[T], j, lo, hi int) {
 	p, h := sw.p, sw.s.h
 	first, last := int64((h+lo)*p.NX), int64((h+hi)*p.NX)
-	out := lv[j].out
-	for r := 0; r < p.NSources; r++ {
-		i := sw.shot*p.NSources + r
-		if idx := p.SourceIndex[i]; idx >= first && idx < last {
-			out[idx] += lv[j].amp[i]
+	cur := &lv[j]
+	for r := 0; r < cur.nAmp; r++ {
+		i := sw.shot*cur.nAmp + r
+		if idx := cur.ampIndex[i]; idx >= first && idx < last {
+			v := cur.amp[i]
+			if cur.scale != nil {
+				v *= cur.scale[idx]
+			}
+			cur.out[idx] += v
 		}
 	}
-	if j+1 == len(lv) {
-		return
+	if j+1 < len(lv) {
+		sw.record(&lv[j+1], cur.out, first, last)
 	}
-	next := &lv[j+1]
-	for r := 0; r < next.nRec; r++ {
-		i := sw.shot*next.nRec + r
-		if idx := next.recIndex[i]; idx >= first && idx < last {
-			next.rec[i] = out[idx]
+}
+
+// record records lv's input field at the record locations in cells
+// [first, last).
+func (sw *sweep[T]) record(lv *level[T], field []T, first, last int64) {
+	for r := 0; r < lv.nRec; r++ {
+		i := sw.shot*lv.nRec + r
+		if idx := lv.recIndex[i]; idx >= first && idx < last {
+			v := field[idx]
+			if lv.divide != nil {
+				v /= lv.divide[idx]
+			}
+			lv.rec[i] = v
 		}
 	}
 }

@@ -158,3 +158,59 @@ func TestBornForwardSweepsMatchSingleSteps(t *testing.T) {
 		})
 	}
 }
+
+// TestBackwardSweepsMatchSingleSteps is TestForwardSweepsMatchSingleSteps
+// for the adjoint: fields, source gradient and the accumulated model
+// gradient, with the receiver gradient injected next to the seams.
+func TestBackwardSweepsMatchSingleSteps(t *testing.T) {
+	defer parallel.SetThreads(0)
+	defer func() { sweepSteps = 4 }()
+	for _, cfg := range []struct{ acc, shots, n, threads, interval, steps, sweep int }{
+		{2, 1, 24, 1, 1, 7, 3}, {8, 2, 264, 2, 2, 6, 4}, {4, 1, 264, 3, 1, 9, 4}, {6, 1, 264, 2, 3, 5, 2},
+	} {
+		t.Run(fmt.Sprintf("acc%d/shots%d/threads%d/sweep%d", cfg.acc, cfg.shots, cfg.threads, cfg.sweep), func(t *testing.T) {
+			parallel.SetThreads(cfg.threads)
+			rng := rand.New(rand.NewPCG(13, uint64(cfg.n)))
+			p := testProblem(cfg.acc, cfg.shots, cfg.n, cfg.n+2, 6, rng)
+			p.StoreInterval = cfg.interval
+			placeNearSeams(p, cfg.threads)
+			cells := cfg.shots * p.NY * p.NX
+			store := randomVec(((cfg.steps-1)/cfg.interval+1)*cells, rng)
+			recGrad := randomVec(cfg.steps*cfg.shots*p.NReceivers, rng)
+			s0 := randomAdjointState(p, rng)
+			run := func(sweep int) (*Fields[float64], *Chunk[float64]) {
+				sweepSteps = sweep
+				f := fieldsFrom(s0)
+				c := &Chunk[float64]{NSteps: cfg.steps, Store: store, GradC: make([]float64, cells),
+					SourceAmp: make([]float64, cfg.steps*cfg.shots*p.NSources), ReceiverAmp: recGrad}
+				if err := p.ValidateChunk(f, c, true); err != nil {
+					t.Fatal(err)
+				}
+				Backward(p, f, c)
+				return f, c
+			}
+			sweepSteps = cfg.sweep
+			if k := stepsPerSweep(p, newStencil(p), shotsTogether(p) == 0, cfg.steps); k != cfg.sweep {
+				t.Fatalf("sweeps of %d steps, want %d", k, cfg.sweep)
+			}
+			fp, cp := run(cfg.sweep)
+			fs, cs := run(1)
+			same := func(name string, got, want []float64) {
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("%s differs at %d: %g, want %g", name, i, got[i], want[i])
+					}
+				}
+			}
+			for k := 0; k < 2; k++ {
+				same("mu", fp.U[k], fs.U[k])
+				same("psiy", fp.PsiY[k], fs.PsiY[k])
+				same("psix", fp.PsiX[k], fs.PsiX[k])
+				same("zetay", fp.ZetaY[k], fs.ZetaY[k])
+				same("zetax", fp.ZetaX[k], fs.ZetaX[k])
+			}
+			same("source gradient", cp.SourceAmp, cs.SourceAmp)
+			same("model gradient", cp.GradC, cs.GradC)
+		})
+	}
+}
