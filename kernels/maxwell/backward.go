@@ -37,6 +37,11 @@ func backwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk
 		}
 	}
 	for j := 0; j < c.NSteps; j++ {
+		if k := stepsPerSweep(p, s, rowParallel, c.NSteps-j); k > 0 {
+			backwardSweep(p, s, f, c, shot, j, k, rowParallel)
+			j += k - 1
+			continue
+		}
 		step := c.NSteps - 1 - j
 		n := c.Step0 + step
 		cur, nxt := j%2, (j+1)%2

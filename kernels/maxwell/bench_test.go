@@ -110,3 +110,29 @@ func BenchmarkForwardSweeps(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBackwardSweeps compares several adjoint steps per sweep with one
+// pass per sweep, stencil 4, every gradient, one shot on one thread.
+func BenchmarkBackwardSweeps(b *testing.B) {
+	defer parallel.SetThreads(parallel.Threads())
+	defer func() { sweepSteps = 4 }()
+	for _, sweep := range []int{0, 4} {
+		b.Run(fmt.Sprintf("sweep%d", sweep), func(b *testing.B) {
+			parallel.SetThreads(1)
+			sweepSteps = sweep
+			p, f := benchProblem(4)
+			const steps = 12
+			c := benchChunk(p, steps)
+			n := steps * p.NY * p.NX
+			store := func() []float32 { return make([]float32, n) }
+			c.StoreEy, c.StoreCurl, c.StoreDZ, c.StoreDX = store(), store(), store(), store()
+			Forward(p, f, c)
+			g := func() []float32 { return make([]float32, p.NY*p.NX) }
+			c.GradCA, c.GradCB, c.GradCQ = g(), g(), g()
+			for b.Loop() {
+				Backward(p, f, c)
+			}
+			reportCells(b, p.NY*p.NX*steps)
+		})
+	}
+}

@@ -73,3 +73,73 @@ func forwardSweep[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[
 		}
 	})
 }
+
+// backwardSweep runs k adjoint steps of one shot of Backward, from its
+// j-th (counting from the chunk's last step): pass 2m is the adjoint of
+// step m's Ey pass, pass 2m+1 the adjoint of its H pass, with the same
+// stencil reach as the forward passes. The receiver gradient of step m
+// goes into λEy, and step m's source gradient is read from it, row by row
+// as the pass before finishes them.
+func backwardSweep[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk[T], shot, j, k int, rowParallel bool) {
+	cells := p.cells()
+	h := s.h
+	o := shot * cells
+	views := make([]view[T], k)
+	steps := make([]int, k)
+	for m := range views {
+		steps[m] = c.NSteps - 1 - (j + m)
+		cur, nxt := (j+m)%2, (j+m+1)%2
+		v := shotView(p, f, shot, cur, nxt)
+		if n := c.Step0 + steps[m]; n%p.StoreInterval == 0 {
+			v.stored(c, p, n, shot)
+			if c.GradCA != nil {
+				v.gCA = c.GradCA[o : o+cells]
+			}
+			if c.GradCB != nil {
+				v.gCB = c.GradCB[o : o+cells]
+			}
+			if c.GradCQ != nil {
+				v.gCQ = c.GradCQ[o : o+cells]
+			}
+		}
+		views[m] = v
+	}
+	// edges injects step m's receiver gradient into λEy on grid cells
+	// [first, last) and reads its source gradient there.
+	edges := func(m int, first, last int64) {
+		ey := views[m].ey
+		rec := c.ReceiverAmp[steps[m]*p.NShots*p.NReceivers:]
+		for r := 0; r < p.NReceivers; r++ {
+			if i := shot*p.NReceivers + r; p.ReceiverIndex[i] >= first && p.ReceiverIndex[i] < last {
+				ey[p.ReceiverIndex[i]] += rec[i]
+			}
+		}
+		src := c.SourceAmp[steps[m]*p.NShots*p.NSources:]
+		for r := 0; r < p.NSources; r++ {
+			i := shot*p.NSources + r
+			switch idx := p.SourceIndex[i]; {
+			case idx < 0:
+				src[i] = 0
+			case idx >= first && idx < last:
+				src[i] = ey[idx]
+			}
+		}
+	}
+	edges(0, 0, int64(cells))
+	parallel.Sweep(p.NY-2*h, 2*k, h, rowParallel, func(pass, lo, hi int) {
+		m, v := pass/2, &views[pass/2]
+		if pass%2 == 0 {
+			// The interior kernel accumulates the gradients of ca and cb together.
+			s.rows(p.NX, h+lo, h+hi, (v.gCA == nil) == (v.gCB == nil),
+				func(y, x0, x1 int) { backwardE(p, s, v, y, x0, x1) },
+				func(i0, i1 int) { backwardEInterior(s, v, i0, i1, p.NX) })
+			return
+		}
+		s.rows(p.NX, h+lo, h+hi, true,
+			func(y, x0, x1 int) { backwardH(p, s, v, y, x0, x1) },
+			func(i0, i1 int) { backwardHInterior(s, v, i0, i1, p.NX) })
+		if m+1 < k {
+			edges(m+1, int64((h+lo)*p.NX), int64((h+hi)*p.NX))
+		}
+	})
+}
