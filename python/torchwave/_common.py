@@ -9,6 +9,7 @@ import numbers
 import warnings
 from typing import Sequence
 
+import numpy as np
 import torch
 
 #: A location whose coordinates are both this value is ignored (the same
@@ -40,6 +41,23 @@ def check_tensor(
     if device is not None and t.device != device:
         raise ValueError(f"{name} is on {t.device}, but the model is on {device}: put every tensor on one device")
     return t
+
+
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+def zeros(shape, dtype: torch.dtype, device=None) -> torch.Tensor:
+    """A zero-filled tensor whose memory the OS provides on first write.
+
+    torch.zeros writes every byte; on the CPU this takes the memory from
+    numpy's calloc instead, whose untouched pages stay unmapped. The PML
+    memory fields are non-zero only near the PML, so most of their pages
+    are never written and never count against the process's memory.
+    """
+    device = torch.device("cpu") if device is None else torch.device(device)
+    if device.type != "cpu" or dtype not in _NUMPY_DTYPES:
+        return torch.zeros(shape, dtype=dtype, device=device)
+    return torch.from_numpy(np.zeros(shape, dtype=_NUMPY_DTYPES[dtype]))
 
 
 def check_finite(name: str, t: torch.Tensor) -> None:

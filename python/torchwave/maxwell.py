@@ -614,7 +614,7 @@ class _MaxwellFunction(torch.autograd.Function):
         ca, cb, cq = (c.detach().contiguous() for c in (ca, cb, cq))
         shape = (setup.n_shots, setup.ny, setup.nx)
         fields = [
-            torch.zeros(shape, dtype=ca.dtype) if t is None else t.detach().clone(memory_format=torch.contiguous_format)
+            common.zeros(shape, ca.dtype) if t is None else t.detach().clone(memory_format=torch.contiguous_format)
             for t in initial
         ]
         rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=ca.dtype)
@@ -667,10 +667,10 @@ class _MaxwellFunction(torch.autograd.Function):
         adj = []
         for g, mask in zip(g_fields, setup.masks(dtype, ca.device)):
             if g is None:
-                adj.append(torch.zeros(shape, dtype=dtype))
+                adj.append(common.zeros(shape, dtype))
             else:
                 adj.append((g if mask is None else g * mask).contiguous().clone())
-        pairs = {name: [adj[i], torch.zeros(shape, dtype=dtype)] for name, i in zip(_PAIRS, (0, 3, 4, 5, 6))}
+        pairs = {name: [adj[i], common.zeros(shape, dtype)] for name, i in zip(_PAIRS, (0, 3, 4, 5, 6))}
         hx, hz = adj[1], adj[2]
         n_rec = setup.receiver_index.shape[1]
         g_rec = torch.zeros(setup.nt_inner, setup.n_shots, n_rec, dtype=dtype) if g_rec is None else g_rec.contiguous()

@@ -450,7 +450,7 @@ class _ScalarFunction(torch.autograd.Function):
 
         def own(t):
             # A working copy of an initial field (inputs are never written).
-            return torch.zeros(shape, dtype=c.dtype) if t is None else t.clone(memory_format=torch.contiguous_format)
+            return common.zeros(shape, c.dtype) if t is None else t.clone(memory_format=torch.contiguous_format)
 
         pairs = _forward_pairs(own(u0), own(um1), own(psiy), own(psix), own(zetay), own(zetax))
         core_args = _core_args(setup, c)
@@ -515,15 +515,15 @@ class _ScalarFunction(torch.autograd.Function):
 
         def scaled(g, factor):
             # The adjoint state's starting buffer: zero where no gradient flows in.
-            return torch.zeros(shape, dtype=dtype) if g is None else (g * factor).contiguous()
+            return common.zeros(shape, dtype) if g is None else (g * factor).contiguous()
 
         my, mx = setup.live_masks(dtype, c.device)
         pairs = {
             "u": [scaled(g_u, c), scaled(g_um1, -c)],
-            "psiy": [scaled(g_psiy, my), torch.zeros(shape, dtype=dtype)],
-            "psix": [scaled(g_psix, mx), torch.zeros(shape, dtype=dtype)],
-            "zetay": [scaled(g_zetay, my), torch.zeros(shape, dtype=dtype)],
-            "zetax": [scaled(g_zetax, mx), torch.zeros(shape, dtype=dtype)],
+            "psiy": [scaled(g_psiy, my), common.zeros(shape, dtype)],
+            "psix": [scaled(g_psix, mx), common.zeros(shape, dtype)],
+            "zetay": [scaled(g_zetay, my), common.zeros(shape, dtype)],
+            "zetax": [scaled(g_zetax, mx), common.zeros(shape, dtype)],
         }
         n_rec = setup.receiver_index.shape[1]
         g_rec = torch.zeros(setup.nt_inner, setup.n_shots, n_rec, dtype=dtype) if g_rec is None else g_rec.contiguous()
@@ -576,8 +576,8 @@ def _forward_pairs(u, um1, psiy, psix, zetay, zetax) -> Dict[str, List[torch.Ten
     halves of its pair; ψ and u need two."""
     return {
         "u": [u, um1],
-        "psiy": [psiy, torch.zeros_like(psiy)],
-        "psix": [psix, torch.zeros_like(psix)],
+        "psiy": [psiy, common.zeros(psiy.shape, psiy.dtype, psiy.device)],
+        "psix": [psix, common.zeros(psix.shape, psix.dtype, psix.device)],
         "zetay": [zetay, zetay],
         "zetax": [zetax, zetax],
     }

@@ -215,7 +215,7 @@ class _ScalarBornFunction(torch.autograd.Function):
         src, src_sc = src.contiguous(), src_sc.contiguous()
 
         def own(t):
-            return torch.zeros(shape, dtype=dtype) if t is None else t.clone(memory_format=torch.contiguous_format)
+            return common.zeros(shape, dtype) if t is None else t.clone(memory_format=torch.contiguous_format)
 
         background = _forward_pairs(*(own(t) for t in fields[:6]))
         scattered = _forward_pairs(*(own(t) for t in fields[6:]))
@@ -293,12 +293,12 @@ class _ScalarBornFunction(torch.autograd.Function):
 
         def start_state(g_fields):
             def scaled(g, factor):
-                return torch.zeros(shape, dtype=dtype) if g is None else (g * factor).contiguous()
+                return common.zeros(shape, dtype) if g is None else (g * factor).contiguous()
 
             g_u, g_um1, *g_aux = g_fields
             pairs = {"u": [scaled(g_u, c), scaled(g_um1, -c)]}
             for key, g, mask in zip(_FIELD_KEYS, g_aux, (my, mx, my, mx)):
-                pairs[key] = [scaled(g, mask), torch.zeros(shape, dtype=dtype)]
+                pairs[key] = [scaled(g, mask), common.zeros(shape, dtype)]
             return pairs
 
         background = start_state(grads[:6])
