@@ -62,3 +62,6 @@ fi
 # 5. The benchmark, from the bind-mounted checkout.
 in_root sh -c "cd /repo && PYTHONPATH=/repo/python $VENV/bin/python bench/bench_tide.py \"\$@\"" \
     bench_tide "$@"
+
+# The mounts stay for the next run; to remove them:
+#   umount "$ROOT/repo" "$ROOT/sys" "$ROOT/dev" "$ROOT/proc"
