@@ -1,22 +1,20 @@
-"""CPU benchmark: torchwave.maxwelltm against TIDE's tide.maxwelltm.
+"""CPU benchmark: torchwave.maxwelltm on its own.
 
-Both libraries run the same 2D TM problem: relative permittivity rising
+The comparison with TIDE is bench/bench_tide.py (TIDE needs Python >= 3.12;
+bench/tide_env.sh builds an interpreter for both). This script runs
+torchwave alone on the same 2D TM problem: relative permittivity rising
 linearly with depth from 4 to 9, sigma = 1 mS/m, mu = 1, ``--size`` x
 ``--size`` cells of 2 cm, a 20-cell CPML on every side, stencil 4, float32,
 one 200 MHz Ricker source per shot and 100 receivers per shot on a line,
 ``--nt`` steps of dt = 0.5 * dx / c_max / sqrt(2) (no internal sub-step in
-either library).
+torchwave).
 
 Cases: every combination of ``--shots`` and ``--modes`` (``forward`` under
 ``torch.no_grad()``; ``forward+backward``: epsilon and sigma require grad,
-then ``receiver_amplitudes.pow(2).sum().backward()``). Each (library, case)
+then ``receiver_amplitudes.pow(2).sum().backward()``). Each case
 runs in a fresh subprocess so its peak RSS (``ru_maxrss`` increase over a
 warmed-up baseline) is its own; the median of ``--repeat`` runs is reported
 as seconds and Mcells/s (padded cells x shots x nt / s).
-
-TIDE is used when ``import tide`` works in this Python (``pip install
-tide-gpr``; it needs Python >= 3.12); otherwise only torchwave runs and the
-table says so.
 
     PYTHONPATH=python python3 bench/bench_maxwell.py --size 1000 --nt 1000 --shots 1 8
     PYTHONPATH=python python3 bench/bench_maxwell.py --quick
@@ -62,15 +60,10 @@ def worker(args) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    if args.lib == "torchwave":
-        import torchwave
+    import torchwave
 
-        torchwave.set_num_threads(args.threads)
-        fn = torchwave.maxwelltm
-    else:
-        import tide
-
-        fn = tide.maxwelltm
+    torchwave.set_num_threads(args.threads)
+    fn = torchwave.maxwelltm
 
     def once(size, nt):
         kw, cells = problem(size, nt, args.shots, torch, torch.float32)
@@ -117,10 +110,6 @@ def main() -> None:
     if args.quick:
         args.size, args.nt, args.shots = 200, 100, [1]
     libs = ["torchwave"]
-    if subprocess.run([sys.executable, "-c", "import tide"], capture_output=True).returncode == 0:
-        libs.append("tide")
-    else:
-        print("tide (tide-gpr) is not importable here: torchwave only")
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "python"), env.get("PYTHONPATH")]))
     print(f"{args.size}x{args.size} + 20-cell CPML, stencil 4, float32, {args.nt} steps, {args.threads} threads")
