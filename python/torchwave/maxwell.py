@@ -613,9 +613,11 @@ class _MaxwellFunction(torch.autograd.Function):
             )
         ca, cb, cq = (c.detach().contiguous() for c in (ca, cb, cq))
         shape = (setup.n_shots, setup.ny, setup.nx)
+        # Working copies, each placed near ca (see common.zeros).
         fields = [
-            common.zeros(shape, ca.dtype) if t is None else t.detach().clone(memory_format=torch.contiguous_format)
-            for t in initial
+            common.zeros(shape, ca.dtype, near=ca, slot=k) if t is None
+            else common.zeros(shape, ca.dtype, near=ca, slot=k).copy_(t.detach())
+            for k, t in enumerate(initial, 3)
         ]
         rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=ca.dtype)
         src = src.detach().contiguous()
@@ -665,18 +667,22 @@ class _MaxwellFunction(torch.autograd.Function):
         shape = (setup.n_shots, setup.ny, setup.nx)
         g_fields, g_rec = grads[:7], grads[7]
         adj = []
-        for g, mask in zip(g_fields, setup.masks(dtype, ca.device)):
-            if g is None:
-                adj.append(common.zeros(shape, dtype))
-            else:
-                adj.append((g if mask is None else g * mask).contiguous().clone())
-        pairs = {name: [adj[i], common.zeros(shape, dtype)] for name, i in zip(_PAIRS, (0, 3, 4, 5, 6))}
+        for k, (g, mask) in enumerate(zip(g_fields, setup.masks(dtype, ca.device)), 3):
+            buf = common.zeros(shape, dtype, near=ca, slot=k)
+            adj.append(buf if g is None else buf.copy_(g if mask is None else g * mask))
+        pairs = {
+            name: [adj[i], common.zeros(shape, dtype, near=ca, slot=10 + j)]
+            for j, (name, i) in enumerate(zip(_PAIRS, (0, 3, 4, 5, 6)))
+        }
         hx, hz = adj[1], adj[2]
         n_rec = setup.receiver_index.shape[1]
         g_rec = torch.zeros(setup.nt_inner, setup.n_shots, n_rec, dtype=dtype) if g_rec is None else g_rec.contiguous()
         g_src = torch.zeros(setup.nt_inner, setup.n_shots, setup.source_index.shape[1], dtype=dtype)
         need = ctx.needs_input_grad
-        grad = {k: torch.zeros(shape, dtype=dtype) if need[i] else None for i, k in enumerate(("grad_ca", "grad_cb", "grad_cq"))}
+        grad = {
+            k: common.zeros(shape, dtype, near=ca, slot=15 + i) if need[i] else None
+            for i, k in enumerate(("grad_ca", "grad_cb", "grad_cq"))
+        }
         history = ctx.history
         args = _core_args(setup, ca, cb, cq)
         every = setup.callback_frequency * setup.step_ratio

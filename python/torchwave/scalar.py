@@ -448,11 +448,12 @@ class _ScalarFunction(torch.autograd.Function):
         src_in, src = src, src.contiguous()
         shape = (setup.n_shots, setup.ny, setup.nx)
 
-        def own(t):
+        def own(t, slot):
             # A working copy of an initial field (inputs are never written).
-            return common.zeros(shape, c.dtype) if t is None else t.clone(memory_format=torch.contiguous_format)
+            buf = common.zeros(shape, c.dtype, near=c, slot=slot)
+            return buf if t is None else buf.copy_(t)
 
-        pairs = _forward_pairs(own(u0), own(um1), own(psiy), own(psix), own(zetay), own(zetax))
+        pairs = _forward_pairs(*(own(t, slot) for slot, t in enumerate((u0, um1, psiy, psix, zetay, zetax), 1)), near=c)
         core_args = _core_args(setup, c)
         history = None
         if ctx.needs_input_grad[0]:
@@ -513,23 +514,24 @@ class _ScalarFunction(torch.autograd.Function):
         dtype = c.dtype
         shape = (setup.n_shots, setup.ny, setup.nx)
 
-        def scaled(g, factor):
+        def scaled(g, factor, slot):
             # The adjoint state's starting buffer: zero where no gradient flows in.
-            return common.zeros(shape, dtype) if g is None else (g * factor).contiguous()
+            buf = common.zeros(shape, dtype, near=c, slot=slot)
+            return buf if g is None else torch.mul(g, factor, out=buf)
 
         my, mx = setup.live_masks(dtype, c.device)
         pairs = {
-            "u": [scaled(g_u, c), scaled(g_um1, -c)],
-            "psiy": [scaled(g_psiy, my), common.zeros(shape, dtype)],
-            "psix": [scaled(g_psix, mx), common.zeros(shape, dtype)],
-            "zetay": [scaled(g_zetay, my), common.zeros(shape, dtype)],
-            "zetax": [scaled(g_zetax, mx), common.zeros(shape, dtype)],
+            "u": [scaled(g_u, c, 1), scaled(g_um1, -c, 2)],
+            "psiy": [scaled(g_psiy, my, 3), common.zeros(shape, dtype, near=c, slot=7)],
+            "psix": [scaled(g_psix, mx, 4), common.zeros(shape, dtype, near=c, slot=8)],
+            "zetay": [scaled(g_zetay, my, 5), common.zeros(shape, dtype, near=c, slot=9)],
+            "zetax": [scaled(g_zetax, mx, 6), common.zeros(shape, dtype, near=c, slot=10)],
         }
         n_rec = setup.receiver_index.shape[1]
         g_rec = torch.zeros(setup.nt_inner, setup.n_shots, n_rec, dtype=dtype) if g_rec is None else g_rec.contiguous()
         g_src = torch.zeros(setup.nt_inner, setup.n_shots, setup.source_index.shape[1], dtype=dtype)
         want_c = ctx.needs_input_grad[0]
-        grad_c = torch.zeros(shape, dtype=dtype) if want_c else None
+        grad_c = common.zeros(shape, dtype, near=c, slot=11) if want_c else None
         history = ctx.history if want_c else None
         if isinstance(history, storage.Boundary):
             history.start_backward()
@@ -570,14 +572,15 @@ class _ScalarFunction(torch.autograd.Function):
         )
 
 
-def _forward_pairs(u, um1, psiy, psix, zetay, zetax) -> Dict[str, List[torch.Tensor]]:
+def _forward_pairs(u, um1, psiy, psix, zetay, zetax, near=None, first_slot=7) -> Dict[str, List[torch.Tensor]]:
     """Forward buffer pairs from the current state (the tensors are used,
     not copied). ζ is updated point by point, so one buffer serves as both
-    halves of its pair; ψ and u need two."""
+    halves of its pair; ψ and u need two (the second ones placed near near,
+    see common.zeros)."""
     return {
         "u": [u, um1],
-        "psiy": [psiy, common.zeros(psiy.shape, psiy.dtype, psiy.device)],
-        "psix": [psix, common.zeros(psix.shape, psix.dtype, psix.device)],
+        "psiy": [psiy, common.zeros(psiy.shape, psiy.dtype, psiy.device, near=near, slot=first_slot)],
+        "psix": [psix, common.zeros(psix.shape, psix.dtype, psix.device, near=near, slot=first_slot + 1)],
         "zetay": [zetay, zetay],
         "zetax": [zetax, zetax],
     }

@@ -214,11 +214,13 @@ class _ScalarBornFunction(torch.autograd.Function):
         rec_sc = torch.zeros(nt, setup.n_shots, setup.receiver_index.shape[1], dtype=dtype)
         src, src_sc = src.contiguous(), src_sc.contiguous()
 
-        def own(t):
-            return common.zeros(shape, dtype) if t is None else t.clone(memory_format=torch.contiguous_format)
+        def own(t, slot):
+            # A working copy, placed near c (see common.zeros).
+            buf = common.zeros(shape, dtype, near=c, slot=slot)
+            return buf if t is None else buf.copy_(t)
 
-        background = _forward_pairs(*(own(t) for t in fields[:6]))
-        scattered = _forward_pairs(*(own(t) for t in fields[6:]))
+        background = _forward_pairs(*(own(t, k) for k, t in enumerate(fields[:6], 1)), near=c, first_slot=7)
+        scattered = _forward_pairs(*(own(t, k) for k, t in enumerate(fields[6:], 9)), near=c, first_slot=15)
         want_c, want_dc = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         args = _born_args(setup, c, dc)
         histories = []
