@@ -116,12 +116,18 @@ func backwardSweep[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk
 		}
 		src := c.SourceAmp[steps[m]*p.NShots*p.NSources:]
 		for r := 0; r < p.NSources; r++ {
-			i := shot*p.NSources + r
-			switch idx := p.SourceIndex[i]; {
-			case idx < 0:
+			if i := shot*p.NSources + r; p.SourceIndex[i] >= first && p.SourceIndex[i] < last {
+				src[i] = ey[p.SourceIndex[i]]
+			}
+		}
+	}
+	// Sources at no location get a zero gradient, once, before the threads
+	// share the rows.
+	for m := range steps {
+		src := c.SourceAmp[steps[m]*p.NShots*p.NSources:]
+		for r := 0; r < p.NSources; r++ {
+			if i := shot*p.NSources + r; p.SourceIndex[i] < 0 {
 				src[i] = 0
-			case idx >= first && idx < last:
-				src[i] = ey[idx]
 			}
 		}
 	}

@@ -40,6 +40,16 @@ func For(n int, body func(lo, hi int)) {
 		}
 		return
 	}
+	if workers.mu.TryLock() {
+		defer workers.mu.Unlock()
+		workers.run(n, t, body)
+		return
+	}
+	spawn(n, t, body) // For inside For, or from two goroutines at once
+}
+
+// spawn is For on fresh goroutines.
+func spawn(n, t int, body func(lo, hi int)) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var panicked any

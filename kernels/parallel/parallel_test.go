@@ -1,6 +1,7 @@
 package parallel
 
 import (
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -60,4 +61,43 @@ func TestShotsTogether(t *testing.T) {
 	if got := ShotsTogether(4, big); got != 0 {
 		t.Errorf("ShotsTogether(4, big) with 1 thread = %d, want 0", got)
 	}
+}
+
+// TestForFromManyGoroutines runs For from several goroutines at once, with
+// For inside For and the thread count changing, and checks every index is
+// visited once: one call holds the worker pool, the others start their
+// own goroutines.
+func TestForFromManyGoroutines(t *testing.T) {
+	defer SetThreads(0)
+	SetThreads(3)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for call := 0; call < 200; call++ {
+				n := 1 + (g*31+call*7)%50
+				hits := make([]int32, n*n)
+				For(n, func(lo, hi int) {
+					for i := lo; i < hi; i++ {
+						For(n, func(lo2, hi2 int) {
+							for j := lo2; j < hi2; j++ {
+								atomic.AddInt32(&hits[i*n+j], 1)
+							}
+						})
+					}
+				})
+				for i, h := range hits {
+					if h != 1 {
+						t.Errorf("goroutine %d call %d: index %d visited %d times", g, call, i, h)
+						return
+					}
+				}
+				if call == 100 && g == 0 {
+					SetThreads(2)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
