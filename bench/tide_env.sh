@@ -36,6 +36,15 @@ fi
 
 # 3. Mounts: /proc, /dev, /sys for Python and torch; the checkout at /repo.
 #    DNS and the host's CA bundle so pip works as on the host.
+#    They come off again when the script ends, however it ends: a bind
+#    mount of the checkout left behind would make `rm -rf "$ROOT"` delete it.
+unmount() {
+    for m in "$ROOT/repo" "$ROOT/sys" "$ROOT/dev" "$ROOT/proc"; do
+        ! mountpoint -q "$m" || umount "$m"
+    done
+}
+trap unmount EXIT
+trap 'exit 1' INT TERM
 mkdir -p "$ROOT/repo"
 mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
 mountpoint -q "$ROOT/dev" || mount --bind /dev "$ROOT/dev"
@@ -62,6 +71,3 @@ fi
 # 5. The benchmark, from the bind-mounted checkout.
 in_root sh -c "cd /repo && PYTHONPATH=/repo/python $VENV/bin/python bench/bench_tide.py \"\$@\"" \
     bench_tide "$@"
-
-# The mounts stay for the next run; to remove them:
-#   umount "$ROOT/repo" "$ROOT/sys" "$ROOT/dev" "$ROOT/proc"
