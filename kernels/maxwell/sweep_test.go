@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/torchwave/torchwave/kernels/internal/testgrid"
 	"github.com/torchwave/torchwave/kernels/parallel"
 )
 
@@ -78,15 +79,7 @@ func TestForwardSweepsMatchPasses(t *testing.T) {
 // injects at receivers what the forward injects at sources.
 func placeNearSeams(p *Problem[float64], threads int) {
 	h := p.Halo()
-	rows := p.NY - 2*h
-	var near []int
-	for b := 1; b < threads; b++ {
-		m := h + b*rows/threads
-		near = append(near, m-3*h, m-h-1, m-1, m, m+h, m+2*h+1)
-	}
-	if threads == 1 {
-		near = append(near, h, h+rows/2, p.NY-h-1)
-	}
+	near := testgrid.RowsNearSeams(p.NY, h, threads)
 	p.NSources, p.NReceivers = len(near)+1, len(near)+1
 	p.SourceIndex = make([]int64, p.NShots*p.NSources)
 	p.ReceiverIndex = make([]int64, p.NShots*p.NReceivers)
