@@ -37,8 +37,9 @@ type pool struct {
 	done    *sync.Cond // signalled when pending reaches 0 (run parks on it)
 }
 
-// job is one For call: n items in t blocks. It is never written after it
-// is published, so a worker may still read one after its For returned.
+// job is one For call: n items in t blocks. Only body is written after it
+// is published, once every block is done: a worker without a block may
+// still read gen and t after its For returned.
 type job struct {
 	gen  uint64
 	n, t int
@@ -65,7 +66,8 @@ func (p *pool) run(n, t int, body func(lo, hi int)) {
 	p.panicked = nil
 	p.pending.Store(int64(t - 1))
 	p.park.Lock()
-	p.job.Store(&job{gen: p.gen() + 1, n: n, t: t, body: body})
+	j := &job{gen: p.gen() + 1, n: n, t: t, body: body}
+	p.job.Store(j)
 	p.wake.Broadcast()
 	p.park.Unlock()
 
@@ -77,6 +79,9 @@ func (p *pool) run(n, t int, body func(lo, hi int)) {
 		}
 		p.park.Unlock()
 	}
+	// Every worker that runs a block has finished with body: drop it, and
+	// what it holds, rather than keep it until the next For.
+	j.body = nil
 	// Every block has finished before a panic is re-raised, so none can
 	// still be writing to the caller's buffers.
 	if p.panicked != nil {
