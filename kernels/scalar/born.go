@@ -131,7 +131,7 @@ func bornForwardSteps[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields[
 	var scratch []T // W(u) on the steps the store does not keep
 	for step := 0; step < c.NSteps; step++ {
 		if k := stepsPerSweep(bg, s, rowParallel, c.NSteps-step); k > 1 {
-			bornForwardSweep(p, s, f, fsc, c, shot, step, k, rowParallel)
+			bornForwardSweep(p, s, f, fsc, c, shot, step, k, rowParallel, &scratch)
 			step += k - 1
 			continue
 		}

@@ -48,19 +48,21 @@ func backwardSweep[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk
 
 // bornForwardSweep advances one shot of BornForward by k steps: each row
 // block of a step advances the background, then the scattered field, then
-// adds the coupling dc·W(u), which reads only that row's W(u).
-func bornForwardSweep[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields[T], c *BornChunk[T], shot, step, k int, rowParallel bool) {
+// adds the coupling dc·W(u), which reads only that row's W(u). W(u) goes
+// to the store on the steps it keeps, else to *scratch, made on first use
+// and kept by the caller for the chunk's other sweeps.
+func bornForwardSweep[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields[T], c *BornChunk[T], shot, step, k int, rowParallel bool, scratch *[]T) {
 	bg := p.Problem
 	sw := sweep[T]{p: bg, s: s, shot: shot, band: forwardBand[T], interior: forwardInterior[T], dc: p.dcOf(shot)}
 	sw.levels = forwardLevels(bg, f, &c.Chunk, shot, step, k, c.SourceAmp, c.ReceiverAmp, bg.ReceiverIndex, bg.NReceivers, c.Store)
 	sw.scattered = forwardLevels(bg, fsc, &c.Chunk, shot, step, k, c.ScatteredSourceAmp, c.ScatteredReceiverAmp,
 		p.ScatteredReceiverIndex, p.NScatteredReceivers, c.ScatteredStore)
 	for j := range sw.levels {
-		if sw.levels[j].fields.w == nil { // W(u) on the steps the store does not keep
-			if sw.scratch == nil {
-				sw.scratch = make([]T, bg.cells())
+		if sw.levels[j].fields.w == nil {
+			if *scratch == nil {
+				*scratch = make([]T, bg.cells())
 			}
-			sw.levels[j].fields.w = sw.scratch
+			sw.levels[j].fields.w = *scratch
 		}
 	}
 	sw.run(rowParallel)
@@ -75,7 +77,7 @@ type sweep[T Float] struct {
 	band              func(*Problem[T], *stencil[T], *rowFields[T], int, int, int, int)
 	interior          func(*stencil[T], *rowFields[T], int, int, int)
 	levels, scattered []level[T]
-	dc, scratch       []T
+	dc                []T
 }
 
 // level is one wavefield's step of a sweep: the fields it reads and
