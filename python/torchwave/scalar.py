@@ -572,6 +572,13 @@ class _ScalarFunction(torch.autograd.Function):
         )
 
 
+def _placed_pairs(state, near: torch.Tensor) -> Dict[str, List[torch.Tensor]]:
+    """_forward_pairs over copies of the six state tensors, placed near near
+    as the forward places its working fields (see common.zeros)."""
+    copies = [common.zeros(t.shape, t.dtype, t.device, near=near, slot=k).copy_(t) for k, t in enumerate(state, 1)]
+    return _forward_pairs(*copies, near=near)
+
+
 def _forward_pairs(u, um1, psiy, psix, zetay, zetax, near=None, first_slot=7) -> Dict[str, List[torch.Tensor]]:
     """Forward buffer pairs from the current state (the tensors are used,
     not copied). ζ is updated point by point, so one buffer serves as both
@@ -615,7 +622,7 @@ def _history(setup: _Setup, c: torch.Tensor, src: torch.Tensor, core_args: dict)
         return storage.Checkpointed(
             setup.nt_inner, interval, per_segment * interval, torch.empty((per_segment, *shape), dtype=dtype),
             lambda pairs: [t.clone() for t in _current(pairs)],
-            lambda state: _forward_pairs(*(t.clone() for t in state)),
+            lambda state: _placed_pairs(state, c),
             recompute,
         )
     return _stored_history(setup, c)
