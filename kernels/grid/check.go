@@ -1,5 +1,5 @@
 // Package grid holds the checks every propagator's padded grid shares:
-// buffer lengths and source or receiver cells.
+// buffer lengths, source or receiver cells, and windows of stored snapshots.
 package grid
 
 import "fmt"
@@ -29,6 +29,24 @@ func CheckLocations(what string, idx []int64, shots, n, ny, nx, halo int) error 
 		if i < 0 || y < halo || y >= ny-halo || x < halo || x >= nx-halo {
 			return fmt.Errorf("%s index %d is outside the %d×%d grid's interior", what, i, ny, nx)
 		}
+	}
+	return nil
+}
+
+// CheckStoreWindow checks that a store of n elements, whose first snapshot
+// is snapshot first, holds every snapshot (step / interval) of the steps
+// [step0, step0+steps), each of size elements.
+func CheckStoreWindow(name string, n, step0, steps, interval, first, size int) error {
+	if steps == 0 {
+		return nil
+	}
+	lo := (step0 + interval - 1) / interval // the steps' first snapshot
+	hi := (step0 + steps - 1) / interval
+	if first < 0 || (lo <= hi && first > lo) {
+		return fmt.Errorf("%s starts at snapshot %d, but the chunk's first snapshot is %d", name, first, lo)
+	}
+	if need := (hi - first + 1) * size; lo <= hi && n < need {
+		return fmt.Errorf("%s has %d elements, snapshots %d to %d need %d", name, n, first, hi, need)
 	}
 	return nil
 }

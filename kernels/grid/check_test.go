@@ -20,3 +20,19 @@ func TestCheckLocations(t *testing.T) {
 		t.Error("a short index list was accepted")
 	}
 }
+
+func TestCheckStoreWindow(t *testing.T) {
+	// Steps 4..9 at interval 2 keep snapshots 2, 3 and 4, of 10 elements.
+	for _, c := range []struct {
+		n, first int
+		ok       bool
+	}{{30, 2, true}, {29, 2, false}, {50, 0, true}, {20, 3, false}, {30, -1, false}} {
+		err := CheckStoreWindow("store", c.n, 4, 6, 2, c.first, 10)
+		if (err == nil) != c.ok {
+			t.Errorf("n %d, first %d: err %v, want ok %v", c.n, c.first, err, c.ok)
+		}
+	}
+	if err := CheckStoreWindow("store", 0, 4, 0, 2, 9, 10); err != nil {
+		t.Errorf("no steps: %v", err)
+	}
+}

@@ -192,16 +192,8 @@ func checkSteps[T Float](c *Chunk[T]) error {
 // checkStore checks that store, when set, holds the chunk's snapshots
 // from c.StoreFirst on.
 func (p *Problem[T]) checkStore(name string, store []T, c *Chunk[T]) error {
-	if store == nil || c.NSteps == 0 {
+	if store == nil {
 		return nil
 	}
-	first := (c.Step0 + p.StoreInterval - 1) / p.StoreInterval // first snapshot of the chunk
-	last := (c.Step0 + c.NSteps - 1) / p.StoreInterval
-	if c.StoreFirst < 0 || (first <= last && c.StoreFirst > first) {
-		return fmt.Errorf("%s starts at snapshot %d, but the chunk's first snapshot is %d", name, c.StoreFirst, first)
-	}
-	if need := (last - c.StoreFirst + 1) * p.NShots * p.cells(); first <= last && len(store) < need {
-		return fmt.Errorf("%s has %d elements, snapshots %d to %d need %d", name, len(store), c.StoreFirst, last, need)
-	}
-	return nil
+	return grid.CheckStoreWindow(name, len(store), c.Step0, c.NSteps, p.StoreInterval, c.StoreFirst, p.NShots*p.cells())
 }
