@@ -27,3 +27,9 @@ func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1
 
 // vectorCoefficients has nothing to prepare without vector kernels.
 func vectorCoefficients[T Float](*stencil[T]) any { return nil }
+
+// xBandTables has no assembly loops to serve.
+func xBandTables[T Float](*Problem[T], *stencil[T]) [2][]T { return [2][]T{} }
+
+// interiorCoefficients has no assembly loop to serve.
+func interiorCoefficients[T Float](*stencil[T]) []T { return nil }

@@ -19,7 +19,7 @@ def source_hash(root: pathlib.Path) -> str:
     for top in ("goexport", "kernels", "optim"):
         if not (root / top).is_dir():
             continue
-        files += sorted(p for p in (root / top).rglob("*") if p.is_file() and p.suffix in (".go", ".h", ".ptx", ".cu"))
+        files += sorted(p for p in (root / top).rglob("*") if p.is_file() and p.suffix in (".go", ".s", ".h", ".ptx", ".cu"))
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode())

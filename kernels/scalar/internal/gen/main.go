@@ -1,5 +1,6 @@
-// Command gen writes interior_simd_amd64.go: the archsimd interior kernels
-// of package scalar, unrolled for each dtype, accuracy and mode.
+// Command gen writes interior_simd_amd64.go, the archsimd kernels of
+// package scalar unrolled for each dtype, accuracy and mode, and
+// band_amd64.s, the float32 interior and band loops in assembly.
 //
 //	go generate ./kernels/scalar
 package main
@@ -54,13 +55,8 @@ func forwardInterior[T Float](s *stencil[T], f *rowFields[T], i0, i1, nx int) {
 	}
 	switch s := any(s).(type) {
 	case *stencil[float32]:
-		f := any(f).(*rowFields[float32])
-		switch {
-{{- range .}}{{if ne .Mode "grad"}}{{if eq .Type "float32"}}
-		case s.h == {{.H}} && {{if eq .Mode "store"}}f.w != nil{{else}}f.w == nil{{end}}:
-			{{.Name}}(s, f, i0, i1, nx)
-{{- end}}{{end}}{{end}}
-		}
+		interiorF32(s, any(f).(*rowFields[float32]), i0, i1, nx)
+		return
 	case *stencil[float64]:
 		f := any(f).(*rowFields[float64])
 		switch {
@@ -80,9 +76,16 @@ func backwardInterior[T Float](s *stencil[T], f *rowFields[T], i0, i1, nx int) {
 	switch s := any(s).(type) {
 	case *stencil[float32]:
 		f := any(f).(*rowFields[float32])
-		switch {
-{{- range .}}{{if ne .Mode "store"}}{{if eq .Type "float32"}}
-		case s.h == {{.H}} && {{if eq .Mode "grad"}}f.g != nil{{else}}f.g == nil{{end}}:
+		if f.g == nil {
+			// Without a gradient the adjoint interior is the forward one;
+			// W is read only for the gradient, so none is written.
+			plain := rowFields[float32]{u: f.u, un: f.un, c: f.c}
+			interiorF32(s, &plain, i0, i1, nx)
+			return
+		}
+		switch s.h {
+{{- range .}}{{if eq .Mode "grad"}}{{if eq .Type "float32"}}
+		case {{.H}}:
 			{{.Name}}(s, f, i0, i1, nx)
 {{- end}}{{end}}{{end}}
 		}
@@ -97,7 +100,7 @@ func backwardInterior[T Float](s *stencil[T], f *rowFields[T], i0, i1, nx int) {
 	}
 	archsimd.ClearAVXUpperBits()
 }
-{{range $k := .}}
+{{range $k := .}}{{if or (eq .Type "float64") (eq .Mode "grad")}}
 // {{.Name}}: {{.Type}}, accuracy {{mul .H 2}}, mode {{.Mode}}.
 func {{.Name}}(s *stencil[{{.Type}}], f *rowFields[{{.Type}}], i0, i1, nx int) {
 	// One bounds check per call: the extreme cells any load or store of
@@ -183,24 +186,27 @@ func {{.Name}}(s *stencil[{{.Type}}], f *rowFields[{{.Type}}], i0, i1, nx int) {
 {{- end}}
 	}
 }
-{{end}}`
+{{end}}{{end}}`
 
 const bandSrc = `
 // forwardBand{{.Sfx}}A{{.Acc}} is forwardCPML for {{.Type}}, accuracy {{.Acc}}, {{.Lanes}} cells
-// at a time, on columns [x0, x1) of rows [y0, y1): one call covers a run of
-// rows, so its set-up is not paid per row.
+// at a time, on columns [x0, x1) of rows [y0, y1). Most band cells have
+// CPML terms in one direction only: the middle of a y-band row, and the
+// x-band segments of the other rows. Each of those gets its own loop,
+// free of the other direction's terms and of per-vector branches; only
+// the corners run the loop with both.
 func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y0, y1, x0, x1 int) {
 	nx := p.NX
-	const size = int(unsafe.Sizeof({{.Type}}(0)))
-	const L = {{.Lanes}}
 	if y1 <= y0 || x1 <= x0 {
 		return
 	}
 	// Bounds: every access stays within rows y0-{{.H}}..y1+{{.H}} and columns
-	// x0-{{.H}}..x1+{{.H}}, inside the grid by Validate; check the extremes once.
+	// x0-{{.H}}..x1+{{.H}}, inside the grid by Validate; check the extremes
+	// once, for this function and the loops it calls.
 	_ = f.u[(y1-1+{{.H}})*nx+x1-1+{{.H}}]
 	_ = f.u[(y0-{{.H}})*nx+x0-{{.H}}]
 	_ = p.AY[y1-1+{{.H}}]
+	_ = p.AY[y0-{{.H}}]
 	_, _ = p.BY[y1-1], p.DBY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
@@ -209,6 +215,234 @@ func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], 
 	_ = f.c[y1*nx-1]
 	if f.w != nil {
 		_ = f.w[y1*nx-1]
+	}
+{{- range .Ks}}
+	_, _ = s.cxUp[{{.}}][x1-1], s.cxDn[{{.}}][x1-1]
+{{- end}}
+	_ = s.opbX[x1-1]
+	// [mx0, mx1): the columns of [x0, x1) outside the x band.
+	mx0 := min(max(s.x0, x0), x1)
+	mx1 := min(max(s.x1, mx0), x1)
+	for y := y0; y < y1; {
+		e := y + 1
+		for e < y1 && s.bandY[e] == s.bandY[y] {
+			e++
+		}
+		if s.bandY[y] {
+			for r := y; r < e; r++ {
+				forwardBandXY{{.Sfx}}A{{.Acc}}(p, s, f, r, r+1, x0, mx0)
+				forwardBandY{{.Sfx}}A{{.Acc}}(p, s, f, r, mx0, mx1)
+				forwardBandXY{{.Sfx}}A{{.Acc}}(p, s, f, r, r+1, mx1, x1)
+			}
+		} else {
+			forwardBandX{{.Sfx}}A{{.Acc}}(p, s, f, y, e, x0, x1)
+		}
+		y = e
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// forwardBandY{{.Sfx}}A{{.Acc}} is forwardCPML on columns [x0, x1) of row y, a
+// y-band row, where no column is in the x band. The caller checked bounds.
+// It runs in two passes over pieces of the row: the CPML y terms into wy,
+// then the plain x terms and the update. Together in one loop they need
+// more vector registers than AVX2 has, and the spills cost more than the
+// scratch row, which stays in L1.
+func forwardBandY{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y, x0, x1 int) {
+	const size = int(unsafe.Sizeof({{.Type}}(0)))
+	const L = {{.Lanes}}
+	const step = L * size
+	const piece = 64 * L
+	if x1-x0 < L {
+		forwardCPML(p, s, f, y, x0, x1)
+		return
+	}
+	nx := p.NX
+	ld := func(p unsafe.Pointer, off int) *[L]{{.Type}} { return (*[L]{{.Type}})(unsafe.Add(p, off)) }
+	at := func(v []{{.Type}}, x int) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(unsafe.SliceData(v)), (y*nx+x)*size) }
+	vc := s.vec.(*vecCoef{{.Sfx}})
+{{- if eq .Sfx "F32"}}
+	// ψ's derivative reads a·ψ on the rows y±k: a is folded into the
+	// weights.
+	ya := bandYArgs{stride: nx * size}
+	ya.coef[0], ya.coef[1], ya.coef[2], ya.coef[3] = splat(p.AY[y]), splat(p.BY[y]), splat(p.DBY[y]), splat(1+p.BY[y])
+	ya.coef[4] = splat(s.d2y0)
+{{- range .Ks}}
+	ya.coef[{{.}}*4+1], ya.coef[{{.}}*4+2] = splat(s.d1y[{{.}}]), splat(s.d2y[{{.}}])
+	ya.coef[{{.}}*4+3], ya.coef[{{.}}*4+4] = splat(s.d1y[{{.}}]*p.AY[y+{{.}}]), splat(-s.d1y[{{.}}]*p.AY[y-{{.}}])
+{{- end}}
+{{- else}}
+	bc := archsimd.Broadcast{{.Vec}}
+	ay, by, dby, opby := bc(p.AY[y]), bc(p.BY[y]), bc(p.DBY[y]), bc(1+p.BY[y])
+	// ψ's derivative reads a·ψ on the rows y±k: a is folded into the
+	// weights, [2k-2] for row y+k and [2k-1] (negated) for row y−k.
+	var wpsi [2 * {{.H}}]archsimd.{{.Vec}}
+{{- range .Ks}}
+	wpsi[{{.}}*2-2], wpsi[{{.}}*2-1] = bc(s.d1y[{{.}}]*p.AY[y+{{.}}]), bc(-s.d1y[{{.}}]*p.AY[y-{{.}}])
+	oy{{.}} := {{.}} * nx * size
+{{- end}}
+{{- end}}
+	var wy [piece]{{.Type}}
+	pwy0 := unsafe.Pointer(&wy[0])
+	x := x0
+	for ; x+L <= x1; {
+		n := min(piece, (x1-x)/L*L) / L
+{{- if eq .Sfx "F32"}}
+		ya.u, ya.psi = at(f.u, x-{{.H}}*nx), at(f.psiY, x-{{.H}}*nx)
+		ya.zeta, ya.psin, ya.zetan = at(f.zetaY, x), at(f.psiYn, x), at(f.zetaYn, x)
+		ya.wy, ya.n = pwy0, n
+		bandYF32A{{.Acc}}(&ya)
+{{- else}}
+		pu, ppsi, ppsin := at(f.u, x), at(f.psiY, x), at(f.psiYn, x)
+		pzeta, pzetan, pwy := at(f.zetaY, x), at(f.zetaYn, x), pwy0
+		for j := 0; j < n; j++ {
+			var uy, uyy, dpsi archsimd.{{.Vec}}
+{{- range .Ks}}
+			{
+				up, dn := archsimd.Load{{$.Vec}}(ld(pu, oy{{.}})), archsimd.Load{{$.Vec}}(ld(pu, -oy{{.}}))
+{{- if eq . 1}}
+				uy = up.Sub(dn).Mul(vc.d1y[1])
+				uyy = up.Add(dn).MulAdd(vc.d2y[1], archsimd.Load{{$.Vec}}(ld(pu, 0)).Mul(vc.cY))
+				dpsi = archsimd.Load{{$.Vec}}(ld(ppsi, oy1)).Mul(wpsi[0])
+{{- else}}
+				uy = up.Sub(dn).MulAdd(vc.d1y[{{.}}], uy)
+				uyy = up.Add(dn).MulAdd(vc.d2y[{{.}}], uyy)
+				dpsi = archsimd.Load{{$.Vec}}(ld(ppsi, oy{{.}})).MulAdd(wpsi[{{.}}*2-2], dpsi)
+{{- end}}
+				dpsi = archsimd.Load{{$.Vec}}(ld(ppsi, -oy{{.}})).MulAdd(wpsi[{{.}}*2-1], dpsi)
+			}
+{{- end}}
+			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
+			zy := archsimd.Load{{.Vec}}(ld(pzeta, 0))
+			opby.MulAdd(tmp, ay.Mul(zy)).Store(ld(pwy, 0))
+			by.MulAdd(uy, ay.Mul(archsimd.Load{{.Vec}}(ld(ppsi, 0)))).Store(ld(ppsin, 0))
+			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(pzetan, 0))
+			pu, ppsi, ppsin = unsafe.Add(pu, step), unsafe.Add(ppsi, step), unsafe.Add(ppsin, step)
+			pzeta, pzetan, pwy = unsafe.Add(pzeta, step), unsafe.Add(pzetan, step), unsafe.Add(pwy, step)
+		}
+		pu, pwy = at(f.u, x), pwy0
+{{- end}}
+{{- if eq .Sfx "F32"}}
+		pu, pwy := at(f.u, x), pwy0
+{{- end}}
+		pun, pc := at(f.un, x), at(f.c, x)
+		var pw unsafe.Pointer
+		if f.w != nil {
+			pw = at(f.w, x)
+		}
+		cX, two := vc.cX, vc.two
+{{- range .Ks}}
+		cx{{.}} := vc.d2x[{{.}}]
+{{- end}}
+		for j := 0; j < n; j++ {
+			uc := archsimd.Load{{.Vec}}(ld(pu, 0))
+			w := uc.MulAdd(cX, archsimd.Load{{.Vec}}(ld(pwy, 0)))
+{{- range .Ks}}
+			w = archsimd.Load{{$.Vec}}(ld(pu, {{.}}*size)).Add(archsimd.Load{{$.Vec}}(ld(pu, -{{.}}*size))).MulAdd(cx{{.}}, w)
+{{- end}}
+			if pw != nil {
+				w.Store(ld(pw, 0))
+				pw = unsafe.Add(pw, step)
+			}
+			next := uc.Mul(two).Sub(archsimd.Load{{.Vec}}(ld(pun, 0)))
+			archsimd.Load{{.Vec}}(ld(pc, 0)).MulAdd(w, next).Store(ld(pun, 0))
+			pu, pun, pc, pwy = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step), unsafe.Add(pwy, step)
+		}
+		x += n * L
+	}
+	if x < x1 {
+		archsimd.ClearAVXUpperBits()
+		forwardCPML(p, s, f, y, x, x1)
+	}
+}
+
+// forwardBandX{{.Sfx}}A{{.Acc}} is forwardCPML on columns [x0, x1) of rows
+// [y0, y1), none of them a y-band row. The caller checked bounds.
+func forwardBandX{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y0, y1, x0, x1 int) {
+	const size = int(unsafe.Sizeof({{.Type}}(0)))
+	const L = {{.Lanes}}
+	nx := p.NX
+	ptr := func(v []{{.Type}}) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+{{- if eq .Sfx "F32"}}
+	if t := s.xTable(p, x0, x1); t != nil && y1 > y0 {
+		at := func(v []{{.Type}}, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
+		i := y0*nx + x0
+		a := bandXArgs{u: at(f.u, i-{{.H}}*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
+			un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / L, rows: y1 - y0, stride: nx * size}
+		if f.w != nil {
+			a.w = at(f.w, i)
+		}
+		bandXF32A{{.Acc}}(&a)
+		return
+	}
+{{- end}}
+	ld := func(p unsafe.Pointer, off int) *[L]{{.Type}} { return (*[L]{{.Type}})(unsafe.Add(p, off)) }
+	vc := s.vec.(*vecCoef{{.Sfx}})
+	cY, cX, two := vc.cY, vc.cX, vc.two
+	u, un, c := ptr(f.u), ptr(f.un), ptr(f.c)
+	psi, psin, zeta, zetan := ptr(f.psiX), ptr(f.psiXn), ptr(f.zetaX), ptr(f.zetaXn)
+	pax, pbx, pdbx, popbx := ptr(p.AX), ptr(p.BX), ptr(p.DBX), ptr(s.opbX)
+{{- range .Ks}}
+	pcu{{.}}, pcd{{.}} := ptr(s.cxUp[{{.}}]), ptr(s.cxDn[{{.}}])
+	oy{{.}} := {{.}} * nx * size
+{{- end}}
+	var w0 unsafe.Pointer
+	if f.w != nil {
+		w0 = ptr(f.w)
+	}
+	for y := y0; y < y1; y++ {
+		x := x0
+		for ; x+L <= x1; x += L {
+			i := (y*nx + x) * size
+			xo := x * size
+			uc := archsimd.Load{{.Vec}}(ld(u, i))
+			w := uc.Mul(cY)
+{{- range .Ks}}
+			w = archsimd.Load{{$.Vec}}(ld(u, i+oy{{.}})).Add(archsimd.Load{{$.Vec}}(ld(u, i-oy{{.}}))).MulAdd(vc.d2y[{{.}}], w)
+{{- end}}
+			var ux, uxx, dpsi archsimd.{{.Vec}}
+{{- range .Ks}}
+			{
+				r, l := archsimd.Load{{$.Vec}}(ld(u, i+{{.}}*size)), archsimd.Load{{$.Vec}}(ld(u, i-{{.}}*size))
+{{- if eq . 1}}
+				ux = r.Sub(l).Mul(vc.d1x[1])
+				uxx = r.Add(l).MulAdd(vc.d2x[1], uc.Mul(cX))
+				dpsi = archsimd.Load{{$.Vec}}(ld(psi, i+size)).Mul(archsimd.Load{{$.Vec}}(ld(pcu1, xo)))
+{{- else}}
+				ux = r.Sub(l).MulAdd(vc.d1x[{{.}}], ux)
+				uxx = r.Add(l).MulAdd(vc.d2x[{{.}}], uxx)
+				dpsi = archsimd.Load{{$.Vec}}(ld(psi, i+{{.}}*size)).MulAdd(archsimd.Load{{$.Vec}}(ld(pcu{{.}}, xo)), dpsi)
+{{- end}}
+				dpsi = archsimd.Load{{$.Vec}}(ld(psi, i-{{.}}*size)).MulAdd(archsimd.Load{{$.Vec}}(ld(pcd{{.}}, xo)), dpsi)
+			}
+{{- end}}
+			ax, bx, opbx := archsimd.Load{{.Vec}}(ld(pax, xo)), archsimd.Load{{.Vec}}(ld(pbx, xo)), archsimd.Load{{.Vec}}(ld(popbx, xo))
+			tmp := opbx.MulAdd(uxx, archsimd.Load{{.Vec}}(ld(pdbx, xo)).MulAdd(ux, dpsi))
+			zx := archsimd.Load{{.Vec}}(ld(zeta, i))
+			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
+			bx.MulAdd(ux, ax.Mul(archsimd.Load{{.Vec}}(ld(psi, i)))).Store(ld(psin, i))
+			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetan, i))
+			if w0 != nil {
+				w.Store(ld(w0, i))
+			}
+			next := uc.Mul(two).Sub(archsimd.Load{{.Vec}}(ld(un, i)))
+			archsimd.Load{{.Vec}}(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
+		}
+		if x < x1 {
+			archsimd.ClearAVXUpperBits()
+			forwardCPML(p, s, f, y, x, x1)
+		}
+	}
+}
+
+// forwardBandXY{{.Sfx}}A{{.Acc}} is forwardCPML on columns [x0, x1) of rows
+// [y0, y1), any of them in either band. The caller checked bounds.
+func forwardBandXY{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y0, y1, x0, x1 int) {
+	nx := p.NX
+	const size = int(unsafe.Sizeof({{.Type}}(0)))
+	const L = {{.Lanes}}
+	if y1 <= y0 || x1 <= x0 {
+		return
 	}
 	u := unsafe.Pointer(unsafe.SliceData(f.u))
 	un := unsafe.Pointer(unsafe.SliceData(f.un))
@@ -495,6 +729,7 @@ func {{.Dir}}Band[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1
 
 func main() {
 	out := flag.String("o", "interior_simd_amd64.go", "output file")
+	asmOut := flag.String("s", "band_amd64.s", "assembly output file")
 	flag.Parse()
 	var ks []kernel
 	for _, t := range []struct {
@@ -546,6 +781,9 @@ func main() {
 		log.Fatal(err)
 	}
 	if err := os.WriteFile(*out, src, 0o644); err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(*asmOut, []byte(bandAsm()), 0o644); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The float32 band loops are written in assembly: in Go, each load at a
+// run-time row offset costs two or three address instructions, the loops
+// need more vector registers than AVX2 has, and the spills and address
+// arithmetic made them three times longer than the arithmetic they do.
+
+// rowOperand addresses row m (0..8) below base, with the row stride in R8
+// and 3, 5 and 7 strides in R9, R10 and R11.
+func rowOperand(disp int, base string, m int) string {
+	d := ""
+	if disp != 0 {
+		d = fmt.Sprint(disp)
+	}
+	switch m {
+	case 0:
+		return fmt.Sprintf("%s(%s)", d, base)
+	case 1, 2, 4, 8:
+		return fmt.Sprintf("%s(%s)(R8*%d)", d, base, m)
+	case 3:
+		return fmt.Sprintf("%s(%s)(R9*1)", d, base)
+	case 6:
+		return fmt.Sprintf("%s(%s)(R9*2)", d, base)
+	case 5:
+		return fmt.Sprintf("%s(%s)(R10*1)", d, base)
+	case 7:
+		return fmt.Sprintf("%s(%s)(R11*1)", d, base)
+	}
+	panic("row out of range")
+}
+
+type asmWriter struct{ strings.Builder }
+
+func (w *asmWriter) op(format string, args ...any) {
+	fmt.Fprintf(&w.Builder, "\t"+format+"\n", args...)
+}
+
+// Offsets in bandYArgs and bandXArgs (band_asm_amd64.go).
+const (
+	yArgsCoef = 64 // after u, psi, zeta, psin, zetan, wy, n, stride
+	xArgsNVec = 72 // after u, psi, zeta, psin, zetan, un, c, w, table
+	xArgsRows = 80
+	xArgsStr  = 88
+)
+
+// strides loads the row stride from off(R14) into R8 and its multiples.
+func (w *asmWriter) strides(off int) {
+	w.op("MOVQ %d(R14), R8", off)
+	w.op("LEAQ (R8)(R8*2), R9")
+	w.op("LEAQ (R8)(R8*4), R10")
+	w.op("LEAQ (R9)(R8*4), R11")
+}
+
+// bandY writes bandYF32A<acc>: the y terms of a y-band row, see
+// forwardBandY. Coefficient vectors at R14: 0 ay, 1 by, 2 dby, 3 opby,
+// 4 cY, then for each k: d1y, d2y, and the ψ weights of rows y+k and y−k.
+func bandY(w *asmWriter, h int) {
+	v := func(j int) string { return fmt.Sprintf("%d(R14)", 32*j) }
+	kv := func(k, j int) string { return v(5 + 4*(k-1) + j) }
+	fmt.Fprintf(w, "\n// func bandYF32A%d(a *bandYArgs)\nTEXT ·bandYF32A%d(SB), NOSPLIT, $0-8\n", 2*h, 2*h)
+	w.op("MOVQ a+0(FP), R14")
+	w.op("MOVQ 0(R14), AX") // u, row y−h
+	w.op("MOVQ 8(R14), BX") // ψ, row y−h
+	w.op("MOVQ 16(R14), CX")
+	w.op("MOVQ 24(R14), DX")
+	w.op("MOVQ 32(R14), DI")
+	w.op("MOVQ 40(R14), R12")
+	w.op("MOVQ 48(R14), R13")
+	w.strides(56)
+	w.op("ADDQ $%d, R14", yArgsCoef)
+	fmt.Fprintf(w, "loopY%d:\n", h)
+	w.op("VMOVUPS %s, Y0", rowOperand(0, "AX", h))
+	w.op("VMULPS %s, Y0, Y2", v(4))
+	w.op("VXORPS Y1, Y1, Y1")
+	w.op("VXORPS Y3, Y3, Y3")
+	for k := 1; k <= h; k++ {
+		w.op("VMOVUPS %s, Y4", rowOperand(0, "AX", h+k))
+		w.op("VMOVUPS %s, Y5", rowOperand(0, "AX", h-k))
+		w.op("VSUBPS Y5, Y4, Y6")
+		w.op("VADDPS Y5, Y4, Y7")
+		w.op("VFMADD231PS %s, Y6, Y1", kv(k, 0))
+		w.op("VFMADD231PS %s, Y7, Y2", kv(k, 1))
+		w.op("VMOVUPS %s, Y8", rowOperand(0, "BX", h+k))
+		w.op("VMOVUPS %s, Y9", rowOperand(0, "BX", h-k))
+		w.op("VFMADD231PS %s, Y8, Y3", kv(k, 2))
+		w.op("VFMADD231PS %s, Y9, Y3", kv(k, 3))
+	}
+	w.op("VFMADD231PS %s, Y1, Y3", v(2)) // dψ + b'·u_y
+	w.op("VFMADD231PS %s, Y2, Y3", v(3)) // tmp
+	w.op("VMOVUPS (CX), Y4")
+	w.op("VMULPS %s, Y4, Y4", v(0)) // a·ζ
+	w.op("VMOVUPS Y4, Y5")
+	w.op("VFMADD231PS %s, Y3, Y5", v(3))
+	w.op("VMOVUPS Y5, (R12)") // y terms of W
+	w.op("VFMADD231PS %s, Y3, Y4", v(1))
+	w.op("VMOVUPS Y4, (DI)") // ζ next
+	w.op("VMOVUPS %s, Y6", rowOperand(0, "BX", h))
+	w.op("VMULPS %s, Y6, Y6", v(0))
+	w.op("VFMADD231PS %s, Y1, Y6", v(1))
+	w.op("VMOVUPS Y6, (DX)") // ψ next
+	for _, r := range []string{"AX", "BX", "CX", "DX", "DI", "R12"} {
+		w.op("ADDQ $32, %s", r)
+	}
+	w.op("DECQ R13")
+	w.op("JNZ loopY%d", h)
+	w.op("VZEROUPPER")
+	w.op("RET")
+}
+
+// bandX writes bandXF32A<acc>: rows of an x-band segment outside the y
+// band, see forwardBandX. The table at R14 starts with the stencil's
+// vectors, cY, cX, 2, then for each k d2y, d1x, d2x; then one block per
+// vector of columns: ax, bx, 1+bx, b'x, then for each k the ψ weights of
+// columns x+k and x−k. R15 is the block's offset.
+func bandX(w *asmWriter, h int) {
+	consts := 3 + 3*h
+	block := 32 * (4 + 2*h)
+	c := func(j int) string { return fmt.Sprintf("%d(R14)", 32*j) }
+	kc := func(k, j int) string { return c(3 + 3*(k-1) + j) }
+	b := func(j int) string { return fmt.Sprintf("%d(R14)(R15*1)", 32*(consts+j)) }
+	fmt.Fprintf(w, "\n// func bandXF32A%d(a *bandXArgs)\nTEXT ·bandXF32A%d(SB), NOSPLIT, $24-8\n", 2*h, 2*h)
+	w.op("MOVQ a+0(FP), R14")
+	w.op("MOVQ %d(R14), AX", xArgsNVec)
+	w.op("IMULQ $%d, AX", block)
+	w.op("MOVQ AX, end-24(SP)") // R15 at the end of a row
+	w.op("MOVQ %d(R14), AX", xArgsRows)
+	w.op("MOVQ AX, rows-8(SP)")
+	w.op("MOVQ %d(R14), AX", xArgsNVec)
+	w.op("SHLQ $5, AX")
+	w.op("NEGQ AX")
+	w.op("ADDQ %d(R14), AX", xArgsStr)
+	w.op("MOVQ AX, adv-16(SP)") // from a row's end to the next row's start
+	w.strides(xArgsStr)
+	w.op("MOVQ 0(R14), AX") // u, row y−h
+	w.op("MOVQ 8(R14), BX")
+	w.op("MOVQ 16(R14), CX")
+	w.op("MOVQ 24(R14), DX")
+	w.op("MOVQ 32(R14), DI")
+	w.op("MOVQ 40(R14), SI")
+	w.op("MOVQ 48(R14), R12")
+	w.op("MOVQ 56(R14), R13")
+	w.op("MOVQ 64(R14), R14")
+	fmt.Fprintf(w, "rowX%d:\n", h)
+	w.op("XORQ R15, R15")
+	fmt.Fprintf(w, "loopX%d:\n", h)
+	w.op("VMOVUPS %s, Y0", rowOperand(0, "AX", h))
+	w.op("VMULPS %s, Y0, Y1", c(0)) // W, y part
+	for k := 1; k <= h; k++ {
+		w.op("VMOVUPS %s, Y4", rowOperand(0, "AX", h+k))
+		w.op("VADDPS %s, Y4, Y4", rowOperand(0, "AX", h-k))
+		w.op("VFMADD231PS %s, Y4, Y1", kc(k, 0))
+	}
+	w.op("VMULPS %s, Y0, Y3", c(1)) // u_xx
+	w.op("VXORPS Y2, Y2, Y2")       // u_x
+	w.op("VXORPS Y5, Y5, Y5")       // dψ
+	for k := 1; k <= h; k++ {
+		w.op("VMOVUPS %s, Y4", rowOperand(4*k, "AX", h))
+		w.op("VMOVUPS %s, Y6", rowOperand(-4*k, "AX", h))
+		w.op("VSUBPS Y6, Y4, Y7")
+		w.op("VADDPS Y6, Y4, Y4")
+		w.op("VFMADD231PS %s, Y7, Y2", kc(k, 1))
+		w.op("VFMADD231PS %s, Y4, Y3", kc(k, 2))
+		w.op("VMOVUPS %d(BX), Y6", 4*k)
+		w.op("VFMADD231PS %s, Y6, Y5", b(4+2*(k-1)))
+		w.op("VMOVUPS %d(BX), Y7", -4*k)
+		w.op("VFMADD231PS %s, Y7, Y5", b(5+2*(k-1)))
+	}
+	w.op("VFMADD231PS %s, Y2, Y5", b(3)) // dψ + b'·u_x
+	w.op("VFMADD231PS %s, Y3, Y5", b(2)) // tmp
+	w.op("VMOVUPS (CX), Y6")             // ζ
+	w.op("VMOVUPS %s, Y7", b(0))         // a
+	w.op("VFMADD231PS Y7, Y6, Y1")
+	w.op("VFMADD231PS %s, Y5, Y1", b(2)) // W
+	w.op("VMULPS Y7, Y6, Y6")
+	w.op("VFMADD231PS %s, Y5, Y6", b(1))
+	w.op("VMOVUPS Y6, (DI)") // ζ next
+	w.op("VMULPS (BX), Y7, Y6")
+	w.op("VFMADD231PS %s, Y2, Y6", b(1))
+	w.op("VMOVUPS Y6, (DX)") // ψ next
+	w.op("TESTQ R13, R13")
+	w.op("JZ nostoreX%d", h)
+	w.op("VMOVUPS Y1, (R13)")
+	w.op("ADDQ $32, R13")
+	fmt.Fprintf(w, "nostoreX%d:\n", h)
+	w.op("VMULPS %s, Y0, Y0", c(2))
+	w.op("VSUBPS (SI), Y0, Y0")
+	w.op("VFMADD231PS (R12), Y1, Y0")
+	w.op("VMOVUPS Y0, (SI)")
+	for _, r := range []string{"AX", "BX", "CX", "DX", "DI", "SI", "R12"} {
+		w.op("ADDQ $32, %s", r)
+	}
+	w.op("ADDQ $%d, R15", block)
+	w.op("CMPQ R15, end-24(SP)")
+	w.op("JLT loopX%d", h)
+	w.op("MOVQ adv-16(SP), R15")
+	for _, r := range []string{"AX", "BX", "CX", "DX", "DI", "SI", "R12"} {
+		w.op("ADDQ R15, %s", r)
+	}
+	w.op("TESTQ R13, R13")
+	w.op("JZ nextX%d", h)
+	w.op("ADDQ R15, R13")
+	fmt.Fprintf(w, "nextX%d:\n", h)
+	w.op("DECQ rows-8(SP)")
+	w.op("JNZ rowX%d", h)
+	w.op("VZEROUPPER")
+	w.op("RET")
+}
+
+// interior writes interiorF32A<acc>: forwardInterior for float32, W
+// stored when a.w is not nil. The weights stay in registers: Y15 the
+// centre, Y14 2, Y6+2(k−1) d2y[k] and Y7+2(k−1) d2x[k].
+func interior(w *asmWriter, h int) {
+	fmt.Fprintf(w, "\n// func interiorF32A%d(a *interiorArgs)\nTEXT ·interiorF32A%d(SB), NOSPLIT, $0-8\n", 2*h, 2*h)
+	w.op("MOVQ a+0(FP), R14")
+	w.op("MOVQ 0(R14), AX") // u, row −h
+	w.op("MOVQ 8(R14), BX")
+	w.op("MOVQ 16(R14), CX")
+	w.op("MOVQ 24(R14), DX")
+	w.op("MOVQ 32(R14), SI")
+	w.op("MOVQ 40(R14), DI")
+	w.strides(48)
+	w.op("VMOVUPS 0(SI), Y15")
+	w.op("VMOVUPS 32(SI), Y14")
+	cy := func(k int) string { return fmt.Sprintf("Y%d", 6+2*(k-1)) }
+	cx := func(k int) string { return fmt.Sprintf("Y%d", 7+2*(k-1)) }
+	for k := 1; k <= h; k++ {
+		w.op("VMOVUPS %d(SI), %s", 64+64*(k-1), cy(k))
+		w.op("VMOVUPS %d(SI), %s", 96+64*(k-1), cx(k))
+	}
+	fmt.Fprintf(w, "loopI%d:\n", h)
+	w.op("VMOVUPS %s, Y0", rowOperand(0, "AX", h))
+	w.op("VMULPS Y15, Y0, Y1")
+	w.op("VMOVUPS %s, Y3", rowOperand(4, "AX", h))
+	w.op("VADDPS %s, Y3, Y3", rowOperand(-4, "AX", h))
+	w.op("VMULPS %s, Y3, Y2", cx(1))
+	for k := 1; k <= h; k++ {
+		w.op("VMOVUPS %s, Y3", rowOperand(0, "AX", h+k))
+		w.op("VADDPS %s, Y3, Y3", rowOperand(0, "AX", h-k))
+		w.op("VFMADD231PS %s, Y3, Y1", cy(k))
+		if k > 1 {
+			w.op("VMOVUPS %s, Y4", rowOperand(4*k, "AX", h))
+			w.op("VADDPS %s, Y4, Y4", rowOperand(-4*k, "AX", h))
+			w.op("VFMADD231PS %s, Y4, Y2", cx(k))
+		}
+	}
+	w.op("VADDPS Y2, Y1, Y1")
+	w.op("TESTQ DX, DX")
+	w.op("JZ nostoreI%d", h)
+	w.op("VMOVUPS Y1, (DX)")
+	w.op("ADDQ $32, DX")
+	fmt.Fprintf(w, "nostoreI%d:\n", h)
+	w.op("VMULPS Y14, Y0, Y0")
+	w.op("VSUBPS (BX), Y0, Y0")
+	w.op("VFMADD231PS (CX), Y1, Y0")
+	w.op("VMOVUPS Y0, (BX)")
+	for _, r := range []string{"AX", "BX", "CX"} {
+		w.op("ADDQ $32, %s", r)
+	}
+	w.op("DECQ DI")
+	w.op("JNZ loopI%d", h)
+	w.op("VZEROUPPER")
+	w.op("RET")
+}
+
+// bandAsm is band_amd64.s.
+func bandAsm() string {
+	var w asmWriter
+	w.WriteString("// Code generated by kernels/scalar/internal/gen; DO NOT EDIT.\n\n")
+	w.WriteString("//go:build goexperiment.simd && amd64\n\n#include \"textflag.h\"\n")
+	for h := 1; h <= 4; h++ {
+		interior(&w, h)
+		bandY(&w, h)
+		bandX(&w, h)
+	}
+	return w.String()
+}
