@@ -160,10 +160,7 @@ func bornForwardSteps[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields[
 				updateRows(bg, s, &rsc, h+b0, h+b1, forwardBand[T], forwardInterior[T])
 				for y := h + b0; y < h+b1; y++ {
 					a, b := y*nx+h, (y+1)*nx-h
-					un, w, d := rsc.un[a:b], rw.w[a:b], dc[a:b]
-					for i := range un {
-						un[i] += d[i] * w[i]
-					}
+					addProduct(rsc.un[a:b], 1, dc[a:b], rw.w[a:b])
 				}
 			}
 		}
@@ -244,15 +241,12 @@ func bornBackwardSteps[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields
 			runRows(bg, h, rowParallel, func(lo, hi int) {
 				for y := h + lo; y < h+hi; y++ {
 					a, b := y*nx+h, (y+1)*nx-h
-					m, u, usc, rr := mu[a:b], rw.u[a:b], rsc.u[a:b], r[a:b]
-					for i := range m {
-						m[i] = u[i] + rr[i]*usc[i]
-					}
+					u, usc := rw.u[a:b], rsc.u[a:b]
+					copy(mu[a:b], u)
+					addProduct(mu[a:b], 1, r[a:b], usc)
 					if g != nil {
-						gg, w, ws := g[a:b], wbg[a:b], wsc[a:b]
-						for i := range gg {
-							gg[i] += w[i]*u[i] + ws[i]*usc[i]
-						}
+						addProduct(g[a:b], 1, wbg[a:b], u)
+						addProduct(g[a:b], 1, wsc[a:b], usc)
 					}
 				}
 			})
@@ -267,10 +261,7 @@ func bornBackwardSteps[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields
 			// The kernel's leapfrog term used 2·mu; the scheme's is 2μ.
 			for y := h + lo; y < h+hi; y++ {
 				a, b := y*nx+h, (y+1)*nx-h
-				un, usc, rr := rw.un[a:b], rsc.u[a:b], r[a:b]
-				for i := range un {
-					un[i] -= 2 * rr[i] * usc[i]
-				}
+				addProduct(rw.un[a:b], -2, r[a:b], rsc.u[a:b])
 			}
 		})
 		scatterAdd(fsc.U[nxt], c.ScatteredReceiverAmp[step*bg.NShots*p.NScatteredReceivers:], p.ScatteredReceiverIndex,

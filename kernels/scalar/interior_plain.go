@@ -33,3 +33,11 @@ func xBandTables[T Float](*Problem[T], *stencil[T]) [2][]T { return [2][]T{} }
 
 // interiorCoefficients has no assembly loop to serve.
 func interiorCoefficients[T Float](*stencil[T]) []T { return nil }
+
+// addProduct sets dst[i] += scale·a[i]·b[i].
+func addProduct[T Float](dst []T, scale T, a, b []T) {
+	_, _ = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] += scale * a[i] * b[i]
+	}
+}

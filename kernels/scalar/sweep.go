@@ -148,10 +148,7 @@ func (sw *sweep[T]) rows(j, lo, hi int) {
 		updateRows(p, s, sc, h+b0, h+b1, sw.band, sw.interior)
 		for y := h + b0; y < h+b1; y++ {
 			a, b := y*p.NX+h, (y+1)*p.NX-h
-			un, w, d := sc.un[a:b], bg.w[a:b], sw.dc[a:b]
-			for i := range un {
-				un[i] += d[i] * w[i]
-			}
+			addProduct(sc.un[a:b], 1, sw.dc[a:b], bg.w[a:b])
 		}
 	}
 	sw.finish(sw.levels, j, lo, hi)
