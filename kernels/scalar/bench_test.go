@@ -221,3 +221,33 @@ func BenchmarkForwardSweeps(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBandSegments runs the x-band segments of every row outside the
+// y band, as one step does, on one thread: the part of the band whose
+// short strided runs the caches serve worst.
+func BenchmarkBandSegments(b *testing.B) {
+	for _, acc := range []int{4, 8} {
+		b.Run(fmt.Sprintf("acc%d", acc), func(b *testing.B) {
+			p, f := benchProblem(acc, 1, 20)
+			s := newStencil(p)
+			rw := shotFields(p, f, 0, 0, 1)
+			cells := 0
+			for b.Loop() {
+				cells = 0
+				for y := s.h; y < p.NY-s.h; {
+					e := y + 1
+					for e < p.NY-s.h && s.bandY[e] == s.bandY[y] {
+						e++
+					}
+					if !s.bandY[y] {
+						forwardBand(p, s, &rw, y, e, s.h, s.x0)
+						forwardBand(p, s, &rw, y, e, s.x1, p.NX-s.h)
+						cells += (e - y) * (s.x0 - s.h + p.NX - s.h - s.x1)
+					}
+					y = e
+				}
+			}
+			reportCells(b, cells)
+		})
+	}
+}

@@ -112,6 +112,9 @@ func bandY(w *asmWriter, h int) {
 	w.op("RET")
 }
 
+// prefetchRows is how many rows ahead the x-band loop prefetches.
+var prefetchRows = 2
+
 // bandX writes bandXF32A<acc>: rows of an x-band segment outside the y
 // band, see forwardBandX. The table at R14 starts with the stencil's
 // vectors, cY, cX, 2, then for each k d2y, d1x, d2x; then one block per
@@ -146,6 +149,20 @@ func bandX(w *asmWriter, h int) {
 	w.op("MOVQ 56(R14), R13")
 	w.op("MOVQ 64(R14), R14")
 	fmt.Fprintf(w, "rowX%d:\n", h)
+	// A segment is a few vectors of each of nine arrays per row, a
+	// stride the hardware prefetchers do not follow: fetch the lines of
+	// the row prefetchRows ahead (of u, the row its stencil then adds).
+	for _, r := range []string{"BX", "CX", "DX", "DI", "SI", "R12"} {
+		w.op("PREFETCHT0 %s", rowOperand(0, r, prefetchRows))
+		w.op("PREFETCHT0 %s", rowOperand(64, r, prefetchRows))
+	}
+	base, m := "AX", 2*h+prefetchRows
+	if m > 8 {
+		w.op("LEAQ %s, R15", rowOperand(0, "AX", 8))
+		base, m = "R15", m-8
+	}
+	w.op("PREFETCHT0 %s", rowOperand(0, base, m))
+	w.op("PREFETCHT0 %s", rowOperand(64, base, m))
 	w.op("XORQ R15, R15")
 	fmt.Fprintf(w, "loopX%d:\n", h)
 	w.op("VMOVUPS %s, Y0", rowOperand(0, "AX", h))
