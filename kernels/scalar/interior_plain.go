@@ -29,7 +29,7 @@ func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1
 func vectorCoefficients[T Float](*stencil[T]) any { return nil }
 
 // xBandTables has no assembly loops to serve.
-func xBandTables[T Float](*Problem[T], *stencil[T]) [2][]T { return [2][]T{} }
+func xBandTables[T Float](*Problem[T], *stencil[T]) [4][]T { return [4][]T{} }
 
 // interiorCoefficients has no assembly loop to serve.
 func interiorCoefficients[T Float](*stencil[T]) []T { return nil }

@@ -58,16 +58,8 @@ func backwardInterior[T Float](s *stencil[T], f *rowFields[T], i0, i1, nx int) {
 			interiorF32(s, &plain, i0, i1, nx)
 			return
 		}
-		switch s.h {
-		case 1:
-			interiorF32A2grad(s, f, i0, i1, nx)
-		case 2:
-			interiorF32A4grad(s, f, i0, i1, nx)
-		case 3:
-			interiorF32A6grad(s, f, i0, i1, nx)
-		case 4:
-			interiorF32A8grad(s, f, i0, i1, nx)
-		}
+		interiorGradF32(s, f, i0, i1, nx)
+		return
 	case *stencil[float64]:
 		f := any(f).(*rowFields[float64])
 		switch {
@@ -90,242 +82,6 @@ func backwardInterior[T Float](s *stencil[T], f *rowFields[T], i0, i1, nx int) {
 		}
 	}
 	archsimd.ClearAVXUpperBits()
-}
-
-// interiorF32A2grad: float32, accuracy 2, mode grad.
-func interiorF32A2grad(s *stencil[float32], f *rowFields[float32], i0, i1, nx int) {
-	// One bounds check per call: the extreme cells any load or store of
-	// this row touches; the loop then uses unchecked loads.
-	_ = f.u[i0-1*nx]
-	_ = f.u[i1-1+1*nx]
-	_ = f.un[i1-1]
-	_ = f.c[i1-1]
-	_ = f.w[i1-1]
-	_ = f.g[i1-1]
-	u := unsafe.Pointer(unsafe.SliceData(f.u))
-	un := unsafe.Pointer(unsafe.SliceData(f.un))
-	c := unsafe.Pointer(unsafe.SliceData(f.c))
-	w := unsafe.Pointer(unsafe.SliceData(f.w))
-	g := unsafe.Pointer(unsafe.SliceData(f.g))
-	vc := s.vec.(*vecCoefF32)
-	centre, two := vc.centre, vc.two
-	cy1, cx1 := vc.d2y[1], vc.d2x[1]
-	const size = int(unsafe.Sizeof(float32(0)))
-	ld := func(p unsafe.Pointer, off int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, off))
-	}
-	// Byte offsets of the row neighbours; the loop walks pointers so the
-	// only per-iteration integer work is one add per stream.
-	oy1 := 1 * nx * size
-	pu := unsafe.Add(u, i0*size)
-	pun := unsafe.Add(un, i0*size)
-	pc := unsafe.Add(c, i0*size)
-	pw := unsafe.Add(w, i0*size)
-	pg := unsafe.Add(g, i0*size)
-	const step = 8 * size
-	i := i0
-	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(ld(pu, 0))
-		ly := uc.Mul(centre)
-		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
-		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
-		lap := ly.Add(lx)
-		archsimd.LoadFloat32x8(ld(pw, 0)).MulAdd(uc, archsimd.LoadFloat32x8(ld(pg, 0))).Store(ld(pg, 0))
-		pw = unsafe.Add(pw, step)
-		pg = unsafe.Add(pg, step)
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
-		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
-		pu = unsafe.Add(pu, step)
-		pun = unsafe.Add(pun, step)
-		pc = unsafe.Add(pc, step)
-	}
-	archsimd.ClearAVXUpperBits()
-	if i < i1 {
-		backwardInteriorGeneric(s, f, i, i1, nx)
-	}
-}
-
-// interiorF32A4grad: float32, accuracy 4, mode grad.
-func interiorF32A4grad(s *stencil[float32], f *rowFields[float32], i0, i1, nx int) {
-	// One bounds check per call: the extreme cells any load or store of
-	// this row touches; the loop then uses unchecked loads.
-	_ = f.u[i0-2*nx]
-	_ = f.u[i1-1+2*nx]
-	_ = f.un[i1-1]
-	_ = f.c[i1-1]
-	_ = f.w[i1-1]
-	_ = f.g[i1-1]
-	u := unsafe.Pointer(unsafe.SliceData(f.u))
-	un := unsafe.Pointer(unsafe.SliceData(f.un))
-	c := unsafe.Pointer(unsafe.SliceData(f.c))
-	w := unsafe.Pointer(unsafe.SliceData(f.w))
-	g := unsafe.Pointer(unsafe.SliceData(f.g))
-	vc := s.vec.(*vecCoefF32)
-	centre, two := vc.centre, vc.two
-	cy1, cx1 := vc.d2y[1], vc.d2x[1]
-	cy2, cx2 := vc.d2y[2], vc.d2x[2]
-	const size = int(unsafe.Sizeof(float32(0)))
-	ld := func(p unsafe.Pointer, off int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, off))
-	}
-	// Byte offsets of the row neighbours; the loop walks pointers so the
-	// only per-iteration integer work is one add per stream.
-	oy1 := 1 * nx * size
-	oy2 := 2 * nx * size
-	pu := unsafe.Add(u, i0*size)
-	pun := unsafe.Add(un, i0*size)
-	pc := unsafe.Add(c, i0*size)
-	pw := unsafe.Add(w, i0*size)
-	pg := unsafe.Add(g, i0*size)
-	const step = 8 * size
-	i := i0
-	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(ld(pu, 0))
-		ly := uc.Mul(centre)
-		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
-		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
-		ly = archsimd.LoadFloat32x8(ld(pu, oy2)).Add(archsimd.LoadFloat32x8(ld(pu, -oy2))).MulAdd(cy2, ly)
-		lx = archsimd.LoadFloat32x8(ld(pu, 2*size)).Add(archsimd.LoadFloat32x8(ld(pu, -2*size))).MulAdd(cx2, lx)
-		lap := ly.Add(lx)
-		archsimd.LoadFloat32x8(ld(pw, 0)).MulAdd(uc, archsimd.LoadFloat32x8(ld(pg, 0))).Store(ld(pg, 0))
-		pw = unsafe.Add(pw, step)
-		pg = unsafe.Add(pg, step)
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
-		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
-		pu = unsafe.Add(pu, step)
-		pun = unsafe.Add(pun, step)
-		pc = unsafe.Add(pc, step)
-	}
-	archsimd.ClearAVXUpperBits()
-	if i < i1 {
-		backwardInteriorGeneric(s, f, i, i1, nx)
-	}
-}
-
-// interiorF32A6grad: float32, accuracy 6, mode grad.
-func interiorF32A6grad(s *stencil[float32], f *rowFields[float32], i0, i1, nx int) {
-	// One bounds check per call: the extreme cells any load or store of
-	// this row touches; the loop then uses unchecked loads.
-	_ = f.u[i0-3*nx]
-	_ = f.u[i1-1+3*nx]
-	_ = f.un[i1-1]
-	_ = f.c[i1-1]
-	_ = f.w[i1-1]
-	_ = f.g[i1-1]
-	u := unsafe.Pointer(unsafe.SliceData(f.u))
-	un := unsafe.Pointer(unsafe.SliceData(f.un))
-	c := unsafe.Pointer(unsafe.SliceData(f.c))
-	w := unsafe.Pointer(unsafe.SliceData(f.w))
-	g := unsafe.Pointer(unsafe.SliceData(f.g))
-	vc := s.vec.(*vecCoefF32)
-	centre, two := vc.centre, vc.two
-	cy1, cx1 := vc.d2y[1], vc.d2x[1]
-	cy2, cx2 := vc.d2y[2], vc.d2x[2]
-	cy3, cx3 := vc.d2y[3], vc.d2x[3]
-	const size = int(unsafe.Sizeof(float32(0)))
-	ld := func(p unsafe.Pointer, off int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, off))
-	}
-	// Byte offsets of the row neighbours; the loop walks pointers so the
-	// only per-iteration integer work is one add per stream.
-	oy1 := 1 * nx * size
-	oy2 := 2 * nx * size
-	oy3 := 3 * nx * size
-	pu := unsafe.Add(u, i0*size)
-	pun := unsafe.Add(un, i0*size)
-	pc := unsafe.Add(c, i0*size)
-	pw := unsafe.Add(w, i0*size)
-	pg := unsafe.Add(g, i0*size)
-	const step = 8 * size
-	i := i0
-	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(ld(pu, 0))
-		ly := uc.Mul(centre)
-		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
-		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
-		ly = archsimd.LoadFloat32x8(ld(pu, oy2)).Add(archsimd.LoadFloat32x8(ld(pu, -oy2))).MulAdd(cy2, ly)
-		lx = archsimd.LoadFloat32x8(ld(pu, 2*size)).Add(archsimd.LoadFloat32x8(ld(pu, -2*size))).MulAdd(cx2, lx)
-		ly = archsimd.LoadFloat32x8(ld(pu, oy3)).Add(archsimd.LoadFloat32x8(ld(pu, -oy3))).MulAdd(cy3, ly)
-		lx = archsimd.LoadFloat32x8(ld(pu, 3*size)).Add(archsimd.LoadFloat32x8(ld(pu, -3*size))).MulAdd(cx3, lx)
-		lap := ly.Add(lx)
-		archsimd.LoadFloat32x8(ld(pw, 0)).MulAdd(uc, archsimd.LoadFloat32x8(ld(pg, 0))).Store(ld(pg, 0))
-		pw = unsafe.Add(pw, step)
-		pg = unsafe.Add(pg, step)
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
-		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
-		pu = unsafe.Add(pu, step)
-		pun = unsafe.Add(pun, step)
-		pc = unsafe.Add(pc, step)
-	}
-	archsimd.ClearAVXUpperBits()
-	if i < i1 {
-		backwardInteriorGeneric(s, f, i, i1, nx)
-	}
-}
-
-// interiorF32A8grad: float32, accuracy 8, mode grad.
-func interiorF32A8grad(s *stencil[float32], f *rowFields[float32], i0, i1, nx int) {
-	// One bounds check per call: the extreme cells any load or store of
-	// this row touches; the loop then uses unchecked loads.
-	_ = f.u[i0-4*nx]
-	_ = f.u[i1-1+4*nx]
-	_ = f.un[i1-1]
-	_ = f.c[i1-1]
-	_ = f.w[i1-1]
-	_ = f.g[i1-1]
-	u := unsafe.Pointer(unsafe.SliceData(f.u))
-	un := unsafe.Pointer(unsafe.SliceData(f.un))
-	c := unsafe.Pointer(unsafe.SliceData(f.c))
-	w := unsafe.Pointer(unsafe.SliceData(f.w))
-	g := unsafe.Pointer(unsafe.SliceData(f.g))
-	vc := s.vec.(*vecCoefF32)
-	centre, two := vc.centre, vc.two
-	cy1, cx1 := vc.d2y[1], vc.d2x[1]
-	cy2, cx2 := vc.d2y[2], vc.d2x[2]
-	cy3, cx3 := vc.d2y[3], vc.d2x[3]
-	cy4, cx4 := vc.d2y[4], vc.d2x[4]
-	const size = int(unsafe.Sizeof(float32(0)))
-	ld := func(p unsafe.Pointer, off int) *[8]float32 {
-		return (*[8]float32)(unsafe.Add(p, off))
-	}
-	// Byte offsets of the row neighbours; the loop walks pointers so the
-	// only per-iteration integer work is one add per stream.
-	oy1 := 1 * nx * size
-	oy2 := 2 * nx * size
-	oy3 := 3 * nx * size
-	oy4 := 4 * nx * size
-	pu := unsafe.Add(u, i0*size)
-	pun := unsafe.Add(un, i0*size)
-	pc := unsafe.Add(c, i0*size)
-	pw := unsafe.Add(w, i0*size)
-	pg := unsafe.Add(g, i0*size)
-	const step = 8 * size
-	i := i0
-	for ; i+8 <= i1; i += 8 {
-		uc := archsimd.LoadFloat32x8(ld(pu, 0))
-		ly := uc.Mul(centre)
-		lx := archsimd.LoadFloat32x8(ld(pu, size)).Add(archsimd.LoadFloat32x8(ld(pu, -size))).Mul(cx1)
-		ly = archsimd.LoadFloat32x8(ld(pu, oy1)).Add(archsimd.LoadFloat32x8(ld(pu, -oy1))).MulAdd(cy1, ly)
-		ly = archsimd.LoadFloat32x8(ld(pu, oy2)).Add(archsimd.LoadFloat32x8(ld(pu, -oy2))).MulAdd(cy2, ly)
-		lx = archsimd.LoadFloat32x8(ld(pu, 2*size)).Add(archsimd.LoadFloat32x8(ld(pu, -2*size))).MulAdd(cx2, lx)
-		ly = archsimd.LoadFloat32x8(ld(pu, oy3)).Add(archsimd.LoadFloat32x8(ld(pu, -oy3))).MulAdd(cy3, ly)
-		lx = archsimd.LoadFloat32x8(ld(pu, 3*size)).Add(archsimd.LoadFloat32x8(ld(pu, -3*size))).MulAdd(cx3, lx)
-		ly = archsimd.LoadFloat32x8(ld(pu, oy4)).Add(archsimd.LoadFloat32x8(ld(pu, -oy4))).MulAdd(cy4, ly)
-		lx = archsimd.LoadFloat32x8(ld(pu, 4*size)).Add(archsimd.LoadFloat32x8(ld(pu, -4*size))).MulAdd(cx4, lx)
-		lap := ly.Add(lx)
-		archsimd.LoadFloat32x8(ld(pw, 0)).MulAdd(uc, archsimd.LoadFloat32x8(ld(pg, 0))).Store(ld(pg, 0))
-		pw = unsafe.Add(pw, step)
-		pg = unsafe.Add(pg, step)
-		next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
-		archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(lap, next).Store(ld(pun, 0))
-		pu = unsafe.Add(pu, step)
-		pun = unsafe.Add(pun, step)
-		pc = unsafe.Add(pc, step)
-	}
-	archsimd.ClearAVXUpperBits()
-	if i < i1 {
-		backwardInteriorGeneric(s, f, i, i1, nx)
-	}
 }
 
 // interiorF64A2plain: float64, accuracy 2, mode plain.
@@ -1354,9 +1110,130 @@ func forwardBandXYF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[f
 	archsimd.ClearAVXUpperBits()
 }
 
-// backwardBandF32A2 is backwardCPML for float32, accuracy 2, 8 cells
-// at a time, on columns [x0, x1) of rows [y0, y1).
+// backwardBandF32A2 is backwardCPML for float32, accuracy 2, on
+// columns [x0, x1) of rows [y0, y1), split by direction like
+// forwardBandF32A2: the y terms of y-band rows and the x-band segments
+// of the other rows in assembly, the corners in backwardBandXYF32A2.
 func backwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
+	nx := p.NX
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	// Bounds of every access of this function and the loops it calls.
+	_ = f.u[(y1-1+1)*nx+x1-1+1]
+	_ = f.u[(y0-1)*nx+x0-1]
+	_, _ = p.AY[y1-1], p.AY[y0]
+	_, _ = p.BY[y1-1+1], p.BY[y0-1]
+	_, _ = p.DBY[y1-1+1], p.DBY[y0-1]
+	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
+	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
+	_ = f.un[len(f.u)-1]
+	_ = f.c[y1*nx-1]
+	if f.g != nil {
+		_, _ = f.w[y1*nx-1], f.g[y1*nx-1]
+	}
+	mx0 := min(max(s.x0, x0), x1)
+	mx1 := min(max(s.x1, mx0), x1)
+	for y := y0; y < y1; {
+		e := y + 1
+		for e < y1 && s.bandY[e] == s.bandY[y] {
+			e++
+		}
+		if s.bandY[y] {
+			for r := y; r < e; r++ {
+				backwardBandXYF32A2(p, s, f, r, r+1, x0, mx0)
+				backwardBandYF32A2(p, s, f, r, mx0, mx1)
+				backwardBandXYF32A2(p, s, f, r, r+1, mx1, x1)
+			}
+		} else if t := s.xTableBackward(p, x0, x1); t != nil {
+			backwardBandXF32A2(p, s, f, t, y, e, x0, x1)
+		} else {
+			backwardBandXYF32A2(p, s, f, y, e, x0, x1)
+		}
+		y = e
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// backwardBandYF32A2 is backwardCPML on columns [x0, x1) of row y, a
+// y-band row, where no column is in the x band. The caller checked bounds.
+// Two passes over pieces of the row: the CPML y terms into a scratch row
+// (assembly), then the plain x terms, the gradient and the update.
+func backwardBandYF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+	const size = 4
+	const L = 8
+	const step = L * size
+	const piece = 64 * L
+	if x1-x0 < L {
+		backwardCPML(p, s, f, y, x0, x1)
+		return
+	}
+	nx := p.NX
+	ld := func(p unsafe.Pointer, off int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, off)) }
+	at := func(v []float32, x int) unsafe.Pointer {
+		return unsafe.Add(unsafe.Pointer(unsafe.SliceData(v)), (y*nx+x)*size)
+	}
+	vc := s.vec.(*vecCoefF32)
+	ya := backwardYArgs{stride: nx * size}
+	ya.coef[0], ya.coef[1] = splat(p.AY[y]), splat((1+p.BY[y])*s.d2y0)
+	ya.coef[2], ya.coef[3] = splat(1+p.BY[y]), splat(p.BY[y])
+	backwardYWeights(&ya, 1, s.d1y[1], s.d2y[1], p.BY[y+1], p.DBY[y+1], p.BY[y-1], p.DBY[y-1])
+	var ysum [piece]float32
+	psum := unsafe.Pointer(&ysum[0])
+	x := x0
+	for x+L <= x1 {
+		n := min(piece, (x1-x)/L*L) / L
+		ya.mu, ya.psi, ya.zeta = at(f.u, x-1*nx), at(f.psiY, x-1*nx), at(f.zetaY, x-1*nx)
+		ya.psin, ya.zetan, ya.sum, ya.n = at(f.psiYn, x), at(f.zetaYn, x), psum, n
+		backwardYF32A2(&ya)
+		pu, pun, pc, ps := at(f.u, x), at(f.un, x), at(f.c, x), psum
+		var pw, pg unsafe.Pointer
+		if f.g != nil {
+			pw, pg = at(f.w, x), at(f.g, x)
+		}
+		cX, two := vc.cX, vc.two
+		cx1 := vc.d2x[1]
+		for j := 0; j < n; j++ {
+			muc := archsimd.LoadFloat32x8(ld(pu, 0))
+			sum := muc.MulAdd(cX, archsimd.LoadFloat32x8(ld(ps, 0)))
+			sum = archsimd.LoadFloat32x8(ld(pu, 1*size)).Add(archsimd.LoadFloat32x8(ld(pu, -1*size))).MulAdd(cx1, sum)
+			if pg != nil {
+				archsimd.LoadFloat32x8(ld(pw, 0)).MulAdd(muc, archsimd.LoadFloat32x8(ld(pg, 0))).Store(ld(pg, 0))
+				pw, pg = unsafe.Add(pw, step), unsafe.Add(pg, step)
+			}
+			next := muc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+			archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(sum, next).Store(ld(pun, 0))
+			pu, pun, pc, ps = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step), unsafe.Add(ps, step)
+		}
+		x += n * L
+	}
+	if x < x1 {
+		archsimd.ClearAVXUpperBits()
+		backwardCPML(p, s, f, y, x, x1)
+	}
+}
+
+// backwardBandXF32A2 is backwardCPML on the x-band segment [x0, x1)
+// of rows [y0, y1), none of them a y-band row, with its table t; the
+// gradient is added row by row after the assembly loop. The caller
+// checked bounds.
+func backwardBandXF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) {
+	const size = 4
+	nx := p.NX
+	ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+	at := func(v []float32, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
+	i := y0*nx + x0
+	a := bandXArgs{u: at(f.u, i-1*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
+		un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / 8, rows: y1 - y0, stride: nx * size}
+	backwardXF32A2(&a)
+	if f.g != nil {
+		addProductRowsF32(f.g, f.w, f.u, i, y1-y0, x1-x0, nx)
+	}
+}
+
+// backwardBandXYF32A2 is backwardCPML for float32, accuracy 2, 8 cells
+// at a time, on columns [x0, x1) of rows [y0, y1).
+func backwardBandXYF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
 	const L = 8
@@ -1781,9 +1658,133 @@ func forwardBandXYF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[f
 	archsimd.ClearAVXUpperBits()
 }
 
-// backwardBandF32A4 is backwardCPML for float32, accuracy 4, 8 cells
-// at a time, on columns [x0, x1) of rows [y0, y1).
+// backwardBandF32A4 is backwardCPML for float32, accuracy 4, on
+// columns [x0, x1) of rows [y0, y1), split by direction like
+// forwardBandF32A4: the y terms of y-band rows and the x-band segments
+// of the other rows in assembly, the corners in backwardBandXYF32A4.
 func backwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
+	nx := p.NX
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	// Bounds of every access of this function and the loops it calls.
+	_ = f.u[(y1-1+2)*nx+x1-1+2]
+	_ = f.u[(y0-2)*nx+x0-2]
+	_, _ = p.AY[y1-1], p.AY[y0]
+	_, _ = p.BY[y1-1+2], p.BY[y0-2]
+	_, _ = p.DBY[y1-1+2], p.DBY[y0-2]
+	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
+	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
+	_ = f.un[len(f.u)-1]
+	_ = f.c[y1*nx-1]
+	if f.g != nil {
+		_, _ = f.w[y1*nx-1], f.g[y1*nx-1]
+	}
+	mx0 := min(max(s.x0, x0), x1)
+	mx1 := min(max(s.x1, mx0), x1)
+	for y := y0; y < y1; {
+		e := y + 1
+		for e < y1 && s.bandY[e] == s.bandY[y] {
+			e++
+		}
+		if s.bandY[y] {
+			for r := y; r < e; r++ {
+				backwardBandXYF32A4(p, s, f, r, r+1, x0, mx0)
+				backwardBandYF32A4(p, s, f, r, mx0, mx1)
+				backwardBandXYF32A4(p, s, f, r, r+1, mx1, x1)
+			}
+		} else if t := s.xTableBackward(p, x0, x1); t != nil {
+			backwardBandXF32A4(p, s, f, t, y, e, x0, x1)
+		} else {
+			backwardBandXYF32A4(p, s, f, y, e, x0, x1)
+		}
+		y = e
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// backwardBandYF32A4 is backwardCPML on columns [x0, x1) of row y, a
+// y-band row, where no column is in the x band. The caller checked bounds.
+// Two passes over pieces of the row: the CPML y terms into a scratch row
+// (assembly), then the plain x terms, the gradient and the update.
+func backwardBandYF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+	const size = 4
+	const L = 8
+	const step = L * size
+	const piece = 64 * L
+	if x1-x0 < L {
+		backwardCPML(p, s, f, y, x0, x1)
+		return
+	}
+	nx := p.NX
+	ld := func(p unsafe.Pointer, off int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, off)) }
+	at := func(v []float32, x int) unsafe.Pointer {
+		return unsafe.Add(unsafe.Pointer(unsafe.SliceData(v)), (y*nx+x)*size)
+	}
+	vc := s.vec.(*vecCoefF32)
+	ya := backwardYArgs{stride: nx * size}
+	ya.coef[0], ya.coef[1] = splat(p.AY[y]), splat((1+p.BY[y])*s.d2y0)
+	ya.coef[2], ya.coef[3] = splat(1+p.BY[y]), splat(p.BY[y])
+	backwardYWeights(&ya, 1, s.d1y[1], s.d2y[1], p.BY[y+1], p.DBY[y+1], p.BY[y-1], p.DBY[y-1])
+	backwardYWeights(&ya, 2, s.d1y[2], s.d2y[2], p.BY[y+2], p.DBY[y+2], p.BY[y-2], p.DBY[y-2])
+	var ysum [piece]float32
+	psum := unsafe.Pointer(&ysum[0])
+	x := x0
+	for x+L <= x1 {
+		n := min(piece, (x1-x)/L*L) / L
+		ya.mu, ya.psi, ya.zeta = at(f.u, x-2*nx), at(f.psiY, x-2*nx), at(f.zetaY, x-2*nx)
+		ya.psin, ya.zetan, ya.sum, ya.n = at(f.psiYn, x), at(f.zetaYn, x), psum, n
+		backwardYF32A4(&ya)
+		pu, pun, pc, ps := at(f.u, x), at(f.un, x), at(f.c, x), psum
+		var pw, pg unsafe.Pointer
+		if f.g != nil {
+			pw, pg = at(f.w, x), at(f.g, x)
+		}
+		cX, two := vc.cX, vc.two
+		cx1 := vc.d2x[1]
+		cx2 := vc.d2x[2]
+		for j := 0; j < n; j++ {
+			muc := archsimd.LoadFloat32x8(ld(pu, 0))
+			sum := muc.MulAdd(cX, archsimd.LoadFloat32x8(ld(ps, 0)))
+			sum = archsimd.LoadFloat32x8(ld(pu, 1*size)).Add(archsimd.LoadFloat32x8(ld(pu, -1*size))).MulAdd(cx1, sum)
+			sum = archsimd.LoadFloat32x8(ld(pu, 2*size)).Add(archsimd.LoadFloat32x8(ld(pu, -2*size))).MulAdd(cx2, sum)
+			if pg != nil {
+				archsimd.LoadFloat32x8(ld(pw, 0)).MulAdd(muc, archsimd.LoadFloat32x8(ld(pg, 0))).Store(ld(pg, 0))
+				pw, pg = unsafe.Add(pw, step), unsafe.Add(pg, step)
+			}
+			next := muc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+			archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(sum, next).Store(ld(pun, 0))
+			pu, pun, pc, ps = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step), unsafe.Add(ps, step)
+		}
+		x += n * L
+	}
+	if x < x1 {
+		archsimd.ClearAVXUpperBits()
+		backwardCPML(p, s, f, y, x, x1)
+	}
+}
+
+// backwardBandXF32A4 is backwardCPML on the x-band segment [x0, x1)
+// of rows [y0, y1), none of them a y-band row, with its table t; the
+// gradient is added row by row after the assembly loop. The caller
+// checked bounds.
+func backwardBandXF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) {
+	const size = 4
+	nx := p.NX
+	ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+	at := func(v []float32, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
+	i := y0*nx + x0
+	a := bandXArgs{u: at(f.u, i-2*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
+		un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / 8, rows: y1 - y0, stride: nx * size}
+	backwardXF32A4(&a)
+	if f.g != nil {
+		addProductRowsF32(f.g, f.w, f.u, i, y1-y0, x1-x0, nx)
+	}
+}
+
+// backwardBandXYF32A4 is backwardCPML for float32, accuracy 4, 8 cells
+// at a time, on columns [x0, x1) of rows [y0, y1).
+func backwardBandXYF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
 	const L = 8
@@ -2270,9 +2271,136 @@ func forwardBandXYF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[f
 	archsimd.ClearAVXUpperBits()
 }
 
-// backwardBandF32A6 is backwardCPML for float32, accuracy 6, 8 cells
-// at a time, on columns [x0, x1) of rows [y0, y1).
+// backwardBandF32A6 is backwardCPML for float32, accuracy 6, on
+// columns [x0, x1) of rows [y0, y1), split by direction like
+// forwardBandF32A6: the y terms of y-band rows and the x-band segments
+// of the other rows in assembly, the corners in backwardBandXYF32A6.
 func backwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
+	nx := p.NX
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	// Bounds of every access of this function and the loops it calls.
+	_ = f.u[(y1-1+3)*nx+x1-1+3]
+	_ = f.u[(y0-3)*nx+x0-3]
+	_, _ = p.AY[y1-1], p.AY[y0]
+	_, _ = p.BY[y1-1+3], p.BY[y0-3]
+	_, _ = p.DBY[y1-1+3], p.DBY[y0-3]
+	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
+	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
+	_ = f.un[len(f.u)-1]
+	_ = f.c[y1*nx-1]
+	if f.g != nil {
+		_, _ = f.w[y1*nx-1], f.g[y1*nx-1]
+	}
+	mx0 := min(max(s.x0, x0), x1)
+	mx1 := min(max(s.x1, mx0), x1)
+	for y := y0; y < y1; {
+		e := y + 1
+		for e < y1 && s.bandY[e] == s.bandY[y] {
+			e++
+		}
+		if s.bandY[y] {
+			for r := y; r < e; r++ {
+				backwardBandXYF32A6(p, s, f, r, r+1, x0, mx0)
+				backwardBandYF32A6(p, s, f, r, mx0, mx1)
+				backwardBandXYF32A6(p, s, f, r, r+1, mx1, x1)
+			}
+		} else if t := s.xTableBackward(p, x0, x1); t != nil {
+			backwardBandXF32A6(p, s, f, t, y, e, x0, x1)
+		} else {
+			backwardBandXYF32A6(p, s, f, y, e, x0, x1)
+		}
+		y = e
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// backwardBandYF32A6 is backwardCPML on columns [x0, x1) of row y, a
+// y-band row, where no column is in the x band. The caller checked bounds.
+// Two passes over pieces of the row: the CPML y terms into a scratch row
+// (assembly), then the plain x terms, the gradient and the update.
+func backwardBandYF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+	const size = 4
+	const L = 8
+	const step = L * size
+	const piece = 64 * L
+	if x1-x0 < L {
+		backwardCPML(p, s, f, y, x0, x1)
+		return
+	}
+	nx := p.NX
+	ld := func(p unsafe.Pointer, off int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, off)) }
+	at := func(v []float32, x int) unsafe.Pointer {
+		return unsafe.Add(unsafe.Pointer(unsafe.SliceData(v)), (y*nx+x)*size)
+	}
+	vc := s.vec.(*vecCoefF32)
+	ya := backwardYArgs{stride: nx * size}
+	ya.coef[0], ya.coef[1] = splat(p.AY[y]), splat((1+p.BY[y])*s.d2y0)
+	ya.coef[2], ya.coef[3] = splat(1+p.BY[y]), splat(p.BY[y])
+	backwardYWeights(&ya, 1, s.d1y[1], s.d2y[1], p.BY[y+1], p.DBY[y+1], p.BY[y-1], p.DBY[y-1])
+	backwardYWeights(&ya, 2, s.d1y[2], s.d2y[2], p.BY[y+2], p.DBY[y+2], p.BY[y-2], p.DBY[y-2])
+	backwardYWeights(&ya, 3, s.d1y[3], s.d2y[3], p.BY[y+3], p.DBY[y+3], p.BY[y-3], p.DBY[y-3])
+	var ysum [piece]float32
+	psum := unsafe.Pointer(&ysum[0])
+	x := x0
+	for x+L <= x1 {
+		n := min(piece, (x1-x)/L*L) / L
+		ya.mu, ya.psi, ya.zeta = at(f.u, x-3*nx), at(f.psiY, x-3*nx), at(f.zetaY, x-3*nx)
+		ya.psin, ya.zetan, ya.sum, ya.n = at(f.psiYn, x), at(f.zetaYn, x), psum, n
+		backwardYF32A6(&ya)
+		pu, pun, pc, ps := at(f.u, x), at(f.un, x), at(f.c, x), psum
+		var pw, pg unsafe.Pointer
+		if f.g != nil {
+			pw, pg = at(f.w, x), at(f.g, x)
+		}
+		cX, two := vc.cX, vc.two
+		cx1 := vc.d2x[1]
+		cx2 := vc.d2x[2]
+		cx3 := vc.d2x[3]
+		for j := 0; j < n; j++ {
+			muc := archsimd.LoadFloat32x8(ld(pu, 0))
+			sum := muc.MulAdd(cX, archsimd.LoadFloat32x8(ld(ps, 0)))
+			sum = archsimd.LoadFloat32x8(ld(pu, 1*size)).Add(archsimd.LoadFloat32x8(ld(pu, -1*size))).MulAdd(cx1, sum)
+			sum = archsimd.LoadFloat32x8(ld(pu, 2*size)).Add(archsimd.LoadFloat32x8(ld(pu, -2*size))).MulAdd(cx2, sum)
+			sum = archsimd.LoadFloat32x8(ld(pu, 3*size)).Add(archsimd.LoadFloat32x8(ld(pu, -3*size))).MulAdd(cx3, sum)
+			if pg != nil {
+				archsimd.LoadFloat32x8(ld(pw, 0)).MulAdd(muc, archsimd.LoadFloat32x8(ld(pg, 0))).Store(ld(pg, 0))
+				pw, pg = unsafe.Add(pw, step), unsafe.Add(pg, step)
+			}
+			next := muc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+			archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(sum, next).Store(ld(pun, 0))
+			pu, pun, pc, ps = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step), unsafe.Add(ps, step)
+		}
+		x += n * L
+	}
+	if x < x1 {
+		archsimd.ClearAVXUpperBits()
+		backwardCPML(p, s, f, y, x, x1)
+	}
+}
+
+// backwardBandXF32A6 is backwardCPML on the x-band segment [x0, x1)
+// of rows [y0, y1), none of them a y-band row, with its table t; the
+// gradient is added row by row after the assembly loop. The caller
+// checked bounds.
+func backwardBandXF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) {
+	const size = 4
+	nx := p.NX
+	ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+	at := func(v []float32, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
+	i := y0*nx + x0
+	a := bandXArgs{u: at(f.u, i-3*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
+		un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / 8, rows: y1 - y0, stride: nx * size}
+	backwardXF32A6(&a)
+	if f.g != nil {
+		addProductRowsF32(f.g, f.w, f.u, i, y1-y0, x1-x0, nx)
+	}
+}
+
+// backwardBandXYF32A6 is backwardCPML for float32, accuracy 6, 8 cells
+// at a time, on columns [x0, x1) of rows [y0, y1).
+func backwardBandXYF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
 	const L = 8
@@ -2821,9 +2949,139 @@ func forwardBandXYF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[f
 	archsimd.ClearAVXUpperBits()
 }
 
-// backwardBandF32A8 is backwardCPML for float32, accuracy 8, 8 cells
-// at a time, on columns [x0, x1) of rows [y0, y1).
+// backwardBandF32A8 is backwardCPML for float32, accuracy 8, on
+// columns [x0, x1) of rows [y0, y1), split by direction like
+// forwardBandF32A8: the y terms of y-band rows and the x-band segments
+// of the other rows in assembly, the corners in backwardBandXYF32A8.
 func backwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
+	nx := p.NX
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	// Bounds of every access of this function and the loops it calls.
+	_ = f.u[(y1-1+4)*nx+x1-1+4]
+	_ = f.u[(y0-4)*nx+x0-4]
+	_, _ = p.AY[y1-1], p.AY[y0]
+	_, _ = p.BY[y1-1+4], p.BY[y0-4]
+	_, _ = p.DBY[y1-1+4], p.DBY[y0-4]
+	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
+	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
+	_ = f.un[len(f.u)-1]
+	_ = f.c[y1*nx-1]
+	if f.g != nil {
+		_, _ = f.w[y1*nx-1], f.g[y1*nx-1]
+	}
+	mx0 := min(max(s.x0, x0), x1)
+	mx1 := min(max(s.x1, mx0), x1)
+	for y := y0; y < y1; {
+		e := y + 1
+		for e < y1 && s.bandY[e] == s.bandY[y] {
+			e++
+		}
+		if s.bandY[y] {
+			for r := y; r < e; r++ {
+				backwardBandXYF32A8(p, s, f, r, r+1, x0, mx0)
+				backwardBandYF32A8(p, s, f, r, mx0, mx1)
+				backwardBandXYF32A8(p, s, f, r, r+1, mx1, x1)
+			}
+		} else if t := s.xTableBackward(p, x0, x1); t != nil {
+			backwardBandXF32A8(p, s, f, t, y, e, x0, x1)
+		} else {
+			backwardBandXYF32A8(p, s, f, y, e, x0, x1)
+		}
+		y = e
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// backwardBandYF32A8 is backwardCPML on columns [x0, x1) of row y, a
+// y-band row, where no column is in the x band. The caller checked bounds.
+// Two passes over pieces of the row: the CPML y terms into a scratch row
+// (assembly), then the plain x terms, the gradient and the update.
+func backwardBandYF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+	const size = 4
+	const L = 8
+	const step = L * size
+	const piece = 64 * L
+	if x1-x0 < L {
+		backwardCPML(p, s, f, y, x0, x1)
+		return
+	}
+	nx := p.NX
+	ld := func(p unsafe.Pointer, off int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, off)) }
+	at := func(v []float32, x int) unsafe.Pointer {
+		return unsafe.Add(unsafe.Pointer(unsafe.SliceData(v)), (y*nx+x)*size)
+	}
+	vc := s.vec.(*vecCoefF32)
+	ya := backwardYArgs{stride: nx * size}
+	ya.coef[0], ya.coef[1] = splat(p.AY[y]), splat((1+p.BY[y])*s.d2y0)
+	ya.coef[2], ya.coef[3] = splat(1+p.BY[y]), splat(p.BY[y])
+	backwardYWeights(&ya, 1, s.d1y[1], s.d2y[1], p.BY[y+1], p.DBY[y+1], p.BY[y-1], p.DBY[y-1])
+	backwardYWeights(&ya, 2, s.d1y[2], s.d2y[2], p.BY[y+2], p.DBY[y+2], p.BY[y-2], p.DBY[y-2])
+	backwardYWeights(&ya, 3, s.d1y[3], s.d2y[3], p.BY[y+3], p.DBY[y+3], p.BY[y-3], p.DBY[y-3])
+	backwardYWeights(&ya, 4, s.d1y[4], s.d2y[4], p.BY[y+4], p.DBY[y+4], p.BY[y-4], p.DBY[y-4])
+	var ysum [piece]float32
+	psum := unsafe.Pointer(&ysum[0])
+	x := x0
+	for x+L <= x1 {
+		n := min(piece, (x1-x)/L*L) / L
+		ya.mu, ya.psi, ya.zeta = at(f.u, x-4*nx), at(f.psiY, x-4*nx), at(f.zetaY, x-4*nx)
+		ya.psin, ya.zetan, ya.sum, ya.n = at(f.psiYn, x), at(f.zetaYn, x), psum, n
+		backwardYF32A8(&ya)
+		pu, pun, pc, ps := at(f.u, x), at(f.un, x), at(f.c, x), psum
+		var pw, pg unsafe.Pointer
+		if f.g != nil {
+			pw, pg = at(f.w, x), at(f.g, x)
+		}
+		cX, two := vc.cX, vc.two
+		cx1 := vc.d2x[1]
+		cx2 := vc.d2x[2]
+		cx3 := vc.d2x[3]
+		cx4 := vc.d2x[4]
+		for j := 0; j < n; j++ {
+			muc := archsimd.LoadFloat32x8(ld(pu, 0))
+			sum := muc.MulAdd(cX, archsimd.LoadFloat32x8(ld(ps, 0)))
+			sum = archsimd.LoadFloat32x8(ld(pu, 1*size)).Add(archsimd.LoadFloat32x8(ld(pu, -1*size))).MulAdd(cx1, sum)
+			sum = archsimd.LoadFloat32x8(ld(pu, 2*size)).Add(archsimd.LoadFloat32x8(ld(pu, -2*size))).MulAdd(cx2, sum)
+			sum = archsimd.LoadFloat32x8(ld(pu, 3*size)).Add(archsimd.LoadFloat32x8(ld(pu, -3*size))).MulAdd(cx3, sum)
+			sum = archsimd.LoadFloat32x8(ld(pu, 4*size)).Add(archsimd.LoadFloat32x8(ld(pu, -4*size))).MulAdd(cx4, sum)
+			if pg != nil {
+				archsimd.LoadFloat32x8(ld(pw, 0)).MulAdd(muc, archsimd.LoadFloat32x8(ld(pg, 0))).Store(ld(pg, 0))
+				pw, pg = unsafe.Add(pw, step), unsafe.Add(pg, step)
+			}
+			next := muc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+			archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(sum, next).Store(ld(pun, 0))
+			pu, pun, pc, ps = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step), unsafe.Add(ps, step)
+		}
+		x += n * L
+	}
+	if x < x1 {
+		archsimd.ClearAVXUpperBits()
+		backwardCPML(p, s, f, y, x, x1)
+	}
+}
+
+// backwardBandXF32A8 is backwardCPML on the x-band segment [x0, x1)
+// of rows [y0, y1), none of them a y-band row, with its table t; the
+// gradient is added row by row after the assembly loop. The caller
+// checked bounds.
+func backwardBandXF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) {
+	const size = 4
+	nx := p.NX
+	ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+	at := func(v []float32, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
+	i := y0*nx + x0
+	a := bandXArgs{u: at(f.u, i-4*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
+		un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / 8, rows: y1 - y0, stride: nx * size}
+	backwardXF32A8(&a)
+	if f.g != nil {
+		addProductRowsF32(f.g, f.w, f.u, i, y1-y0, x1-x0, nx)
+	}
+}
+
+// backwardBandXYF32A8 is backwardCPML for float32, accuracy 8, 8 cells
+// at a time, on columns [x0, x1) of rows [y0, y1).
+func backwardBandXYF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
 	const L = 8

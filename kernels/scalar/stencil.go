@@ -39,7 +39,7 @@ type stencil[T Float] struct {
 	opbX       []T
 	// xTables are the x-band segments' coefficient tables for the
 	// assembly loops (xBandTables), when there are such loops.
-	xTables [2][]T
+	xTables [4][]T
 	// interiorCoef are the weights of the assembly interior loop.
 	interiorCoef []T
 	// vec holds the weights as SIMD vectors for the archsimd kernels.

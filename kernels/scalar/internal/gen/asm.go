@@ -291,8 +291,243 @@ func bandAsm() string {
 	w.WriteString("//go:build goexperiment.simd && amd64\n\n#include \"textflag.h\"\n")
 	for h := 1; h <= 4; h++ {
 		interior(&w, h)
+		interiorGrad(&w, h)
 		bandY(&w, h)
 		bandX(&w, h)
+		backwardY(&w, h)
+		backwardX(&w, h)
 	}
 	return w.String()
+}
+
+// interiorGrad writes interiorGradF32A<acc>: backwardInterior for float32
+// with the gradient, g += W·μ, W read from a.w and g at a.g (R12).
+func interiorGrad(w *asmWriter, h int) {
+	fmt.Fprintf(w, "\n// func interiorGradF32A%d(a *interiorArgs)\nTEXT ·interiorGradF32A%d(SB), NOSPLIT, $0-8\n", 2*h, 2*h)
+	w.op("MOVQ a+0(FP), R14")
+	w.op("MOVQ 0(R14), AX")
+	w.op("MOVQ 8(R14), BX")
+	w.op("MOVQ 16(R14), CX")
+	w.op("MOVQ 24(R14), DX")
+	w.op("MOVQ 32(R14), SI")
+	w.op("MOVQ 40(R14), DI")
+	w.op("MOVQ 56(R14), R12")
+	w.strides(48)
+	w.op("VMOVUPS 0(SI), Y15")
+	w.op("VMOVUPS 32(SI), Y14")
+	cy := func(k int) string { return fmt.Sprintf("Y%d", 6+2*(k-1)) }
+	cx := func(k int) string { return fmt.Sprintf("Y%d", 7+2*(k-1)) }
+	for k := 1; k <= h; k++ {
+		w.op("VMOVUPS %d(SI), %s", 64+64*(k-1), cy(k))
+		w.op("VMOVUPS %d(SI), %s", 96+64*(k-1), cx(k))
+	}
+	fmt.Fprintf(w, "loopG%d:\n", h)
+	w.op("VMOVUPS %s, Y0", rowOperand(0, "AX", h))
+	w.op("VMULPS Y15, Y0, Y1")
+	w.op("VMOVUPS %s, Y3", rowOperand(4, "AX", h))
+	w.op("VADDPS %s, Y3, Y3", rowOperand(-4, "AX", h))
+	w.op("VMULPS %s, Y3, Y2", cx(1))
+	for k := 1; k <= h; k++ {
+		w.op("VMOVUPS %s, Y3", rowOperand(0, "AX", h+k))
+		w.op("VADDPS %s, Y3, Y3", rowOperand(0, "AX", h-k))
+		w.op("VFMADD231PS %s, Y3, Y1", cy(k))
+		if k > 1 {
+			w.op("VMOVUPS %s, Y4", rowOperand(4*k, "AX", h))
+			w.op("VADDPS %s, Y4, Y4", rowOperand(-4*k, "AX", h))
+			w.op("VFMADD231PS %s, Y4, Y2", cx(k))
+		}
+	}
+	w.op("VADDPS Y2, Y1, Y1")
+	w.op("VMOVUPS (R12), Y4")
+	w.op("VFMADD231PS (DX), Y0, Y4")
+	w.op("VMOVUPS Y4, (R12)") // g += W·μ
+	w.op("VMULPS Y14, Y0, Y0")
+	w.op("VSUBPS (BX), Y0, Y0")
+	w.op("VFMADD231PS (CX), Y1, Y0")
+	w.op("VMOVUPS Y0, (BX)")
+	for _, r := range []string{"AX", "BX", "CX", "DX", "R12"} {
+		w.op("ADDQ $32, %s", r)
+	}
+	w.op("DECQ DI")
+	w.op("JNZ loopG%d", h)
+	w.op("VZEROUPPER")
+	w.op("RET")
+}
+
+// backwardY writes backwardYF32A<acc>: the y terms of backwardCPML on a
+// y-band row, into a.sum; see backwardBandY. Coefficient vectors at R14:
+// 0 ay, 1 (1+by)·cY, 2 1+by, 3 by, then for each k: 1+b and b of row y+k,
+// 1+b and b of row y−k, and the weights of t₊ and t₋ (rows y±k) in the
+// second derivative, in the first (b'), of ψ on rows y±k, and of t₊ and
+// t₋ in ψ's update (d1y, −d1y).
+func backwardY(w *asmWriter, h int) {
+	v := func(j int) string { return fmt.Sprintf("%d(R14)", 32*j) }
+	kv := func(k, j int) string { return v(4 + 12*(k-1) + j) }
+	fmt.Fprintf(w, "\n// func backwardYF32A%d(a *backwardYArgs)\nTEXT ·backwardYF32A%d(SB), NOSPLIT, $0-8\n", 2*h, 2*h)
+	w.op("MOVQ a+0(FP), R14")
+	w.op("MOVQ 0(R14), AX")  // μ, row y−h
+	w.op("MOVQ 8(R14), BX")  // ψ, row y−h
+	w.op("MOVQ 16(R14), CX") // ζ, row y−h
+	w.op("MOVQ 24(R14), DX")
+	w.op("MOVQ 32(R14), DI")
+	w.op("MOVQ 40(R14), R12")
+	w.op("MOVQ 48(R14), R13")
+	w.strides(56)
+	w.op("ADDQ $%d, R14", yArgsCoef)
+	fmt.Fprintf(w, "loopBY%d:\n", h)
+	w.op("VMOVUPS %s, Y0", rowOperand(0, "AX", h)) // μ
+	w.op("VMOVUPS %s, Y1", rowOperand(0, "CX", h)) // ζ
+	w.op("VMULPS %s, Y1, Y2", v(3))
+	w.op("VFMADD231PS %s, Y0, Y2", v(2))
+	w.op("VMULPS %s, Y2, Y2", v(1)) // second derivative
+	w.op("VXORPS Y3, Y3, Y3")       // first derivative
+	w.op("VXORPS Y4, Y4, Y4")       // ψ's term
+	for k := 1; k <= h; k++ {
+		w.op("VMOVUPS %s, Y5", rowOperand(0, "CX", h+k))
+		w.op("VMULPS %s, Y5, Y5", kv(k, 1))
+		w.op("VMOVUPS %s, Y6", rowOperand(0, "AX", h+k))
+		w.op("VFMADD231PS %s, Y6, Y5", kv(k, 0)) // t₊
+		w.op("VMOVUPS %s, Y6", rowOperand(0, "CX", h-k))
+		w.op("VMULPS %s, Y6, Y6", kv(k, 3))
+		w.op("VMOVUPS %s, Y7", rowOperand(0, "AX", h-k))
+		w.op("VFMADD231PS %s, Y7, Y6", kv(k, 2)) // t₋
+		w.op("VFMADD231PS %s, Y5, Y2", kv(k, 4))
+		w.op("VFMADD231PS %s, Y6, Y2", kv(k, 5))
+		w.op("VFMADD231PS %s, Y5, Y3", kv(k, 6))
+		w.op("VFMADD231PS %s, Y6, Y3", kv(k, 8))
+		w.op("VMOVUPS %s, Y7", rowOperand(0, "BX", h+k))
+		w.op("VFMADD231PS %s, Y7, Y3", kv(k, 7))
+		w.op("VMOVUPS %s, Y7", rowOperand(0, "BX", h-k))
+		w.op("VFMADD231PS %s, Y7, Y3", kv(k, 9))
+		w.op("VFMADD231PS %s, Y5, Y4", kv(k, 10))
+		w.op("VFMADD231PS %s, Y6, Y4", kv(k, 11))
+	}
+	w.op("VSUBPS Y3, Y2, Y2")
+	w.op("VMOVUPS Y2, (R12)") // y terms of the sum
+	w.op("VMOVUPS %s, Y5", rowOperand(0, "BX", h))
+	w.op("VSUBPS Y4, Y5, Y5")
+	w.op("VMULPS %s, Y5, Y5", v(0))
+	w.op("VMOVUPS Y5, (DX)") // ψ next
+	w.op("VADDPS Y1, Y0, Y0")
+	w.op("VMULPS %s, Y0, Y0", v(0))
+	w.op("VMOVUPS Y0, (DI)") // ζ next
+	for _, r := range []string{"AX", "BX", "CX", "DX", "DI", "R12"} {
+		w.op("ADDQ $32, %s", r)
+	}
+	w.op("DECQ R13")
+	w.op("JNZ loopBY%d", h)
+	w.op("VZEROUPPER")
+	w.op("RET")
+}
+
+// backwardX writes backwardXF32A<acc>: backwardCPML on the x-band segment
+// of rows outside the y band, without the gradient (the caller adds it).
+// The table at R14 starts with cY, 2, then for each k d2y, d1x, −d1x;
+// then one block per vector of columns: ax, (1+bx)·cX, 1+bx, bx, then
+// for each k 1+b and b of column x+k, 1+b and b of column x−k, and the
+// weights of t₊ and t₋ in the second derivative, in the first (b'), and
+// of ψ on columns x±k. R15 is the block's offset.
+func backwardX(w *asmWriter, h int) {
+	consts := 2 + 3*h
+	block := 32 * (4 + 10*h)
+	c := func(j int) string { return fmt.Sprintf("%d(R14)", 32*j) }
+	kc := func(k, j int) string { return c(2 + 3*(k-1) + j) }
+	b := func(j int) string { return fmt.Sprintf("%d(R14)(R15*1)", 32*(consts+j)) }
+	kb := func(k, j int) string { return b(4 + 10*(k-1) + j) }
+	fmt.Fprintf(w, "\n// func backwardXF32A%d(a *bandXArgs)\nTEXT ·backwardXF32A%d(SB), NOSPLIT, $24-8\n", 2*h, 2*h)
+	w.op("MOVQ a+0(FP), R14")
+	w.op("MOVQ %d(R14), AX", xArgsNVec)
+	w.op("IMULQ $%d, AX", block)
+	w.op("MOVQ AX, end-24(SP)")
+	w.op("MOVQ %d(R14), AX", xArgsRows)
+	w.op("MOVQ AX, rows-8(SP)")
+	w.op("MOVQ %d(R14), AX", xArgsNVec)
+	w.op("SHLQ $5, AX")
+	w.op("NEGQ AX")
+	w.op("ADDQ %d(R14), AX", xArgsStr)
+	w.op("MOVQ AX, adv-16(SP)")
+	w.strides(xArgsStr)
+	w.op("MOVQ 0(R14), AX") // μ, row y−h
+	w.op("MOVQ 8(R14), BX")
+	w.op("MOVQ 16(R14), CX")
+	w.op("MOVQ 24(R14), DX")
+	w.op("MOVQ 32(R14), DI")
+	w.op("MOVQ 40(R14), SI")
+	w.op("MOVQ 48(R14), R12")
+	w.op("MOVQ 64(R14), R14")
+	fmt.Fprintf(w, "rowBX%d:\n", h)
+	for _, r := range []string{"BX", "CX", "DX", "DI", "SI", "R12"} {
+		w.op("PREFETCHT0 %s", rowOperand(0, r, prefetchRows))
+		w.op("PREFETCHT0 %s", rowOperand(64, r, prefetchRows))
+	}
+	base, m := "AX", 2*h+prefetchRows
+	if m > 8 {
+		w.op("LEAQ %s, R15", rowOperand(0, "AX", 8))
+		base, m = "R15", m-8
+	}
+	w.op("PREFETCHT0 %s", rowOperand(0, base, m))
+	w.op("PREFETCHT0 %s", rowOperand(64, base, m))
+	w.op("XORQ R15, R15")
+	fmt.Fprintf(w, "loopBX%d:\n", h)
+	w.op("VMOVUPS %s, Y0", rowOperand(0, "AX", h)) // μ
+	w.op("VMULPS %s, Y0, Y1", c(0))                // sum, y part
+	for k := 1; k <= h; k++ {
+		w.op("VMOVUPS %s, Y4", rowOperand(0, "AX", h+k))
+		w.op("VADDPS %s, Y4, Y4", rowOperand(0, "AX", h-k))
+		w.op("VFMADD231PS %s, Y4, Y1", kc(k, 0))
+	}
+	w.op("VMOVUPS (CX), Y8") // ζ
+	w.op("VMULPS %s, Y8, Y2", b(3))
+	w.op("VFMADD231PS %s, Y0, Y2", b(2))
+	w.op("VMULPS %s, Y2, Y2", b(1)) // second derivative
+	w.op("VXORPS Y3, Y3, Y3")       // first derivative
+	w.op("VXORPS Y5, Y5, Y5")       // ψ's term
+	for k := 1; k <= h; k++ {
+		w.op("VMOVUPS %d(CX), Y6", 4*k)
+		w.op("VMULPS %s, Y6, Y6", kb(k, 1))
+		w.op("VMOVUPS %s, Y7", rowOperand(4*k, "AX", h))
+		w.op("VFMADD231PS %s, Y7, Y6", kb(k, 0)) // t₊
+		w.op("VMOVUPS %d(CX), Y7", -4*k)
+		w.op("VMULPS %s, Y7, Y7", kb(k, 3))
+		w.op("VMOVUPS %s, Y9", rowOperand(-4*k, "AX", h))
+		w.op("VFMADD231PS %s, Y9, Y7", kb(k, 2)) // t₋
+		w.op("VFMADD231PS %s, Y6, Y2", kb(k, 4))
+		w.op("VFMADD231PS %s, Y7, Y2", kb(k, 5))
+		w.op("VFMADD231PS %s, Y6, Y3", kb(k, 6))
+		w.op("VFMADD231PS %s, Y7, Y3", kb(k, 8))
+		w.op("VMOVUPS %d(BX), Y9", 4*k)
+		w.op("VFMADD231PS %s, Y9, Y3", kb(k, 7))
+		w.op("VMOVUPS %d(BX), Y9", -4*k)
+		w.op("VFMADD231PS %s, Y9, Y3", kb(k, 9))
+		w.op("VFMADD231PS %s, Y6, Y5", kc(k, 1))
+		w.op("VFMADD231PS %s, Y7, Y5", kc(k, 2))
+	}
+	w.op("VSUBPS Y3, Y2, Y2")
+	w.op("VADDPS Y2, Y1, Y1")
+	w.op("VMOVUPS %s, Y4", b(0)) // a
+	w.op("VMOVUPS (BX), Y9")
+	w.op("VSUBPS Y5, Y9, Y9")
+	w.op("VMULPS Y4, Y9, Y9")
+	w.op("VMOVUPS Y9, (DX)") // ψ next
+	w.op("VADDPS Y8, Y0, Y9")
+	w.op("VMULPS Y4, Y9, Y9")
+	w.op("VMOVUPS Y9, (DI)") // ζ next
+	w.op("VMULPS %s, Y0, Y0", c(1))
+	w.op("VSUBPS (SI), Y0, Y0")
+	w.op("VFMADD231PS (R12), Y1, Y0")
+	w.op("VMOVUPS Y0, (SI)")
+	for _, r := range []string{"AX", "BX", "CX", "DX", "DI", "SI", "R12"} {
+		w.op("ADDQ $32, %s", r)
+	}
+	w.op("ADDQ $%d, R15", block)
+	w.op("CMPQ R15, end-24(SP)")
+	w.op("JLT loopBX%d", h)
+	w.op("MOVQ adv-16(SP), R15")
+	for _, r := range []string{"AX", "BX", "CX", "DX", "DI", "SI", "R12"} {
+		w.op("ADDQ R15, %s", r)
+	}
+	w.op("DECQ rows-8(SP)")
+	w.op("JNZ rowBX%d", h)
+	w.op("VZEROUPPER")
+	w.op("RET")
 }

@@ -83,12 +83,8 @@ func backwardInterior[T Float](s *stencil[T], f *rowFields[T], i0, i1, nx int) {
 			interiorF32(s, &plain, i0, i1, nx)
 			return
 		}
-		switch s.h {
-{{- range .}}{{if eq .Mode "grad"}}{{if eq .Type "float32"}}
-		case {{.H}}:
-			{{.Name}}(s, f, i0, i1, nx)
-{{- end}}{{end}}{{end}}
-		}
+		interiorGradF32(s, f, i0, i1, nx)
+		return
 	case *stencil[float64]:
 		f := any(f).(*rowFields[float64])
 		switch {
@@ -100,7 +96,7 @@ func backwardInterior[T Float](s *stencil[T], f *rowFields[T], i0, i1, nx int) {
 	}
 	archsimd.ClearAVXUpperBits()
 }
-{{range $k := .}}{{if or (eq .Type "float64") (eq .Mode "grad")}}
+{{range $k := .}}{{if eq .Type "float64"}}
 // {{.Name}}: {{.Type}}, accuracy {{mul .H 2}}, mode {{.Mode}}.
 func {{.Name}}(s *stencil[{{.Type}}], f *rowFields[{{.Type}}], i0, i1, nx int) {
 	// One bounds check per call: the extreme cells any load or store of
@@ -543,9 +539,136 @@ func forwardBandXY{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}]
 	archsimd.ClearAVXUpperBits()
 }
 
-// backwardBand{{.Sfx}}A{{.Acc}} is backwardCPML for {{.Type}}, accuracy {{.Acc}}, {{.Lanes}} cells
+{{- if eq .Sfx "F32"}}
+// backwardBandF32A{{.Acc}} is backwardCPML for float32, accuracy {{.Acc}}, on
+// columns [x0, x1) of rows [y0, y1), split by direction like
+// forwardBandF32A{{.Acc}}: the y terms of y-band rows and the x-band segments
+// of the other rows in assembly, the corners in backwardBandXYF32A{{.Acc}}.
+func backwardBandF32A{{.Acc}}(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
+	nx := p.NX
+	if y1 <= y0 || x1 <= x0 {
+		return
+	}
+	// Bounds of every access of this function and the loops it calls.
+	_ = f.u[(y1-1+{{.H}})*nx+x1-1+{{.H}}]
+	_ = f.u[(y0-{{.H}})*nx+x0-{{.H}}]
+	_, _ = p.AY[y1-1], p.AY[y0]
+	_, _ = p.BY[y1-1+{{.H}}], p.BY[y0-{{.H}}]
+	_, _ = p.DBY[y1-1+{{.H}}], p.DBY[y0-{{.H}}]
+	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
+	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
+	_ = f.un[len(f.u)-1]
+	_ = f.c[y1*nx-1]
+	if f.g != nil {
+		_, _ = f.w[y1*nx-1], f.g[y1*nx-1]
+	}
+	mx0 := min(max(s.x0, x0), x1)
+	mx1 := min(max(s.x1, mx0), x1)
+	for y := y0; y < y1; {
+		e := y + 1
+		for e < y1 && s.bandY[e] == s.bandY[y] {
+			e++
+		}
+		if s.bandY[y] {
+			for r := y; r < e; r++ {
+				backwardBandXYF32A{{.Acc}}(p, s, f, r, r+1, x0, mx0)
+				backwardBandYF32A{{.Acc}}(p, s, f, r, mx0, mx1)
+				backwardBandXYF32A{{.Acc}}(p, s, f, r, r+1, mx1, x1)
+			}
+		} else if t := s.xTableBackward(p, x0, x1); t != nil {
+			backwardBandXF32A{{.Acc}}(p, s, f, t, y, e, x0, x1)
+		} else {
+			backwardBandXYF32A{{.Acc}}(p, s, f, y, e, x0, x1)
+		}
+		y = e
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// backwardBandYF32A{{.Acc}} is backwardCPML on columns [x0, x1) of row y, a
+// y-band row, where no column is in the x band. The caller checked bounds.
+// Two passes over pieces of the row: the CPML y terms into a scratch row
+// (assembly), then the plain x terms, the gradient and the update.
+func backwardBandYF32A{{.Acc}}(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+	const size = 4
+	const L = 8
+	const step = L * size
+	const piece = 64 * L
+	if x1-x0 < L {
+		backwardCPML(p, s, f, y, x0, x1)
+		return
+	}
+	nx := p.NX
+	ld := func(p unsafe.Pointer, off int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, off)) }
+	at := func(v []float32, x int) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(unsafe.SliceData(v)), (y*nx+x)*size) }
+	vc := s.vec.(*vecCoefF32)
+	ya := backwardYArgs{stride: nx * size}
+	ya.coef[0], ya.coef[1] = splat(p.AY[y]), splat((1+p.BY[y])*s.d2y0)
+	ya.coef[2], ya.coef[3] = splat(1+p.BY[y]), splat(p.BY[y])
+{{- range .Ks}}
+	backwardYWeights(&ya, {{.}}, s.d1y[{{.}}], s.d2y[{{.}}], p.BY[y+{{.}}], p.DBY[y+{{.}}], p.BY[y-{{.}}], p.DBY[y-{{.}}])
+{{- end}}
+	var ysum [piece]float32
+	psum := unsafe.Pointer(&ysum[0])
+	x := x0
+	for x+L <= x1 {
+		n := min(piece, (x1-x)/L*L) / L
+		ya.mu, ya.psi, ya.zeta = at(f.u, x-{{.H}}*nx), at(f.psiY, x-{{.H}}*nx), at(f.zetaY, x-{{.H}}*nx)
+		ya.psin, ya.zetan, ya.sum, ya.n = at(f.psiYn, x), at(f.zetaYn, x), psum, n
+		backwardYF32A{{.Acc}}(&ya)
+		pu, pun, pc, ps := at(f.u, x), at(f.un, x), at(f.c, x), psum
+		var pw, pg unsafe.Pointer
+		if f.g != nil {
+			pw, pg = at(f.w, x), at(f.g, x)
+		}
+		cX, two := vc.cX, vc.two
+{{- range .Ks}}
+		cx{{.}} := vc.d2x[{{.}}]
+{{- end}}
+		for j := 0; j < n; j++ {
+			muc := archsimd.LoadFloat32x8(ld(pu, 0))
+			sum := muc.MulAdd(cX, archsimd.LoadFloat32x8(ld(ps, 0)))
+{{- range .Ks}}
+			sum = archsimd.LoadFloat32x8(ld(pu, {{.}}*size)).Add(archsimd.LoadFloat32x8(ld(pu, -{{.}}*size))).MulAdd(cx{{.}}, sum)
+{{- end}}
+			if pg != nil {
+				archsimd.LoadFloat32x8(ld(pw, 0)).MulAdd(muc, archsimd.LoadFloat32x8(ld(pg, 0))).Store(ld(pg, 0))
+				pw, pg = unsafe.Add(pw, step), unsafe.Add(pg, step)
+			}
+			next := muc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+			archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(sum, next).Store(ld(pun, 0))
+			pu, pun, pc, ps = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step), unsafe.Add(ps, step)
+		}
+		x += n * L
+	}
+	if x < x1 {
+		archsimd.ClearAVXUpperBits()
+		backwardCPML(p, s, f, y, x, x1)
+	}
+}
+
+// backwardBandXF32A{{.Acc}} is backwardCPML on the x-band segment [x0, x1)
+// of rows [y0, y1), none of them a y-band row, with its table t; the
+// gradient is added row by row after the assembly loop. The caller
+// checked bounds.
+func backwardBandXF32A{{.Acc}}(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) {
+	const size = 4
+	nx := p.NX
+	ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+	at := func(v []float32, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
+	i := y0*nx + x0
+	a := bandXArgs{u: at(f.u, i-{{.H}}*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
+		un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / 8, rows: y1 - y0, stride: nx * size}
+	backwardXF32A{{.Acc}}(&a)
+	if f.g != nil {
+		addProductRowsF32(f.g, f.w, f.u, i, y1-y0, x1-x0, nx)
+	}
+}
+{{- end}}
+
+// backwardBand{{if eq .Sfx "F32"}}XY{{end}}{{.Sfx}}A{{.Acc}} is backwardCPML for {{.Type}}, accuracy {{.Acc}}, {{.Lanes}} cells
 // at a time, on columns [x0, x1) of rows [y0, y1).
-func backwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y0, y1, x0, x1 int) {
+func backwardBand{{if eq .Sfx "F32"}}XY{{end}}{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof({{.Type}}(0)))
 	const L = {{.Lanes}}
