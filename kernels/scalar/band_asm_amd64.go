@@ -28,6 +28,19 @@ type bandXArgs struct {
 	nvec, rows, stride                         int
 }
 
+// segmentArgs are the operands of an x-band segment's assembly loop,
+// forward or adjoint, without W.
+func segmentArgs(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) bandXArgs {
+	const size = 4
+	nx := p.NX
+	at := func(v []float32, i int) unsafe.Pointer {
+		return unsafe.Add(unsafe.Pointer(unsafe.SliceData(v)), i*size)
+	}
+	i := y0*nx + x0
+	return bandXArgs{u: at(f.u, i-s.h*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
+		un: at(f.un, i), c: at(f.c, i), table: unsafe.Pointer(unsafe.SliceData(t)), nvec: (x1 - x0) / 8, rows: y1 - y0, stride: nx * size}
+}
+
 //go:noescape
 func bandYF32A2(a *bandYArgs)
 
@@ -90,14 +103,19 @@ func xBandTable[T Float](p *Problem[T], s *stencil[T], x0, x1 int) []T {
 		bc(s.d2x[k])
 	}
 	for x := x0; x < x1; x += 8 {
-		cols := func(v []T) { t = append(t, v[x:x+8]...) }
-		cols(p.AX)
-		cols(p.BX)
-		cols(s.opbX)
-		cols(p.DBX)
+		col := func(f func(x int) T) {
+			for j := x; j < x+8; j++ {
+				t = append(t, f(j))
+			}
+		}
+		col(func(x int) T { return p.AX[x] })
+		col(func(x int) T { return p.BX[x] })
+		col(func(x int) T { return 1 + p.BX[x] })
+		col(func(x int) T { return p.DBX[x] })
 		for k := 1; k <= s.h; k++ {
-			cols(s.cxUp[k])
-			cols(s.cxDn[k])
+			d1 := s.d1x[k]
+			col(func(x int) T { return d1 * p.AX[x+k] })
+			col(func(x int) T { return -d1 * p.AX[x-k] })
 		}
 	}
 	return t
@@ -143,36 +161,49 @@ func interiorF32A6(a *interiorArgs)
 //go:noescape
 func interiorF32A8(a *interiorArgs)
 
-// interiorF32 is forwardInterior for float32: whole vectors in assembly,
-// the tail in Go.
+// interiorKernelsF32 are the assembly interior loops: forward, then with
+// the gradient, by half-stencil h.
+var interiorKernelsF32 = [2][5]func(*interiorArgs){
+	{1: interiorF32A2, 2: interiorF32A4, 3: interiorF32A6, 4: interiorF32A8},
+	{1: interiorGradF32A2, 2: interiorGradF32A4, 3: interiorGradF32A6, 4: interiorGradF32A8},
+}
+
+// interiorF32 is forwardInterior for float32, and backwardInterior when
+// f.g is set (W read from f.w, g += W·μ): whole vectors in assembly, the
+// tail in Go.
 func interiorF32(s *stencil[float32], f *rowFields[float32], i0, i1, nx int) {
 	const size = 4
+	grad := f.g != nil
 	n := (i1 - i0) / 8
 	if n > 0 {
 		// One bounds check for the extreme cells the loop touches.
-		_, _ = f.u[i0-s.h*nx-s.h], f.u[i0+8*n-1+s.h*nx+s.h]
-		_, _ = f.un[i0+8*n-1], f.c[i0+8*n-1]
+		last := i0 + 8*n - 1
+		_, _ = f.u[i0-s.h*nx-s.h], f.u[last+s.h*nx+s.h]
+		_, _ = f.un[last], f.c[last]
 		at := func(v []float32, i int) unsafe.Pointer {
 			return unsafe.Add(unsafe.Pointer(unsafe.SliceData(v)), i*size)
 		}
 		a := interiorArgs{u: at(f.u, i0-s.h*nx), un: at(f.un, i0), c: at(f.c, i0), coef: unsafe.Pointer(&s.interiorCoef[0]), n: n, stride: nx * size}
 		if f.w != nil {
-			_ = f.w[i0+8*n-1]
+			_ = f.w[last]
 			a.w = at(f.w, i0)
 		}
-		switch s.h {
-		case 1:
-			interiorF32A2(&a)
-		case 2:
-			interiorF32A4(&a)
-		case 3:
-			interiorF32A6(&a)
-		case 4:
-			interiorF32A8(&a)
+		if grad {
+			_ = f.g[last]
+			a.g = at(f.g, i0)
 		}
+		k := 0
+		if grad {
+			k = 1
+		}
+		interiorKernelsF32[k][s.h](&a)
 	}
 	if i := i0 + 8*n; i < i1 {
-		forwardInteriorGeneric(s, f, i, i1, nx)
+		if grad {
+			backwardInteriorGeneric(s, f, i, i1, nx)
+		} else {
+			forwardInteriorGeneric(s, f, i, i1, nx)
+		}
 	}
 }
 
@@ -250,35 +281,6 @@ func backwardXF32A6(a *bandXArgs)
 
 //go:noescape
 func backwardXF32A8(a *bandXArgs)
-
-// interiorGradF32 is backwardInterior for float32 with the gradient:
-// whole vectors in assembly, the tail in Go.
-func interiorGradF32(s *stencil[float32], f *rowFields[float32], i0, i1, nx int) {
-	const size = 4
-	n := (i1 - i0) / 8
-	if n > 0 {
-		_, _ = f.u[i0-s.h*nx-s.h], f.u[i0+8*n-1+s.h*nx+s.h]
-		_, _, _, _ = f.un[i0+8*n-1], f.c[i0+8*n-1], f.w[i0+8*n-1], f.g[i0+8*n-1]
-		at := func(v []float32, i int) unsafe.Pointer {
-			return unsafe.Add(unsafe.Pointer(unsafe.SliceData(v)), i*size)
-		}
-		a := interiorArgs{u: at(f.u, i0-s.h*nx), un: at(f.un, i0), c: at(f.c, i0), w: at(f.w, i0), g: at(f.g, i0),
-			coef: unsafe.Pointer(&s.interiorCoef[0]), n: n, stride: nx * size}
-		switch s.h {
-		case 1:
-			interiorGradF32A2(&a)
-		case 2:
-			interiorGradF32A4(&a)
-		case 3:
-			interiorGradF32A6(&a)
-		case 4:
-			interiorGradF32A8(&a)
-		}
-	}
-	if i := i0 + 8*n; i < i1 {
-		backwardInteriorGeneric(s, f, i, i1, nx)
-	}
-}
 
 // xBackwardTable lays out what backwardXF32A<acc> reads, in its order:
 // cY, 2, then for each k d2y, d1x, −d1x; then per vector of columns ax,

@@ -58,7 +58,7 @@ func backwardInterior[T Float](s *stencil[T], f *rowFields[T], i0, i1, nx int) {
 			interiorF32(s, &plain, i0, i1, nx)
 			return
 		}
-		interiorGradF32(s, f, i0, i1, nx)
+		interiorF32(s, f, i0, i1, nx)
 		return
 	case *stencil[float64]:
 		f := any(f).(*rowFields[float64])
@@ -833,12 +833,11 @@ func backwardBand[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1
 	}
 }
 
-// forwardBandF32A2 is forwardCPML for float32, accuracy 2, 8 cells
-// at a time, on columns [x0, x1) of rows [y0, y1). Most band cells have
-// CPML terms in one direction only: the middle of a y-band row, and the
-// x-band segments of the other rows. Each of those gets its own loop,
-// free of the other direction's terms and of per-vector branches; only
-// the corners run the loop with both.
+// forwardBandF32A2 is forwardCPML for float32, accuracy 2, on
+// columns [x0, x1) of rows [y0, y1). Most band cells have CPML terms in
+// one direction only: the middle of a y-band row, and the x-band segments
+// of the other rows. Those run in assembly, free of the other direction's
+// terms; only the corners run the Go loop with both.
 func forwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	if y1 <= y0 || x1 <= x0 {
@@ -854,14 +853,11 @@ func forwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 	_, _ = p.BY[y1-1], p.DBY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
-	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+1], p.BX[x1-1]
-	_ = p.DBX[x1-1]
+	_ = f.un[len(f.u)-1]
 	_ = f.c[y1*nx-1]
 	if f.w != nil {
 		_ = f.w[y1*nx-1]
 	}
-	_, _ = s.cxUp[1][x1-1], s.cxDn[1][x1-1]
-	_ = s.opbX[x1-1]
 	// [mx0, mx1): the columns of [x0, x1) outside the x band.
 	mx0 := min(max(s.x0, x0), x1)
 	mx1 := min(max(s.x1, mx0), x1)
@@ -876,8 +872,10 @@ func forwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 				forwardBandYF32A2(p, s, f, r, mx0, mx1)
 				forwardBandXYF32A2(p, s, f, r, r+1, mx1, x1)
 			}
+		} else if t := s.xTable(p, x0, x1); t != nil {
+			forwardBandXF32A2(p, s, f, t, y, e, x0, x1)
 		} else {
-			forwardBandXF32A2(p, s, f, y, e, x0, x1)
+			forwardBandXYF32A2(p, s, f, y, e, x0, x1)
 		}
 		y = e
 	}
@@ -886,12 +884,11 @@ func forwardBandF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 
 // forwardBandYF32A2 is forwardCPML on columns [x0, x1) of row y, a
 // y-band row, where no column is in the x band. The caller checked bounds.
-// It runs in two passes over pieces of the row: the CPML y terms into wy,
-// then the plain x terms and the update. Together in one loop they need
-// more vector registers than AVX2 has, and the spills cost more than the
-// scratch row, which stays in L1.
+// Two passes over pieces of the row: the CPML y terms into a scratch row
+// (assembly), then the plain x terms and the update. In one loop they
+// need more vector registers than AVX2 has; the scratch stays in L1.
 func forwardBandYF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float32(0)))
+	const size = 4
 	const L = 8
 	const step = L * size
 	const piece = 64 * L
@@ -949,73 +946,20 @@ func forwardBandYF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	}
 }
 
-// forwardBandXF32A2 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), none of them a y-band row. The caller checked bounds.
-func forwardBandXF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float32(0)))
-	const L = 8
-	nx := p.NX
-	ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
-	if t := s.xTable(p, x0, x1); t != nil && y1 > y0 {
-		at := func(v []float32, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
-		i := y0*nx + x0
-		a := bandXArgs{u: at(f.u, i-1*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
-			un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / L, rows: y1 - y0, stride: nx * size}
-		if f.w != nil {
-			a.w = at(f.w, i)
-		}
-		bandXF32A2(&a)
-		return
-	}
-	ld := func(p unsafe.Pointer, off int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, off)) }
-	vc := s.vec.(*vecCoefF32)
-	cY, cX, two := vc.cY, vc.cX, vc.two
-	u, un, c := ptr(f.u), ptr(f.un), ptr(f.c)
-	psi, psin, zeta, zetan := ptr(f.psiX), ptr(f.psiXn), ptr(f.zetaX), ptr(f.zetaXn)
-	pax, pbx, pdbx, popbx := ptr(p.AX), ptr(p.BX), ptr(p.DBX), ptr(s.opbX)
-	pcu1, pcd1 := ptr(s.cxUp[1]), ptr(s.cxDn[1])
-	oy1 := 1 * nx * size
-	var w0 unsafe.Pointer
+// forwardBandXF32A2 is forwardCPML on the x-band segment [x0, x1) of
+// rows [y0, y1), none of them a y-band row, with its table t. The caller
+// checked bounds.
+func forwardBandXF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) {
+	a := segmentArgs(p, s, f, t, y0, y1, x0, x1)
 	if f.w != nil {
-		w0 = ptr(f.w)
+		a.w = unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.w)), (y0*p.NX+x0)*4)
 	}
-	for y := y0; y < y1; y++ {
-		x := x0
-		for ; x+L <= x1; x += L {
-			i := (y*nx + x) * size
-			xo := x * size
-			uc := archsimd.LoadFloat32x8(ld(u, i))
-			w := uc.Mul(cY)
-			w = archsimd.LoadFloat32x8(ld(u, i+oy1)).Add(archsimd.LoadFloat32x8(ld(u, i-oy1))).MulAdd(vc.d2y[1], w)
-			var ux, uxx, dpsi archsimd.Float32x8
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+1*size)), archsimd.LoadFloat32x8(ld(u, i-1*size))
-				ux = r.Sub(l).Mul(vc.d1x[1])
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uc.Mul(cX))
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i+size)).Mul(archsimd.LoadFloat32x8(ld(pcu1, xo)))
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i-1*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcd1, xo)), dpsi)
-			}
-			ax, bx, opbx := archsimd.LoadFloat32x8(ld(pax, xo)), archsimd.LoadFloat32x8(ld(pbx, xo)), archsimd.LoadFloat32x8(ld(popbx, xo))
-			tmp := opbx.MulAdd(uxx, archsimd.LoadFloat32x8(ld(pdbx, xo)).MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat32x8(ld(zeta, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat32x8(ld(psi, i)))).Store(ld(psin, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetan, i))
-			if w0 != nil {
-				w.Store(ld(w0, i))
-			}
-			next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
-			archsimd.LoadFloat32x8(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
-		}
-		if x < x1 {
-			archsimd.ClearAVXUpperBits()
-			forwardCPML(p, s, f, y, x, x1)
-		}
-	}
+	bandXF32A2(&a)
 }
 
-// forwardBandXYF32A2 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), any of them in either band. The caller checked bounds.
+// forwardBandXYF32A2 is forwardCPML for float32, accuracy 2, 8
+// cells at a time, on columns [x0, x1) of rows [y0, y1), any of them in
+// either band.
 func forwardBandXYF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
@@ -1218,16 +1162,10 @@ func backwardBandYF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[f
 // gradient is added row by row after the assembly loop. The caller
 // checked bounds.
 func backwardBandXF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) {
-	const size = 4
-	nx := p.NX
-	ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
-	at := func(v []float32, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
-	i := y0*nx + x0
-	a := bandXArgs{u: at(f.u, i-1*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
-		un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / 8, rows: y1 - y0, stride: nx * size}
+	a := segmentArgs(p, s, f, t, y0, y1, x0, x1)
 	backwardXF32A2(&a)
 	if f.g != nil {
-		addProductRowsF32(f.g, f.w, f.u, i, y1-y0, x1-x0, nx)
+		addProductRowsF32(f.g, f.w, f.u, y0*p.NX+x0, y1-y0, x1-x0, p.NX)
 	}
 }
 
@@ -1346,12 +1284,11 @@ func backwardBandXYF32A2(p *Problem[float32], s *stencil[float32], f *rowFields[
 	archsimd.ClearAVXUpperBits()
 }
 
-// forwardBandF32A4 is forwardCPML for float32, accuracy 4, 8 cells
-// at a time, on columns [x0, x1) of rows [y0, y1). Most band cells have
-// CPML terms in one direction only: the middle of a y-band row, and the
-// x-band segments of the other rows. Each of those gets its own loop,
-// free of the other direction's terms and of per-vector branches; only
-// the corners run the loop with both.
+// forwardBandF32A4 is forwardCPML for float32, accuracy 4, on
+// columns [x0, x1) of rows [y0, y1). Most band cells have CPML terms in
+// one direction only: the middle of a y-band row, and the x-band segments
+// of the other rows. Those run in assembly, free of the other direction's
+// terms; only the corners run the Go loop with both.
 func forwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	if y1 <= y0 || x1 <= x0 {
@@ -1367,15 +1304,11 @@ func forwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 	_, _ = p.BY[y1-1], p.DBY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
-	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+2], p.BX[x1-1]
-	_ = p.DBX[x1-1]
+	_ = f.un[len(f.u)-1]
 	_ = f.c[y1*nx-1]
 	if f.w != nil {
 		_ = f.w[y1*nx-1]
 	}
-	_, _ = s.cxUp[1][x1-1], s.cxDn[1][x1-1]
-	_, _ = s.cxUp[2][x1-1], s.cxDn[2][x1-1]
-	_ = s.opbX[x1-1]
 	// [mx0, mx1): the columns of [x0, x1) outside the x band.
 	mx0 := min(max(s.x0, x0), x1)
 	mx1 := min(max(s.x1, mx0), x1)
@@ -1390,8 +1323,10 @@ func forwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 				forwardBandYF32A4(p, s, f, r, mx0, mx1)
 				forwardBandXYF32A4(p, s, f, r, r+1, mx1, x1)
 			}
+		} else if t := s.xTable(p, x0, x1); t != nil {
+			forwardBandXF32A4(p, s, f, t, y, e, x0, x1)
 		} else {
-			forwardBandXF32A4(p, s, f, y, e, x0, x1)
+			forwardBandXYF32A4(p, s, f, y, e, x0, x1)
 		}
 		y = e
 	}
@@ -1400,12 +1335,11 @@ func forwardBandF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 
 // forwardBandYF32A4 is forwardCPML on columns [x0, x1) of row y, a
 // y-band row, where no column is in the x band. The caller checked bounds.
-// It runs in two passes over pieces of the row: the CPML y terms into wy,
-// then the plain x terms and the update. Together in one loop they need
-// more vector registers than AVX2 has, and the spills cost more than the
-// scratch row, which stays in L1.
+// Two passes over pieces of the row: the CPML y terms into a scratch row
+// (assembly), then the plain x terms and the update. In one loop they
+// need more vector registers than AVX2 has; the scratch stays in L1.
 func forwardBandYF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float32(0)))
+	const size = 4
 	const L = 8
 	const step = L * size
 	const piece = 64 * L
@@ -1467,83 +1401,20 @@ func forwardBandYF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	}
 }
 
-// forwardBandXF32A4 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), none of them a y-band row. The caller checked bounds.
-func forwardBandXF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float32(0)))
-	const L = 8
-	nx := p.NX
-	ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
-	if t := s.xTable(p, x0, x1); t != nil && y1 > y0 {
-		at := func(v []float32, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
-		i := y0*nx + x0
-		a := bandXArgs{u: at(f.u, i-2*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
-			un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / L, rows: y1 - y0, stride: nx * size}
-		if f.w != nil {
-			a.w = at(f.w, i)
-		}
-		bandXF32A4(&a)
-		return
-	}
-	ld := func(p unsafe.Pointer, off int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, off)) }
-	vc := s.vec.(*vecCoefF32)
-	cY, cX, two := vc.cY, vc.cX, vc.two
-	u, un, c := ptr(f.u), ptr(f.un), ptr(f.c)
-	psi, psin, zeta, zetan := ptr(f.psiX), ptr(f.psiXn), ptr(f.zetaX), ptr(f.zetaXn)
-	pax, pbx, pdbx, popbx := ptr(p.AX), ptr(p.BX), ptr(p.DBX), ptr(s.opbX)
-	pcu1, pcd1 := ptr(s.cxUp[1]), ptr(s.cxDn[1])
-	oy1 := 1 * nx * size
-	pcu2, pcd2 := ptr(s.cxUp[2]), ptr(s.cxDn[2])
-	oy2 := 2 * nx * size
-	var w0 unsafe.Pointer
+// forwardBandXF32A4 is forwardCPML on the x-band segment [x0, x1) of
+// rows [y0, y1), none of them a y-band row, with its table t. The caller
+// checked bounds.
+func forwardBandXF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) {
+	a := segmentArgs(p, s, f, t, y0, y1, x0, x1)
 	if f.w != nil {
-		w0 = ptr(f.w)
+		a.w = unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.w)), (y0*p.NX+x0)*4)
 	}
-	for y := y0; y < y1; y++ {
-		x := x0
-		for ; x+L <= x1; x += L {
-			i := (y*nx + x) * size
-			xo := x * size
-			uc := archsimd.LoadFloat32x8(ld(u, i))
-			w := uc.Mul(cY)
-			w = archsimd.LoadFloat32x8(ld(u, i+oy1)).Add(archsimd.LoadFloat32x8(ld(u, i-oy1))).MulAdd(vc.d2y[1], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+oy2)).Add(archsimd.LoadFloat32x8(ld(u, i-oy2))).MulAdd(vc.d2y[2], w)
-			var ux, uxx, dpsi archsimd.Float32x8
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+1*size)), archsimd.LoadFloat32x8(ld(u, i-1*size))
-				ux = r.Sub(l).Mul(vc.d1x[1])
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uc.Mul(cX))
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i+size)).Mul(archsimd.LoadFloat32x8(ld(pcu1, xo)))
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i-1*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcd1, xo)), dpsi)
-			}
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+2*size)), archsimd.LoadFloat32x8(ld(u, i-2*size))
-				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i+2*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcu2, xo)), dpsi)
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i-2*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcd2, xo)), dpsi)
-			}
-			ax, bx, opbx := archsimd.LoadFloat32x8(ld(pax, xo)), archsimd.LoadFloat32x8(ld(pbx, xo)), archsimd.LoadFloat32x8(ld(popbx, xo))
-			tmp := opbx.MulAdd(uxx, archsimd.LoadFloat32x8(ld(pdbx, xo)).MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat32x8(ld(zeta, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat32x8(ld(psi, i)))).Store(ld(psin, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetan, i))
-			if w0 != nil {
-				w.Store(ld(w0, i))
-			}
-			next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
-			archsimd.LoadFloat32x8(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
-		}
-		if x < x1 {
-			archsimd.ClearAVXUpperBits()
-			forwardCPML(p, s, f, y, x, x1)
-		}
-	}
+	bandXF32A4(&a)
 }
 
-// forwardBandXYF32A4 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), any of them in either band. The caller checked bounds.
+// forwardBandXYF32A4 is forwardCPML for float32, accuracy 4, 8
+// cells at a time, on columns [x0, x1) of rows [y0, y1), any of them in
+// either band.
 func forwardBandXYF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
@@ -1769,16 +1640,10 @@ func backwardBandYF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[f
 // gradient is added row by row after the assembly loop. The caller
 // checked bounds.
 func backwardBandXF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) {
-	const size = 4
-	nx := p.NX
-	ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
-	at := func(v []float32, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
-	i := y0*nx + x0
-	a := bandXArgs{u: at(f.u, i-2*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
-		un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / 8, rows: y1 - y0, stride: nx * size}
+	a := segmentArgs(p, s, f, t, y0, y1, x0, x1)
 	backwardXF32A4(&a)
 	if f.g != nil {
-		addProductRowsF32(f.g, f.w, f.u, i, y1-y0, x1-x0, nx)
+		addProductRowsF32(f.g, f.w, f.u, y0*p.NX+x0, y1-y0, x1-x0, p.NX)
 	}
 }
 
@@ -1924,12 +1789,11 @@ func backwardBandXYF32A4(p *Problem[float32], s *stencil[float32], f *rowFields[
 	archsimd.ClearAVXUpperBits()
 }
 
-// forwardBandF32A6 is forwardCPML for float32, accuracy 6, 8 cells
-// at a time, on columns [x0, x1) of rows [y0, y1). Most band cells have
-// CPML terms in one direction only: the middle of a y-band row, and the
-// x-band segments of the other rows. Each of those gets its own loop,
-// free of the other direction's terms and of per-vector branches; only
-// the corners run the loop with both.
+// forwardBandF32A6 is forwardCPML for float32, accuracy 6, on
+// columns [x0, x1) of rows [y0, y1). Most band cells have CPML terms in
+// one direction only: the middle of a y-band row, and the x-band segments
+// of the other rows. Those run in assembly, free of the other direction's
+// terms; only the corners run the Go loop with both.
 func forwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	if y1 <= y0 || x1 <= x0 {
@@ -1945,16 +1809,11 @@ func forwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 	_, _ = p.BY[y1-1], p.DBY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
-	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+3], p.BX[x1-1]
-	_ = p.DBX[x1-1]
+	_ = f.un[len(f.u)-1]
 	_ = f.c[y1*nx-1]
 	if f.w != nil {
 		_ = f.w[y1*nx-1]
 	}
-	_, _ = s.cxUp[1][x1-1], s.cxDn[1][x1-1]
-	_, _ = s.cxUp[2][x1-1], s.cxDn[2][x1-1]
-	_, _ = s.cxUp[3][x1-1], s.cxDn[3][x1-1]
-	_ = s.opbX[x1-1]
 	// [mx0, mx1): the columns of [x0, x1) outside the x band.
 	mx0 := min(max(s.x0, x0), x1)
 	mx1 := min(max(s.x1, mx0), x1)
@@ -1969,8 +1828,10 @@ func forwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 				forwardBandYF32A6(p, s, f, r, mx0, mx1)
 				forwardBandXYF32A6(p, s, f, r, r+1, mx1, x1)
 			}
+		} else if t := s.xTable(p, x0, x1); t != nil {
+			forwardBandXF32A6(p, s, f, t, y, e, x0, x1)
 		} else {
-			forwardBandXF32A6(p, s, f, y, e, x0, x1)
+			forwardBandXYF32A6(p, s, f, y, e, x0, x1)
 		}
 		y = e
 	}
@@ -1979,12 +1840,11 @@ func forwardBandF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 
 // forwardBandYF32A6 is forwardCPML on columns [x0, x1) of row y, a
 // y-band row, where no column is in the x band. The caller checked bounds.
-// It runs in two passes over pieces of the row: the CPML y terms into wy,
-// then the plain x terms and the update. Together in one loop they need
-// more vector registers than AVX2 has, and the spills cost more than the
-// scratch row, which stays in L1.
+// Two passes over pieces of the row: the CPML y terms into a scratch row
+// (assembly), then the plain x terms and the update. In one loop they
+// need more vector registers than AVX2 has; the scratch stays in L1.
 func forwardBandYF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float32(0)))
+	const size = 4
 	const L = 8
 	const step = L * size
 	const piece = 64 * L
@@ -2050,93 +1910,20 @@ func forwardBandYF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	}
 }
 
-// forwardBandXF32A6 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), none of them a y-band row. The caller checked bounds.
-func forwardBandXF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float32(0)))
-	const L = 8
-	nx := p.NX
-	ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
-	if t := s.xTable(p, x0, x1); t != nil && y1 > y0 {
-		at := func(v []float32, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
-		i := y0*nx + x0
-		a := bandXArgs{u: at(f.u, i-3*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
-			un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / L, rows: y1 - y0, stride: nx * size}
-		if f.w != nil {
-			a.w = at(f.w, i)
-		}
-		bandXF32A6(&a)
-		return
-	}
-	ld := func(p unsafe.Pointer, off int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, off)) }
-	vc := s.vec.(*vecCoefF32)
-	cY, cX, two := vc.cY, vc.cX, vc.two
-	u, un, c := ptr(f.u), ptr(f.un), ptr(f.c)
-	psi, psin, zeta, zetan := ptr(f.psiX), ptr(f.psiXn), ptr(f.zetaX), ptr(f.zetaXn)
-	pax, pbx, pdbx, popbx := ptr(p.AX), ptr(p.BX), ptr(p.DBX), ptr(s.opbX)
-	pcu1, pcd1 := ptr(s.cxUp[1]), ptr(s.cxDn[1])
-	oy1 := 1 * nx * size
-	pcu2, pcd2 := ptr(s.cxUp[2]), ptr(s.cxDn[2])
-	oy2 := 2 * nx * size
-	pcu3, pcd3 := ptr(s.cxUp[3]), ptr(s.cxDn[3])
-	oy3 := 3 * nx * size
-	var w0 unsafe.Pointer
+// forwardBandXF32A6 is forwardCPML on the x-band segment [x0, x1) of
+// rows [y0, y1), none of them a y-band row, with its table t. The caller
+// checked bounds.
+func forwardBandXF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) {
+	a := segmentArgs(p, s, f, t, y0, y1, x0, x1)
 	if f.w != nil {
-		w0 = ptr(f.w)
+		a.w = unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.w)), (y0*p.NX+x0)*4)
 	}
-	for y := y0; y < y1; y++ {
-		x := x0
-		for ; x+L <= x1; x += L {
-			i := (y*nx + x) * size
-			xo := x * size
-			uc := archsimd.LoadFloat32x8(ld(u, i))
-			w := uc.Mul(cY)
-			w = archsimd.LoadFloat32x8(ld(u, i+oy1)).Add(archsimd.LoadFloat32x8(ld(u, i-oy1))).MulAdd(vc.d2y[1], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+oy2)).Add(archsimd.LoadFloat32x8(ld(u, i-oy2))).MulAdd(vc.d2y[2], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+oy3)).Add(archsimd.LoadFloat32x8(ld(u, i-oy3))).MulAdd(vc.d2y[3], w)
-			var ux, uxx, dpsi archsimd.Float32x8
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+1*size)), archsimd.LoadFloat32x8(ld(u, i-1*size))
-				ux = r.Sub(l).Mul(vc.d1x[1])
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uc.Mul(cX))
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i+size)).Mul(archsimd.LoadFloat32x8(ld(pcu1, xo)))
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i-1*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcd1, xo)), dpsi)
-			}
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+2*size)), archsimd.LoadFloat32x8(ld(u, i-2*size))
-				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i+2*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcu2, xo)), dpsi)
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i-2*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcd2, xo)), dpsi)
-			}
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+3*size)), archsimd.LoadFloat32x8(ld(u, i-3*size))
-				ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i+3*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcu3, xo)), dpsi)
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i-3*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcd3, xo)), dpsi)
-			}
-			ax, bx, opbx := archsimd.LoadFloat32x8(ld(pax, xo)), archsimd.LoadFloat32x8(ld(pbx, xo)), archsimd.LoadFloat32x8(ld(popbx, xo))
-			tmp := opbx.MulAdd(uxx, archsimd.LoadFloat32x8(ld(pdbx, xo)).MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat32x8(ld(zeta, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat32x8(ld(psi, i)))).Store(ld(psin, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetan, i))
-			if w0 != nil {
-				w.Store(ld(w0, i))
-			}
-			next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
-			archsimd.LoadFloat32x8(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
-		}
-		if x < x1 {
-			archsimd.ClearAVXUpperBits()
-			forwardCPML(p, s, f, y, x, x1)
-		}
-	}
+	bandXF32A6(&a)
 }
 
-// forwardBandXYF32A6 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), any of them in either band. The caller checked bounds.
+// forwardBandXYF32A6 is forwardCPML for float32, accuracy 6, 8
+// cells at a time, on columns [x0, x1) of rows [y0, y1), any of them in
+// either band.
 func forwardBandXYF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
@@ -2385,16 +2172,10 @@ func backwardBandYF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[f
 // gradient is added row by row after the assembly loop. The caller
 // checked bounds.
 func backwardBandXF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) {
-	const size = 4
-	nx := p.NX
-	ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
-	at := func(v []float32, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
-	i := y0*nx + x0
-	a := bandXArgs{u: at(f.u, i-3*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
-		un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / 8, rows: y1 - y0, stride: nx * size}
+	a := segmentArgs(p, s, f, t, y0, y1, x0, x1)
 	backwardXF32A6(&a)
 	if f.g != nil {
-		addProductRowsF32(f.g, f.w, f.u, i, y1-y0, x1-x0, nx)
+		addProductRowsF32(f.g, f.w, f.u, y0*p.NX+x0, y1-y0, x1-x0, p.NX)
 	}
 }
 
@@ -2567,12 +2348,11 @@ func backwardBandXYF32A6(p *Problem[float32], s *stencil[float32], f *rowFields[
 	archsimd.ClearAVXUpperBits()
 }
 
-// forwardBandF32A8 is forwardCPML for float32, accuracy 8, 8 cells
-// at a time, on columns [x0, x1) of rows [y0, y1). Most band cells have
-// CPML terms in one direction only: the middle of a y-band row, and the
-// x-band segments of the other rows. Each of those gets its own loop,
-// free of the other direction's terms and of per-vector branches; only
-// the corners run the loop with both.
+// forwardBandF32A8 is forwardCPML for float32, accuracy 8, on
+// columns [x0, x1) of rows [y0, y1). Most band cells have CPML terms in
+// one direction only: the middle of a y-band row, and the x-band segments
+// of the other rows. Those run in assembly, free of the other direction's
+// terms; only the corners run the Go loop with both.
 func forwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	if y1 <= y0 || x1 <= x0 {
@@ -2588,17 +2368,11 @@ func forwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 	_, _ = p.BY[y1-1], p.DBY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
-	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+4], p.BX[x1-1]
-	_ = p.DBX[x1-1]
+	_ = f.un[len(f.u)-1]
 	_ = f.c[y1*nx-1]
 	if f.w != nil {
 		_ = f.w[y1*nx-1]
 	}
-	_, _ = s.cxUp[1][x1-1], s.cxDn[1][x1-1]
-	_, _ = s.cxUp[2][x1-1], s.cxDn[2][x1-1]
-	_, _ = s.cxUp[3][x1-1], s.cxDn[3][x1-1]
-	_, _ = s.cxUp[4][x1-1], s.cxDn[4][x1-1]
-	_ = s.opbX[x1-1]
 	// [mx0, mx1): the columns of [x0, x1) outside the x band.
 	mx0 := min(max(s.x0, x0), x1)
 	mx1 := min(max(s.x1, mx0), x1)
@@ -2613,8 +2387,10 @@ func forwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 				forwardBandYF32A8(p, s, f, r, mx0, mx1)
 				forwardBandXYF32A8(p, s, f, r, r+1, mx1, x1)
 			}
+		} else if t := s.xTable(p, x0, x1); t != nil {
+			forwardBandXF32A8(p, s, f, t, y, e, x0, x1)
 		} else {
-			forwardBandXF32A8(p, s, f, y, e, x0, x1)
+			forwardBandXYF32A8(p, s, f, y, e, x0, x1)
 		}
 		y = e
 	}
@@ -2623,12 +2399,11 @@ func forwardBandF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[flo
 
 // forwardBandYF32A8 is forwardCPML on columns [x0, x1) of row y, a
 // y-band row, where no column is in the x band. The caller checked bounds.
-// It runs in two passes over pieces of the row: the CPML y terms into wy,
-// then the plain x terms and the update. Together in one loop they need
-// more vector registers than AVX2 has, and the spills cost more than the
-// scratch row, which stays in L1.
+// Two passes over pieces of the row: the CPML y terms into a scratch row
+// (assembly), then the plain x terms and the update. In one loop they
+// need more vector registers than AVX2 has; the scratch stays in L1.
 func forwardBandYF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float32(0)))
+	const size = 4
 	const L = 8
 	const step = L * size
 	const piece = 64 * L
@@ -2698,103 +2473,20 @@ func forwardBandYF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[fl
 	}
 }
 
-// forwardBandXF32A8 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), none of them a y-band row. The caller checked bounds.
-func forwardBandXF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float32(0)))
-	const L = 8
-	nx := p.NX
-	ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
-	if t := s.xTable(p, x0, x1); t != nil && y1 > y0 {
-		at := func(v []float32, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
-		i := y0*nx + x0
-		a := bandXArgs{u: at(f.u, i-4*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
-			un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / L, rows: y1 - y0, stride: nx * size}
-		if f.w != nil {
-			a.w = at(f.w, i)
-		}
-		bandXF32A8(&a)
-		return
-	}
-	ld := func(p unsafe.Pointer, off int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, off)) }
-	vc := s.vec.(*vecCoefF32)
-	cY, cX, two := vc.cY, vc.cX, vc.two
-	u, un, c := ptr(f.u), ptr(f.un), ptr(f.c)
-	psi, psin, zeta, zetan := ptr(f.psiX), ptr(f.psiXn), ptr(f.zetaX), ptr(f.zetaXn)
-	pax, pbx, pdbx, popbx := ptr(p.AX), ptr(p.BX), ptr(p.DBX), ptr(s.opbX)
-	pcu1, pcd1 := ptr(s.cxUp[1]), ptr(s.cxDn[1])
-	oy1 := 1 * nx * size
-	pcu2, pcd2 := ptr(s.cxUp[2]), ptr(s.cxDn[2])
-	oy2 := 2 * nx * size
-	pcu3, pcd3 := ptr(s.cxUp[3]), ptr(s.cxDn[3])
-	oy3 := 3 * nx * size
-	pcu4, pcd4 := ptr(s.cxUp[4]), ptr(s.cxDn[4])
-	oy4 := 4 * nx * size
-	var w0 unsafe.Pointer
+// forwardBandXF32A8 is forwardCPML on the x-band segment [x0, x1) of
+// rows [y0, y1), none of them a y-band row, with its table t. The caller
+// checked bounds.
+func forwardBandXF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) {
+	a := segmentArgs(p, s, f, t, y0, y1, x0, x1)
 	if f.w != nil {
-		w0 = ptr(f.w)
+		a.w = unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.w)), (y0*p.NX+x0)*4)
 	}
-	for y := y0; y < y1; y++ {
-		x := x0
-		for ; x+L <= x1; x += L {
-			i := (y*nx + x) * size
-			xo := x * size
-			uc := archsimd.LoadFloat32x8(ld(u, i))
-			w := uc.Mul(cY)
-			w = archsimd.LoadFloat32x8(ld(u, i+oy1)).Add(archsimd.LoadFloat32x8(ld(u, i-oy1))).MulAdd(vc.d2y[1], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+oy2)).Add(archsimd.LoadFloat32x8(ld(u, i-oy2))).MulAdd(vc.d2y[2], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+oy3)).Add(archsimd.LoadFloat32x8(ld(u, i-oy3))).MulAdd(vc.d2y[3], w)
-			w = archsimd.LoadFloat32x8(ld(u, i+oy4)).Add(archsimd.LoadFloat32x8(ld(u, i-oy4))).MulAdd(vc.d2y[4], w)
-			var ux, uxx, dpsi archsimd.Float32x8
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+1*size)), archsimd.LoadFloat32x8(ld(u, i-1*size))
-				ux = r.Sub(l).Mul(vc.d1x[1])
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uc.Mul(cX))
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i+size)).Mul(archsimd.LoadFloat32x8(ld(pcu1, xo)))
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i-1*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcd1, xo)), dpsi)
-			}
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+2*size)), archsimd.LoadFloat32x8(ld(u, i-2*size))
-				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i+2*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcu2, xo)), dpsi)
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i-2*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcd2, xo)), dpsi)
-			}
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+3*size)), archsimd.LoadFloat32x8(ld(u, i-3*size))
-				ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i+3*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcu3, xo)), dpsi)
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i-3*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcd3, xo)), dpsi)
-			}
-			{
-				r, l := archsimd.LoadFloat32x8(ld(u, i+4*size)), archsimd.LoadFloat32x8(ld(u, i-4*size))
-				ux = r.Sub(l).MulAdd(vc.d1x[4], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[4], uxx)
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i+4*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcu4, xo)), dpsi)
-				dpsi = archsimd.LoadFloat32x8(ld(psi, i-4*size)).MulAdd(archsimd.LoadFloat32x8(ld(pcd4, xo)), dpsi)
-			}
-			ax, bx, opbx := archsimd.LoadFloat32x8(ld(pax, xo)), archsimd.LoadFloat32x8(ld(pbx, xo)), archsimd.LoadFloat32x8(ld(popbx, xo))
-			tmp := opbx.MulAdd(uxx, archsimd.LoadFloat32x8(ld(pdbx, xo)).MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat32x8(ld(zeta, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat32x8(ld(psi, i)))).Store(ld(psin, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetan, i))
-			if w0 != nil {
-				w.Store(ld(w0, i))
-			}
-			next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(un, i)))
-			archsimd.LoadFloat32x8(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
-		}
-		if x < x1 {
-			archsimd.ClearAVXUpperBits()
-			forwardCPML(p, s, f, y, x, x1)
-		}
-	}
+	bandXF32A8(&a)
 }
 
-// forwardBandXYF32A8 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), any of them in either band. The caller checked bounds.
+// forwardBandXYF32A8 is forwardCPML for float32, accuracy 8, 8
+// cells at a time, on columns [x0, x1) of rows [y0, y1), any of them in
+// either band.
 func forwardBandXYF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float32(0)))
@@ -3066,16 +2758,10 @@ func backwardBandYF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[f
 // gradient is added row by row after the assembly loop. The caller
 // checked bounds.
 func backwardBandXF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) {
-	const size = 4
-	nx := p.NX
-	ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
-	at := func(v []float32, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
-	i := y0*nx + x0
-	a := bandXArgs{u: at(f.u, i-4*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
-		un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / 8, rows: y1 - y0, stride: nx * size}
+	a := segmentArgs(p, s, f, t, y0, y1, x0, x1)
 	backwardXF32A8(&a)
 	if f.g != nil {
-		addProductRowsF32(f.g, f.w, f.u, i, y1-y0, x1-x0, nx)
+		addProductRowsF32(f.g, f.w, f.u, y0*p.NX+x0, y1-y0, x1-x0, p.NX)
 	}
 }
 
@@ -3275,194 +2961,10 @@ func backwardBandXYF32A8(p *Problem[float32], s *stencil[float32], f *rowFields[
 	archsimd.ClearAVXUpperBits()
 }
 
-// forwardBandF64A2 is forwardCPML for float64, accuracy 2, 4 cells
-// at a time, on columns [x0, x1) of rows [y0, y1). Most band cells have
-// CPML terms in one direction only: the middle of a y-band row, and the
-// x-band segments of the other rows. Each of those gets its own loop,
-// free of the other direction's terms and of per-vector branches; only
-// the corners run the loop with both.
+// forwardBandF64A2 is forwardCPML for float64, accuracy 2, 4
+// cells at a time, on columns [x0, x1) of rows [y0, y1), any of them in
+// either band.
 func forwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
-	nx := p.NX
-	if y1 <= y0 || x1 <= x0 {
-		return
-	}
-	// Bounds: every access stays within rows y0-1..y1+1 and columns
-	// x0-1..x1+1, inside the grid by Validate; check the extremes
-	// once, for this function and the loops it calls.
-	_ = f.u[(y1-1+1)*nx+x1-1+1]
-	_ = f.u[(y0-1)*nx+x0-1]
-	_ = p.AY[y1-1+1]
-	_ = p.AY[y0-1]
-	_, _ = p.BY[y1-1], p.DBY[y1-1]
-	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
-	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
-	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+1], p.BX[x1-1]
-	_ = p.DBX[x1-1]
-	_ = f.c[y1*nx-1]
-	if f.w != nil {
-		_ = f.w[y1*nx-1]
-	}
-	_, _ = s.cxUp[1][x1-1], s.cxDn[1][x1-1]
-	_ = s.opbX[x1-1]
-	// [mx0, mx1): the columns of [x0, x1) outside the x band.
-	mx0 := min(max(s.x0, x0), x1)
-	mx1 := min(max(s.x1, mx0), x1)
-	for y := y0; y < y1; {
-		e := y + 1
-		for e < y1 && s.bandY[e] == s.bandY[y] {
-			e++
-		}
-		if s.bandY[y] {
-			for r := y; r < e; r++ {
-				forwardBandXYF64A2(p, s, f, r, r+1, x0, mx0)
-				forwardBandYF64A2(p, s, f, r, mx0, mx1)
-				forwardBandXYF64A2(p, s, f, r, r+1, mx1, x1)
-			}
-		} else {
-			forwardBandXF64A2(p, s, f, y, e, x0, x1)
-		}
-		y = e
-	}
-	archsimd.ClearAVXUpperBits()
-}
-
-// forwardBandYF64A2 is forwardCPML on columns [x0, x1) of row y, a
-// y-band row, where no column is in the x band. The caller checked bounds.
-// It runs in two passes over pieces of the row: the CPML y terms into wy,
-// then the plain x terms and the update. Together in one loop they need
-// more vector registers than AVX2 has, and the spills cost more than the
-// scratch row, which stays in L1.
-func forwardBandYF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float64(0)))
-	const L = 4
-	const step = L * size
-	const piece = 64 * L
-	if x1-x0 < L {
-		forwardCPML(p, s, f, y, x0, x1)
-		return
-	}
-	nx := p.NX
-	ld := func(p unsafe.Pointer, off int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, off)) }
-	at := func(v []float64, x int) unsafe.Pointer {
-		return unsafe.Add(unsafe.Pointer(unsafe.SliceData(v)), (y*nx+x)*size)
-	}
-	vc := s.vec.(*vecCoefF64)
-	bc := archsimd.BroadcastFloat64x4
-	ay, by, dby, opby := bc(p.AY[y]), bc(p.BY[y]), bc(p.DBY[y]), bc(1+p.BY[y])
-	// ψ's derivative reads a·ψ on the rows y±k: a is folded into the
-	// weights, [2k-2] for row y+k and [2k-1] (negated) for row y−k.
-	var wpsi [2 * 1]archsimd.Float64x4
-	wpsi[1*2-2], wpsi[1*2-1] = bc(s.d1y[1]*p.AY[y+1]), bc(-s.d1y[1]*p.AY[y-1])
-	oy1 := 1 * nx * size
-	var wy [piece]float64
-	pwy0 := unsafe.Pointer(&wy[0])
-	x := x0
-	for x+L <= x1 {
-		n := min(piece, (x1-x)/L*L) / L
-		pu, ppsi, ppsin := at(f.u, x), at(f.psiY, x), at(f.psiYn, x)
-		pzeta, pzetan, pwy := at(f.zetaY, x), at(f.zetaYn, x), pwy0
-		for j := 0; j < n; j++ {
-			var uy, uyy, dpsi archsimd.Float64x4
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(pu, oy1)), archsimd.LoadFloat64x4(ld(pu, -oy1))
-				uy = up.Sub(dn).Mul(vc.d1y[1])
-				uyy = up.Add(dn).MulAdd(vc.d2y[1], archsimd.LoadFloat64x4(ld(pu, 0)).Mul(vc.cY))
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, oy1)).Mul(wpsi[0])
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, -oy1)).MulAdd(wpsi[1*2-1], dpsi)
-			}
-			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
-			zy := archsimd.LoadFloat64x4(ld(pzeta, 0))
-			opby.MulAdd(tmp, ay.Mul(zy)).Store(ld(pwy, 0))
-			by.MulAdd(uy, ay.Mul(archsimd.LoadFloat64x4(ld(ppsi, 0)))).Store(ld(ppsin, 0))
-			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(pzetan, 0))
-			pu, ppsi, ppsin = unsafe.Add(pu, step), unsafe.Add(ppsi, step), unsafe.Add(ppsin, step)
-			pzeta, pzetan, pwy = unsafe.Add(pzeta, step), unsafe.Add(pzetan, step), unsafe.Add(pwy, step)
-		}
-		pu, pwy = at(f.u, x), pwy0
-		pun, pc := at(f.un, x), at(f.c, x)
-		var pw unsafe.Pointer
-		if f.w != nil {
-			pw = at(f.w, x)
-		}
-		cX, two := vc.cX, vc.two
-		cx1 := vc.d2x[1]
-		for j := 0; j < n; j++ {
-			uc := archsimd.LoadFloat64x4(ld(pu, 0))
-			w := uc.MulAdd(cX, archsimd.LoadFloat64x4(ld(pwy, 0)))
-			w = archsimd.LoadFloat64x4(ld(pu, 1*size)).Add(archsimd.LoadFloat64x4(ld(pu, -1*size))).MulAdd(cx1, w)
-			if pw != nil {
-				w.Store(ld(pw, 0))
-				pw = unsafe.Add(pw, step)
-			}
-			next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
-			archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(w, next).Store(ld(pun, 0))
-			pu, pun, pc, pwy = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step), unsafe.Add(pwy, step)
-		}
-		x += n * L
-	}
-	if x < x1 {
-		archsimd.ClearAVXUpperBits()
-		forwardCPML(p, s, f, y, x, x1)
-	}
-}
-
-// forwardBandXF64A2 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), none of them a y-band row. The caller checked bounds.
-func forwardBandXF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float64(0)))
-	const L = 4
-	nx := p.NX
-	ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
-	ld := func(p unsafe.Pointer, off int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, off)) }
-	vc := s.vec.(*vecCoefF64)
-	cY, cX, two := vc.cY, vc.cX, vc.two
-	u, un, c := ptr(f.u), ptr(f.un), ptr(f.c)
-	psi, psin, zeta, zetan := ptr(f.psiX), ptr(f.psiXn), ptr(f.zetaX), ptr(f.zetaXn)
-	pax, pbx, pdbx, popbx := ptr(p.AX), ptr(p.BX), ptr(p.DBX), ptr(s.opbX)
-	pcu1, pcd1 := ptr(s.cxUp[1]), ptr(s.cxDn[1])
-	oy1 := 1 * nx * size
-	var w0 unsafe.Pointer
-	if f.w != nil {
-		w0 = ptr(f.w)
-	}
-	for y := y0; y < y1; y++ {
-		x := x0
-		for ; x+L <= x1; x += L {
-			i := (y*nx + x) * size
-			xo := x * size
-			uc := archsimd.LoadFloat64x4(ld(u, i))
-			w := uc.Mul(cY)
-			w = archsimd.LoadFloat64x4(ld(u, i+oy1)).Add(archsimd.LoadFloat64x4(ld(u, i-oy1))).MulAdd(vc.d2y[1], w)
-			var ux, uxx, dpsi archsimd.Float64x4
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+1*size)), archsimd.LoadFloat64x4(ld(u, i-1*size))
-				ux = r.Sub(l).Mul(vc.d1x[1])
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uc.Mul(cX))
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i+size)).Mul(archsimd.LoadFloat64x4(ld(pcu1, xo)))
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i-1*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcd1, xo)), dpsi)
-			}
-			ax, bx, opbx := archsimd.LoadFloat64x4(ld(pax, xo)), archsimd.LoadFloat64x4(ld(pbx, xo)), archsimd.LoadFloat64x4(ld(popbx, xo))
-			tmp := opbx.MulAdd(uxx, archsimd.LoadFloat64x4(ld(pdbx, xo)).MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat64x4(ld(zeta, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat64x4(ld(psi, i)))).Store(ld(psin, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetan, i))
-			if w0 != nil {
-				w.Store(ld(w0, i))
-			}
-			next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
-			archsimd.LoadFloat64x4(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
-		}
-		if x < x1 {
-			archsimd.ClearAVXUpperBits()
-			forwardCPML(p, s, f, y, x, x1)
-		}
-	}
-}
-
-// forwardBandXYF64A2 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), any of them in either band. The caller checked bounds.
-func forwardBandXYF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float64(0)))
 	const L = 4
@@ -3671,216 +3173,10 @@ func backwardBandF64A2(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 	archsimd.ClearAVXUpperBits()
 }
 
-// forwardBandF64A4 is forwardCPML for float64, accuracy 4, 4 cells
-// at a time, on columns [x0, x1) of rows [y0, y1). Most band cells have
-// CPML terms in one direction only: the middle of a y-band row, and the
-// x-band segments of the other rows. Each of those gets its own loop,
-// free of the other direction's terms and of per-vector branches; only
-// the corners run the loop with both.
+// forwardBandF64A4 is forwardCPML for float64, accuracy 4, 4
+// cells at a time, on columns [x0, x1) of rows [y0, y1), any of them in
+// either band.
 func forwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
-	nx := p.NX
-	if y1 <= y0 || x1 <= x0 {
-		return
-	}
-	// Bounds: every access stays within rows y0-2..y1+2 and columns
-	// x0-2..x1+2, inside the grid by Validate; check the extremes
-	// once, for this function and the loops it calls.
-	_ = f.u[(y1-1+2)*nx+x1-1+2]
-	_ = f.u[(y0-2)*nx+x0-2]
-	_ = p.AY[y1-1+2]
-	_ = p.AY[y0-2]
-	_, _ = p.BY[y1-1], p.DBY[y1-1]
-	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
-	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
-	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+2], p.BX[x1-1]
-	_ = p.DBX[x1-1]
-	_ = f.c[y1*nx-1]
-	if f.w != nil {
-		_ = f.w[y1*nx-1]
-	}
-	_, _ = s.cxUp[1][x1-1], s.cxDn[1][x1-1]
-	_, _ = s.cxUp[2][x1-1], s.cxDn[2][x1-1]
-	_ = s.opbX[x1-1]
-	// [mx0, mx1): the columns of [x0, x1) outside the x band.
-	mx0 := min(max(s.x0, x0), x1)
-	mx1 := min(max(s.x1, mx0), x1)
-	for y := y0; y < y1; {
-		e := y + 1
-		for e < y1 && s.bandY[e] == s.bandY[y] {
-			e++
-		}
-		if s.bandY[y] {
-			for r := y; r < e; r++ {
-				forwardBandXYF64A4(p, s, f, r, r+1, x0, mx0)
-				forwardBandYF64A4(p, s, f, r, mx0, mx1)
-				forwardBandXYF64A4(p, s, f, r, r+1, mx1, x1)
-			}
-		} else {
-			forwardBandXF64A4(p, s, f, y, e, x0, x1)
-		}
-		y = e
-	}
-	archsimd.ClearAVXUpperBits()
-}
-
-// forwardBandYF64A4 is forwardCPML on columns [x0, x1) of row y, a
-// y-band row, where no column is in the x band. The caller checked bounds.
-// It runs in two passes over pieces of the row: the CPML y terms into wy,
-// then the plain x terms and the update. Together in one loop they need
-// more vector registers than AVX2 has, and the spills cost more than the
-// scratch row, which stays in L1.
-func forwardBandYF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float64(0)))
-	const L = 4
-	const step = L * size
-	const piece = 64 * L
-	if x1-x0 < L {
-		forwardCPML(p, s, f, y, x0, x1)
-		return
-	}
-	nx := p.NX
-	ld := func(p unsafe.Pointer, off int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, off)) }
-	at := func(v []float64, x int) unsafe.Pointer {
-		return unsafe.Add(unsafe.Pointer(unsafe.SliceData(v)), (y*nx+x)*size)
-	}
-	vc := s.vec.(*vecCoefF64)
-	bc := archsimd.BroadcastFloat64x4
-	ay, by, dby, opby := bc(p.AY[y]), bc(p.BY[y]), bc(p.DBY[y]), bc(1+p.BY[y])
-	// ψ's derivative reads a·ψ on the rows y±k: a is folded into the
-	// weights, [2k-2] for row y+k and [2k-1] (negated) for row y−k.
-	var wpsi [2 * 2]archsimd.Float64x4
-	wpsi[1*2-2], wpsi[1*2-1] = bc(s.d1y[1]*p.AY[y+1]), bc(-s.d1y[1]*p.AY[y-1])
-	oy1 := 1 * nx * size
-	wpsi[2*2-2], wpsi[2*2-1] = bc(s.d1y[2]*p.AY[y+2]), bc(-s.d1y[2]*p.AY[y-2])
-	oy2 := 2 * nx * size
-	var wy [piece]float64
-	pwy0 := unsafe.Pointer(&wy[0])
-	x := x0
-	for x+L <= x1 {
-		n := min(piece, (x1-x)/L*L) / L
-		pu, ppsi, ppsin := at(f.u, x), at(f.psiY, x), at(f.psiYn, x)
-		pzeta, pzetan, pwy := at(f.zetaY, x), at(f.zetaYn, x), pwy0
-		for j := 0; j < n; j++ {
-			var uy, uyy, dpsi archsimd.Float64x4
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(pu, oy1)), archsimd.LoadFloat64x4(ld(pu, -oy1))
-				uy = up.Sub(dn).Mul(vc.d1y[1])
-				uyy = up.Add(dn).MulAdd(vc.d2y[1], archsimd.LoadFloat64x4(ld(pu, 0)).Mul(vc.cY))
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, oy1)).Mul(wpsi[0])
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, -oy1)).MulAdd(wpsi[1*2-1], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(pu, oy2)), archsimd.LoadFloat64x4(ld(pu, -oy2))
-				uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, oy2)).MulAdd(wpsi[2*2-2], dpsi)
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, -oy2)).MulAdd(wpsi[2*2-1], dpsi)
-			}
-			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
-			zy := archsimd.LoadFloat64x4(ld(pzeta, 0))
-			opby.MulAdd(tmp, ay.Mul(zy)).Store(ld(pwy, 0))
-			by.MulAdd(uy, ay.Mul(archsimd.LoadFloat64x4(ld(ppsi, 0)))).Store(ld(ppsin, 0))
-			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(pzetan, 0))
-			pu, ppsi, ppsin = unsafe.Add(pu, step), unsafe.Add(ppsi, step), unsafe.Add(ppsin, step)
-			pzeta, pzetan, pwy = unsafe.Add(pzeta, step), unsafe.Add(pzetan, step), unsafe.Add(pwy, step)
-		}
-		pu, pwy = at(f.u, x), pwy0
-		pun, pc := at(f.un, x), at(f.c, x)
-		var pw unsafe.Pointer
-		if f.w != nil {
-			pw = at(f.w, x)
-		}
-		cX, two := vc.cX, vc.two
-		cx1 := vc.d2x[1]
-		cx2 := vc.d2x[2]
-		for j := 0; j < n; j++ {
-			uc := archsimd.LoadFloat64x4(ld(pu, 0))
-			w := uc.MulAdd(cX, archsimd.LoadFloat64x4(ld(pwy, 0)))
-			w = archsimd.LoadFloat64x4(ld(pu, 1*size)).Add(archsimd.LoadFloat64x4(ld(pu, -1*size))).MulAdd(cx1, w)
-			w = archsimd.LoadFloat64x4(ld(pu, 2*size)).Add(archsimd.LoadFloat64x4(ld(pu, -2*size))).MulAdd(cx2, w)
-			if pw != nil {
-				w.Store(ld(pw, 0))
-				pw = unsafe.Add(pw, step)
-			}
-			next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
-			archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(w, next).Store(ld(pun, 0))
-			pu, pun, pc, pwy = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step), unsafe.Add(pwy, step)
-		}
-		x += n * L
-	}
-	if x < x1 {
-		archsimd.ClearAVXUpperBits()
-		forwardCPML(p, s, f, y, x, x1)
-	}
-}
-
-// forwardBandXF64A4 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), none of them a y-band row. The caller checked bounds.
-func forwardBandXF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float64(0)))
-	const L = 4
-	nx := p.NX
-	ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
-	ld := func(p unsafe.Pointer, off int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, off)) }
-	vc := s.vec.(*vecCoefF64)
-	cY, cX, two := vc.cY, vc.cX, vc.two
-	u, un, c := ptr(f.u), ptr(f.un), ptr(f.c)
-	psi, psin, zeta, zetan := ptr(f.psiX), ptr(f.psiXn), ptr(f.zetaX), ptr(f.zetaXn)
-	pax, pbx, pdbx, popbx := ptr(p.AX), ptr(p.BX), ptr(p.DBX), ptr(s.opbX)
-	pcu1, pcd1 := ptr(s.cxUp[1]), ptr(s.cxDn[1])
-	oy1 := 1 * nx * size
-	pcu2, pcd2 := ptr(s.cxUp[2]), ptr(s.cxDn[2])
-	oy2 := 2 * nx * size
-	var w0 unsafe.Pointer
-	if f.w != nil {
-		w0 = ptr(f.w)
-	}
-	for y := y0; y < y1; y++ {
-		x := x0
-		for ; x+L <= x1; x += L {
-			i := (y*nx + x) * size
-			xo := x * size
-			uc := archsimd.LoadFloat64x4(ld(u, i))
-			w := uc.Mul(cY)
-			w = archsimd.LoadFloat64x4(ld(u, i+oy1)).Add(archsimd.LoadFloat64x4(ld(u, i-oy1))).MulAdd(vc.d2y[1], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+oy2)).Add(archsimd.LoadFloat64x4(ld(u, i-oy2))).MulAdd(vc.d2y[2], w)
-			var ux, uxx, dpsi archsimd.Float64x4
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+1*size)), archsimd.LoadFloat64x4(ld(u, i-1*size))
-				ux = r.Sub(l).Mul(vc.d1x[1])
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uc.Mul(cX))
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i+size)).Mul(archsimd.LoadFloat64x4(ld(pcu1, xo)))
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i-1*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcd1, xo)), dpsi)
-			}
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+2*size)), archsimd.LoadFloat64x4(ld(u, i-2*size))
-				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i+2*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcu2, xo)), dpsi)
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i-2*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcd2, xo)), dpsi)
-			}
-			ax, bx, opbx := archsimd.LoadFloat64x4(ld(pax, xo)), archsimd.LoadFloat64x4(ld(pbx, xo)), archsimd.LoadFloat64x4(ld(popbx, xo))
-			tmp := opbx.MulAdd(uxx, archsimd.LoadFloat64x4(ld(pdbx, xo)).MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat64x4(ld(zeta, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat64x4(ld(psi, i)))).Store(ld(psin, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetan, i))
-			if w0 != nil {
-				w.Store(ld(w0, i))
-			}
-			next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
-			archsimd.LoadFloat64x4(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
-		}
-		if x < x1 {
-			archsimd.ClearAVXUpperBits()
-			forwardCPML(p, s, f, y, x, x1)
-		}
-	}
-}
-
-// forwardBandXYF64A4 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), any of them in either band. The caller checked bounds.
-func forwardBandXYF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float64(0)))
 	const L = 4
@@ -4136,238 +3432,10 @@ func backwardBandF64A4(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 	archsimd.ClearAVXUpperBits()
 }
 
-// forwardBandF64A6 is forwardCPML for float64, accuracy 6, 4 cells
-// at a time, on columns [x0, x1) of rows [y0, y1). Most band cells have
-// CPML terms in one direction only: the middle of a y-band row, and the
-// x-band segments of the other rows. Each of those gets its own loop,
-// free of the other direction's terms and of per-vector branches; only
-// the corners run the loop with both.
+// forwardBandF64A6 is forwardCPML for float64, accuracy 6, 4
+// cells at a time, on columns [x0, x1) of rows [y0, y1), any of them in
+// either band.
 func forwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
-	nx := p.NX
-	if y1 <= y0 || x1 <= x0 {
-		return
-	}
-	// Bounds: every access stays within rows y0-3..y1+3 and columns
-	// x0-3..x1+3, inside the grid by Validate; check the extremes
-	// once, for this function and the loops it calls.
-	_ = f.u[(y1-1+3)*nx+x1-1+3]
-	_ = f.u[(y0-3)*nx+x0-3]
-	_ = p.AY[y1-1+3]
-	_ = p.AY[y0-3]
-	_, _ = p.BY[y1-1], p.DBY[y1-1]
-	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
-	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
-	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+3], p.BX[x1-1]
-	_ = p.DBX[x1-1]
-	_ = f.c[y1*nx-1]
-	if f.w != nil {
-		_ = f.w[y1*nx-1]
-	}
-	_, _ = s.cxUp[1][x1-1], s.cxDn[1][x1-1]
-	_, _ = s.cxUp[2][x1-1], s.cxDn[2][x1-1]
-	_, _ = s.cxUp[3][x1-1], s.cxDn[3][x1-1]
-	_ = s.opbX[x1-1]
-	// [mx0, mx1): the columns of [x0, x1) outside the x band.
-	mx0 := min(max(s.x0, x0), x1)
-	mx1 := min(max(s.x1, mx0), x1)
-	for y := y0; y < y1; {
-		e := y + 1
-		for e < y1 && s.bandY[e] == s.bandY[y] {
-			e++
-		}
-		if s.bandY[y] {
-			for r := y; r < e; r++ {
-				forwardBandXYF64A6(p, s, f, r, r+1, x0, mx0)
-				forwardBandYF64A6(p, s, f, r, mx0, mx1)
-				forwardBandXYF64A6(p, s, f, r, r+1, mx1, x1)
-			}
-		} else {
-			forwardBandXF64A6(p, s, f, y, e, x0, x1)
-		}
-		y = e
-	}
-	archsimd.ClearAVXUpperBits()
-}
-
-// forwardBandYF64A6 is forwardCPML on columns [x0, x1) of row y, a
-// y-band row, where no column is in the x band. The caller checked bounds.
-// It runs in two passes over pieces of the row: the CPML y terms into wy,
-// then the plain x terms and the update. Together in one loop they need
-// more vector registers than AVX2 has, and the spills cost more than the
-// scratch row, which stays in L1.
-func forwardBandYF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float64(0)))
-	const L = 4
-	const step = L * size
-	const piece = 64 * L
-	if x1-x0 < L {
-		forwardCPML(p, s, f, y, x0, x1)
-		return
-	}
-	nx := p.NX
-	ld := func(p unsafe.Pointer, off int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, off)) }
-	at := func(v []float64, x int) unsafe.Pointer {
-		return unsafe.Add(unsafe.Pointer(unsafe.SliceData(v)), (y*nx+x)*size)
-	}
-	vc := s.vec.(*vecCoefF64)
-	bc := archsimd.BroadcastFloat64x4
-	ay, by, dby, opby := bc(p.AY[y]), bc(p.BY[y]), bc(p.DBY[y]), bc(1+p.BY[y])
-	// ψ's derivative reads a·ψ on the rows y±k: a is folded into the
-	// weights, [2k-2] for row y+k and [2k-1] (negated) for row y−k.
-	var wpsi [2 * 3]archsimd.Float64x4
-	wpsi[1*2-2], wpsi[1*2-1] = bc(s.d1y[1]*p.AY[y+1]), bc(-s.d1y[1]*p.AY[y-1])
-	oy1 := 1 * nx * size
-	wpsi[2*2-2], wpsi[2*2-1] = bc(s.d1y[2]*p.AY[y+2]), bc(-s.d1y[2]*p.AY[y-2])
-	oy2 := 2 * nx * size
-	wpsi[3*2-2], wpsi[3*2-1] = bc(s.d1y[3]*p.AY[y+3]), bc(-s.d1y[3]*p.AY[y-3])
-	oy3 := 3 * nx * size
-	var wy [piece]float64
-	pwy0 := unsafe.Pointer(&wy[0])
-	x := x0
-	for x+L <= x1 {
-		n := min(piece, (x1-x)/L*L) / L
-		pu, ppsi, ppsin := at(f.u, x), at(f.psiY, x), at(f.psiYn, x)
-		pzeta, pzetan, pwy := at(f.zetaY, x), at(f.zetaYn, x), pwy0
-		for j := 0; j < n; j++ {
-			var uy, uyy, dpsi archsimd.Float64x4
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(pu, oy1)), archsimd.LoadFloat64x4(ld(pu, -oy1))
-				uy = up.Sub(dn).Mul(vc.d1y[1])
-				uyy = up.Add(dn).MulAdd(vc.d2y[1], archsimd.LoadFloat64x4(ld(pu, 0)).Mul(vc.cY))
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, oy1)).Mul(wpsi[0])
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, -oy1)).MulAdd(wpsi[1*2-1], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(pu, oy2)), archsimd.LoadFloat64x4(ld(pu, -oy2))
-				uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, oy2)).MulAdd(wpsi[2*2-2], dpsi)
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, -oy2)).MulAdd(wpsi[2*2-1], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(pu, oy3)), archsimd.LoadFloat64x4(ld(pu, -oy3))
-				uy = up.Sub(dn).MulAdd(vc.d1y[3], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[3], uyy)
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, oy3)).MulAdd(wpsi[3*2-2], dpsi)
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, -oy3)).MulAdd(wpsi[3*2-1], dpsi)
-			}
-			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
-			zy := archsimd.LoadFloat64x4(ld(pzeta, 0))
-			opby.MulAdd(tmp, ay.Mul(zy)).Store(ld(pwy, 0))
-			by.MulAdd(uy, ay.Mul(archsimd.LoadFloat64x4(ld(ppsi, 0)))).Store(ld(ppsin, 0))
-			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(pzetan, 0))
-			pu, ppsi, ppsin = unsafe.Add(pu, step), unsafe.Add(ppsi, step), unsafe.Add(ppsin, step)
-			pzeta, pzetan, pwy = unsafe.Add(pzeta, step), unsafe.Add(pzetan, step), unsafe.Add(pwy, step)
-		}
-		pu, pwy = at(f.u, x), pwy0
-		pun, pc := at(f.un, x), at(f.c, x)
-		var pw unsafe.Pointer
-		if f.w != nil {
-			pw = at(f.w, x)
-		}
-		cX, two := vc.cX, vc.two
-		cx1 := vc.d2x[1]
-		cx2 := vc.d2x[2]
-		cx3 := vc.d2x[3]
-		for j := 0; j < n; j++ {
-			uc := archsimd.LoadFloat64x4(ld(pu, 0))
-			w := uc.MulAdd(cX, archsimd.LoadFloat64x4(ld(pwy, 0)))
-			w = archsimd.LoadFloat64x4(ld(pu, 1*size)).Add(archsimd.LoadFloat64x4(ld(pu, -1*size))).MulAdd(cx1, w)
-			w = archsimd.LoadFloat64x4(ld(pu, 2*size)).Add(archsimd.LoadFloat64x4(ld(pu, -2*size))).MulAdd(cx2, w)
-			w = archsimd.LoadFloat64x4(ld(pu, 3*size)).Add(archsimd.LoadFloat64x4(ld(pu, -3*size))).MulAdd(cx3, w)
-			if pw != nil {
-				w.Store(ld(pw, 0))
-				pw = unsafe.Add(pw, step)
-			}
-			next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
-			archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(w, next).Store(ld(pun, 0))
-			pu, pun, pc, pwy = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step), unsafe.Add(pwy, step)
-		}
-		x += n * L
-	}
-	if x < x1 {
-		archsimd.ClearAVXUpperBits()
-		forwardCPML(p, s, f, y, x, x1)
-	}
-}
-
-// forwardBandXF64A6 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), none of them a y-band row. The caller checked bounds.
-func forwardBandXF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float64(0)))
-	const L = 4
-	nx := p.NX
-	ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
-	ld := func(p unsafe.Pointer, off int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, off)) }
-	vc := s.vec.(*vecCoefF64)
-	cY, cX, two := vc.cY, vc.cX, vc.two
-	u, un, c := ptr(f.u), ptr(f.un), ptr(f.c)
-	psi, psin, zeta, zetan := ptr(f.psiX), ptr(f.psiXn), ptr(f.zetaX), ptr(f.zetaXn)
-	pax, pbx, pdbx, popbx := ptr(p.AX), ptr(p.BX), ptr(p.DBX), ptr(s.opbX)
-	pcu1, pcd1 := ptr(s.cxUp[1]), ptr(s.cxDn[1])
-	oy1 := 1 * nx * size
-	pcu2, pcd2 := ptr(s.cxUp[2]), ptr(s.cxDn[2])
-	oy2 := 2 * nx * size
-	pcu3, pcd3 := ptr(s.cxUp[3]), ptr(s.cxDn[3])
-	oy3 := 3 * nx * size
-	var w0 unsafe.Pointer
-	if f.w != nil {
-		w0 = ptr(f.w)
-	}
-	for y := y0; y < y1; y++ {
-		x := x0
-		for ; x+L <= x1; x += L {
-			i := (y*nx + x) * size
-			xo := x * size
-			uc := archsimd.LoadFloat64x4(ld(u, i))
-			w := uc.Mul(cY)
-			w = archsimd.LoadFloat64x4(ld(u, i+oy1)).Add(archsimd.LoadFloat64x4(ld(u, i-oy1))).MulAdd(vc.d2y[1], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+oy2)).Add(archsimd.LoadFloat64x4(ld(u, i-oy2))).MulAdd(vc.d2y[2], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+oy3)).Add(archsimd.LoadFloat64x4(ld(u, i-oy3))).MulAdd(vc.d2y[3], w)
-			var ux, uxx, dpsi archsimd.Float64x4
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+1*size)), archsimd.LoadFloat64x4(ld(u, i-1*size))
-				ux = r.Sub(l).Mul(vc.d1x[1])
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uc.Mul(cX))
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i+size)).Mul(archsimd.LoadFloat64x4(ld(pcu1, xo)))
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i-1*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcd1, xo)), dpsi)
-			}
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+2*size)), archsimd.LoadFloat64x4(ld(u, i-2*size))
-				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i+2*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcu2, xo)), dpsi)
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i-2*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcd2, xo)), dpsi)
-			}
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+3*size)), archsimd.LoadFloat64x4(ld(u, i-3*size))
-				ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i+3*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcu3, xo)), dpsi)
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i-3*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcd3, xo)), dpsi)
-			}
-			ax, bx, opbx := archsimd.LoadFloat64x4(ld(pax, xo)), archsimd.LoadFloat64x4(ld(pbx, xo)), archsimd.LoadFloat64x4(ld(popbx, xo))
-			tmp := opbx.MulAdd(uxx, archsimd.LoadFloat64x4(ld(pdbx, xo)).MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat64x4(ld(zeta, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat64x4(ld(psi, i)))).Store(ld(psin, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetan, i))
-			if w0 != nil {
-				w.Store(ld(w0, i))
-			}
-			next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
-			archsimd.LoadFloat64x4(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
-		}
-		if x < x1 {
-			archsimd.ClearAVXUpperBits()
-			forwardCPML(p, s, f, y, x, x1)
-		}
-	}
-}
-
-// forwardBandXYF64A6 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), any of them in either band. The caller checked bounds.
-func forwardBandXYF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float64(0)))
 	const L = 4
@@ -4670,260 +3738,10 @@ func backwardBandF64A6(p *Problem[float64], s *stencil[float64], f *rowFields[fl
 	archsimd.ClearAVXUpperBits()
 }
 
-// forwardBandF64A8 is forwardCPML for float64, accuracy 8, 4 cells
-// at a time, on columns [x0, x1) of rows [y0, y1). Most band cells have
-// CPML terms in one direction only: the middle of a y-band row, and the
-// x-band segments of the other rows. Each of those gets its own loop,
-// free of the other direction's terms and of per-vector branches; only
-// the corners run the loop with both.
+// forwardBandF64A8 is forwardCPML for float64, accuracy 8, 4
+// cells at a time, on columns [x0, x1) of rows [y0, y1), any of them in
+// either band.
 func forwardBandF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
-	nx := p.NX
-	if y1 <= y0 || x1 <= x0 {
-		return
-	}
-	// Bounds: every access stays within rows y0-4..y1+4 and columns
-	// x0-4..x1+4, inside the grid by Validate; check the extremes
-	// once, for this function and the loops it calls.
-	_ = f.u[(y1-1+4)*nx+x1-1+4]
-	_ = f.u[(y0-4)*nx+x0-4]
-	_ = p.AY[y1-1+4]
-	_ = p.AY[y0-4]
-	_, _ = p.BY[y1-1], p.DBY[y1-1]
-	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
-	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
-	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+4], p.BX[x1-1]
-	_ = p.DBX[x1-1]
-	_ = f.c[y1*nx-1]
-	if f.w != nil {
-		_ = f.w[y1*nx-1]
-	}
-	_, _ = s.cxUp[1][x1-1], s.cxDn[1][x1-1]
-	_, _ = s.cxUp[2][x1-1], s.cxDn[2][x1-1]
-	_, _ = s.cxUp[3][x1-1], s.cxDn[3][x1-1]
-	_, _ = s.cxUp[4][x1-1], s.cxDn[4][x1-1]
-	_ = s.opbX[x1-1]
-	// [mx0, mx1): the columns of [x0, x1) outside the x band.
-	mx0 := min(max(s.x0, x0), x1)
-	mx1 := min(max(s.x1, mx0), x1)
-	for y := y0; y < y1; {
-		e := y + 1
-		for e < y1 && s.bandY[e] == s.bandY[y] {
-			e++
-		}
-		if s.bandY[y] {
-			for r := y; r < e; r++ {
-				forwardBandXYF64A8(p, s, f, r, r+1, x0, mx0)
-				forwardBandYF64A8(p, s, f, r, mx0, mx1)
-				forwardBandXYF64A8(p, s, f, r, r+1, mx1, x1)
-			}
-		} else {
-			forwardBandXF64A8(p, s, f, y, e, x0, x1)
-		}
-		y = e
-	}
-	archsimd.ClearAVXUpperBits()
-}
-
-// forwardBandYF64A8 is forwardCPML on columns [x0, x1) of row y, a
-// y-band row, where no column is in the x band. The caller checked bounds.
-// It runs in two passes over pieces of the row: the CPML y terms into wy,
-// then the plain x terms and the update. Together in one loop they need
-// more vector registers than AVX2 has, and the spills cost more than the
-// scratch row, which stays in L1.
-func forwardBandYF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float64(0)))
-	const L = 4
-	const step = L * size
-	const piece = 64 * L
-	if x1-x0 < L {
-		forwardCPML(p, s, f, y, x0, x1)
-		return
-	}
-	nx := p.NX
-	ld := func(p unsafe.Pointer, off int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, off)) }
-	at := func(v []float64, x int) unsafe.Pointer {
-		return unsafe.Add(unsafe.Pointer(unsafe.SliceData(v)), (y*nx+x)*size)
-	}
-	vc := s.vec.(*vecCoefF64)
-	bc := archsimd.BroadcastFloat64x4
-	ay, by, dby, opby := bc(p.AY[y]), bc(p.BY[y]), bc(p.DBY[y]), bc(1+p.BY[y])
-	// ψ's derivative reads a·ψ on the rows y±k: a is folded into the
-	// weights, [2k-2] for row y+k and [2k-1] (negated) for row y−k.
-	var wpsi [2 * 4]archsimd.Float64x4
-	wpsi[1*2-2], wpsi[1*2-1] = bc(s.d1y[1]*p.AY[y+1]), bc(-s.d1y[1]*p.AY[y-1])
-	oy1 := 1 * nx * size
-	wpsi[2*2-2], wpsi[2*2-1] = bc(s.d1y[2]*p.AY[y+2]), bc(-s.d1y[2]*p.AY[y-2])
-	oy2 := 2 * nx * size
-	wpsi[3*2-2], wpsi[3*2-1] = bc(s.d1y[3]*p.AY[y+3]), bc(-s.d1y[3]*p.AY[y-3])
-	oy3 := 3 * nx * size
-	wpsi[4*2-2], wpsi[4*2-1] = bc(s.d1y[4]*p.AY[y+4]), bc(-s.d1y[4]*p.AY[y-4])
-	oy4 := 4 * nx * size
-	var wy [piece]float64
-	pwy0 := unsafe.Pointer(&wy[0])
-	x := x0
-	for x+L <= x1 {
-		n := min(piece, (x1-x)/L*L) / L
-		pu, ppsi, ppsin := at(f.u, x), at(f.psiY, x), at(f.psiYn, x)
-		pzeta, pzetan, pwy := at(f.zetaY, x), at(f.zetaYn, x), pwy0
-		for j := 0; j < n; j++ {
-			var uy, uyy, dpsi archsimd.Float64x4
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(pu, oy1)), archsimd.LoadFloat64x4(ld(pu, -oy1))
-				uy = up.Sub(dn).Mul(vc.d1y[1])
-				uyy = up.Add(dn).MulAdd(vc.d2y[1], archsimd.LoadFloat64x4(ld(pu, 0)).Mul(vc.cY))
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, oy1)).Mul(wpsi[0])
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, -oy1)).MulAdd(wpsi[1*2-1], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(pu, oy2)), archsimd.LoadFloat64x4(ld(pu, -oy2))
-				uy = up.Sub(dn).MulAdd(vc.d1y[2], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[2], uyy)
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, oy2)).MulAdd(wpsi[2*2-2], dpsi)
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, -oy2)).MulAdd(wpsi[2*2-1], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(pu, oy3)), archsimd.LoadFloat64x4(ld(pu, -oy3))
-				uy = up.Sub(dn).MulAdd(vc.d1y[3], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[3], uyy)
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, oy3)).MulAdd(wpsi[3*2-2], dpsi)
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, -oy3)).MulAdd(wpsi[3*2-1], dpsi)
-			}
-			{
-				up, dn := archsimd.LoadFloat64x4(ld(pu, oy4)), archsimd.LoadFloat64x4(ld(pu, -oy4))
-				uy = up.Sub(dn).MulAdd(vc.d1y[4], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[4], uyy)
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, oy4)).MulAdd(wpsi[4*2-2], dpsi)
-				dpsi = archsimd.LoadFloat64x4(ld(ppsi, -oy4)).MulAdd(wpsi[4*2-1], dpsi)
-			}
-			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
-			zy := archsimd.LoadFloat64x4(ld(pzeta, 0))
-			opby.MulAdd(tmp, ay.Mul(zy)).Store(ld(pwy, 0))
-			by.MulAdd(uy, ay.Mul(archsimd.LoadFloat64x4(ld(ppsi, 0)))).Store(ld(ppsin, 0))
-			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(pzetan, 0))
-			pu, ppsi, ppsin = unsafe.Add(pu, step), unsafe.Add(ppsi, step), unsafe.Add(ppsin, step)
-			pzeta, pzetan, pwy = unsafe.Add(pzeta, step), unsafe.Add(pzetan, step), unsafe.Add(pwy, step)
-		}
-		pu, pwy = at(f.u, x), pwy0
-		pun, pc := at(f.un, x), at(f.c, x)
-		var pw unsafe.Pointer
-		if f.w != nil {
-			pw = at(f.w, x)
-		}
-		cX, two := vc.cX, vc.two
-		cx1 := vc.d2x[1]
-		cx2 := vc.d2x[2]
-		cx3 := vc.d2x[3]
-		cx4 := vc.d2x[4]
-		for j := 0; j < n; j++ {
-			uc := archsimd.LoadFloat64x4(ld(pu, 0))
-			w := uc.MulAdd(cX, archsimd.LoadFloat64x4(ld(pwy, 0)))
-			w = archsimd.LoadFloat64x4(ld(pu, 1*size)).Add(archsimd.LoadFloat64x4(ld(pu, -1*size))).MulAdd(cx1, w)
-			w = archsimd.LoadFloat64x4(ld(pu, 2*size)).Add(archsimd.LoadFloat64x4(ld(pu, -2*size))).MulAdd(cx2, w)
-			w = archsimd.LoadFloat64x4(ld(pu, 3*size)).Add(archsimd.LoadFloat64x4(ld(pu, -3*size))).MulAdd(cx3, w)
-			w = archsimd.LoadFloat64x4(ld(pu, 4*size)).Add(archsimd.LoadFloat64x4(ld(pu, -4*size))).MulAdd(cx4, w)
-			if pw != nil {
-				w.Store(ld(pw, 0))
-				pw = unsafe.Add(pw, step)
-			}
-			next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(pun, 0)))
-			archsimd.LoadFloat64x4(ld(pc, 0)).MulAdd(w, next).Store(ld(pun, 0))
-			pu, pun, pc, pwy = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step), unsafe.Add(pwy, step)
-		}
-		x += n * L
-	}
-	if x < x1 {
-		archsimd.ClearAVXUpperBits()
-		forwardCPML(p, s, f, y, x, x1)
-	}
-}
-
-// forwardBandXF64A8 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), none of them a y-band row. The caller checked bounds.
-func forwardBandXF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
-	const size = int(unsafe.Sizeof(float64(0)))
-	const L = 4
-	nx := p.NX
-	ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
-	ld := func(p unsafe.Pointer, off int) *[L]float64 { return (*[L]float64)(unsafe.Add(p, off)) }
-	vc := s.vec.(*vecCoefF64)
-	cY, cX, two := vc.cY, vc.cX, vc.two
-	u, un, c := ptr(f.u), ptr(f.un), ptr(f.c)
-	psi, psin, zeta, zetan := ptr(f.psiX), ptr(f.psiXn), ptr(f.zetaX), ptr(f.zetaXn)
-	pax, pbx, pdbx, popbx := ptr(p.AX), ptr(p.BX), ptr(p.DBX), ptr(s.opbX)
-	pcu1, pcd1 := ptr(s.cxUp[1]), ptr(s.cxDn[1])
-	oy1 := 1 * nx * size
-	pcu2, pcd2 := ptr(s.cxUp[2]), ptr(s.cxDn[2])
-	oy2 := 2 * nx * size
-	pcu3, pcd3 := ptr(s.cxUp[3]), ptr(s.cxDn[3])
-	oy3 := 3 * nx * size
-	pcu4, pcd4 := ptr(s.cxUp[4]), ptr(s.cxDn[4])
-	oy4 := 4 * nx * size
-	var w0 unsafe.Pointer
-	if f.w != nil {
-		w0 = ptr(f.w)
-	}
-	for y := y0; y < y1; y++ {
-		x := x0
-		for ; x+L <= x1; x += L {
-			i := (y*nx + x) * size
-			xo := x * size
-			uc := archsimd.LoadFloat64x4(ld(u, i))
-			w := uc.Mul(cY)
-			w = archsimd.LoadFloat64x4(ld(u, i+oy1)).Add(archsimd.LoadFloat64x4(ld(u, i-oy1))).MulAdd(vc.d2y[1], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+oy2)).Add(archsimd.LoadFloat64x4(ld(u, i-oy2))).MulAdd(vc.d2y[2], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+oy3)).Add(archsimd.LoadFloat64x4(ld(u, i-oy3))).MulAdd(vc.d2y[3], w)
-			w = archsimd.LoadFloat64x4(ld(u, i+oy4)).Add(archsimd.LoadFloat64x4(ld(u, i-oy4))).MulAdd(vc.d2y[4], w)
-			var ux, uxx, dpsi archsimd.Float64x4
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+1*size)), archsimd.LoadFloat64x4(ld(u, i-1*size))
-				ux = r.Sub(l).Mul(vc.d1x[1])
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uc.Mul(cX))
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i+size)).Mul(archsimd.LoadFloat64x4(ld(pcu1, xo)))
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i-1*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcd1, xo)), dpsi)
-			}
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+2*size)), archsimd.LoadFloat64x4(ld(u, i-2*size))
-				ux = r.Sub(l).MulAdd(vc.d1x[2], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[2], uxx)
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i+2*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcu2, xo)), dpsi)
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i-2*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcd2, xo)), dpsi)
-			}
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+3*size)), archsimd.LoadFloat64x4(ld(u, i-3*size))
-				ux = r.Sub(l).MulAdd(vc.d1x[3], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[3], uxx)
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i+3*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcu3, xo)), dpsi)
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i-3*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcd3, xo)), dpsi)
-			}
-			{
-				r, l := archsimd.LoadFloat64x4(ld(u, i+4*size)), archsimd.LoadFloat64x4(ld(u, i-4*size))
-				ux = r.Sub(l).MulAdd(vc.d1x[4], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[4], uxx)
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i+4*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcu4, xo)), dpsi)
-				dpsi = archsimd.LoadFloat64x4(ld(psi, i-4*size)).MulAdd(archsimd.LoadFloat64x4(ld(pcd4, xo)), dpsi)
-			}
-			ax, bx, opbx := archsimd.LoadFloat64x4(ld(pax, xo)), archsimd.LoadFloat64x4(ld(pbx, xo)), archsimd.LoadFloat64x4(ld(popbx, xo))
-			tmp := opbx.MulAdd(uxx, archsimd.LoadFloat64x4(ld(pdbx, xo)).MulAdd(ux, dpsi))
-			zx := archsimd.LoadFloat64x4(ld(zeta, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.LoadFloat64x4(ld(psi, i)))).Store(ld(psin, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetan, i))
-			if w0 != nil {
-				w.Store(ld(w0, i))
-			}
-			next := uc.Mul(two).Sub(archsimd.LoadFloat64x4(ld(un, i)))
-			archsimd.LoadFloat64x4(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
-		}
-		if x < x1 {
-			archsimd.ClearAVXUpperBits()
-			forwardCPML(p, s, f, y, x, x1)
-		}
-	}
-}
-
-// forwardBandXYF64A8 is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), any of them in either band. The caller checked bounds.
-func forwardBandXYF64A8(p *Problem[float64], s *stencil[float64], f *rowFields[float64], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof(float64(0)))
 	const L = 4

@@ -32,11 +32,6 @@ type stencil[T Float] struct {
 	// Columns [x0, x1) are outside the x band; rows outside bandY use the
 	// plain Laplacian on them.
 	x0, x1 int
-	// cxUp[k][x] = d1x[k]·AX[x+k] and cxDn[k][x] = −d1x[k]·AX[x−k]: the
-	// weights of ψx's derivative with a folded in, and opbX[x] = 1 + BX[x],
-	// column by column for the vector kernels' x-band loop.
-	cxUp, cxDn [5][]T
-	opbX       []T
 	// xTables are the x-band segments' coefficient tables for the
 	// assembly loops (xBandTables), when there are such loops.
 	xTables [4][]T
@@ -84,17 +79,6 @@ func newStencil[T Float](p *Problem[T]) *stencil[T] {
 	roundUp := func(n int) int { return (n + lanes - 1) / lanes * lanes }
 	if x0, x1 := s.h+roundUp(s.x0-s.h), p.NX-s.h-roundUp(p.NX-s.h-s.x1); x0 <= x1 {
 		s.x0, s.x1 = x0, x1
-	}
-	s.opbX = make([]T, p.NX)
-	for x := range s.opbX {
-		s.opbX[x] = 1 + p.BX[x]
-	}
-	for k := 1; k <= s.h; k++ {
-		s.cxUp[k], s.cxDn[k] = make([]T, p.NX), make([]T, p.NX)
-		for x := k; x < p.NX-k; x++ {
-			s.cxUp[k][x] = s.d1x[k] * p.AX[x+k]
-			s.cxDn[k][x] = -s.d1x[k] * p.AX[x-k]
-		}
 	}
 	s.vec = vectorCoefficients(s)
 	s.xTables = xBandTables(p, s)

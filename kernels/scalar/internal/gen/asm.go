@@ -126,44 +126,7 @@ func bandX(w *asmWriter, h int) {
 	c := func(j int) string { return fmt.Sprintf("%d(R14)", 32*j) }
 	kc := func(k, j int) string { return c(3 + 3*(k-1) + j) }
 	b := func(j int) string { return fmt.Sprintf("%d(R14)(R15*1)", 32*(consts+j)) }
-	fmt.Fprintf(w, "\n// func bandXF32A%d(a *bandXArgs)\nTEXT ·bandXF32A%d(SB), NOSPLIT, $24-8\n", 2*h, 2*h)
-	w.op("MOVQ a+0(FP), R14")
-	w.op("MOVQ %d(R14), AX", xArgsNVec)
-	w.op("IMULQ $%d, AX", block)
-	w.op("MOVQ AX, end-24(SP)") // R15 at the end of a row
-	w.op("MOVQ %d(R14), AX", xArgsRows)
-	w.op("MOVQ AX, rows-8(SP)")
-	w.op("MOVQ %d(R14), AX", xArgsNVec)
-	w.op("SHLQ $5, AX")
-	w.op("NEGQ AX")
-	w.op("ADDQ %d(R14), AX", xArgsStr)
-	w.op("MOVQ AX, adv-16(SP)") // from a row's end to the next row's start
-	w.strides(xArgsStr)
-	w.op("MOVQ 0(R14), AX") // u, row y−h
-	w.op("MOVQ 8(R14), BX")
-	w.op("MOVQ 16(R14), CX")
-	w.op("MOVQ 24(R14), DX")
-	w.op("MOVQ 32(R14), DI")
-	w.op("MOVQ 40(R14), SI")
-	w.op("MOVQ 48(R14), R12")
-	w.op("MOVQ 56(R14), R13")
-	w.op("MOVQ 64(R14), R14")
-	fmt.Fprintf(w, "rowX%d:\n", h)
-	// A segment is a few vectors of each of nine arrays per row, a
-	// stride the hardware prefetchers do not follow: fetch the lines of
-	// the row prefetchRows ahead (of u, the row its stencil then adds).
-	for _, r := range []string{"BX", "CX", "DX", "DI", "SI", "R12"} {
-		w.op("PREFETCHT0 %s", rowOperand(0, r, prefetchRows))
-		w.op("PREFETCHT0 %s", rowOperand(64, r, prefetchRows))
-	}
-	base, m := "AX", 2*h+prefetchRows
-	if m > 8 {
-		w.op("LEAQ %s, R15", rowOperand(0, "AX", 8))
-		base, m = "R15", m-8
-	}
-	w.op("PREFETCHT0 %s", rowOperand(0, base, m))
-	w.op("PREFETCHT0 %s", rowOperand(64, base, m))
-	w.op("XORQ R15, R15")
+	segmentPrologue(w, "bandXF32A", "rowX", h, block)
 	fmt.Fprintf(w, "loopX%d:\n", h)
 	w.op("VMOVUPS %s, Y0", rowOperand(0, "AX", h))
 	w.op("VMULPS %s, Y0, Y1", c(0)) // W, y part
@@ -212,27 +175,20 @@ func bandX(w *asmWriter, h int) {
 		w.op("ADDQ $32, %s", r)
 	}
 	w.op("ADDQ $%d, R15", block)
-	w.op("CMPQ R15, end-24(SP)")
-	w.op("JLT loopX%d", h)
-	w.op("MOVQ adv-16(SP), R15")
-	for _, r := range []string{"AX", "BX", "CX", "DX", "DI", "SI", "R12"} {
-		w.op("ADDQ R15, %s", r)
-	}
-	w.op("TESTQ R13, R13")
-	w.op("JZ nextX%d", h)
-	w.op("ADDQ R15, R13")
-	fmt.Fprintf(w, "nextX%d:\n", h)
-	w.op("DECQ rows-8(SP)")
-	w.op("JNZ rowX%d", h)
-	w.op("VZEROUPPER")
-	w.op("RET")
+	segmentEpilogue(w, "loopX", "rowX", h, true)
 }
 
-// interior writes interiorF32A<acc>: forwardInterior for float32, W
-// stored when a.w is not nil. The weights stay in registers: Y15 the
-// centre, Y14 2, Y6+2(k−1) d2y[k] and Y7+2(k−1) d2x[k].
-func interior(w *asmWriter, h int) {
-	fmt.Fprintf(w, "\n// func interiorF32A%d(a *interiorArgs)\nTEXT ·interiorF32A%d(SB), NOSPLIT, $0-8\n", 2*h, 2*h)
+// interior writes interiorF32A<acc>, forwardInterior for float32 with W
+// stored when a.w is not nil, or with grad interiorGradF32A<acc>,
+// backwardInterior with the gradient g += W·μ (W read from a.w, g at a.g).
+// The weights stay in registers: Y15 the centre, Y14 2, Y6+2(k−1) d2y[k]
+// and Y7+2(k−1) d2x[k].
+func interior(w *asmWriter, h int, grad bool) {
+	name, loop := "interiorF32A", "loopI"
+	if grad {
+		name, loop = "interiorGradF32A", "loopG"
+	}
+	fmt.Fprintf(w, "\n// func %s%d(a *interiorArgs)\nTEXT ·%s%d(SB), NOSPLIT, $0-8\n", name, 2*h, name, 2*h)
 	w.op("MOVQ a+0(FP), R14")
 	w.op("MOVQ 0(R14), AX") // u, row −h
 	w.op("MOVQ 8(R14), BX")
@@ -240,6 +196,9 @@ func interior(w *asmWriter, h int) {
 	w.op("MOVQ 24(R14), DX")
 	w.op("MOVQ 32(R14), SI")
 	w.op("MOVQ 40(R14), DI")
+	if grad {
+		w.op("MOVQ 56(R14), R12")
+	}
 	w.strides(48)
 	w.op("VMOVUPS 0(SI), Y15")
 	w.op("VMOVUPS 32(SI), Y14")
@@ -249,7 +208,7 @@ func interior(w *asmWriter, h int) {
 		w.op("VMOVUPS %d(SI), %s", 64+64*(k-1), cy(k))
 		w.op("VMOVUPS %d(SI), %s", 96+64*(k-1), cx(k))
 	}
-	fmt.Fprintf(w, "loopI%d:\n", h)
+	fmt.Fprintf(w, "%s%d:\n", loop, h)
 	w.op("VMOVUPS %s, Y0", rowOperand(0, "AX", h))
 	w.op("VMULPS Y15, Y0, Y1")
 	w.op("VMOVUPS %s, Y3", rowOperand(4, "AX", h))
@@ -266,20 +225,28 @@ func interior(w *asmWriter, h int) {
 		}
 	}
 	w.op("VADDPS Y2, Y1, Y1")
-	w.op("TESTQ DX, DX")
-	w.op("JZ nostoreI%d", h)
-	w.op("VMOVUPS Y1, (DX)")
-	w.op("ADDQ $32, DX")
-	fmt.Fprintf(w, "nostoreI%d:\n", h)
+	advance := []string{"AX", "BX", "CX"}
+	if grad {
+		w.op("VMOVUPS (R12), Y4")
+		w.op("VFMADD231PS (DX), Y0, Y4")
+		w.op("VMOVUPS Y4, (R12)") // g += W·μ
+		advance = append(advance, "DX", "R12")
+	} else {
+		w.op("TESTQ DX, DX")
+		w.op("JZ nostoreI%d", h)
+		w.op("VMOVUPS Y1, (DX)")
+		w.op("ADDQ $32, DX")
+		fmt.Fprintf(w, "nostoreI%d:\n", h)
+	}
 	w.op("VMULPS Y14, Y0, Y0")
 	w.op("VSUBPS (BX), Y0, Y0")
 	w.op("VFMADD231PS (CX), Y1, Y0")
 	w.op("VMOVUPS Y0, (BX)")
-	for _, r := range []string{"AX", "BX", "CX"} {
+	for _, r := range advance {
 		w.op("ADDQ $32, %s", r)
 	}
 	w.op("DECQ DI")
-	w.op("JNZ loopI%d", h)
+	w.op("JNZ %s%d", loop, h)
 	w.op("VZEROUPPER")
 	w.op("RET")
 }
@@ -290,68 +257,14 @@ func bandAsm() string {
 	w.WriteString("// Code generated by kernels/scalar/internal/gen; DO NOT EDIT.\n\n")
 	w.WriteString("//go:build goexperiment.simd && amd64\n\n#include \"textflag.h\"\n")
 	for h := 1; h <= 4; h++ {
-		interior(&w, h)
-		interiorGrad(&w, h)
+		interior(&w, h, false)
+		interior(&w, h, true)
 		bandY(&w, h)
 		bandX(&w, h)
 		backwardY(&w, h)
 		backwardX(&w, h)
 	}
 	return w.String()
-}
-
-// interiorGrad writes interiorGradF32A<acc>: backwardInterior for float32
-// with the gradient, g += W·μ, W read from a.w and g at a.g (R12).
-func interiorGrad(w *asmWriter, h int) {
-	fmt.Fprintf(w, "\n// func interiorGradF32A%d(a *interiorArgs)\nTEXT ·interiorGradF32A%d(SB), NOSPLIT, $0-8\n", 2*h, 2*h)
-	w.op("MOVQ a+0(FP), R14")
-	w.op("MOVQ 0(R14), AX")
-	w.op("MOVQ 8(R14), BX")
-	w.op("MOVQ 16(R14), CX")
-	w.op("MOVQ 24(R14), DX")
-	w.op("MOVQ 32(R14), SI")
-	w.op("MOVQ 40(R14), DI")
-	w.op("MOVQ 56(R14), R12")
-	w.strides(48)
-	w.op("VMOVUPS 0(SI), Y15")
-	w.op("VMOVUPS 32(SI), Y14")
-	cy := func(k int) string { return fmt.Sprintf("Y%d", 6+2*(k-1)) }
-	cx := func(k int) string { return fmt.Sprintf("Y%d", 7+2*(k-1)) }
-	for k := 1; k <= h; k++ {
-		w.op("VMOVUPS %d(SI), %s", 64+64*(k-1), cy(k))
-		w.op("VMOVUPS %d(SI), %s", 96+64*(k-1), cx(k))
-	}
-	fmt.Fprintf(w, "loopG%d:\n", h)
-	w.op("VMOVUPS %s, Y0", rowOperand(0, "AX", h))
-	w.op("VMULPS Y15, Y0, Y1")
-	w.op("VMOVUPS %s, Y3", rowOperand(4, "AX", h))
-	w.op("VADDPS %s, Y3, Y3", rowOperand(-4, "AX", h))
-	w.op("VMULPS %s, Y3, Y2", cx(1))
-	for k := 1; k <= h; k++ {
-		w.op("VMOVUPS %s, Y3", rowOperand(0, "AX", h+k))
-		w.op("VADDPS %s, Y3, Y3", rowOperand(0, "AX", h-k))
-		w.op("VFMADD231PS %s, Y3, Y1", cy(k))
-		if k > 1 {
-			w.op("VMOVUPS %s, Y4", rowOperand(4*k, "AX", h))
-			w.op("VADDPS %s, Y4, Y4", rowOperand(-4*k, "AX", h))
-			w.op("VFMADD231PS %s, Y4, Y2", cx(k))
-		}
-	}
-	w.op("VADDPS Y2, Y1, Y1")
-	w.op("VMOVUPS (R12), Y4")
-	w.op("VFMADD231PS (DX), Y0, Y4")
-	w.op("VMOVUPS Y4, (R12)") // g += W·μ
-	w.op("VMULPS Y14, Y0, Y0")
-	w.op("VSUBPS (BX), Y0, Y0")
-	w.op("VFMADD231PS (CX), Y1, Y0")
-	w.op("VMOVUPS Y0, (BX)")
-	for _, r := range []string{"AX", "BX", "CX", "DX", "R12"} {
-		w.op("ADDQ $32, %s", r)
-	}
-	w.op("DECQ DI")
-	w.op("JNZ loopG%d", h)
-	w.op("VZEROUPPER")
-	w.op("RET")
 }
 
 // backwardY writes backwardYF32A<acc>: the y terms of backwardCPML on a
@@ -434,40 +347,7 @@ func backwardX(w *asmWriter, h int) {
 	kc := func(k, j int) string { return c(2 + 3*(k-1) + j) }
 	b := func(j int) string { return fmt.Sprintf("%d(R14)(R15*1)", 32*(consts+j)) }
 	kb := func(k, j int) string { return b(4 + 10*(k-1) + j) }
-	fmt.Fprintf(w, "\n// func backwardXF32A%d(a *bandXArgs)\nTEXT ·backwardXF32A%d(SB), NOSPLIT, $24-8\n", 2*h, 2*h)
-	w.op("MOVQ a+0(FP), R14")
-	w.op("MOVQ %d(R14), AX", xArgsNVec)
-	w.op("IMULQ $%d, AX", block)
-	w.op("MOVQ AX, end-24(SP)")
-	w.op("MOVQ %d(R14), AX", xArgsRows)
-	w.op("MOVQ AX, rows-8(SP)")
-	w.op("MOVQ %d(R14), AX", xArgsNVec)
-	w.op("SHLQ $5, AX")
-	w.op("NEGQ AX")
-	w.op("ADDQ %d(R14), AX", xArgsStr)
-	w.op("MOVQ AX, adv-16(SP)")
-	w.strides(xArgsStr)
-	w.op("MOVQ 0(R14), AX") // μ, row y−h
-	w.op("MOVQ 8(R14), BX")
-	w.op("MOVQ 16(R14), CX")
-	w.op("MOVQ 24(R14), DX")
-	w.op("MOVQ 32(R14), DI")
-	w.op("MOVQ 40(R14), SI")
-	w.op("MOVQ 48(R14), R12")
-	w.op("MOVQ 64(R14), R14")
-	fmt.Fprintf(w, "rowBX%d:\n", h)
-	for _, r := range []string{"BX", "CX", "DX", "DI", "SI", "R12"} {
-		w.op("PREFETCHT0 %s", rowOperand(0, r, prefetchRows))
-		w.op("PREFETCHT0 %s", rowOperand(64, r, prefetchRows))
-	}
-	base, m := "AX", 2*h+prefetchRows
-	if m > 8 {
-		w.op("LEAQ %s, R15", rowOperand(0, "AX", 8))
-		base, m = "R15", m-8
-	}
-	w.op("PREFETCHT0 %s", rowOperand(0, base, m))
-	w.op("PREFETCHT0 %s", rowOperand(64, base, m))
-	w.op("XORQ R15, R15")
+	segmentPrologue(w, "backwardXF32A", "rowBX", h, block)
 	fmt.Fprintf(w, "loopBX%d:\n", h)
 	w.op("VMOVUPS %s, Y0", rowOperand(0, "AX", h)) // μ
 	w.op("VMULPS %s, Y0, Y1", c(0))                // sum, y part
@@ -520,14 +400,66 @@ func backwardX(w *asmWriter, h int) {
 		w.op("ADDQ $32, %s", r)
 	}
 	w.op("ADDQ $%d, R15", block)
+	segmentEpilogue(w, "loopBX", "rowBX", h, false)
+}
+
+// segmentPrologue starts an x-band segment loop over bandXArgs: the row
+// count, the block offset at a row's end and the step from a row's end to
+// the next row's start in the frame, the operands in AX (u, row y−h), BX,
+// CX, DX, DI, SI, R12, R13 (W, or nil) and R14 (the table), the strides
+// in R8–R11; then, at each row's start, a prefetch of the row
+// prefetchRows ahead (of u, the row its stencil then adds), which the
+// hardware prefetchers do not follow at a stride of a few vectors per
+// row, and R15, the block offset, cleared.
+func segmentPrologue(w *asmWriter, name, row string, h, block int) {
+	fmt.Fprintf(w, "\n// func %s%d(a *bandXArgs)\nTEXT ·%s%d(SB), NOSPLIT, $24-8\n", name, 2*h, name, 2*h)
+	w.op("MOVQ a+0(FP), R14")
+	w.op("MOVQ %d(R14), AX", xArgsNVec)
+	w.op("IMULQ $%d, AX", block)
+	w.op("MOVQ AX, end-24(SP)")
+	w.op("MOVQ %d(R14), AX", xArgsRows)
+	w.op("MOVQ AX, rows-8(SP)")
+	w.op("MOVQ %d(R14), AX", xArgsNVec)
+	w.op("SHLQ $5, AX")
+	w.op("NEGQ AX")
+	w.op("ADDQ %d(R14), AX", xArgsStr)
+	w.op("MOVQ AX, adv-16(SP)")
+	w.strides(xArgsStr)
+	for i, r := range []string{"AX", "BX", "CX", "DX", "DI", "SI", "R12", "R13", "R14"} {
+		w.op("MOVQ %d(R14), %s", 8*i, r)
+	}
+	fmt.Fprintf(w, "%s%d:\n", row, h)
+	for _, r := range []string{"BX", "CX", "DX", "DI", "SI", "R12"} {
+		w.op("PREFETCHT0 %s", rowOperand(0, r, prefetchRows))
+		w.op("PREFETCHT0 %s", rowOperand(64, r, prefetchRows))
+	}
+	base, m := "AX", 2*h+prefetchRows
+	if m > 8 {
+		w.op("LEAQ %s, R15", rowOperand(0, "AX", 8))
+		base, m = "R15", m-8
+	}
+	w.op("PREFETCHT0 %s", rowOperand(0, base, m))
+	w.op("PREFETCHT0 %s", rowOperand(64, base, m))
+	w.op("XORQ R15, R15")
+}
+
+// segmentEpilogue ends a segment loop: the next vector, the next row
+// (W's pointer in R13 too, when withW and it is not nil), return.
+func segmentEpilogue(w *asmWriter, loop, row string, h int, withW bool) {
 	w.op("CMPQ R15, end-24(SP)")
-	w.op("JLT loopBX%d", h)
+	w.op("JLT %s%d", loop, h)
 	w.op("MOVQ adv-16(SP), R15")
 	for _, r := range []string{"AX", "BX", "CX", "DX", "DI", "SI", "R12"} {
 		w.op("ADDQ R15, %s", r)
 	}
+	if withW {
+		w.op("TESTQ R13, R13")
+		w.op("JZ next%s%d", row, h)
+		w.op("ADDQ R15, R13")
+		fmt.Fprintf(w, "next%s%d:\n", row, h)
+	}
 	w.op("DECQ rows-8(SP)")
-	w.op("JNZ rowBX%d", h)
+	w.op("JNZ %s%d", row, h)
 	w.op("VZEROUPPER")
 	w.op("RET")
 }

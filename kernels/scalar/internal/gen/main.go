@@ -83,7 +83,7 @@ func backwardInterior[T Float](s *stencil[T], f *rowFields[T], i0, i1, nx int) {
 			interiorF32(s, &plain, i0, i1, nx)
 			return
 		}
-		interiorGradF32(s, f, i0, i1, nx)
+		interiorF32(s, f, i0, i1, nx)
 		return
 	case *stencil[float64]:
 		f := any(f).(*rowFields[float64])
@@ -185,13 +185,13 @@ func {{.Name}}(s *stencil[{{.Type}}], f *rowFields[{{.Type}}], i0, i1, nx int) {
 {{end}}{{end}}`
 
 const bandSrc = `
-// forwardBand{{.Sfx}}A{{.Acc}} is forwardCPML for {{.Type}}, accuracy {{.Acc}}, {{.Lanes}} cells
-// at a time, on columns [x0, x1) of rows [y0, y1). Most band cells have
-// CPML terms in one direction only: the middle of a y-band row, and the
-// x-band segments of the other rows. Each of those gets its own loop,
-// free of the other direction's terms and of per-vector branches; only
-// the corners run the loop with both.
-func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y0, y1, x0, x1 int) {
+{{- if eq .Sfx "F32"}}
+// forwardBandF32A{{.Acc}} is forwardCPML for float32, accuracy {{.Acc}}, on
+// columns [x0, x1) of rows [y0, y1). Most band cells have CPML terms in
+// one direction only: the middle of a y-band row, and the x-band segments
+// of the other rows. Those run in assembly, free of the other direction's
+// terms; only the corners run the Go loop with both.
+func forwardBandF32A{{.Acc}}(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y0, y1, x0, x1 int) {
 	nx := p.NX
 	if y1 <= y0 || x1 <= x0 {
 		return
@@ -206,16 +206,11 @@ func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], 
 	_, _ = p.BY[y1-1], p.DBY[y1-1]
 	_, _, _, _ = f.psiY[len(f.u)-1], f.psiYn[len(f.u)-1], f.zetaY[len(f.u)-1], f.zetaYn[len(f.u)-1]
 	_, _, _, _ = f.psiX[len(f.u)-1], f.psiXn[len(f.u)-1], f.zetaX[len(f.u)-1], f.zetaXn[len(f.u)-1]
-	_, _, _ = f.un[len(f.u)-1], p.AX[x1-1+{{.H}}], p.BX[x1-1]
-	_ = p.DBX[x1-1]
+	_ = f.un[len(f.u)-1]
 	_ = f.c[y1*nx-1]
 	if f.w != nil {
 		_ = f.w[y1*nx-1]
 	}
-{{- range .Ks}}
-	_, _ = s.cxUp[{{.}}][x1-1], s.cxDn[{{.}}][x1-1]
-{{- end}}
-	_ = s.opbX[x1-1]
 	// [mx0, mx1): the columns of [x0, x1) outside the x band.
 	mx0 := min(max(s.x0, x0), x1)
 	mx1 := min(max(s.x1, mx0), x1)
@@ -226,27 +221,28 @@ func forwardBand{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], 
 		}
 		if s.bandY[y] {
 			for r := y; r < e; r++ {
-				forwardBandXY{{.Sfx}}A{{.Acc}}(p, s, f, r, r+1, x0, mx0)
-				forwardBandY{{.Sfx}}A{{.Acc}}(p, s, f, r, mx0, mx1)
-				forwardBandXY{{.Sfx}}A{{.Acc}}(p, s, f, r, r+1, mx1, x1)
+				forwardBandXYF32A{{.Acc}}(p, s, f, r, r+1, x0, mx0)
+				forwardBandYF32A{{.Acc}}(p, s, f, r, mx0, mx1)
+				forwardBandXYF32A{{.Acc}}(p, s, f, r, r+1, mx1, x1)
 			}
+		} else if t := s.xTable(p, x0, x1); t != nil {
+			forwardBandXF32A{{.Acc}}(p, s, f, t, y, e, x0, x1)
 		} else {
-			forwardBandX{{.Sfx}}A{{.Acc}}(p, s, f, y, e, x0, x1)
+			forwardBandXYF32A{{.Acc}}(p, s, f, y, e, x0, x1)
 		}
 		y = e
 	}
 	archsimd.ClearAVXUpperBits()
 }
 
-// forwardBandY{{.Sfx}}A{{.Acc}} is forwardCPML on columns [x0, x1) of row y, a
+// forwardBandYF32A{{.Acc}} is forwardCPML on columns [x0, x1) of row y, a
 // y-band row, where no column is in the x band. The caller checked bounds.
-// It runs in two passes over pieces of the row: the CPML y terms into wy,
-// then the plain x terms and the update. Together in one loop they need
-// more vector registers than AVX2 has, and the spills cost more than the
-// scratch row, which stays in L1.
-func forwardBandY{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y, x0, x1 int) {
-	const size = int(unsafe.Sizeof({{.Type}}(0)))
-	const L = {{.Lanes}}
+// Two passes over pieces of the row: the CPML y terms into a scratch row
+// (assembly), then the plain x terms and the update. In one loop they
+// need more vector registers than AVX2 has; the scratch stays in L1.
+func forwardBandYF32A{{.Acc}}(p *Problem[float32], s *stencil[float32], f *rowFields[float32], y, x0, x1 int) {
+	const size = 4
+	const L = 8
 	const step = L * size
 	const piece = 64 * L
 	if x1-x0 < L {
@@ -254,10 +250,9 @@ func forwardBandY{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}],
 		return
 	}
 	nx := p.NX
-	ld := func(p unsafe.Pointer, off int) *[L]{{.Type}} { return (*[L]{{.Type}})(unsafe.Add(p, off)) }
-	at := func(v []{{.Type}}, x int) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(unsafe.SliceData(v)), (y*nx+x)*size) }
-	vc := s.vec.(*vecCoef{{.Sfx}})
-{{- if eq .Sfx "F32"}}
+	ld := func(p unsafe.Pointer, off int) *[L]float32 { return (*[L]float32)(unsafe.Add(p, off)) }
+	at := func(v []float32, x int) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(unsafe.SliceData(v)), (y*nx+x)*size) }
+	vc := s.vec.(*vecCoefF32)
 	// ψ's derivative reads a·ψ on the rows y±k: a is folded into the
 	// weights.
 	ya := bandYArgs{stride: nx * size}
@@ -267,60 +262,16 @@ func forwardBandY{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}],
 	ya.coef[{{.}}*4+1], ya.coef[{{.}}*4+2] = splat(s.d1y[{{.}}]), splat(s.d2y[{{.}}])
 	ya.coef[{{.}}*4+3], ya.coef[{{.}}*4+4] = splat(s.d1y[{{.}}]*p.AY[y+{{.}}]), splat(-s.d1y[{{.}}]*p.AY[y-{{.}}])
 {{- end}}
-{{- else}}
-	bc := archsimd.Broadcast{{.Vec}}
-	ay, by, dby, opby := bc(p.AY[y]), bc(p.BY[y]), bc(p.DBY[y]), bc(1+p.BY[y])
-	// ψ's derivative reads a·ψ on the rows y±k: a is folded into the
-	// weights, [2k-2] for row y+k and [2k-1] (negated) for row y−k.
-	var wpsi [2 * {{.H}}]archsimd.{{.Vec}}
-{{- range .Ks}}
-	wpsi[{{.}}*2-2], wpsi[{{.}}*2-1] = bc(s.d1y[{{.}}]*p.AY[y+{{.}}]), bc(-s.d1y[{{.}}]*p.AY[y-{{.}}])
-	oy{{.}} := {{.}} * nx * size
-{{- end}}
-{{- end}}
-	var wy [piece]{{.Type}}
+	var wy [piece]float32
 	pwy0 := unsafe.Pointer(&wy[0])
 	x := x0
-	for ; x+L <= x1; {
+	for x+L <= x1 {
 		n := min(piece, (x1-x)/L*L) / L
-{{- if eq .Sfx "F32"}}
 		ya.u, ya.psi = at(f.u, x-{{.H}}*nx), at(f.psiY, x-{{.H}}*nx)
 		ya.zeta, ya.psin, ya.zetan = at(f.zetaY, x), at(f.psiYn, x), at(f.zetaYn, x)
 		ya.wy, ya.n = pwy0, n
 		bandYF32A{{.Acc}}(&ya)
-{{- else}}
-		pu, ppsi, ppsin := at(f.u, x), at(f.psiY, x), at(f.psiYn, x)
-		pzeta, pzetan, pwy := at(f.zetaY, x), at(f.zetaYn, x), pwy0
-		for j := 0; j < n; j++ {
-			var uy, uyy, dpsi archsimd.{{.Vec}}
-{{- range .Ks}}
-			{
-				up, dn := archsimd.Load{{$.Vec}}(ld(pu, oy{{.}})), archsimd.Load{{$.Vec}}(ld(pu, -oy{{.}}))
-{{- if eq . 1}}
-				uy = up.Sub(dn).Mul(vc.d1y[1])
-				uyy = up.Add(dn).MulAdd(vc.d2y[1], archsimd.Load{{$.Vec}}(ld(pu, 0)).Mul(vc.cY))
-				dpsi = archsimd.Load{{$.Vec}}(ld(ppsi, oy1)).Mul(wpsi[0])
-{{- else}}
-				uy = up.Sub(dn).MulAdd(vc.d1y[{{.}}], uy)
-				uyy = up.Add(dn).MulAdd(vc.d2y[{{.}}], uyy)
-				dpsi = archsimd.Load{{$.Vec}}(ld(ppsi, oy{{.}})).MulAdd(wpsi[{{.}}*2-2], dpsi)
-{{- end}}
-				dpsi = archsimd.Load{{$.Vec}}(ld(ppsi, -oy{{.}})).MulAdd(wpsi[{{.}}*2-1], dpsi)
-			}
-{{- end}}
-			tmp := opby.MulAdd(uyy, dby.MulAdd(uy, dpsi))
-			zy := archsimd.Load{{.Vec}}(ld(pzeta, 0))
-			opby.MulAdd(tmp, ay.Mul(zy)).Store(ld(pwy, 0))
-			by.MulAdd(uy, ay.Mul(archsimd.Load{{.Vec}}(ld(ppsi, 0)))).Store(ld(ppsin, 0))
-			by.MulAdd(tmp, ay.Mul(zy)).Store(ld(pzetan, 0))
-			pu, ppsi, ppsin = unsafe.Add(pu, step), unsafe.Add(ppsi, step), unsafe.Add(ppsin, step)
-			pzeta, pzetan, pwy = unsafe.Add(pzeta, step), unsafe.Add(pzetan, step), unsafe.Add(pwy, step)
-		}
-		pu, pwy = at(f.u, x), pwy0
-{{- end}}
-{{- if eq .Sfx "F32"}}
 		pu, pwy := at(f.u, x), pwy0
-{{- end}}
 		pun, pc := at(f.un, x), at(f.c, x)
 		var pw unsafe.Pointer
 		if f.w != nil {
@@ -331,17 +282,17 @@ func forwardBandY{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}],
 		cx{{.}} := vc.d2x[{{.}}]
 {{- end}}
 		for j := 0; j < n; j++ {
-			uc := archsimd.Load{{.Vec}}(ld(pu, 0))
-			w := uc.MulAdd(cX, archsimd.Load{{.Vec}}(ld(pwy, 0)))
+			uc := archsimd.LoadFloat32x8(ld(pu, 0))
+			w := uc.MulAdd(cX, archsimd.LoadFloat32x8(ld(pwy, 0)))
 {{- range .Ks}}
-			w = archsimd.Load{{$.Vec}}(ld(pu, {{.}}*size)).Add(archsimd.Load{{$.Vec}}(ld(pu, -{{.}}*size))).MulAdd(cx{{.}}, w)
+			w = archsimd.LoadFloat32x8(ld(pu, {{.}}*size)).Add(archsimd.LoadFloat32x8(ld(pu, -{{.}}*size))).MulAdd(cx{{.}}, w)
 {{- end}}
 			if pw != nil {
 				w.Store(ld(pw, 0))
 				pw = unsafe.Add(pw, step)
 			}
-			next := uc.Mul(two).Sub(archsimd.Load{{.Vec}}(ld(pun, 0)))
-			archsimd.Load{{.Vec}}(ld(pc, 0)).MulAdd(w, next).Store(ld(pun, 0))
+			next := uc.Mul(two).Sub(archsimd.LoadFloat32x8(ld(pun, 0)))
+			archsimd.LoadFloat32x8(ld(pc, 0)).MulAdd(w, next).Store(ld(pun, 0))
 			pu, pun, pc, pwy = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step), unsafe.Add(pwy, step)
 		}
 		x += n * L
@@ -352,88 +303,22 @@ func forwardBandY{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}],
 	}
 }
 
-// forwardBandX{{.Sfx}}A{{.Acc}} is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), none of them a y-band row. The caller checked bounds.
-func forwardBandX{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y0, y1, x0, x1 int) {
-	const size = int(unsafe.Sizeof({{.Type}}(0)))
-	const L = {{.Lanes}}
-	nx := p.NX
-	ptr := func(v []{{.Type}}) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
-{{- if eq .Sfx "F32"}}
-	if t := s.xTable(p, x0, x1); t != nil && y1 > y0 {
-		at := func(v []{{.Type}}, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
-		i := y0*nx + x0
-		a := bandXArgs{u: at(f.u, i-{{.H}}*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
-			un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / L, rows: y1 - y0, stride: nx * size}
-		if f.w != nil {
-			a.w = at(f.w, i)
-		}
-		bandXF32A{{.Acc}}(&a)
-		return
-	}
-{{- end}}
-	ld := func(p unsafe.Pointer, off int) *[L]{{.Type}} { return (*[L]{{.Type}})(unsafe.Add(p, off)) }
-	vc := s.vec.(*vecCoef{{.Sfx}})
-	cY, cX, two := vc.cY, vc.cX, vc.two
-	u, un, c := ptr(f.u), ptr(f.un), ptr(f.c)
-	psi, psin, zeta, zetan := ptr(f.psiX), ptr(f.psiXn), ptr(f.zetaX), ptr(f.zetaXn)
-	pax, pbx, pdbx, popbx := ptr(p.AX), ptr(p.BX), ptr(p.DBX), ptr(s.opbX)
-{{- range .Ks}}
-	pcu{{.}}, pcd{{.}} := ptr(s.cxUp[{{.}}]), ptr(s.cxDn[{{.}}])
-	oy{{.}} := {{.}} * nx * size
-{{- end}}
-	var w0 unsafe.Pointer
+// forwardBandXF32A{{.Acc}} is forwardCPML on the x-band segment [x0, x1) of
+// rows [y0, y1), none of them a y-band row, with its table t. The caller
+// checked bounds.
+func forwardBandXF32A{{.Acc}}(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) {
+	a := segmentArgs(p, s, f, t, y0, y1, x0, x1)
 	if f.w != nil {
-		w0 = ptr(f.w)
+		a.w = unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.w)), (y0*p.NX+x0)*4)
 	}
-	for y := y0; y < y1; y++ {
-		x := x0
-		for ; x+L <= x1; x += L {
-			i := (y*nx + x) * size
-			xo := x * size
-			uc := archsimd.Load{{.Vec}}(ld(u, i))
-			w := uc.Mul(cY)
-{{- range .Ks}}
-			w = archsimd.Load{{$.Vec}}(ld(u, i+oy{{.}})).Add(archsimd.Load{{$.Vec}}(ld(u, i-oy{{.}}))).MulAdd(vc.d2y[{{.}}], w)
-{{- end}}
-			var ux, uxx, dpsi archsimd.{{.Vec}}
-{{- range .Ks}}
-			{
-				r, l := archsimd.Load{{$.Vec}}(ld(u, i+{{.}}*size)), archsimd.Load{{$.Vec}}(ld(u, i-{{.}}*size))
-{{- if eq . 1}}
-				ux = r.Sub(l).Mul(vc.d1x[1])
-				uxx = r.Add(l).MulAdd(vc.d2x[1], uc.Mul(cX))
-				dpsi = archsimd.Load{{$.Vec}}(ld(psi, i+size)).Mul(archsimd.Load{{$.Vec}}(ld(pcu1, xo)))
-{{- else}}
-				ux = r.Sub(l).MulAdd(vc.d1x[{{.}}], ux)
-				uxx = r.Add(l).MulAdd(vc.d2x[{{.}}], uxx)
-				dpsi = archsimd.Load{{$.Vec}}(ld(psi, i+{{.}}*size)).MulAdd(archsimd.Load{{$.Vec}}(ld(pcu{{.}}, xo)), dpsi)
-{{- end}}
-				dpsi = archsimd.Load{{$.Vec}}(ld(psi, i-{{.}}*size)).MulAdd(archsimd.Load{{$.Vec}}(ld(pcd{{.}}, xo)), dpsi)
-			}
-{{- end}}
-			ax, bx, opbx := archsimd.Load{{.Vec}}(ld(pax, xo)), archsimd.Load{{.Vec}}(ld(pbx, xo)), archsimd.Load{{.Vec}}(ld(popbx, xo))
-			tmp := opbx.MulAdd(uxx, archsimd.Load{{.Vec}}(ld(pdbx, xo)).MulAdd(ux, dpsi))
-			zx := archsimd.Load{{.Vec}}(ld(zeta, i))
-			w = opbx.MulAdd(tmp, ax.MulAdd(zx, w))
-			bx.MulAdd(ux, ax.Mul(archsimd.Load{{.Vec}}(ld(psi, i)))).Store(ld(psin, i))
-			bx.MulAdd(tmp, ax.Mul(zx)).Store(ld(zetan, i))
-			if w0 != nil {
-				w.Store(ld(w0, i))
-			}
-			next := uc.Mul(two).Sub(archsimd.Load{{.Vec}}(ld(un, i)))
-			archsimd.Load{{.Vec}}(ld(c, i)).MulAdd(w, next).Store(ld(un, i))
-		}
-		if x < x1 {
-			archsimd.ClearAVXUpperBits()
-			forwardCPML(p, s, f, y, x, x1)
-		}
-	}
+	bandXF32A{{.Acc}}(&a)
 }
+{{- end}}
 
-// forwardBandXY{{.Sfx}}A{{.Acc}} is forwardCPML on columns [x0, x1) of rows
-// [y0, y1), any of them in either band. The caller checked bounds.
-func forwardBandXY{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y0, y1, x0, x1 int) {
+// forwardBand{{if eq .Sfx "F32"}}XY{{end}}{{.Sfx}}A{{.Acc}} is forwardCPML for {{.Type}}, accuracy {{.Acc}}, {{.Lanes}}
+// cells at a time, on columns [x0, x1) of rows [y0, y1), any of them in
+// either band.
+func forwardBand{{if eq .Sfx "F32"}}XY{{end}}{{.Sfx}}A{{.Acc}}(p *Problem[{{.Type}}], s *stencil[{{.Type}}], f *rowFields[{{.Type}}], y0, y1, x0, x1 int) {
 	nx := p.NX
 	const size = int(unsafe.Sizeof({{.Type}}(0)))
 	const L = {{.Lanes}}
@@ -652,16 +537,10 @@ func backwardBandYF32A{{.Acc}}(p *Problem[float32], s *stencil[float32], f *rowF
 // gradient is added row by row after the assembly loop. The caller
 // checked bounds.
 func backwardBandXF32A{{.Acc}}(p *Problem[float32], s *stencil[float32], f *rowFields[float32], t []float32, y0, y1, x0, x1 int) {
-	const size = 4
-	nx := p.NX
-	ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
-	at := func(v []float32, i int) unsafe.Pointer { return unsafe.Add(ptr(v), i*size) }
-	i := y0*nx + x0
-	a := bandXArgs{u: at(f.u, i-{{.H}}*nx), psi: at(f.psiX, i), zeta: at(f.zetaX, i), psin: at(f.psiXn, i), zetan: at(f.zetaXn, i),
-		un: at(f.un, i), c: at(f.c, i), table: ptr(t), nvec: (x1 - x0) / 8, rows: y1 - y0, stride: nx * size}
+	a := segmentArgs(p, s, f, t, y0, y1, x0, x1)
 	backwardXF32A{{.Acc}}(&a)
 	if f.g != nil {
-		addProductRowsF32(f.g, f.w, f.u, i, y1-y0, x1-x0, nx)
+		addProductRowsF32(f.g, f.w, f.u, y0*p.NX+x0, y1-y0, x1-x0, p.NX)
 	}
 }
 {{- end}}
