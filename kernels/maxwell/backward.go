@@ -76,14 +76,14 @@ func backwardSteps[T Float](p *Problem[T], s *stencil[T], f *Fields[T], c *Chunk
 	}
 }
 
-// backwardE is the transpose of forwardE on columns [x0, x1) of row y.
+// backwardEGeneric is the transpose of forwardE on columns [x0, x1) of row y.
 // With g = cb·λEy, the adjoints of the two H derivatives at a cell are
 //
 //	qz = −g·(1+ay) + ay·λm_Hx_z,   qx = g·(1+ax) + ax·λm_Hz_x,
 //
 // the H adjoints gain the transposed differences of those, λEy becomes
 // ca·λEy, and the memory adjoints become by·(λm_Hx_z − g), bx·(λm_Hz_x + g).
-func backwardE[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
+func backwardEGeneric[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
 	nx, h := p.NX, s.h
 	lam, cb := v.ey, v.cb
 	ay, ax := p.AY, p.AX
@@ -130,14 +130,14 @@ func backwardE[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int)
 	}
 }
 
-// backwardH is the transpose of forwardH on columns [x0, x1) of row y,
+// backwardHGeneric is the transpose of forwardH on columns [x0, x1) of row y,
 // run after backwardE has finished the H adjoints. The adjoints of Ey's
 // two derivatives are
 //
 //	pz = −cq·λHx·(1+ayh) + ayh·λm_Ey_z,   px = cq·λHz·(1+axh) + axh·λm_Ey_x,
 //
 // and λEy gains their transposed differences.
-func backwardH[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
+func backwardHGeneric[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
 	nx, h := p.NX, s.h
 	hx, hz, cq := v.hx, v.hz, v.cq
 	ayh, axh := p.AYH, p.AXH

@@ -109,9 +109,9 @@ func (v *view[T]) stored(c *Chunk[T], p *Problem[T], n, shot int) {
 	v.storeEy, v.storeCurl, v.storeZ, v.storeX = slot(c.StoreEy), slot(c.StoreCurl), slot(c.StoreDZ), slot(c.StoreDX)
 }
 
-// forwardH updates Hx, Hz and the CPML fields of Ey's derivatives on
+// forwardHGeneric updates Hx, Hz and the CPML fields of Ey's derivatives on
 // columns [x0, x1) of row y.
-func forwardH[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
+func forwardHGeneric[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
 	nx, h := p.NX, s.h
 	ey, hx, hz, cq := v.ey, v.hx, v.hz, v.cq
 	liveY := s.liveY[y]
@@ -144,9 +144,9 @@ func forwardH[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) 
 	}
 }
 
-// forwardE updates Ey and the CPML fields of H's derivatives on columns
+// forwardEGeneric updates Ey and the CPML fields of H's derivatives on columns
 // [x0, x1) of row y.
-func forwardE[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
+func forwardEGeneric[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
 	nx, h := p.NX, s.h
 	ey, hx, hz := v.ey, v.hx, v.hz
 	liveY := s.liveY[y]

@@ -23,3 +23,19 @@ func backwardHInterior[T Float](s *stencil[T], v *view[T], i0, i1, nx int) {
 
 // vectorCoefficients has nothing to prepare without vector kernels.
 func vectorCoefficients[T Float](*stencil[T]) any { return nil }
+
+func forwardH[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
+	forwardHGeneric(p, s, v, y, x0, x1)
+}
+
+func forwardE[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
+	forwardEGeneric(p, s, v, y, x0, x1)
+}
+
+func backwardE[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
+	backwardEGeneric(p, s, v, y, x0, x1)
+}
+
+func backwardH[T Float](p *Problem[T], s *stencil[T], v *view[T], y, x0, x1 int) {
+	backwardHGeneric(p, s, v, y, x0, x1)
+}
