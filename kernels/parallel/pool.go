@@ -72,7 +72,13 @@ func (p *pool) run(n, t int, body func(lo, hi int)) {
 	p.park.Unlock()
 
 	p.block(t-1, n, t, body)
-	if !p.spinUntil(func() bool { return p.pending.Load() == 0 }) {
+	// The caller may be a cgo call's goroutine, locked to its C thread:
+	// there runtime.Gosched hands the P to another thread and sleeps until
+	// one hands it back, which cost more than the rows of a small grid
+	// (a 108² forward from Python ran 2× slower on two threads than on
+	// one). So it spins without yielding, unless the workers need its P.
+	yield := t > runtime.GOMAXPROCS(0)
+	if !p.spinUntil(func() bool { return p.pending.Load() == 0 }, yield) {
 		p.park.Lock()
 		for p.pending.Load() != 0 {
 			p.done.Wait()
@@ -92,7 +98,7 @@ func (p *pool) run(n, t int, body func(lo, hi int)) {
 // worker runs block k of every job that has one.
 func (p *pool) worker(k int, seen uint64) {
 	for {
-		if !p.spinUntil(func() bool { return p.gen() != seen }) {
+		if !p.spinUntil(func() bool { return p.gen() != seen }, true) {
 			p.park.Lock()
 			for p.gen() == seen {
 				p.wake.Wait()
@@ -125,9 +131,9 @@ func (p *pool) block(k, n, t int, body func(lo, hi int)) {
 	body(k*n/t, (k+1)*n/t)
 }
 
-// spinUntil polls cond for up to spinFor, yielding now and then so other
-// goroutines run; it reports whether cond came true.
-func (p *pool) spinUntil(cond func() bool) bool {
+// spinUntil polls cond for up to spinFor, with yield letting other
+// goroutines run now and then; it reports whether cond came true.
+func (p *pool) spinUntil(cond func() bool, yield bool) bool {
 	var start time.Time
 	for i := 0; ; i++ {
 		if cond() {
@@ -139,7 +145,9 @@ func (p *pool) spinUntil(cond func() bool) bool {
 			} else if time.Since(start) > spinFor {
 				return false
 			}
-			runtime.Gosched()
+			if yield {
+				runtime.Gosched()
+			}
 		}
 	}
 }
