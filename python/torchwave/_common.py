@@ -212,9 +212,11 @@ def pml_profile(
     falls linearly from π·pml_freq at the inner edge. a = exp(−(σ+α)dt),
     b = σ/(σ+α)·(a−1); both are zero outside the PML. ∂b uses the same
     first-derivative stencil as the propagator."""
-    x = torch.arange(n, dtype=torch.float64)
-    frac = torch.zeros(n, dtype=torch.float64)
-    sigma = torch.zeros(n, dtype=torch.float64)
+    # NumPy: a few dozen operations on one short axis, where each torch
+    # call's overhead would cost more than the arithmetic.
+    x = np.arange(n, dtype=np.float64)
+    frac = np.zeros(n)
+    sigma = np.zeros(n)
     for side, w in enumerate(widths):
         if w == 0:
             continue
@@ -222,21 +224,21 @@ def pml_profile(
             f = ((halo + w) - x) / w
         else:
             f = (x - (n - 1 - halo - w)) / w
-        f = f.clamp(0, 1)
+        f = np.clip(f, 0, 1)
         sigma0 = -(1 + power) * max_vel * math.log(reflection) / (2 * w * spacing)
-        sigma = torch.where(f > frac, sigma0 * f**power, sigma)
-        frac = torch.maximum(frac, f)
+        sigma = np.where(f > frac, sigma0 * f**power, sigma)
+        frac = np.maximum(frac, f)
     alpha = math.pi * pml_freq * (1 - frac)
     total = sigma + alpha
-    a = torch.exp(-total * dt)
-    b = torch.where(total > 0, sigma / total.clamp_min(1e-30) * (a - 1), torch.zeros_like(a))
+    a = np.exp(-total * dt)
+    b = np.where(total > 0, sigma / np.maximum(total, 1e-30) * (a - 1), 0.0)
     live = frac > 0
-    a = torch.where(live, a, torch.zeros_like(a))
-    b = torch.where(live, b, torch.zeros_like(b))
-    db = torch.zeros_like(b)
+    a = np.where(live, a, 0.0)
+    b = np.where(live, b, 0.0)
+    db = np.zeros_like(b)
     for k, w in enumerate(first_derivative_weights(accuracy), start=1):
         db[k:-k] += w * (b[2 * k :] - b[: -2 * k]) / spacing
-    return a.to(dtype=dtype, device=device), b.to(dtype=dtype, device=device), db.to(dtype=dtype, device=device)
+    return tuple(torch.from_numpy(v).to(dtype=dtype, device=device) for v in (a, b, db))
 
 
 def upsample(signal: torch.Tensor, ratio: int, freq_taper_frac: float = 0.0, time_pad_frac: float = 0.0, time_taper: bool = False) -> torch.Tensor:
@@ -380,11 +382,14 @@ def flat_indices(
     x = loc[..., 1] - extents[2] + pad[2]
     idx = y * padded_nx + x
     idx[ignored] = -1
-    if unique:
-        for s in range(n_shots):
-            row = idx[s][idx[s] >= 0]
-            if row.numel() != row.unique().numel():
-                raise ValueError(f"{name} has duplicate locations within shot {s}; each location must be unique per shot")
+    if unique and idx.shape[-1] > 1:
+        # Sorted, a shot's duplicates are neighbours; ignored entries (−1)
+        # sort first and may repeat.
+        ordered = idx.reshape(-1, idx.shape[-1]).sort(dim=-1).values
+        dup = ((ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)).any(dim=-1)
+        if bool(dup.any()):
+            s = int(dup.nonzero()[0, 0])
+            raise ValueError(f"{name} has duplicate locations within shot {s}; each location must be unique per shot")
     return idx.contiguous()
 
 
