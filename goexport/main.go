@@ -69,7 +69,13 @@ func guard(errbuf *C.char, errlen C.int, fn func() error) (status C.int) {
 			status = C.TW_EPANIC
 		}
 	}()
-	if err := fn(); err != nil {
+	err := scalar.CheckCPU()
+	if err == nil {
+		err = fn()
+	} else {
+		err = fmt.Errorf("%w: %w", errUnsupported, err)
+	}
+	if err != nil {
 		writeMessage(errbuf, errlen, err.Error())
 		if errors.Is(err, errUnsupported) {
 			return C.TW_EUNSUPPORTED
