@@ -29,18 +29,7 @@ func TestBandMatchesScalar(t *testing.T) {
 			io := c.io
 			name := fmt.Sprintf("stencil %d %s io=%v", order, c.name, io)
 			rng := rand.New(rand.NewPCG(uint64(order), 11))
-			p64 := testProblem(order, 1, 61, 133, 9, false, rng)
-			conv := func(v []float64) []float32 {
-				out := make([]float32, len(v))
-				for i, x := range v {
-					out[i] = float32(x)
-				}
-				return out
-			}
-			p := &Problem[float32]{NShots: 1, NY: p64.NY, NX: p64.NX, Stencil: order, RDY: p64.RDY, RDX: p64.RDX,
-				CA: conv(p64.CA), CB: conv(p64.CB), CQ: conv(p64.CQ),
-				AY: conv(p64.AY), BY: conv(p64.BY), AYH: conv(p64.AYH), BYH: conv(p64.BYH),
-				AX: conv(p64.AX), BX: conv(p64.BX), AXH: conv(p64.AXH), BXH: conv(p64.BXH), StoreInterval: 1}
+			p := convertProblem[float32](testProblem(order, 1, 61, 133, 9, false, rng))
 			s := newStencil(p)
 			cells := p.cells()
 			var orig [22][]float32

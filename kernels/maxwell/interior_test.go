@@ -25,18 +25,7 @@ func testInterior[T Float](t *testing.T, order int, tol float64) {
 	// 37 interior columns: whole vectors of either width and a tail.
 	const pml = 4
 	n := 2*pml + 37 + 2*order
-	p64 := testProblem(order, 1, n-3, n, pml, false, rng)
-	conv := func(v []float64) []T {
-		out := make([]T, len(v))
-		for i, x := range v {
-			out[i] = T(x)
-		}
-		return out
-	}
-	p := &Problem[T]{NShots: 1, NY: p64.NY, NX: p64.NX, Stencil: order, RDY: p64.RDY, RDX: p64.RDX,
-		CA: conv(p64.CA), CB: conv(p64.CB), CQ: conv(p64.CQ),
-		AY: conv(p64.AY), BY: conv(p64.BY), AYH: conv(p64.AYH), BYH: conv(p64.BYH),
-		AX: conv(p64.AX), BX: conv(p64.BX), AXH: conv(p64.AXH), BXH: conv(p64.BXH), StoreInterval: 1}
+	p := convertProblem[T](testProblem(order, 1, n-3, n, pml, false, rng))
 	s := newStencil(p)
 	if s.x1-s.x0 < 16 {
 		t.Fatalf("stencil %d: only %d interior columns", order, s.x1-s.x0)
@@ -132,4 +121,19 @@ func TestGeneratedKernelsCurrent(t *testing.T) {
 			t.Errorf("%s is stale: run `go generate ./kernels/maxwell`", name)
 		}
 	}
+}
+
+// convertProblem is a one-shot float64 test problem in T.
+func convertProblem[T Float](p64 *Problem[float64]) *Problem[T] {
+	conv := func(v []float64) []T {
+		out := make([]T, len(v))
+		for i, x := range v {
+			out[i] = T(x)
+		}
+		return out
+	}
+	return &Problem[T]{NShots: 1, NY: p64.NY, NX: p64.NX, Stencil: p64.Stencil, RDY: p64.RDY, RDX: p64.RDX,
+		CA: conv(p64.CA), CB: conv(p64.CB), CQ: conv(p64.CQ),
+		AY: conv(p64.AY), BY: conv(p64.BY), AYH: conv(p64.AYH), BYH: conv(p64.BYH),
+		AX: conv(p64.AX), BX: conv(p64.BX), AXH: conv(p64.AXH), BXH: conv(p64.BXH), StoreInterval: 1}
 }

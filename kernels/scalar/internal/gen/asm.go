@@ -62,17 +62,7 @@ func (w *asmWriter) strides(off int) {
 func bandY(w *asmWriter, h int) {
 	v := func(j int) string { return fmt.Sprintf("%d(R14)", 32*j) }
 	kv := func(k, j int) string { return v(5 + 4*(k-1) + j) }
-	fmt.Fprintf(w, "\n// func bandYF32A%d(a *bandYArgs)\nTEXT ·bandYF32A%d(SB), NOSPLIT, $0-8\n", 2*h, 2*h)
-	w.op("MOVQ a+0(FP), R14")
-	w.op("MOVQ 0(R14), AX") // u, row y−h
-	w.op("MOVQ 8(R14), BX") // ψ, row y−h
-	w.op("MOVQ 16(R14), CX")
-	w.op("MOVQ 24(R14), DX")
-	w.op("MOVQ 32(R14), DI")
-	w.op("MOVQ 40(R14), R12")
-	w.op("MOVQ 48(R14), R13")
-	w.strides(56)
-	w.op("ADDQ $%d, R14", yArgsCoef)
+	rowPrologue(w, "bandYF32A", "bandYArgs", h)
 	fmt.Fprintf(w, "loopY%d:\n", h)
 	w.op("VMOVUPS %s, Y0", rowOperand(0, "AX", h))
 	w.op("VMULPS %s, Y0, Y2", v(4))
@@ -276,17 +266,7 @@ func bandAsm() string {
 func backwardY(w *asmWriter, h int) {
 	v := func(j int) string { return fmt.Sprintf("%d(R14)", 32*j) }
 	kv := func(k, j int) string { return v(4 + 12*(k-1) + j) }
-	fmt.Fprintf(w, "\n// func backwardYF32A%d(a *backwardYArgs)\nTEXT ·backwardYF32A%d(SB), NOSPLIT, $0-8\n", 2*h, 2*h)
-	w.op("MOVQ a+0(FP), R14")
-	w.op("MOVQ 0(R14), AX")  // μ, row y−h
-	w.op("MOVQ 8(R14), BX")  // ψ, row y−h
-	w.op("MOVQ 16(R14), CX") // ζ, row y−h
-	w.op("MOVQ 24(R14), DX")
-	w.op("MOVQ 32(R14), DI")
-	w.op("MOVQ 40(R14), R12")
-	w.op("MOVQ 48(R14), R13")
-	w.strides(56)
-	w.op("ADDQ $%d, R14", yArgsCoef)
+	rowPrologue(w, "backwardYF32A", "backwardYArgs", h)
 	fmt.Fprintf(w, "loopBY%d:\n", h)
 	w.op("VMOVUPS %s, Y0", rowOperand(0, "AX", h)) // μ
 	w.op("VMOVUPS %s, Y1", rowOperand(0, "CX", h)) // ζ
@@ -462,4 +442,18 @@ func segmentEpilogue(w *asmWriter, loop, row string, h int, withW bool) {
 	w.op("JNZ %s%d", row, h)
 	w.op("VZEROUPPER")
 	w.op("RET")
+}
+
+// rowPrologue starts a y-band row loop over bandYArgs or backwardYArgs
+// (same layout): its six pointers in AX, BX, CX, DX, DI and R12, the
+// vector count in R13, the strides in R8–R11 and the coefficient vectors
+// at R14.
+func rowPrologue(w *asmWriter, name, args string, h int) {
+	fmt.Fprintf(w, "\n// func %s%d(a *%s)\nTEXT ·%s%d(SB), NOSPLIT, $0-8\n", name, 2*h, args, name, 2*h)
+	w.op("MOVQ a+0(FP), R14")
+	for i, r := range []string{"AX", "BX", "CX", "DX", "DI", "R12", "R13"} {
+		w.op("MOVQ %d(R14), %s", 8*i, r)
+	}
+	w.strides(56)
+	w.op("ADDQ $%d, R14", yArgsCoef)
 }
