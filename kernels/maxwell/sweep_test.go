@@ -53,13 +53,7 @@ func TestForwardSweepsMatchPasses(t *testing.T) {
 			}
 			sp, cp := run(cfg.sweep)
 			ss, cs := run(0)
-			same := func(name string, got, want []float64) {
-				for i := range got {
-					if got[i] != want[i] {
-						t.Fatalf("%s differs at %d: %g, want %g", name, i, got[i], want[i])
-					}
-				}
-			}
+			same := func(name string, got, want []float64) { testgrid.Identical(t, name, got, want) }
 			names := []string{"ey", "hx", "hz", "m_ey_x", "m_ey_z", "m_hx_z", "m_hz_x"}
 			for i, v := range sp.current(0) {
 				same(names[i], v, ss.current(0)[i])
@@ -135,13 +129,7 @@ func TestBackwardSweepsMatchPasses(t *testing.T) {
 			}
 			sp, cp := run(cfg.sweep)
 			ss, cs := run(0)
-			same := func(name string, got, want []float64) {
-				for i := range got {
-					if got[i] != want[i] {
-						t.Fatalf("%s differs at %d: %g, want %g", name, i, got[i], want[i])
-					}
-				}
-			}
+			same := func(name string, got, want []float64) { testgrid.Identical(t, name, got, want) }
 			names := []string{"ey", "hx", "hz", "m_ey_x", "m_ey_z", "m_hx_z", "m_hz_x"}
 			for k := 0; k < 2; k++ {
 				for i, v := range sp.current(k) {

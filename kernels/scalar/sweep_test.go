@@ -48,13 +48,7 @@ func TestForwardSweepsMatchSingleSteps(t *testing.T) {
 			}
 			fp, cp := run(cfg.sweep)
 			fs, cs := run(1)
-			same := func(name string, got, want []float64) {
-				for i := range got {
-					if got[i] != want[i] {
-						t.Fatalf("%s differs at %d: %g, want %g", name, i, got[i], want[i])
-					}
-				}
-			}
+			same := func(name string, got, want []float64) { testgrid.Identical(t, name, got, want) }
 			for k := 0; k < 2; k++ {
 				same("u", fp.U[k], fs.U[k])
 				same("psiy", fp.PsiY[k], fs.PsiY[k])
@@ -131,13 +125,7 @@ func TestBornForwardSweepsMatchSingleSteps(t *testing.T) {
 				t.Fatalf("sweeps of %d steps, want %d", k, cfg.sweep)
 			}
 			got, want := run(cfg.sweep), run(1)
-			same := func(name string, a, b []float64) {
-				for i := range a {
-					if a[i] != b[i] {
-						t.Fatalf("%s differs at %d: %g, want %g", name, i, a[i], b[i])
-					}
-				}
-			}
+			same := func(name string, got, want []float64) { testgrid.Identical(t, name, got, want) }
 			for k := 0; k < 2; k++ {
 				same("u", got.f.U[k], want.f.U[k])
 				same("u scattered", got.fsc.U[k], want.fsc.U[k])
@@ -188,13 +176,7 @@ func TestBackwardSweepsMatchSingleSteps(t *testing.T) {
 			}
 			fp, cp := run(cfg.sweep)
 			fs, cs := run(1)
-			same := func(name string, got, want []float64) {
-				for i := range got {
-					if got[i] != want[i] {
-						t.Fatalf("%s differs at %d: %g, want %g", name, i, got[i], want[i])
-					}
-				}
-			}
+			same := func(name string, got, want []float64) { testgrid.Identical(t, name, got, want) }
 			for k := 0; k < 2; k++ {
 				same("mu", fp.U[k], fs.U[k])
 				same("psiy", fp.PsiY[k], fs.PsiY[k])
