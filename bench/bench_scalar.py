@@ -66,6 +66,8 @@ import sys
 import tempfile
 import time
 
+from _report import fmt, parse_list, rel_diff
+
 LIBRARIES = ("torchwave", "deepwave")
 MODES = ("forward", "forward+backward")
 DX = 10.0
@@ -246,24 +248,6 @@ def run_worker(spec: dict, env: dict) -> dict:
             return json.loads(line[len(RESULT_PREFIX):])
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
     return {"error": f"exit status {proc.returncode}: " + " | ".join(tail)}
-
-
-def rel_diff(a, b) -> float | None:
-    """||a - b|| / ||b||; None when b is all zero (nothing to compare)."""
-    ref = float(b.double().norm())
-    return float((a.double() - b.double()).norm()) / ref if ref > 0 else None
-
-
-def fmt(x, spec: str) -> str:
-    width = "".join(c for c in spec.split(".")[0] if c.isdigit())
-    return format("-", f">{width}") if x is None else format(x, spec)
-
-
-def parse_list(text: str, cast, name: str) -> list:
-    try:
-        return [cast(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise SystemExit(f"--{name}: cannot parse {text!r}") from None
 
 
 def main(argv=None) -> int:

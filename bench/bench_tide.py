@@ -78,6 +78,8 @@ import sys
 import tempfile
 import time
 
+from _report import fmt, parse_list, rel_diff
+
 LIBRARIES = ("torchwave", "tide")
 MODES = ("forward", "forward+backward")
 DX = 0.02
@@ -231,12 +233,6 @@ def worker(spec: dict) -> dict:
             "rss_increase_mib": peak - baseline, "loadavg": os.getloadavg()[0]}
 
 
-def rel_diff(a, b) -> float | None:
-    """||a - b|| / ||b||; None when b is all zero."""
-    ref = float(b.double().norm())
-    return float((a.double() - b.double()).norm()) / ref if ref > 0 else None
-
-
 def check(spec: dict) -> dict:
     """Both libraries on small float64 problems; relative L2 differences."""
     import torch
@@ -299,18 +295,6 @@ def run_sub(arg: str, payload: dict, env: dict) -> dict:
             return json.loads(line[len(RESULT_PREFIX):])
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
     return {"error": f"exit status {proc.returncode}: " + " | ".join(tail)}
-
-
-def fmt(x, spec: str) -> str:
-    width = "".join(c for c in spec.split(".")[0] if c.isdigit())
-    return format("-", f">{width}") if x is None else format(x, spec)
-
-
-def parse_list(text: str, cast, name: str) -> list:
-    try:
-        return [cast(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise SystemExit(f"--{name}: cannot parse {text!r}") from None
 
 
 def main(argv=None) -> int:
