@@ -130,7 +130,7 @@ def test_strips_are_small(monkeypatch):
         accuracy=8, pml_width=20, pml_freq=25.0, storage_strategy="boundary",
     )
     (plan,) = plans
-    assert plan.strips.shape[0] == nt + 2
+    assert plan.shape[0] == nt + 2
     padded = (size + 2 * 20 + 8) ** 2  # the grid a snapshot covers: model, PML and halo
     steps = 1000
     full_bytes = steps * padded * 4

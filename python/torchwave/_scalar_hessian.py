@@ -43,7 +43,7 @@ def differentiable_backward(ctx, grads):
         raise NotImplementedError(
             "second derivatives need the exact gradient: use model_gradient_sampling_interval=1"
         )
-    c, src = ctx.saved_tensors[0], ctx.saved_tensors[2]
+    c, src = ctx.saved_tensors[0], ctx.saved_tensors[1]
     if g_rec is None:
         g_rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=c.dtype)
     g_c, g_src = _ScalarVectorJacobian.apply(c, src, g_rec, ctx)

@@ -17,9 +17,17 @@ its first snapshot, so the history can live elsewhere:
   in the PML every step; the Go core's backward pass rebuilds the forward
   wavefield from the final state by running the time steps in reverse.
 
-Every history is a plan with the same four calls, used by the propagators'
+Every history is a plan with the same calls, used by the propagators'
 autograd Functions: ``forward_buffer``/``after_forward`` around each
 forward chunk, ``backward_buffer`` before each backward chunk, ``close``.
+At the end of the forward pass ``saved()`` hands every tensor the plan
+holds to ``ctx.save_for_backward`` and drops the plan's own references;
+the backward pass takes them back with ``restore(iterator)`` and drops
+them again with ``release()``. The history thus lives exactly as long as
+autograd's saved tensors, and whatever autograd does with those (the
+recomputation of ``torch.utils.checkpoint``, ``saved_tensors_hooks``,
+``save_on_cpu``) it does with the history too. A plan kept anywhere else
+(on ``ctx``, say) is silently stale under non-reentrant checkpointing.
 Chunks never cross a segment boundary (``segment_boundaries``).
 ``Together`` runs several histories of the same steps as one plan
 (``maxwelltm``'s stores). ``check_options``, ``resolve_mode`` and
@@ -29,6 +37,7 @@ Chunks never cross a segment boundary (``segment_boundaries``).
 from __future__ import annotations
 
 import ctypes
+import itertools
 import logging
 import math
 import os
@@ -167,6 +176,15 @@ class MemoryRows:
     def get(self, first: int, n: int) -> torch.Tensor:
         return self.rows[first : first + n]
 
+    def saved(self) -> List[torch.Tensor]:
+        return [self.rows]
+
+    @classmethod
+    def from_saved(cls, tensors) -> MemoryRows:
+        rows = cls.__new__(cls)
+        rows.rows = next(tensors)
+        return rows
+
     def close(self) -> None:
         self.rows = None
 
@@ -206,8 +224,41 @@ class DiskRows:
             view, offset = view[got:], offset + got
         return torch.from_numpy(out)
 
+    def saved(self) -> List[torch.Tensor]:
+        """A one-element key tensor that keeps this file: the file is removed
+        when the key's storage is freed (autograd released its saved
+        tensors), not when some Python object holding it goes."""
+        token = next(_disk_tokens)
+        _open_disk_rows[token] = self
+        key = np.array([token], dtype=np.int64)
+        weakref.finalize(key, _forget_disk_rows, token)
+        return [torch.from_numpy(key)]
+
+    @staticmethod
+    def from_saved(tensors) -> DiskRows:
+        token = int(next(tensors)[0])
+        rows = _open_disk_rows.get(token)
+        if rows is None:
+            raise RuntimeError(
+                "the snapshot file of storage_mode='disk' is gone: saved_tensors_hooks copied the key that keeps "
+                "it (torchwave removes the file when that key is freed); use storage_mode='cpu' or 'device' "
+                "under hooks that copy saved tensors"
+            )
+        return rows
+
     def close(self) -> None:
         self._cleanup()
+
+
+_disk_tokens = itertools.count(1)
+#: The snapshot files whose key tensors are alive, by token.
+_open_disk_rows: dict = {}
+
+
+def _forget_disk_rows(token: int) -> None:
+    rows = _open_disk_rows.pop(token, None)
+    if rows is not None:
+        rows.close()
 
 
 def _remove_file_tree(directory: str, fd: Optional[int]) -> None:
@@ -238,6 +289,16 @@ class InMemory:
     def backward_buffer(self, start: int, count: int):
         return self.buffer, 0
 
+    def saved(self) -> List[torch.Tensor]:
+        out, self.buffer = [self.buffer], None
+        return out
+
+    def restore(self, tensors) -> None:
+        self.buffer = next(tensors)
+
+    def release(self) -> None:
+        self.buffer = None
+
     def close(self) -> None:
         self.buffer = None
 
@@ -262,6 +323,22 @@ class _Segmented:
     def forward_buffer(self, start: int, count: int):
         return self.staging, self.segment_of(start)[1]
 
+    def _saved_staging(self) -> List[torch.Tensor]:
+        """Drops the staging buffer(s): scratch, whose content the backward
+        pass does not need, and which it writes (a saved tensor must not be
+        written). ``_restore_staging`` allocates them again."""
+        staging = self.staging if isinstance(self.staging, list) else [self.staging]
+        self._staging_list = isinstance(self.staging, list)
+        self._staging_like = [(t.shape, t.dtype, t.device) for t in staging]
+        self.staging, self.loaded = None, None
+        return []
+
+    def _restore_staging(self) -> None:
+        # Zeros, as in the forward pass: the core leaves a snapshot's halo unwritten.
+        got = [torch.zeros(shape, dtype=dtype, device=device) for shape, dtype, device in self._staging_like]
+        self.staging = got if self._staging_list else got[0]
+        self.loaded = None  # a second backward pass (retain_graph) loads again
+
 
 class Staged(_Segmented):
     """Snapshots encoded into ``rows`` (memory or disk) segment by segment."""
@@ -283,8 +360,22 @@ class Staged(_Segmented):
             self.loaded = seg_start
         return self.staging, first
 
+    def saved(self) -> List[torch.Tensor]:
+        self._rows_type = type(self.rows)
+        out = self._saved_staging() + self.rows.saved()
+        self.rows = None
+        return out
+
+    def restore(self, tensors) -> None:
+        self._restore_staging()
+        self.rows = self._rows_type.from_saved(tensors)
+
+    def release(self) -> None:
+        self.staging = self.rows = None
+
     def close(self) -> None:
-        self.rows.close()
+        if self.rows is not None:
+            self.rows.close()
         self.staging = None
 
 
@@ -321,6 +412,19 @@ class Checkpointed(_Segmented):
             self.loaded = seg_start
         return self.staging, first
 
+    def saved(self) -> List[torch.Tensor]:
+        self._layout = [(step, len(state)) for step, state in sorted(self.checkpoints.items())]
+        out = self._saved_staging() + [t for _, state in sorted(self.checkpoints.items()) for t in state]
+        self.checkpoints = {}
+        return out
+
+    def restore(self, tensors) -> None:
+        self._restore_staging()
+        self.checkpoints = {step: [next(tensors) for _ in range(n)] for step, n in self._layout}
+
+    def release(self) -> None:
+        self.staging, self.checkpoints = None, {}
+
     def close(self) -> None:
         self.checkpoints.clear()
         self.staging = None
@@ -349,6 +453,17 @@ class Together:
     def _buffers(got):
         return [b for b, _ in got], got[0][1]
 
+    def saved(self) -> List[torch.Tensor]:
+        return [t for p in self.plans for t in p.saved()]
+
+    def restore(self, tensors) -> None:
+        for p in self.plans:
+            p.restore(tensors)
+
+    def release(self) -> None:
+        for p in self.plans:
+            p.release()
+
     def close(self) -> None:
         for p in self.plans:
             p.close()
@@ -367,6 +482,8 @@ class Boundary:
 
     def __init__(self, strips: torch.Tensor, sources: torch.Tensor):
         self.strips, self.sources = strips, sources
+        # Kept for reporting after the strips went into autograd's saved tensors.
+        self.shape, self._nbytes = tuple(strips.shape), strips.numel() * strips.element_size()
         self.final: Optional[List[torch.Tensor]] = None  # the forward's last (u, u_prev)
         self.u: Optional[List[torch.Tensor]] = None  # the wavefield being rebuilt
         self.w: Optional[torch.Tensor] = None
@@ -398,7 +515,19 @@ class Boundary:
 
     def nbytes(self) -> int:
         """Bytes the strips take."""
-        return self.strips.numel() * self.strips.element_size()
+        return self._nbytes
+
+    def saved(self) -> List[torch.Tensor]:
+        out = [self.strips, self.sources, *self.final]
+        self.close()
+        return out
+
+    def restore(self, tensors) -> None:
+        self.strips, self.sources = next(tensors), next(tensors)
+        self.final = [next(tensors), next(tensors)]
+
+    def release(self) -> None:
+        self.close()
 
     def close(self) -> None:
         self.strips = self.sources = self.final = self.u = self.w = None
@@ -424,32 +553,40 @@ class SnapshotPool:
 
     A fresh buffer of hundreds of MB costs more in first-touch page faults
     than the stencil work of the steps it stores, and an inversion asks for
-    one of the same size every iteration. The pool hands out views of a
-    kept buffer; the buffer comes back only when autograd has released the
-    view (after the backward pass, or when the graph is dropped), so a
-    retained graph keeps its own snapshots. `torchwave.empty_cache()` frees
-    the kept buffer."""
+    one of the same size every iteration. The pool hands out tensors over a
+    kept NumPy buffer; the buffer comes back only when the storage of the
+    tensor handed out is freed, i.e. when no tensor shares it any more
+    (autograd's saved tensors, a detached copy that torch.utils.checkpoint
+    keeps, a view): a retained graph keeps its own snapshots.
+    `torchwave.empty_cache()` frees the kept buffer."""
 
     def __init__(self):
-        self._free: Optional[torch.Tensor] = None
+        self._free: Optional[np.ndarray] = None
 
     def take(self, shape, dtype) -> torch.Tensor:
         n = math.prod(shape)
+        kind = _NUMPY_DTYPES.get(dtype)
+        if kind is None:
+            return torch.empty(shape, dtype=dtype)
         base, self._free = self._free, None
-        if base is None or base.dtype != dtype or base.numel() < n:
+        if base is None or base.dtype != kind or base.size < n:
             base = None  # release the old one before allocating
-            base = torch.empty(n, dtype=dtype)
-        view = base[:n].view(shape)
-        weakref.finalize(view, self._give_back, base)
-        return view
+            base = np.empty(n, dtype=kind)
+        # The tensor's storage holds `window`; when the storage is freed,
+        # `window` dies and the buffer goes back to the pool.
+        window = base[:n]
+        weakref.finalize(window, self._give_back, base)
+        return torch.from_numpy(window).view(shape)
 
-    def _give_back(self, base: torch.Tensor) -> None:
-        if self._free is None or self._free.numel() < base.numel():
+    def _give_back(self, base: np.ndarray) -> None:
+        if self._free is None or self._free.size < base.size:
             self._free = base
 
     def clear(self) -> None:
         self._free = None
 
+
+_NUMPY_DTYPES = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
 
 
 #: The one pool of the process; ``torchwave.empty_cache()`` clears it.

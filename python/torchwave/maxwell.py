@@ -27,7 +27,6 @@ import ctypes
 import dataclasses
 import math
 import os
-import weakref
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -642,13 +641,12 @@ class _MaxwellFunction(torch.autograd.Function):
             raise
         ctx.setup, ctx.hooks, ctx.names, ctx.history = setup, hooks, names, history
         ctx.set_materialize_grads(False)
-        # The history is released when autograd releases the anchor (after
-        # the backward pass, or with the graph); under retain_graph=True it
-        # stays for a second backward pass.
-        anchor = torch.empty(0)
-        if history is not None:
-            weakref.finalize(anchor, history.close)
-        ctx.save_for_backward(ca, cb, cq, anchor, *(() if hooks is None else hooks.saved()))
+        # The history goes into autograd's saved tensors (see _storage):
+        # released after the backward pass or with the graph, kept under
+        # retain_graph=True, recomputed by torch.utils.checkpoint.
+        kept = [] if history is None else history.saved()
+        ctx.n_kept = len(kept)
+        ctx.save_for_backward(ca, cb, cq, *kept, *(() if hooks is None else hooks.saved()))
         return (*fields, rec)
 
     @staticmethod
@@ -658,67 +656,78 @@ class _MaxwellFunction(torch.autograd.Function):
                 "second derivatives through torchwave's Go core are not available yet (the gradient was "
                 "requested with create_graph=True); use python_backend=True for double backward"
             )
-        setup: _Setup = ctx.setup
-        ca, cb, cq, _, *kept = ctx.saved_tensors
-        hooks: Optional[HookRun] = ctx.hooks
-        if hooks is not None:
-            hooks.restore(kept)
-        dtype = ca.dtype
-        shape = (setup.n_shots, setup.ny, setup.nx)
-        g_fields, g_rec = grads[:7], grads[7]
-        adj = []
-        for k, (g, mask) in enumerate(zip(g_fields, setup.masks(dtype, ca.device)), 3):
-            buf = common.zeros(shape, dtype, near=ca, slot=k)
-            adj.append(buf if g is None else buf.copy_(g if mask is None else g * mask))
-        pairs = {
-            name: [adj[i], common.zeros(shape, dtype, near=ca, slot=10 + j)]
-            for j, (name, i) in enumerate(zip(_PAIRS, (0, 3, 4, 5, 6)))
-        }
-        hx, hz = adj[1], adj[2]
-        n_rec = setup.receiver_index.shape[1]
-        g_rec = torch.zeros(setup.nt_inner, setup.n_shots, n_rec, dtype=dtype) if g_rec is None else g_rec.contiguous()
-        g_src = torch.zeros(setup.nt_inner, setup.n_shots, setup.source_index.shape[1], dtype=dtype)
-        need = ctx.needs_input_grad
-        grad = {
-            k: common.zeros(shape, dtype, near=ca, slot=15 + i) if need[i] else None
-            for i, k in enumerate(("grad_ca", "grad_cb", "grad_cq"))
-        }
+        ca, cb, cq, *kept = ctx.saved_tensors
         history = ctx.history
-        args = _core_args(setup, ca, cb, cq)
-        every = setup.callback_frequency * setup.step_ratio
-        for start, count in reversed(_chunks(setup, setup.backward_callback, history, hooks)):
-            buffers, first = (None, 0) if history is None else history.backward_buffer(start, count)
-            _call(
-                True, **args, step0=start, n_steps=count,
-                source_amplitudes=g_src[start : start + count], receiver_amplitudes=g_rec[start : start + count],
-                hx=hx, hz=hz, **pairs, **_store_args(ctx.names, buffers, first), **grad,
-            )
-            if count % 2:
-                for pair in pairs.values():
-                    pair.reverse()
-            current = [pairs["ey"][0], hx, hz] + [pairs[k][0] for k in _PAIRS[1:]]
-            if setup.backward_callback is not None and start % every == 0:
-                setup.backward_callback(_callback_state(setup, start, current, {}))
-            if hooks is not None:
-                hooks.adjoint_step(start, {k: hooks.crop(a) for k, a in zip(FIELD_NAMES, current) if k in hooks.fields})
+        if history is not None:
+            history.restore(iter(kept[: ctx.n_kept]))
+        try:
+            return _backward(ctx, ca, cb, cq, history, kept[ctx.n_kept :], grads)
+        finally:
+            if history is not None:
+                history.release()
 
-        def model_grad(g, c):
-            if g is None:
-                return None
-            g = g * setup.store_interval
-            return g.sum(dim=0, keepdim=True) if c.shape[0] == 1 and setup.n_shots > 1 else g
 
-        hook_grads = ()
-        if hooks is not None:
-            hook_grads = hooks.finish()
-            hooks.release()
-        state = [pairs["ey"][0], hx, hz] + [pairs[k][0] for k in _PAIRS[1:]]
-        return (
-            model_grad(grad["grad_ca"], ca), model_grad(grad["grad_cb"], cb), model_grad(grad["grad_cq"], cq),
-            g_src if need[3] else None,
-            *(s if need[4 + i] else None for i, s in enumerate(state)),
-            None, None, *hook_grads,
+def _backward(ctx, ca, cb, cq, history, hook_kept, grads):
+    """The adjoint pass of _MaxwellFunction, with the history restored."""
+    setup: _Setup = ctx.setup
+    hooks: Optional[HookRun] = ctx.hooks
+    if hooks is not None:
+        hooks.restore(hook_kept)
+    dtype = ca.dtype
+    shape = (setup.n_shots, setup.ny, setup.nx)
+    g_fields, g_rec = grads[:7], grads[7]
+    adj = []
+    for k, (g, mask) in enumerate(zip(g_fields, setup.masks(dtype, ca.device)), 3):
+        buf = common.zeros(shape, dtype, near=ca, slot=k)
+        adj.append(buf if g is None else buf.copy_(g if mask is None else g * mask))
+    pairs = {
+        name: [adj[i], common.zeros(shape, dtype, near=ca, slot=10 + j)]
+        for j, (name, i) in enumerate(zip(_PAIRS, (0, 3, 4, 5, 6)))
+    }
+    hx, hz = adj[1], adj[2]
+    n_rec = setup.receiver_index.shape[1]
+    g_rec = torch.zeros(setup.nt_inner, setup.n_shots, n_rec, dtype=dtype) if g_rec is None else g_rec.contiguous()
+    g_src = torch.zeros(setup.nt_inner, setup.n_shots, setup.source_index.shape[1], dtype=dtype)
+    need = ctx.needs_input_grad
+    grad = {
+        k: common.zeros(shape, dtype, near=ca, slot=15 + i) if need[i] else None
+        for i, k in enumerate(("grad_ca", "grad_cb", "grad_cq"))
+    }
+    args = _core_args(setup, ca, cb, cq)
+    every = setup.callback_frequency * setup.step_ratio
+    for start, count in reversed(_chunks(setup, setup.backward_callback, history, hooks)):
+        buffers, first = (None, 0) if history is None else history.backward_buffer(start, count)
+        _call(
+            True, **args, step0=start, n_steps=count,
+            source_amplitudes=g_src[start : start + count], receiver_amplitudes=g_rec[start : start + count],
+            hx=hx, hz=hz, **pairs, **_store_args(ctx.names, buffers, first), **grad,
         )
+        if count % 2:
+            for pair in pairs.values():
+                pair.reverse()
+        current = [pairs["ey"][0], hx, hz] + [pairs[k][0] for k in _PAIRS[1:]]
+        if setup.backward_callback is not None and start % every == 0:
+            setup.backward_callback(_callback_state(setup, start, current, {}))
+        if hooks is not None:
+            hooks.adjoint_step(start, {k: hooks.crop(a) for k, a in zip(FIELD_NAMES, current) if k in hooks.fields})
+
+    def model_grad(g, c):
+        if g is None:
+            return None
+        g = g * setup.store_interval
+        return g.sum(dim=0, keepdim=True) if c.shape[0] == 1 and setup.n_shots > 1 else g
+
+    hook_grads = ()
+    if hooks is not None:
+        hook_grads = hooks.finish()
+        hooks.release()
+    state = [pairs["ey"][0], hx, hz] + [pairs[k][0] for k in _PAIRS[1:]]
+    return (
+        model_grad(grad["grad_ca"], ca), model_grad(grad["grad_cb"], cb), model_grad(grad["grad_cq"], cq),
+        g_src if need[3] else None,
+        *(s if need[4 + i] else None for i, s in enumerate(state)),
+        None, None, *hook_grads,
+    )
 
 
 def _propagate_reference(setup: _Setup, ca, cb, cq, src, fields, kind: str, hooks: Optional[HookRun] = None):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import weakref
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -486,17 +485,15 @@ class _ScalarFunction(torch.autograd.Function):
         # Unused outputs get None gradients instead of zero-filled grids.
         ctx.set_materialize_grads(False)
         ctx.v_pad = v_pad if setup.backward_callback is not None else None
-        # The history is released when autograd releases the anchor, after
-        # the backward pass (or with the graph), not when the outputs die;
-        # under retain_graph=True it stays for a second backward pass.
-        anchor = torch.empty(0)
-        if history is not None:
-            weakref.finalize(anchor, history.close)
-        ctx.history = history
+        # The history goes into autograd's saved tensors (see _storage):
+        # released after the backward pass or with the graph, kept under
+        # retain_graph=True, recomputed by torch.utils.checkpoint.
+        kept = [] if history is None else history.saved()
+        ctx.history, ctx.n_kept = history, len(kept)
         ctx.hooks = hooks
         # The sources as given (not a contiguous copy), so a double
         # backward can differentiate through them.
-        ctx.save_for_backward(c, anchor, src_in, *(() if hooks is None else hooks.saved()))
+        ctx.save_for_backward(c, src_in, *kept, *(() if hooks is None else hooks.saved()))
         out = _current(pairs)
         return (*out, rec)
 
@@ -506,70 +503,81 @@ class _ScalarFunction(torch.autograd.Function):
             # create_graph=True: the gradient must be differentiable itself
             # (Hessian-vector products), which Born modelling provides.
             return differentiable_backward(ctx, (g_u, g_um1, g_psiy, g_psix, g_zetay, g_zetax, g_rec))
-        setup: _Setup = ctx.setup
-        c, _, _, *kept = ctx.saved_tensors
-        hooks: Optional[HookRun] = ctx.hooks
-        if hooks is not None:
-            hooks.restore(kept)
-        dtype = c.dtype
-        shape = (setup.n_shots, setup.ny, setup.nx)
+        c, _, *kept = ctx.saved_tensors
+        history = ctx.history if ctx.needs_input_grad[0] else None
+        if history is not None:
+            history.restore(iter(kept[: ctx.n_kept]))
+        try:
+            return _backward(ctx, c, history, kept[ctx.n_kept :], g_u, g_um1, g_psiy, g_psix, g_zetay, g_zetax, g_rec)
+        finally:
+            if history is not None:
+                history.release()
 
-        def scaled(g, factor, slot):
-            # The adjoint state's starting buffer: zero where no gradient flows in.
-            buf = common.zeros(shape, dtype, near=c, slot=slot)
-            return buf if g is None else torch.mul(g, factor, out=buf)
 
-        my, mx = setup.live_masks(dtype, c.device)
-        pairs = {
-            "u": [scaled(g_u, c, 1), scaled(g_um1, -c, 2)],
-            "psiy": [scaled(g_psiy, my, 3), common.zeros(shape, dtype, near=c, slot=7)],
-            "psix": [scaled(g_psix, mx, 4), common.zeros(shape, dtype, near=c, slot=8)],
-            "zetay": [scaled(g_zetay, my, 5), common.zeros(shape, dtype, near=c, slot=9)],
-            "zetax": [scaled(g_zetax, mx, 6), common.zeros(shape, dtype, near=c, slot=10)],
-        }
-        n_rec = setup.receiver_index.shape[1]
-        g_rec = torch.zeros(setup.nt_inner, setup.n_shots, n_rec, dtype=dtype) if g_rec is None else g_rec.contiguous()
-        g_src = torch.zeros(setup.nt_inner, setup.n_shots, setup.source_index.shape[1], dtype=dtype)
-        want_c = ctx.needs_input_grad[0]
-        grad_c = common.zeros(shape, dtype, near=c, slot=11) if want_c else None
-        history = ctx.history if want_c else None
-        if isinstance(history, storage.Boundary):
-            history.start_backward()
-        core_args = _core_args(setup, c)
-        every = setup.callback_frequency * setup.step_ratio
-        for start, count in reversed(_chunks(setup, setup.backward_callback, history, hooks)):
-            store, first = (None, 0) if history is None else history.backward_buffer(start, count)
-            _run_chunk(True, core_args, pairs, start, count, g_src, g_rec, store, first, grad_c, _boundary_of(history))
-            if hooks is not None:
-                # The pairs hold ∂loss/∂(state at `start`), the wavefield's
-                # scaled as μ = c·λ.
-                adjoint = {k: hooks.crop(a) for k, a in _hook_fields(pairs).items() if k in hooks.fields}
-                if "wavefield" in adjoint:
-                    adjoint["wavefield"] = adjoint["wavefield"] / hooks.crop(c)
-                hooks.adjoint_step(start, adjoint)
-            if setup.backward_callback is not None and start % every == 0:
-                grads = {} if grad_c is None else {"v": _v_gradient(grad_c, c, ctx.v_pad, setup)}
-                adj = _current(pairs)
-                adj[0], adj[1] = adj[0] / c, -adj[1] / c
-                setup.backward_callback(_callback_state(setup, start, adj, {"v": ctx.v_pad}, grads))
-        mu, q = pairs["u"]
-        g_c = None
-        if want_c:
-            g_c = grad_c * (setup.store_interval / c)
-            if c.shape[0] == 1 and setup.n_shots > 1:
-                g_c = g_c.sum(dim=0, keepdim=True)
-        hook_grads = ()
+def _backward(ctx, c, history, hook_kept, g_u, g_um1, g_psiy, g_psix, g_zetay, g_zetax, g_rec):
+    """The adjoint pass of _ScalarFunction, with the history restored."""
+    setup: _Setup = ctx.setup
+    hooks: Optional[HookRun] = ctx.hooks
+    if hooks is not None:
+        hooks.restore(hook_kept)
+    dtype = c.dtype
+    shape = (setup.n_shots, setup.ny, setup.nx)
+
+    def scaled(g, factor, slot):
+        # The adjoint state's starting buffer: zero where no gradient flows in.
+        buf = common.zeros(shape, dtype, near=c, slot=slot)
+        return buf if g is None else torch.mul(g, factor, out=buf)
+
+    my, mx = setup.live_masks(dtype, c.device)
+    pairs = {
+        "u": [scaled(g_u, c, 1), scaled(g_um1, -c, 2)],
+        "psiy": [scaled(g_psiy, my, 3), common.zeros(shape, dtype, near=c, slot=7)],
+        "psix": [scaled(g_psix, mx, 4), common.zeros(shape, dtype, near=c, slot=8)],
+        "zetay": [scaled(g_zetay, my, 5), common.zeros(shape, dtype, near=c, slot=9)],
+        "zetax": [scaled(g_zetax, mx, 6), common.zeros(shape, dtype, near=c, slot=10)],
+    }
+    n_rec = setup.receiver_index.shape[1]
+    g_rec = torch.zeros(setup.nt_inner, setup.n_shots, n_rec, dtype=dtype) if g_rec is None else g_rec.contiguous()
+    g_src = torch.zeros(setup.nt_inner, setup.n_shots, setup.source_index.shape[1], dtype=dtype)
+    want_c = ctx.needs_input_grad[0]
+    grad_c = common.zeros(shape, dtype, near=c, slot=11) if want_c else None
+    if isinstance(history, storage.Boundary):
+        history.start_backward()
+    core_args = _core_args(setup, c)
+    every = setup.callback_frequency * setup.step_ratio
+    for start, count in reversed(_chunks(setup, setup.backward_callback, history, hooks)):
+        store, first = (None, 0) if history is None else history.backward_buffer(start, count)
+        _run_chunk(True, core_args, pairs, start, count, g_src, g_rec, store, first, grad_c, _boundary_of(history))
         if hooks is not None:
-            hook_grads = hooks.finish()
-            hooks.release()
-        need = ctx.needs_input_grad
-        # Inputs given as None (zero initial fields) take no gradient.
-        return (
-            g_c, g_src if need[1] else None,
-            mu / c if need[2] else None, -q / c if need[3] else None,
-            *(pairs[k][0] if need[4 + i] else None for i, k in enumerate(("psiy", "psix", "zetay", "zetax"))),
-            None, None, None, *hook_grads,
-        )
+            # The pairs hold ∂loss/∂(state at `start`), the wavefield's
+            # scaled as μ = c·λ.
+            adjoint = {k: hooks.crop(a) for k, a in _hook_fields(pairs).items() if k in hooks.fields}
+            if "wavefield" in adjoint:
+                adjoint["wavefield"] = adjoint["wavefield"] / hooks.crop(c)
+            hooks.adjoint_step(start, adjoint)
+        if setup.backward_callback is not None and start % every == 0:
+            grads = {} if grad_c is None else {"v": _v_gradient(grad_c, c, ctx.v_pad, setup)}
+            adj = _current(pairs)
+            adj[0], adj[1] = adj[0] / c, -adj[1] / c
+            setup.backward_callback(_callback_state(setup, start, adj, {"v": ctx.v_pad}, grads))
+    mu, q = pairs["u"]
+    g_c = None
+    if want_c:
+        g_c = grad_c * (setup.store_interval / c)
+        if c.shape[0] == 1 and setup.n_shots > 1:
+            g_c = g_c.sum(dim=0, keepdim=True)
+    hook_grads = ()
+    if hooks is not None:
+        hook_grads = hooks.finish()
+        hooks.release()
+    need = ctx.needs_input_grad
+    # Inputs given as None (zero initial fields) take no gradient.
+    return (
+        g_c, g_src if need[1] else None,
+        mu / c if need[2] else None, -q / c if need[3] else None,
+        *(pairs[k][0] if need[4 + i] else None for i, k in enumerate(("psiy", "psix", "zetay", "zetax"))),
+        None, None, None, *hook_grads,
+    )
 
 
 def _placed_pairs(state, near: torch.Tensor) -> Dict[str, List[torch.Tensor]]:

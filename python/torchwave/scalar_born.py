@@ -17,7 +17,6 @@ exact discrete adjoint, from torchwave's Go core (or from autograd with
 
 from __future__ import annotations
 
-import weakref
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -262,12 +261,12 @@ class _ScalarBornFunction(torch.autograd.Function):
             raise
         ctx.setup, ctx.models = setup, models
         ctx.set_materialize_grads(False)
-        anchor = torch.empty(0)
-        for h in histories:
-            weakref.finalize(anchor, h.close)
-        ctx.histories = histories
+        # The histories go into autograd's saved tensors (see _storage), so
+        # torch.utils.checkpoint and saved_tensors_hooks see them.
+        kept = [t for h in histories for t in h.saved()]
+        ctx.histories, ctx.n_kept = histories, len(kept)
         ctx.hooks = hooks
-        ctx.save_for_backward(c, dc, anchor, *(() if hooks is None else hooks.saved()))
+        ctx.save_for_backward(c, dc, *kept, *(() if hooks is None else hooks.saved()))
         return (*_current(background), *_current(scattered), rec_bg, rec_sc)
 
     @staticmethod
@@ -277,90 +276,102 @@ class _ScalarBornFunction(torch.autograd.Function):
                 "second derivatives of scalar_born through torchwave's Go core are not available (the gradient "
                 "was requested with create_graph=True); use python_backend=True"
             )
-        setup = ctx.setup
-        c, dc, _, *kept = ctx.saved_tensors
-        hooks: Optional[HookRun] = ctx.hooks
-        if hooks is not None:
-            hooks.restore(kept)
-        dtype = c.dtype
-        shape = (setup.n_shots, setup.ny, setup.nx)
-        need = ctx.needs_input_grad
-        want_c, want_dc = need[0], need[1]
-        # The background adjoint is needed only for gradients of background
-        # inputs; the scattered adjoint alone serves scatter and its source.
-        adjoint_bg = want_c or need[2] or any(need[4:10])
-        if hooks is not None:
-            adjoint_bg = adjoint_bg or any(not k.endswith("_sc") for k in hooks.fields)
-        my, mx = setup.live_masks(dtype, c.device)
+        c, dc, *kept = ctx.saved_tensors
+        saved = iter(kept[: ctx.n_kept])
+        for h in ctx.histories:
+            h.restore(saved)
+        try:
+            return _backward(ctx, c, dc, kept[ctx.n_kept :], grads)
+        finally:
+            for h in ctx.histories:
+                h.release()
 
-        def start_state(g_fields):
-            def scaled(g, factor):
-                return common.zeros(shape, dtype) if g is None else (g * factor).contiguous()
 
-            g_u, g_um1, *g_aux = g_fields
-            pairs = {"u": [scaled(g_u, c), scaled(g_um1, -c)]}
-            for key, g, mask in zip(_FIELD_KEYS, g_aux, (my, mx, my, mx)):
-                pairs[key] = [scaled(g, mask), common.zeros(shape, dtype)]
-            return pairs
+def _backward(ctx, c, dc, hook_kept, grads):
+    """The adjoint pass of _ScalarBornFunction, with the histories restored."""
+    setup = ctx.setup
+    hooks: Optional[HookRun] = ctx.hooks
+    if hooks is not None:
+        hooks.restore(hook_kept)
+    dtype = c.dtype
+    shape = (setup.n_shots, setup.ny, setup.nx)
+    need = ctx.needs_input_grad
+    want_c, want_dc = need[0], need[1]
+    # The background adjoint is needed only for gradients of background
+    # inputs; the scattered adjoint alone serves scatter and its source.
+    adjoint_bg = want_c or need[2] or any(need[4:10])
+    if hooks is not None:
+        adjoint_bg = adjoint_bg or any(not k.endswith("_sc") for k in hooks.fields)
+    my, mx = setup.live_masks(dtype, c.device)
 
-        background = start_state(grads[:6])
-        scattered = start_state(grads[6:12])
-        nt = setup.nt_inner
+    def start_state(g_fields):
+        def scaled(g, factor):
+            return common.zeros(shape, dtype) if g is None else (g * factor).contiguous()
 
-        def receiver_grad(g, n):
-            return torch.zeros(nt, setup.n_shots, n, dtype=dtype) if g is None else g.contiguous()
+        g_u, g_um1, *g_aux = g_fields
+        pairs = {"u": [scaled(g_u, c), scaled(g_um1, -c)]}
+        for key, g, mask in zip(_FIELD_KEYS, g_aux, (my, mx, my, mx)):
+            pairs[key] = [scaled(g, mask), common.zeros(shape, dtype)]
+        return pairs
 
-        g_rec_bg = receiver_grad(grads[12], setup.extra_receiver_index.shape[1])
-        g_rec_sc = receiver_grad(grads[13], setup.receiver_index.shape[1])
-        n_src = setup.source_index.shape[1]
-        g_src = torch.zeros(nt, setup.n_shots, n_src, dtype=dtype)
-        g_src_sc = torch.zeros(nt, setup.n_shots, n_src, dtype=dtype)
-        grad_c = torch.zeros(shape, dtype=dtype) if want_c else None
-        grad_dc = torch.zeros(shape, dtype=dtype) if want_dc else None
-        histories = ctx.histories if (want_c or want_dc) else []
-        if not want_c:
-            histories = histories[:1]
-        args = _born_args(setup, c, dc)
-        every = setup.callback_frequency * setup.step_ratio
-        segment = histories[0].segment if histories else None
-        for start, count in reversed(_chunks(setup, setup.backward_callback, segment, hooks)):
-            stores = _stores(h.backward_buffer(start, count) for h in histories)
-            _run_chunk(
-                True, args, background, scattered, start, count, g_src, g_src_sc, g_rec_bg, g_rec_sc, stores,
-                grad_c, grad_dc, adjoint_bg,
-            )
-            if hooks is not None:
-                # ∂loss/∂(state at `start`); the wavefields' scaled as μ = c·λ.
-                fields = _hook_fields(background, scattered)
-                adjoint = {k: hooks.crop(fields[k]) for k in hooks.fields}
-                for k in ("wavefield", "wavefield_sc"):
-                    if k in adjoint:
-                        adjoint[k] = adjoint[k] / hooks.crop(c)
-                hooks.adjoint_step(start, adjoint)
-            if setup.backward_callback is not None and start % every == 0:
-                gradients = _model_gradients(setup, c, ctx.models, grad_c, grad_dc)
-                adj_bg, adj_sc = _current(background), _current(scattered)
-                for adj in (adj_bg, adj_sc):
-                    adj[0], adj[1] = adj[0] / c, -adj[1] / c
-                setup.backward_callback(_callback_state(setup, start, adj_bg, adj_sc, ctx.models, gradients))
-        scale = setup.store_interval / c
-        g_c = grad_c * scale if want_c else None
-        g_dc = grad_dc * scale if want_dc else None
+    background = start_state(grads[:6])
+    scattered = start_state(grads[6:12])
+    nt = setup.nt_inner
 
-        def initial_grads(pairs, offset):
-            mu, q = pairs["u"]
-            out = [mu / c, -q / c] + [pairs[k][0] for k in _FIELD_KEYS]
-            return [g if need[offset + i] else None for i, g in enumerate(out)]
+    def receiver_grad(g, n):
+        return torch.zeros(nt, setup.n_shots, n, dtype=dtype) if g is None else g.contiguous()
 
-        g_bg = initial_grads(background, 4) if adjoint_bg else [None] * 6
-        hook_grads = ()
-        if hooks is not None:
-            hook_grads = hooks.finish()
-            hooks.release()
-        return (
-            g_c, g_dc, g_src if need[2] else None, g_src_sc if need[3] else None,
-            *g_bg, *initial_grads(scattered, 10), None, None, None, *hook_grads,
+    g_rec_bg = receiver_grad(grads[12], setup.extra_receiver_index.shape[1])
+    g_rec_sc = receiver_grad(grads[13], setup.receiver_index.shape[1])
+    n_src = setup.source_index.shape[1]
+    g_src = torch.zeros(nt, setup.n_shots, n_src, dtype=dtype)
+    g_src_sc = torch.zeros(nt, setup.n_shots, n_src, dtype=dtype)
+    grad_c = torch.zeros(shape, dtype=dtype) if want_c else None
+    grad_dc = torch.zeros(shape, dtype=dtype) if want_dc else None
+    histories = ctx.histories if (want_c or want_dc) else []
+    if not want_c:
+        histories = histories[:1]
+    args = _born_args(setup, c, dc)
+    every = setup.callback_frequency * setup.step_ratio
+    segment = histories[0].segment if histories else None
+    for start, count in reversed(_chunks(setup, setup.backward_callback, segment, hooks)):
+        stores = _stores(h.backward_buffer(start, count) for h in histories)
+        _run_chunk(
+            True, args, background, scattered, start, count, g_src, g_src_sc, g_rec_bg, g_rec_sc, stores,
+            grad_c, grad_dc, adjoint_bg,
         )
+        if hooks is not None:
+            # ∂loss/∂(state at `start`); the wavefields' scaled as μ = c·λ.
+            fields = _hook_fields(background, scattered)
+            adjoint = {k: hooks.crop(fields[k]) for k in hooks.fields}
+            for k in ("wavefield", "wavefield_sc"):
+                if k in adjoint:
+                    adjoint[k] = adjoint[k] / hooks.crop(c)
+            hooks.adjoint_step(start, adjoint)
+        if setup.backward_callback is not None and start % every == 0:
+            gradients = _model_gradients(setup, c, ctx.models, grad_c, grad_dc)
+            adj_bg, adj_sc = _current(background), _current(scattered)
+            for adj in (adj_bg, adj_sc):
+                adj[0], adj[1] = adj[0] / c, -adj[1] / c
+            setup.backward_callback(_callback_state(setup, start, adj_bg, adj_sc, ctx.models, gradients))
+    scale = setup.store_interval / c
+    g_c = grad_c * scale if want_c else None
+    g_dc = grad_dc * scale if want_dc else None
+
+    def initial_grads(pairs, offset):
+        mu, q = pairs["u"]
+        out = [mu / c, -q / c] + [pairs[k][0] for k in _FIELD_KEYS]
+        return [g if need[offset + i] else None for i, g in enumerate(out)]
+
+    g_bg = initial_grads(background, 4) if adjoint_bg else [None] * 6
+    hook_grads = ()
+    if hooks is not None:
+        hook_grads = hooks.finish()
+        hooks.release()
+    return (
+        g_c, g_dc, g_src if need[2] else None, g_src_sc if need[3] else None,
+        *g_bg, *initial_grads(scattered, 10), None, None, None, *hook_grads,
+    )
 
 
 def _stores(buffers) -> List[Tuple[Optional[torch.Tensor], int]]:
