@@ -187,7 +187,7 @@ def test_module_rejects_bad_arguments(p):
         torchwave.Scalar(p["v"][0], 5.0)
     with pytest.raises(TypeError, match="^v must have dtype"):
         torchwave.Scalar(p["v"].long(), 5.0)
-    with pytest.raises(TypeError, match="^v_requires_grad must be a bool"):
+    with pytest.raises(TypeError, match="^v_requires_grad must be bool, got int"):
         torchwave.Scalar(p["v"], 5.0, v_requires_grad=1)
 
 

@@ -4,6 +4,7 @@ extraction and source/receiver positions."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import warnings
@@ -122,6 +123,9 @@ def as_int(name: str, x, *, minimum: int | None = None) -> int:
 
 
 def grid_spacing_2d(grid_spacing) -> tuple[float, float]:
+    if isinstance(grid_spacing, (torch.Tensor, np.ndarray)) and tuple(grid_spacing.shape) not in ((), (1,)):
+        # (dy, dx) as a tensor or an array, as Deepwave takes it.
+        grid_spacing = [float(h) for h in grid_spacing.reshape(-1).tolist()]
     if isinstance(grid_spacing, (list, tuple)):
         if len(grid_spacing) != 2:
             raise ValueError(f"grid_spacing must be one number or two (dy, dx), got {len(grid_spacing)}")
@@ -486,3 +490,41 @@ def scaled_sources(
     live = (source_index >= 0).to(device=device, dtype=dtype)
     scale = flat.gather(1, source_index.clamp_min(0).to(device)) * (factor * live)
     return (amp * scale[..., None]).permute(2, 0, 1)
+
+
+def no_z_fields(**fields) -> None:
+    """Deepwave's signatures list z-direction PML fields (psiz_m1, ...) for
+    3D models; a 2D propagation takes none. The message is Deepwave's."""
+    for name, field in fields.items():
+        if field is not None:
+            raise ValueError(
+                "The propagation was determined to be 2d, so fields related to the z dimension should not be "
+                f"provided (got {name})."
+            )
+
+
+def check_module_model(name: str, model, requires_grad) -> None:
+    """A propagator module's model and its ``*_requires_grad`` flag, checked
+    in Deepwave's order and with its wording."""
+    if not isinstance(requires_grad, bool):
+        raise TypeError(f"{name}_requires_grad must be bool, got {type(requires_grad).__name__}")
+    if not isinstance(model, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor.")
+
+
+def positional_kwargs(fn, after: str, args: tuple, kwargs: dict, last: str) -> dict:
+    """``kwargs`` with the positional ``args`` a module's forward received
+    named as ``fn``'s parameters that follow ``after`` (up to ``last``, as
+    far as Deepwave's modules take them)."""
+    if not args:
+        return dict(kwargs)
+    names = list(inspect.signature(fn).parameters)
+    names = names[names.index(after) + 1 : names.index(last) + 1]
+    if len(args) > len(names):
+        raise TypeError(f"forward() takes at most {len(names)} positional arguments after {after}, got {len(args)}")
+    out = dict(kwargs)
+    for name, value in zip(names, args):
+        if name in out:
+            raise TypeError(f"forward() got multiple values for argument {name!r}")
+        out[name] = value
+    return out

@@ -142,8 +142,10 @@ def scalar(
     survey_pad: Optional[Union[int, Sequence[Optional[int]]]] = None,
     wavefield_0: Optional[torch.Tensor] = None,
     wavefield_m1: Optional[torch.Tensor] = None,
+    psiz_m1: Optional[torch.Tensor] = None,
     psiy_m1: Optional[torch.Tensor] = None,
     psix_m1: Optional[torch.Tensor] = None,
+    zetaz_m1: Optional[torch.Tensor] = None,
     zetay_m1: Optional[torch.Tensor] = None,
     zetax_m1: Optional[torch.Tensor] = None,
     origin: Optional[Sequence[int]] = None,
@@ -190,6 +192,9 @@ def scalar(
         wavefield_0, wavefield_m1, psiy_m1, psix_m1, zetay_m1, zetax_m1:
             initial fields, [n_shots, ny + PML, nx + PML] of the simulated
             region (default zero).
+        psiz_m1, zetaz_m1: the z-direction PML fields of a 3D model, in
+            Deepwave's argument order; a 2D model has none, and giving
+            them raises ValueError.
         origin: the model cell where the initial wavefields' region starts.
         nt: number of steps when there are no source amplitudes.
         model_gradient_sampling_interval: sample the model-gradient integral
@@ -224,6 +229,7 @@ def scalar(
         receiver_amplitudes), the wavefields of the simulated region with
         its PML, and receiver amplitudes [n_shots, n_receivers, nt].
     """
+    common.no_z_fields(psiz_m1=psiz_m1, zetaz_m1=zetaz_m1)
     # Imaging-condition hooks of a Scalar module (see torchwave.hooks).
     hooks = None if _hooks is None else _hooks.bind({"v": v})
     if hooks is not None and hooks.replaces("v"):
@@ -757,15 +763,31 @@ class Scalar(HookedPropagator, torch.nn.Module):
     _receiver_type = ("wavefield",)
     model_names = ("v",)
 
-    def __init__(self, v: torch.Tensor, grid_spacing, v_requires_grad: bool = False):
+    def __init__(
+        self,
+        v: torch.Tensor,
+        grid_spacing,
+        v_requires_grad: bool = False,
+        storage_mode: str = "device",
+        storage_path: str = ".",
+        storage_compression: Union[bool, str] = False,
+    ):
         super().__init__()
+        common.check_module_model("v", v, v_requires_grad)
         common.check_tensor("v", v, ndims=(2, 3), dtypes=(torch.float32, torch.float64))
-        if not isinstance(v_requires_grad, bool):
-            raise TypeError("v_requires_grad must be a bool")
         self.v = torch.nn.Parameter(v, requires_grad=v_requires_grad)
         self.grid_spacing = grid_spacing
+        self.storage_mode = storage_mode
+        self.storage_path = storage_path
+        self.storage_compression = storage_compression
 
-    def forward(self, dt: float, source_amplitudes=None, source_locations=None, receiver_locations=None, **kwargs):
+    def forward(self, dt: float, source_amplitudes=None, source_locations=None, receiver_locations=None, *args, **kwargs):
+        """Calls :func:`scalar` with the stored model; positional arguments
+        after ``receiver_locations`` follow :func:`scalar`'s order, and the
+        storage options default to the module's."""
+        kwargs = common.positional_kwargs(scalar, "receiver_locations", args, kwargs, "python_backend")
+        for name in ("storage_mode", "storage_path", "storage_compression"):
+            kwargs.setdefault(name, getattr(self, name))
         return scalar(
             self.v, self.grid_spacing, dt, source_amplitudes, source_locations, receiver_locations,
             **kwargs, _hooks=self._hook_run(),

@@ -52,14 +52,18 @@ def scalar_born(
     survey_pad: Optional[Union[int, Sequence[Optional[int]]]] = None,
     wavefield_0: Optional[torch.Tensor] = None,
     wavefield_m1: Optional[torch.Tensor] = None,
+    psiz_m1: Optional[torch.Tensor] = None,
     psiy_m1: Optional[torch.Tensor] = None,
     psix_m1: Optional[torch.Tensor] = None,
+    zetaz_m1: Optional[torch.Tensor] = None,
     zetay_m1: Optional[torch.Tensor] = None,
     zetax_m1: Optional[torch.Tensor] = None,
     wavefield_sc_0: Optional[torch.Tensor] = None,
     wavefield_sc_m1: Optional[torch.Tensor] = None,
+    psiz_sc_m1: Optional[torch.Tensor] = None,
     psiy_sc_m1: Optional[torch.Tensor] = None,
     psix_sc_m1: Optional[torch.Tensor] = None,
+    zetaz_sc_m1: Optional[torch.Tensor] = None,
     zetay_sc_m1: Optional[torch.Tensor] = None,
     zetax_sc_m1: Optional[torch.Tensor] = None,
     origin: Optional[Sequence[int]] = None,
@@ -105,6 +109,7 @@ def scalar_born(
         background and scattered fields, then the background and the
         scattered receiver amplitudes [n_shots, n_receivers, nt].
     """
+    common.no_z_fields(psiz_m1=psiz_m1, zetaz_m1=zetaz_m1, psiz_sc_m1=psiz_sc_m1, zetaz_sc_m1=zetaz_sc_m1)
     common.check_tensor("v", v, ndims=(2, 3), dtypes=(torch.float32, torch.float64))
     scatter = common.check_tensor("scatter", scatter, ndims=(2, 3), dtypes=(v.dtype,), device=v.device)
     common.check_finite("scatter", scatter)
@@ -569,20 +574,37 @@ class ScalarBorn(HookedPropagator, torch.nn.Module):
     _receiver_type = ("wavefield_sc", "wavefield")
     model_names = ("v", "scatter")
 
-    def __init__(self, v: torch.Tensor, scatter: torch.Tensor, grid_spacing, v_requires_grad: bool = False,
-                 scatter_requires_grad: bool = False):
+    def __init__(
+        self,
+        v: torch.Tensor,
+        scatter: torch.Tensor,
+        grid_spacing,
+        v_requires_grad: bool = False,
+        scatter_requires_grad: bool = False,
+        storage_mode: str = "device",
+        storage_path: str = ".",
+        storage_compression: Union[bool, str] = False,
+    ):
         super().__init__()
+        common.check_module_model("v", v, v_requires_grad)
+        common.check_module_model("scatter", scatter, scatter_requires_grad)
         common.check_tensor("v", v, ndims=(2, 3), dtypes=(torch.float32, torch.float64))
         common.check_tensor("scatter", scatter, ndims=(2, 3), dtypes=(v.dtype,), device=v.device)
-        for name, flag in (("v_requires_grad", v_requires_grad), ("scatter_requires_grad", scatter_requires_grad)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool")
         self.v = torch.nn.Parameter(v, requires_grad=v_requires_grad)
         self.scatter = torch.nn.Parameter(scatter, requires_grad=scatter_requires_grad)
         self.grid_spacing = grid_spacing
+        self.storage_mode = storage_mode
+        self.storage_path = storage_path
+        self.storage_compression = storage_compression
 
     def forward(self, dt: float, source_amplitudes=None, source_locations=None, receiver_locations=None,
-                bg_receiver_locations=None, **kwargs):
+                bg_receiver_locations=None, *args, **kwargs):
+        """Calls :func:`scalar_born` with the stored models; positional
+        arguments after ``bg_receiver_locations`` follow its order, and the
+        storage options default to the module's."""
+        kwargs = common.positional_kwargs(scalar_born, "bg_receiver_locations", args, kwargs, "python_backend")
+        for name in ("storage_mode", "storage_path", "storage_compression"):
+            kwargs.setdefault(name, getattr(self, name))
         return scalar_born(
             self.v, self.scatter, self.grid_spacing, dt, source_amplitudes, source_locations, receiver_locations,
             bg_receiver_locations, **kwargs, _hooks=self._hook_run(),
