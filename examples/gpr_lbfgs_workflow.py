@@ -32,6 +32,7 @@ import torch
 
 import torchwave
 from torchwave import workflow
+from torchwave.maxwell import C0
 from torchwave.optim import LBFGSOptions, lbfgs_minimize
 
 NY, NX = 32, 32
@@ -44,6 +45,11 @@ BATCH = 2
 PML = 8
 EPS_BACKGROUND, EPS_BLOCK = 4.0, 6.0
 EPS_START, EPS_MIN, EPS_MAX = 3.5, 1.0, 9.0
+# The fastest speed the bounds allow (mu = 1): max_vel fixes the CPML and
+# the internal step for every model the optimiser tries, so the objective
+# is smooth (left to default it would follow the lowest permittivity, and
+# the gradient would not see it).
+MAX_VEL = C0 / EPS_MIN**0.5
 
 
 def true_permittivity(dtype=torch.float32) -> torch.Tensor:
@@ -61,7 +67,7 @@ def setup(dtype=torch.float32):
     )
     sigma = torch.zeros(NY, NX, dtype=dtype)
     mu = torch.ones(NY, NX, dtype=dtype)
-    fixed = dict(sigma=sigma, mu=mu, grid_spacing=DX, dt=DT, pml_width=PML, stencil=4)
+    fixed = dict(sigma=sigma, mu=mu, grid_spacing=DX, dt=DT, pml_width=PML, stencil=4, max_vel=MAX_VEL)
     with torch.no_grad():
         observed = workflow.run_shot_batches(
             torchwave.maxwelltm, n_shots=N_SHOTS, batch_size=BATCH, epsilon=true_permittivity(dtype),

@@ -6,11 +6,13 @@ bad input fails early with the argument named."""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import socket
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -45,10 +47,10 @@ def _objective(v, p, observed, **kwargs) -> twd.ShotObjective:
     )
 
 
-def _serial(v, p, observed, loss=twd.l2_misfit):
+def _serial(v, p, observed, loss=twd.l2_misfit, **kwargs):
     """Loss and gradient of all shots in one serial propagation."""
     v = v.clone().requires_grad_(True)
-    f = loss(torchwave.scalar(v, **p)[-1], observed)
+    f = loss(torchwave.scalar(v, **p, **kwargs)[-1], observed)
     f.backward()
     return float(f.detach()), v.grad.numpy()
 
@@ -155,21 +157,27 @@ def test_autograd_composes_with_torch(client, problem):
 def test_drives_torchwave_lbfgs_minimize(client, problem):
     """The objective is what torchwave.optim.lbfgs_minimize takes: the
     bounded optimiser lowers the misfit and its first evaluation is the
-    serial loss at the start."""
+    serial loss at the start, with max_vel the fastest speed the bounds
+    allow."""
     from torchwave.optim import LBFGSOptions, lbfgs_minimize
 
-    v, p, observed, (f_ref, _) = problem
+    v, p, observed, _ = problem
     seen = []
-    with _objective(v, p, observed, client=client) as objective:
+    x0 = v.numpy().reshape(-1).astype(np.float64)
+    bounds = (x0 - 200.0, x0 + 200.0)
+    with _objective(v, p, observed, client=client, bounds=bounds) as objective:
+        assert objective.max_vel == float(x0.max()) + 200.0 and objective.max_vel_from == "bounds"
 
         def recorded(x, grad_out):
             seen.append(objective(x, grad_out))
             return seen[-1]
 
-        x0 = v.numpy().reshape(-1).astype(np.float64)
-        result = lbfgs_minimize(
-            recorded, x0, lower_bounds=x0 - 200.0, upper_bounds=x0 + 200.0, options=LBFGSOptions(max_iter=3)
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no model ran faster than the fixed max_vel
+            result = lbfgs_minimize(
+                recorded, x0, lower_bounds=bounds[0], upper_bounds=bounds[1], options=LBFGSOptions(max_iter=3)
+            )
+    f_ref, _ = _serial(v, p, observed, max_vel=float(x0.max()) + 200.0)
     assert abs(seen[0] - f_ref) <= TOL * abs(f_ref)
     assert result.iterations == 3 and result.f < 0.5 * seen[0]
     assert np.all(result.x >= x0 - 200.0) and np.all(result.x <= x0 + 200.0)
@@ -328,3 +336,183 @@ def test_import_torchwave_does_not_import_dask():
         "assert 'distributed' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# ------------------------------------------------- other propagators, max_vel
+
+
+def _maxwell_problem():
+    """A 32x32, 60-step float64 GPR problem (2 cm cells, relative
+    permittivity 4 with a block of 5, a little conductivity) with 4 shots
+    along the top; observed data from the true model."""
+    from torchwave.maxwell import C0
+
+    ny = nx = 32
+    nt = 60
+    dx = 0.02
+    eps_true = torch.full((ny, nx), 4.0, dtype=torch.float64)
+    eps_true[14:22, 10:20] = 5.0
+    sigma = torch.full((ny, nx), 2e-3, dtype=torch.float64)
+    mu = torch.ones(ny, nx, dtype=torch.float64)
+    dt = 0.9 * 0.6 / math.sqrt(2 / dx**2) / (C0 / 2.0)
+    wavelet = torchwave.wavelets.ricker(800e6, nt, dt, dtype=torch.float64)
+    n_shots = 4
+    src = wavelet.reshape(1, 1, -1).repeat(n_shots, 1, 1)
+    src_loc = torch.tensor([[[4, 6 + 6 * i]] for i in range(n_shots)])
+    rec_x = torch.arange(2, 30, 3)
+    rec_loc = torch.stack([torch.full_like(rec_x, 4), rec_x], dim=-1)[None].repeat(n_shots, 1, 1)
+    options = dict(stencil=4, pml_width=6)
+    with torch.no_grad():
+        observed = torchwave.maxwelltm(eps_true, sigma, mu, dx, dt, src, src_loc, rec_loc, **options)[-1]
+    return dict(eps0=torch.full((ny, nx), 4.0, dtype=torch.float64), sigma=sigma, mu=mu, dx=dx, dt=dt, src=src,
+                src_loc=src_loc, rec_loc=rec_loc, options=options, observed=observed)
+
+
+def _maxwell_local(m, models, inverted, max_vel):
+    """The same objective without Dask: one maxwelltm call over every shot."""
+    x = models[inverted].clone().requires_grad_(True)
+    call = dict(models, **{inverted: x})
+    predicted = torchwave.maxwelltm(call["epsilon"], call["sigma"], call["mu"], m["dx"], m["dt"], m["src"], m["src_loc"],
+                                    m["rec_loc"], **m["options"], max_vel=max_vel)[-1]
+    f = twd.l2_misfit(predicted, m["observed"])
+    f.backward()
+    return float(f.detach()), x.grad.numpy()
+
+
+def test_maxwelltm_objective_equals_local(client):
+    """ShotObjective with maxwelltm on a 2-worker LocalCluster: loss and
+    gradient of epsilon (the default inverted model, sigma and mu fixed),
+    then of sigma, equal the same objective computed in this process."""
+    m = _maxwell_problem()
+    models = dict(epsilon=m["eps0"], sigma=m["sigma"], mu=m["mu"])
+    common = (m["eps0"].shape, m["dx"], m["dt"], m["src"], m["src_loc"], m["rec_loc"], m["observed"])
+    lower, upper = 2.0, 9.0
+    with twd.ShotObjective(*common, propagator=torchwave.maxwelltm, fixed_models=dict(sigma=m["sigma"], mu=m["mu"]),
+                           bounds=(lower, upper), client=client, **m["options"]) as objective:
+        assert objective.inverted == "epsilon" and objective.propagator.name == "maxwelltm"
+        from torchwave.maxwell import C0
+
+        assert objective.max_vel_from == "bounds" and abs(objective.max_vel - C0 / math.sqrt(lower)) <= 1e-9 * C0
+        assert len(objective.shot_groups) == 2
+        x = m["eps0"].numpy().ravel()
+        f, g = objective.value_and_grad(x)
+        f_ref, g_ref = _maxwell_local(m, models, "epsilon", objective.max_vel)
+        assert abs(f - f_ref) <= TOL * abs(f_ref)
+        assert _rel(g, g_ref.ravel()) <= TOL
+        assert abs(objective.value(x) - f_ref) <= TOL * abs(f_ref)
+
+    with twd.ShotObjective(*common, propagator="maxwelltm", inverted="sigma", fixed_models=dict(epsilon=m["eps0"]),
+                           client=client, **m["options"]) as objective:
+        # sigma does not change the speed: max_vel comes from epsilon and mu (default 1).
+        assert objective.max_vel_from == "fixed models" and abs(objective.max_vel - C0 / 2.0) <= 1e-9 * C0
+        f, g = objective.value_and_grad(m["sigma"].numpy().ravel())
+        f_ref, g_ref = _maxwell_local(m, models, "sigma", C0 / 2.0)
+        assert abs(f - f_ref) <= TOL * abs(f_ref)
+        assert _rel(g, g_ref.ravel()) <= TOL
+
+
+def test_scalar_born_objective_equals_local(client, problem):
+    """scalar_born: the scattering potential (default) or the background
+    wavespeed inverted, against one local scalar_born call."""
+    v, p, observed, _ = problem
+    gen = torch.Generator().manual_seed(5)
+    scatter = 20.0 * torch.randn(v.shape, generator=gen, dtype=torch.float64)
+    observed_sc = 1.1 * torchwave.scalar_born(v, scatter, **p)[-1].detach()
+    survey = (v.shape, p["grid_spacing"], p["dt"], p["source_amplitudes"], p["source_locations"], p["receiver_locations"],
+              observed_sc)
+    options = {k: p[k] for k in PROPAGATOR}
+    for inverted, fixed in (("scatter", dict(v=v)), ("v", dict(scatter=scatter))):
+        models = dict(v=v, scatter=scatter)
+        x = models[inverted].clone().requires_grad_(True)
+        call = dict(models, **{inverted: x})
+        f_ref = twd.l2_misfit(torchwave.scalar_born(call["v"], call["scatter"], **p, max_vel=float(v.max()))[-1], observed_sc)
+        f_ref.backward()
+        kwargs = {} if inverted == "scatter" else dict(inverted="v")
+        with twd.ShotObjective(*survey, propagator="scalar_born", fixed_models=fixed, client=client, **options,
+                               **kwargs) as objective:
+            assert objective.inverted == inverted
+            f, g = objective.value_and_grad(models[inverted].numpy().ravel())
+            assert objective.max_vel == float(v.max())
+        f_ref = float(f_ref.detach())
+        assert abs(f - f_ref) <= TOL * abs(f_ref)
+        assert _rel(g, x.grad.numpy().ravel()) <= TOL
+
+
+def test_max_vel_is_fixed_and_the_objective_smooth(client):
+    """In a homogeneous model every cell is the fastest, so a propagator
+    left to choose max_vel has a kink there; ShotObjective fixes max_vel
+    (from the bounds), and its gradient is the central difference of its
+    values. From an initial model, a faster model warns and runs."""
+    p = make_problem(ny=20, nx=20, nt=40, n_shots=2, n_sources=1, n_receivers=4, seed=2, pml_width=4)
+    p.pop("v")
+    v0 = torch.full((20, 20), 2000.0, dtype=torch.float64)
+    with torch.no_grad():
+        v_true = v0.clone()
+        v_true[8:13, 6:15] = 2100.0
+        observed = torchwave.scalar(v_true, **p, max_vel=2100.0)[-1]
+    direction = torch.rand(v0.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64).numpy().ravel()
+    x0 = v0.numpy().ravel()
+    with _objective(v0, p, observed, client=client, bounds=(1500.0, 2200.0)) as objective:
+        assert objective.max_vel == 2200.0
+        f0, g = objective.value_and_grad(x0)
+        h = 0.01
+        central = (objective.value(x0 + h * direction) - objective.value(x0 - h * direction)) / (2 * h)
+        assert abs(central - g @ direction) <= 1e-6 * abs(g @ direction)
+
+    with _objective(v0, p, observed, client=client, initial_model=v0) as objective:
+        assert objective.max_vel == 2000.0 and objective.max_vel_from == "initial_model"
+        with pytest.warns(UserWarning, match="exceeds the max_vel 2000 this ShotObjective fixed from the initial model"):
+            faster = objective.value(x0 + 10.0 * direction)
+        f_ref, _ = _serial(torch.from_numpy(x0 + 10.0 * direction).reshape(v0.shape), p, observed)
+        assert abs(faster - f_ref) <= TOL * abs(f_ref)
+
+    with _objective(v0, p, observed, client=client) as objective:
+        assert objective.max_vel is None
+        objective.value(x0 - 10.0 * direction)
+        assert objective.max_vel == float((x0 - 10.0 * direction).max()) and objective.max_vel_from == "first evaluation"
+    with _objective(v0, p, observed, client=client, max_vel=2050.0, bounds=(1500.0, 2200.0)) as objective:
+        assert objective.max_vel == 2050.0 and objective.max_vel_from == "max_vel"
+        with pytest.raises(ValueError, match="max_vel=2050.0 is below the model's maximum velocity"):
+            objective.value(x0 + 100.0 * direction)
+
+
+def test_bad_propagator_arguments_fail_before_any_cluster_starts(problem):
+    v, p, observed, _ = problem
+    eps = torch.full(v.shape, 4.0, dtype=torch.float64)
+
+    def build(**kwargs):
+        return twd.ShotObjective(
+            v.shape, p["grid_spacing"], p["dt"], p["source_amplitudes"], p["source_locations"], p["receiver_locations"],
+            observed, client="tcp://127.0.0.1:9", timeout=1, **kwargs,
+        )
+
+    with pytest.raises(ValueError, match=r"unknown propagator 'elastic'; ShotObjective runs 'scalar', 'scalar_born', 'maxwelltm'"):
+        build(propagator="elastic")
+    with pytest.raises(ValueError, match="does not know how to call propagator .*<lambda>"):
+        build(propagator=lambda *a, **k: None)
+    with pytest.raises(TypeError, match="propagator must be a name"):
+        build(propagator=3)
+    with pytest.raises(ValueError, match=r"inverted must name one of maxwelltm's model arguments \['epsilon', 'sigma', 'mu'\], got 'v'"):
+        build(propagator="maxwelltm", inverted="v")
+    with pytest.raises(ValueError, match=r"scalar_born with inverted='scatter' needs fixed_models\['v'\]"):
+        build(propagator="scalar_born", pml_freq=25.0)
+    with pytest.raises(ValueError, match=r"maxwelltm with inverted='sigma' needs fixed_models\['epsilon'\]"):
+        build(propagator="maxwelltm", inverted="sigma")
+    with pytest.raises(ValueError, match=r"fixed_models has \['v'\], which are not among maxwelltm's"):
+        build(propagator="maxwelltm", fixed_models=dict(v=eps))
+    with pytest.raises(ValueError, match=r"fixed_models holds 'epsilon', the inverted model"):
+        build(propagator="maxwelltm", fixed_models=dict(epsilon=eps))
+    with pytest.raises(ValueError, match=r"fixed_models\['mu'\] must have model_shape \(30, 30\)"):
+        build(propagator="maxwelltm", fixed_models=dict(mu=eps[:-1]))
+    with pytest.raises(ValueError, match=r"fixed_models\['sigma'\] has non-finite values"):
+        build(propagator="maxwelltm", fixed_models=dict(sigma=eps * float("nan")))
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*'accuracy'.*passes on to maxwelltm"):
+        build(propagator="maxwelltm", accuracy=4)
+    with pytest.raises(ValueError, match=r"fixed_models has \['scatter'\], which are not among scalar's"):
+        build(fixed_models=dict(scatter=eps), pml_freq=25.0)
+    with pytest.raises(ValueError, match=r"bounds must be \(lower, upper\)"):
+        build(bounds=(1.0,), pml_freq=25.0)
+    with pytest.raises(ValueError, match=r"initial_model must be a number or an array of model_shape"):
+        build(initial_model=np.ones(7), pml_freq=25.0)
+    with pytest.raises(ValueError, match="max_vel must be a positive number"):
+        build(max_vel=-1.0, pml_freq=25.0)

@@ -1,14 +1,17 @@
 """Shot-parallel FWI objectives on a Dask cluster.
 
-:class:`ShotObjective` computes the data misfit of a wavespeed model summed
-over shots, and its gradient, with the shots spread over the workers of a
-Dask cluster::
+:class:`ShotObjective` computes the data misfit of a model summed over
+shots, and its gradient, with the shots spread over the workers of a Dask
+cluster. The propagator is :func:`torchwave.scalar` (the wavespeed) by
+default, or :func:`torchwave.scalar_born` (the wavespeed or the scattering
+potential) or :func:`torchwave.maxwelltm` (the permittivity, conductivity
+or permeability), with the other models held fixed::
 
     import torchwave.distributed
 
     with torchwave.distributed.ShotObjective(
         (ny, nx), dx, dt, source_amplitudes, source_locations,
-        receiver_locations, observed, pml_freq=10.0, n_workers=2,
+        receiver_locations, observed, pml_freq=10.0, max_vel=v_max, n_workers=2,
     ) as objective:
         # scipy: f and g together
         result = scipy.optimize.minimize(objective.value_and_grad, x0, jac=True, method="L-BFGS-B", bounds=...)
@@ -19,6 +22,11 @@ Dask cluster::
 
 ``import torchwave`` does not import Dask; ``import torchwave.distributed``
 does, and needs ``pip install "dask[distributed]"``.
+
+The objective is smooth in the model: the ``max_vel`` that sets the
+propagator's CPML profile and internal time step (and that the propagator
+would otherwise take, not differentiably, from each model it is given) is
+fixed once for the objective's lifetime; see :class:`ShotObjective`.
 
 How the work is laid out
 ------------------------
@@ -64,6 +72,7 @@ its workers, and a Dask configuration asking for ``fork`` is refused.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import logging
 import math
 import os
@@ -83,11 +92,14 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from . import _lib
 from ._common import IGNORE_LOCATION
+from .maxwell import C0, maxwelltm
 from .scalar import scalar
+from .scalar_born import scalar_born
 
-__all__ = ["ShotObjective", "l2_misfit"]
+__all__ = ["PROPAGATORS", "PropagatorSpec", "ShotObjective", "l2_misfit"]
 
-#: Propagator keyword arguments a ShotObjective passes on to torchwave.scalar.
+#: Propagator keyword arguments a ShotObjective passes on to torchwave.scalar
+#: (and to torchwave.scalar_born).
 PROPAGATOR_KWARGS = (
     "accuracy",
     "pml_width",
@@ -102,6 +114,87 @@ PROPAGATOR_KWARGS = (
     "time_taper",
     "python_backend",
 )
+
+#: Those it passes on to torchwave.maxwelltm.
+MAXWELLTM_KWARGS = (
+    "stencil",
+    "pml_width",
+    "pml_freq",
+    "max_vel",
+    "nt",
+    "model_gradient_sampling_interval",
+    "freq_taper_frac",
+    "time_pad_frac",
+    "time_taper",
+    "python_backend",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class PropagatorSpec:
+    """How a ShotObjective calls one propagator.
+
+    ``models``: the propagator's model arguments, in order; ``inverted``:
+    the one the objective is a function of unless ``inverted=`` says
+    otherwise; ``fixed_defaults``: constant values of fixed models that
+    may be left out (``maxwelltm``: ``sigma=0``, ``mu=1``); ``survey``: its
+    names of the source amplitudes, source locations and receiver
+    locations; ``kwargs``: the keyword arguments passed on; ``speed``:
+    the fastest wave speed of a dict of the ``speed_bounds`` models
+    (float64 arrays), the quantity ``max_vel`` bounds; ``speed_bounds``:
+    per model that ``speed`` depends on, which of its box bounds gives the
+    fastest speed ("lower" or "upper"). The receiver data are the last
+    output.
+    """
+
+    name: str
+    function: Callable[..., Tuple[torch.Tensor, ...]]
+    models: Tuple[str, ...]
+    inverted: str
+    survey: Tuple[str, str, str]
+    kwargs: Tuple[str, ...]
+    speed: Callable[[Dict[str, np.ndarray]], float]
+    speed_bounds: Dict[str, str]
+    fixed_defaults: Dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def _scalar_speed(models: Dict[str, np.ndarray]) -> float:
+    return float(np.abs(models["v"]).max())
+
+
+def _maxwell_speed(models: Dict[str, np.ndarray]) -> float:
+    slowness2 = float(np.min(models["epsilon"] * models["mu"]))
+    return C0 / math.sqrt(slowness2) if slowness2 > 0 else math.inf
+
+
+#: Where a ShotObjective's max_vel came from (its max_vel_from attribute).
+_MAX_VEL_SOURCES = {
+    "max_vel": "the max_vel argument",
+    "fixed models": "the fixed models",
+    "bounds": "the bounds",
+    "initial_model": "the initial model",
+    "first evaluation": "the first model evaluated",
+}
+
+_SCALAR_SURVEY = ("source_amplitudes", "source_locations", "receiver_locations")
+
+#: The propagators a ShotObjective can run, by name. A new propagator is
+#: one more entry.
+PROPAGATORS: Dict[str, PropagatorSpec] = {
+    spec.name: spec
+    for spec in (
+        PropagatorSpec("scalar", scalar, ("v",), "v", _SCALAR_SURVEY, PROPAGATOR_KWARGS, _scalar_speed, {"v": "upper"}),
+        PropagatorSpec(
+            "scalar_born", scalar_born, ("v", "scatter"), "scatter", _SCALAR_SURVEY, PROPAGATOR_KWARGS,
+            _scalar_speed, {"v": "upper"},
+        ),
+        PropagatorSpec(
+            "maxwelltm", maxwelltm, ("epsilon", "sigma", "mu"), "epsilon",
+            ("source_amplitude", "source_location", "receiver_location"), MAXWELLTM_KWARGS,
+            _maxwell_speed, {"epsilon": "lower", "mu": "lower"}, {"sigma": 0.0, "mu": 1.0},
+        ),
+    )
+}
 _logger = logging.getLogger(__name__)
 _PLUGIN_NAME = "torchwave-worker-setup"
 # Per worker process: address -> {"device": torch.device, "threads": int},
@@ -178,16 +271,18 @@ def _hold(group: dict) -> dict:
     return group
 
 
-def _group_loss(model: np.ndarray, group: dict, need_grad: bool) -> Tuple[float, Optional[np.ndarray]]:
-    """Loss (and gradient) of one shot group at `model`."""
+def _group_loss(model: np.ndarray, group: dict, need_grad: bool, max_vel: float) -> Tuple[float, Optional[np.ndarray]]:
+    """Loss (and gradient) of one shot group at `model`, the inverted model."""
     device = _worker_device()
     v = torch.tensor(model, device=device)  # a copy: the received array is read-only
     v.requires_grad_(need_grad)
+    spec = PROPAGATORS[group["propagator"]]
+    models = {name: t.to(device) for name, t in group["fixed_models"].items()}
+    models[group["inverted"]] = v
+    survey = {name: t.to(device) for name, t in group["survey"].items()}
     with torch.set_grad_enabled(need_grad):
-        predicted = scalar(
-            v, group["grid_spacing"], group["dt"],
-            group["source_amplitudes"].to(device), group["source_locations"].to(device),
-            group["receiver_locations"].to(device), **group["kwargs"],
+        predicted = spec.function(
+            **models, grid_spacing=group["grid_spacing"], dt=group["dt"], **survey, **group["kwargs"], max_vel=max_vel,
         )[-1]
         loss = group["loss"](predicted, group["observed"].to(device))
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
@@ -226,17 +321,72 @@ class _ShotLossFunction(torch.autograd.Function):
 
 
 class ShotObjective:
-    """The misfit of a wavespeed model summed over shots, and its gradient,
-    computed shot-parallel on a Dask cluster.
+    """The misfit of a model summed over shots, and its gradient, computed
+    shot-parallel on a Dask cluster.
+
+    The objective is a function of one model argument of the propagator
+    (the *inverted* model, ``inverted=``); its other model arguments are
+    held fixed (``fixed_models=``):
+
+    * ``propagator="scalar"`` (the default): ``v``; no fixed models.
+    * ``"scalar_born"``: ``scatter`` (default; ``v`` fixed, required) or
+      ``v`` (``scatter`` fixed, required). The data are the scattered
+      receiver amplitudes, so ``observed`` holds reflections, as in
+      least-squares RTM.
+    * ``"maxwelltm"``: ``epsilon`` (default), ``sigma`` or ``mu``; of the
+      other two, ``sigma`` defaults to 0 and ``mu`` to 1, ``epsilon``
+      must be given.
+
+    An unknown propagator, model name or fixed model is an error naming
+    what is known.
+
+    ``max_vel``, which sets the CPML profile and the internal time step,
+    is fixed for the objective's lifetime, so that the objective an
+    optimiser's line search sees is a smooth function of the model (a
+    propagator left to take it from each model has a kink wherever the
+    fastest cell changes, and no gradient flows through it). It is, in
+    order of precedence: ``max_vel`` if given (then passed as is, so a
+    model faster than it is refused by the propagator); the speed of the
+    fixed models when the inverted model does not change the fastest speed
+    (``scatter``, ``sigma``); the fastest speed ``bounds`` allow (the
+    upper bound of ``v``, the lower bounds of ``epsilon`` or ``mu`` with
+    the fixed other one); the fastest speed of ``initial_model``; else
+    that of the first model evaluated (normally an optimiser's starting
+    model). The attribute ``max_vel`` holds it once fixed (``None``
+    before), ``max_vel_from`` where it came from. A later model faster than
+    a ``max_vel`` taken from bounds or a starting model (one outside the
+    bounds, or above the starting model's fastest speed) is run with its
+    own fastest speed instead, with a warning: the objective has a kink
+    there, which ``max_vel`` or ``bounds`` that the optimiser enforces
+    avoid.
 
     Args:
-        model_shape: (ny, nx) of the wavespeed model.
-        grid_spacing, dt: as for :func:`torchwave.scalar`.
+        model_shape: (ny, nx) of the inverted model.
+        grid_spacing, dt: as for the propagator.
         source_amplitudes: [n_shots, n_sources, nt], float32 or float64;
             the computation runs in this dtype.
         source_locations: [n_shots, n_sources, 2] long cell indices.
         receiver_locations: [n_shots, n_receivers, 2] long cell indices.
+            These three go to the propagator under its own names
+            (``source_amplitude``, ``source_location`` and
+            ``receiver_location`` for ``maxwelltm``).
         observed: observed data [n_shots, n_receivers, nt], same dtype.
+        propagator: the name of a propagator in :data:`PROPAGATORS`
+            (``"scalar"``, ``"scalar_born"``, ``"maxwelltm"``) or the
+            function itself (``torchwave.maxwelltm``, ...). Default
+            ``"scalar"``.
+        inverted: the name of the model argument the objective is a
+            function of (default: see above).
+        fixed_models: the other model arguments, by name, each a tensor of
+            ``model_shape`` for every shot (converted to the computation's
+            dtype). They travel with each shot group's data.
+        bounds: ``(lower, upper)`` box bounds of the inverted model, each
+            None, a number or an array of ``model_shape`` (or flattened),
+            as given to the optimiser; used only to fix ``max_vel``. A
+            bound that does not limit the speed (None, infinite, a
+            non-positive lower permittivity) is not used.
+        initial_model: the starting model (``model_shape`` or flattened);
+            used only to fix ``max_vel`` when ``bounds`` do not.
         loss: ``loss(predicted, observed) -> scalar tensor`` for one group
             of shots ([n_group, n_receivers, nt] each); the objective is its
             sum over the groups, so it must be a sum over shots for the
@@ -259,9 +409,12 @@ class ShotObjective:
             the propagator can use, else the CPU).
         timeout: seconds to wait for a scheduler and its first worker.
         cluster_kwargs: more keyword arguments for the LocalCluster.
-        **propagator_kwargs: passed to :func:`torchwave.scalar` (accuracy,
-            pml_width, pml_freq, max_vel, survey_pad, origin, nt, ...).
-            ``survey_pad`` applies to each group of shots.
+        **propagator_kwargs: passed to the propagator: for ``scalar`` and
+            ``scalar_born`` accuracy, pml_width, pml_freq, max_vel,
+            survey_pad, origin, nt, ... (:data:`PROPAGATOR_KWARGS`);
+            ``survey_pad`` applies to each group of shots. For
+            ``maxwelltm`` stencil, pml_width, pml_freq, max_vel, nt, ...
+            (:data:`MAXWELLTM_KWARGS`).
 
     Call it in any of three ways:
 
@@ -287,6 +440,11 @@ class ShotObjective:
         receiver_locations: torch.Tensor,
         observed: torch.Tensor,
         *,
+        propagator: Union[str, Callable[..., Any]] = "scalar",
+        inverted: Optional[str] = None,
+        fixed_models: Optional[Dict[str, torch.Tensor]] = None,
+        bounds: Optional[Tuple[Any, Any]] = None,
+        initial_model: Union[None, np.ndarray, torch.Tensor] = None,
         loss: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None,
         client: Union[None, str, distributed.Client] = None,
         n_workers: Optional[int] = None,
@@ -299,11 +457,13 @@ class ShotObjective:
         **propagator_kwargs,
     ):
         self.model_shape = _check_model_shape(model_shape)
-        unknown = sorted(set(propagator_kwargs) - set(PROPAGATOR_KWARGS))
+        self.propagator = _propagator_spec(propagator)
+        spec = self.propagator
+        unknown = sorted(set(propagator_kwargs) - set(spec.kwargs))
         if unknown:
             raise TypeError(
                 f"ShotObjective got unexpected keyword argument(s) {unknown}; the propagator "
-                f"keyword arguments it passes on are {list(PROPAGATOR_KWARGS)}"
+                f"keyword arguments it passes on to {spec.name} are {list(spec.kwargs)}"
             )
         if loss is not None and not callable(loss):
             raise TypeError(f"loss must be callable, got {type(loss).__name__}")
@@ -318,6 +478,13 @@ class ShotObjective:
         self.n_shots, self.dtype = _check_acquisition(
             self.model_shape, source_amplitudes, source_locations, receiver_locations, observed, propagator_kwargs.get("nt")
         )
+        self.inverted = _check_inverted(spec, inverted)
+        self._fixed_models = _check_fixed_models(spec, self.inverted, fixed_models, self.model_shape, self.dtype)
+        self._warned_speed = False
+        self.max_vel, self.max_vel_from = _initial_max_vel(
+            spec, self.inverted, self._fixed_models, self.model_shape, propagator_kwargs.pop("max_vel", None),
+            bounds, initial_model,
+        )
         self.loss_fn = l2_misfit if loss is None else loss
         self.timeout = float(timeout)
         self.n_evaluations = 0
@@ -328,7 +495,10 @@ class ShotObjective:
         try:
             slots = self._register_plugin(threads, device, propagator_kwargs.get("python_backend", False))
             self.shot_groups = _split_shots(self.n_shots, shots_per_task, slots)
-            common = dict(grid_spacing=grid_spacing, dt=float(dt), loss=self.loss_fn, kwargs=dict(propagator_kwargs))
+            common = dict(
+                grid_spacing=grid_spacing, dt=float(dt), loss=self.loss_fn, kwargs=dict(propagator_kwargs),
+                propagator=spec.name, inverted=self.inverted, fixed_models=self._fixed_models,
+            )
             self._groups = self._send_groups(
                 common, source_amplitudes, source_locations, receiver_locations, observed
             )
@@ -409,12 +579,13 @@ class ShotObjective:
         groups = []
         for shots in self.shot_groups:
             index = torch.as_tensor(shots, dtype=torch.long)
+            survey = (source_amplitudes, source_locations, receiver_locations)
             groups.append(dict(
                 common,
                 shots=list(shots),
-                source_amplitudes=source_amplitudes.detach().to("cpu")[index].contiguous(),
-                source_locations=source_locations.detach().to("cpu")[index].contiguous(),
-                receiver_locations=receiver_locations.detach().to("cpu")[index].contiguous(),
+                survey={
+                    name: t.detach().to("cpu")[index].contiguous() for name, t in zip(self.propagator.survey, survey)
+                },
                 observed=observed.detach().to("cpu")[index].contiguous(),
             ))
         with warnings.catch_warnings():
@@ -439,11 +610,15 @@ class ShotObjective:
         if not np.all(np.isfinite(model)):
             raise ValueError("model has non-finite values")
         model = np.ascontiguousarray(model, dtype=_numpy_dtype(self.dtype))
+        max_vel = self._max_vel_for(model)
         attempts = 3
         for attempt in range(attempts):
             model_future = self.client.scatter(model, broadcast=True, hash=False)
             try:
-                parts = [self.client.submit(_group_loss, model_future, group, need_grad, pure=False) for group in self._groups]
+                parts = [
+                    self.client.submit(_group_loss, model_future, group, need_grad, max_vel, pure=False)
+                    for group in self._groups
+                ]
                 while len(parts) > 1:
                     pairs = [self.client.submit(_add, a, b, pure=False) for a, b in zip(parts[::2], parts[1::2])]
                     parts = pairs + ([parts[-1]] if len(parts) % 2 else [])
@@ -460,6 +635,30 @@ class ShotObjective:
                 del model_future
         self.n_evaluations += 1
         return float(f), (None if g is None else g.reshape(self.model_shape))
+
+    def _max_vel_for(self, model: np.ndarray) -> float:
+        """The max_vel of an evaluation at `model`: the objective's fixed
+        one (fixing it now at the first evaluation), or the model's own
+        fastest speed where that is faster than a max_vel taken from a
+        starting model."""
+        if self.max_vel_from in ("max_vel", "fixed models"):
+            return self.max_vel
+        speed = _model_speed(self.propagator, self.inverted, self._fixed_models, model)
+        if self.max_vel is None:
+            self.max_vel, self.max_vel_from = speed, "first evaluation"
+            return speed
+        if speed > self.max_vel * (1 + 1e-6):
+            if not self._warned_speed:
+                self._warned_speed = True
+                warnings.warn(
+                    f"the model's fastest wave speed {speed:.6g} exceeds the max_vel {self.max_vel:.6g} this "
+                    f"ShotObjective fixed from {_MAX_VEL_SOURCES[self.max_vel_from]}; such models run with "
+                    "their own fastest speed, where the objective is not smooth: give ShotObjective max_vel= "
+                    "or bounds= that hold every model the optimiser tries",
+                    stacklevel=4,
+                )
+            return speed
+        return self.max_vel
 
     def _check_x(self, x) -> np.ndarray:
         x = np.asarray(x)
@@ -540,10 +739,120 @@ class ShotObjective:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{len(self.shot_groups)} shot groups"
-        return f"ShotObjective(model_shape={tuple(self.model_shape)}, n_shots={self.n_shots}, dtype={self.dtype}, {state})"
+        return (
+            f"ShotObjective({self.propagator.name}, inverted={self.inverted!r}, model_shape={tuple(self.model_shape)}, "
+            f"n_shots={self.n_shots}, dtype={self.dtype}, max_vel={self.max_vel}, {state})"
+        )
 
 
 # ------------------------------------------------------------ validation
+
+
+def _propagator_spec(propagator) -> PropagatorSpec:
+    known = ", ".join(repr(name) for name in PROPAGATORS)
+    if isinstance(propagator, str):
+        if propagator not in PROPAGATORS:
+            raise ValueError(f"unknown propagator {propagator!r}; ShotObjective runs {known}")
+        return PROPAGATORS[propagator]
+    for spec in PROPAGATORS.values():
+        if propagator is spec.function:
+            return spec
+    if callable(propagator):
+        name = getattr(propagator, "__qualname__", type(propagator).__name__)
+        raise ValueError(
+            f"ShotObjective does not know how to call propagator {name}: it takes one of {known}, by name "
+            "or as the torchwave function itself"
+        )
+    raise TypeError(f"propagator must be a name ({known}) or a torchwave propagator function, got {type(propagator).__name__}")
+
+
+def _check_inverted(spec: PropagatorSpec, inverted) -> str:
+    if inverted is None:
+        return spec.inverted
+    if inverted not in spec.models:
+        raise ValueError(
+            f"inverted must name one of {spec.name}'s model arguments {list(spec.models)}, got {inverted!r}"
+        )
+    return inverted
+
+
+def _check_fixed_models(spec, inverted, fixed_models, model_shape, dtype) -> Dict[str, torch.Tensor]:
+    fixed_models = dict(fixed_models or {})
+    others = [name for name in spec.models if name != inverted]
+    if inverted in fixed_models:
+        raise ValueError(f"fixed_models holds {inverted!r}, the inverted model; give only {others}")
+    unknown = sorted(set(fixed_models) - set(others))
+    if unknown:
+        raise ValueError(f"fixed_models has {unknown}, which are not among {spec.name}'s other model arguments {others}")
+    out = {}
+    for name in others:
+        t = fixed_models.get(name)
+        if t is None:
+            if name not in spec.fixed_defaults:
+                raise ValueError(
+                    f"{spec.name} with inverted={inverted!r} needs fixed_models[{name!r}], a tensor of model_shape "
+                    f"{tuple(model_shape)}"
+                )
+            t = torch.full(tuple(model_shape), spec.fixed_defaults[name], dtype=dtype)
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            raise TypeError(f"fixed_models[{name!r}] must be a floating-point torch.Tensor, got {type(t).__name__}")
+        if tuple(t.shape) != tuple(model_shape):
+            raise ValueError(
+                f"fixed_models[{name!r}] must have model_shape {tuple(model_shape)} (one model for every shot), "
+                f"got {tuple(t.shape)}"
+            )
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"fixed_models[{name!r}] has non-finite values")
+        out[name] = t.detach().to("cpu", dtype).contiguous()
+    return out
+
+
+def _as_model_array(name: str, value, model_shape) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().to("cpu").numpy()
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        return np.full(tuple(model_shape), float(array))
+    if array.size != math.prod(model_shape):
+        raise ValueError(f"{name} must be a number or an array of model_shape {tuple(model_shape)}, got shape {array.shape}")
+    return array.reshape(model_shape)
+
+
+def _model_speed(spec, inverted, fixed_models, model) -> float:
+    """The fastest wave speed of the models with `model` as the inverted one."""
+    models = {name: fixed_models[name].to(torch.float64).numpy() for name in spec.speed_bounds if name != inverted}
+    if inverted in spec.speed_bounds:
+        models[inverted] = np.asarray(model, dtype=np.float64)
+    return spec.speed(models)
+
+
+def _initial_max_vel(spec, inverted, fixed_models, model_shape, max_vel, bounds, initial_model) -> Tuple[Optional[float], Optional[str]]:
+    """(max_vel, where it came from), or (None, None) when the first
+    evaluation is to fix it."""
+    if bounds is not None:
+        if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
+            raise ValueError(f"bounds must be (lower, upper), got {bounds!r}")
+        bounds = [None if b is None else _as_model_array(f"bounds[{i}]", b, model_shape) for i, b in enumerate(bounds)]
+    if initial_model is not None:
+        initial_model = _as_model_array("initial_model", initial_model, model_shape)
+        if not np.all(np.isfinite(initial_model)):
+            raise ValueError("initial_model has non-finite values")
+    if max_vel is not None:
+        if isinstance(max_vel, bool) or not isinstance(max_vel, (int, float)) or not math.isfinite(max_vel) or max_vel <= 0:
+            raise ValueError(f"max_vel must be a positive number, got {max_vel!r}")
+        return float(max_vel), "max_vel"
+    if inverted not in spec.speed_bounds:
+        return _model_speed(spec, inverted, fixed_models, None), "fixed models"
+    if bounds is not None:
+        side = spec.speed_bounds[inverted]
+        bound = bounds[0 if side == "lower" else 1]
+        if bound is not None and np.all(np.isfinite(bound)):
+            speed = _model_speed(spec, inverted, fixed_models, bound)
+            if math.isfinite(speed) and speed > 0:
+                return speed, "bounds"
+    if initial_model is not None:
+        return _model_speed(spec, inverted, fixed_models, initial_model), "initial_model"
+    return None, None
 
 
 def _check_positive_int(name: str, value) -> None:

@@ -262,7 +262,17 @@ def maxwelltm(
         pml_width: cells of CPML, one int or [y0, y1, x0, x1]; 0 gives a
             reflecting (PEC) edge.
         max_vel: wave speed (m/s) used for the CFL condition and the CPML;
-            at least the model's maximum c0/√(ε_r μ_r) (default: that).
+            at least the model's maximum c0/√(ε_r μ_r) (default: that, from
+            the smallest ε_r·μ_r). It sets the CPML profile and the number
+            of internal steps, and no gradient flows through it: the
+            gradients with respect to epsilon and mu are those of the
+            operator with max_vel held fixed only when max_vel is given.
+            Left to the default, it follows the cell of smallest ε_r·μ_r,
+            so the loss has a kink wherever that cell changes (in a
+            homogeneous model, at every cell) and the gradient there
+            differs from finite differences. Pass max_vel in inversions,
+            e.g. c0/√(ε_min·μ_min) with ε_min the lower bound of ε_r and
+            μ_min that of μ_r.
         Ey_0, Hx_0, Hz_0, m_Ey_x, m_Ey_z, m_Hx_z, m_Hz_x: initial fields,
             [n_shots, ny + PML, nx + PML] (default zero).
         nt: number of steps when there are no source amplitudes.

@@ -185,7 +185,15 @@ def scalar(
             reflecting edge.
         pml_freq: the frequency the PML is tuned to (default 25).
         max_vel: the velocity used for the CFL condition and the PML; at
-            least the model's maximum (default: the model's maximum).
+            least the model's maximum (default: the maximum of v over the
+            simulated region). It sets the PML profile and the number of
+            internal steps, and no gradient flows through it: the gradient
+            with respect to v is that of the operator with max_vel held
+            fixed only when max_vel is given. Left to the default, it
+            follows the fastest cell, so the loss has a kink wherever that
+            cell changes (in a homogeneous model, at every cell) and the
+            gradient there differs from finite differences. Pass max_vel
+            in inversions (e.g. the upper bound of v).
         survey_pad: simulate only the region within this many cells of the
             sources and receivers (one value or [y0, y1, x0, x1], None for
             no limit on that side).

@@ -87,6 +87,14 @@ def scalar_born(
     The arguments are those of :func:`torchwave.scalar`, plus:
 
     Args:
+        max_vel: as for :func:`torchwave.scalar`: taken from v alone
+            (scatter does not change it), by default the maximum of v over
+            the simulated region. No gradient flows through it, so the
+            gradient with respect to v is that of the operator with
+            max_vel held fixed only when max_vel is given; the default
+            follows the fastest cell of v and gives the loss a kink there.
+            Pass max_vel when inverting v (the gradient with respect to
+            scatter is unaffected).
         scatter: the scattering potential, a wavespeed perturbation in the
             units of v, [ny, nx] or [n_shots, ny, nx]; like v, its edge
             values extend into the PML.

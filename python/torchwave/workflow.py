@@ -196,14 +196,21 @@ def run_shot_batches(
     *,
     n_shots: int,
     batch_size: int,
-    output_index: int = -1,
+    output_index: Optional[int] = None,
     shot_arguments: Sequence[str] = (),
     progress: bool = False,
     **kwargs,
 ) -> torch.Tensor:
     """Runs ``propagator(**kwargs)`` one batch of shots at a time and
-    returns output ``output_index`` (the receiver data by default) of all
-    the shots, concatenated along the shot dimension.
+    returns its per-shot output for all the shots, concatenated along the
+    shot dimension.
+
+    ``propagator`` may return a tuple (or list), as torchwave's propagators
+    do, or a single tensor whose first dimension is the shot. Of a tuple,
+    element ``output_index`` is taken, by default the last one (the
+    receiver data of ``scalar``, ``scalar_born`` and ``maxwelltm``); a
+    single tensor is taken whole, and ``output_index`` must then be left
+    as ``None``.
 
     The per-shot keyword arguments (source amplitudes, source and receiver
     locations under either spelling, plus any named in ``shot_arguments``,
@@ -211,8 +218,14 @@ def run_shot_batches(
     unchanged. Meant for forward-only work (observed data, diagnostics):
     run it under ``torch.no_grad()`` unless the graph of every batch is
     wanted at once; inside an objective use :func:`backward_shot_batches`.
+    Without ``max_vel`` in ``kwargs`` a torchwave propagator takes it from
+    the model each batch sees (with ``survey_pad``, the batch's region, and
+    with a per-shot model, the batch's shots), so pass ``max_vel`` for the
+    batches to share one time step and one PML profile.
     """
     n_shots = _positive_int("n_shots", n_shots)
+    if output_index is not None and (isinstance(output_index, bool) or not isinstance(output_index, int)):
+        raise TypeError(f"output_index must be an int or None, got {output_index!r}")
     names = [n for n in (*SHOT_ARGUMENTS, *shot_arguments) if kwargs.get(n) is not None]
     for name in names:
         value = kwargs[name]
@@ -224,8 +237,38 @@ def run_shot_batches(
     for shots in _progress(batches, progress, "shot batches"):
         call = dict(kwargs)
         call.update({name: kwargs[name][shots.to(kwargs[name].device)] for name in names})
-        outputs.append(propagator(**call)[output_index])
+        outputs.append(_per_shot_output(propagator(**call), output_index, len(shots)))
     return torch.cat(outputs, dim=0)
+
+
+def _per_shot_output(output, output_index: Optional[int], n_batch: int) -> torch.Tensor:
+    """The per-shot tensor of one batch's propagator output: the output
+    itself if it is a tensor, else its element ``output_index`` (default
+    the last)."""
+    if isinstance(output, torch.Tensor):
+        if output_index is not None:
+            raise TypeError(
+                f"output_index={output_index} selects an element of a tuple output, but the propagator "
+                "returned a single tensor; leave output_index as None to take it whole"
+            )
+        selected = output
+    elif isinstance(output, (tuple, list)):
+        if not output:
+            raise ValueError("the propagator returned an empty sequence")
+        index = -1 if output_index is None else output_index
+        if not -len(output) <= index < len(output):
+            raise IndexError(f"output_index={index} is out of range for the propagator's {len(output)} outputs")
+        selected = output[index]
+        if not isinstance(selected, torch.Tensor):
+            raise TypeError(f"output {index} of the propagator is a {type(selected).__name__}, not a tensor")
+    else:
+        raise TypeError(f"the propagator must return a tensor or a tuple of tensors, got {type(output).__name__}")
+    if selected.ndim == 0 or selected.shape[0] != n_batch:
+        raise ValueError(
+            f"the propagator's output has shape {tuple(selected.shape)} for a batch of {n_batch} shots; "
+            "its first dimension must be the shot"
+        )
+    return selected
 
 
 def backward_shot_batches(
