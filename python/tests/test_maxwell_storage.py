@@ -207,7 +207,6 @@ def test_storage_options_are_checked(problem64, tmp_path):
         (dict(storage_path=3), TypeError, "storage_path"),
         (dict(storage_mode="disk", python_backend=True), ValueError, "python_backend"),
         (dict(storage_strategy="checkpoint", python_backend=True), ValueError, "python_backend"),
-        (dict(storage_mode="none"), ValueError, "storage_mode='none'"),
     ]:
         with pytest.raises(exc, match=match):
             run(problem, epsilon=eps, **kw)

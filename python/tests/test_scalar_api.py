@@ -340,11 +340,22 @@ def test_storage_mode_none_gives_source_gradients(python_backend):
 
 
 @pytest.mark.parametrize("python_backend", [False, True])
-def test_storage_mode_none_with_v_gradient_raises(python_backend):
+def test_storage_mode_none_gives_zero_v_gradient_and_exact_source_gradient(python_backend):
+    """As in Deepwave: with nothing stored, v's gradient is zero and the
+    source amplitudes' is the usual one."""
     p = make_problem(ny=10, nx=12, nt=5, n_shots=1)
-    v = p["v"].clone().requires_grad_(True)
-    with pytest.raises(ValueError, match="storage_mode"):
-        run(p, v=v, storage_mode="none", python_backend=python_backend)
+
+    def grads(**kw):
+        v = p["v"].clone().requires_grad_(True)
+        src = p["source_amplitudes"].clone().requires_grad_(True)
+        run(p, v=v, source_amplitudes=src, python_backend=python_backend, **kw)[6].square().sum().backward()
+        return v.grad, src.grad
+
+    v_none, src_none = grads(storage_mode="none")
+    v_dev, src_dev = grads()
+    assert v_none is not None and torch.count_nonzero(v_none) == 0
+    assert torch.count_nonzero(v_dev) > 0
+    assert_close(src_none, src_dev, 1e-14)
 
 
 def test_unknown_storage_mode():

@@ -319,11 +319,12 @@ def test_bad_input(change, error, match):
         _born(p, **change)
 
 
-def test_storage_none_refuses_model_gradient():
+def test_storage_none_gives_a_zero_model_gradient():
+    """As in Deepwave: nothing stored, so scatter's gradient is zero."""
     p = _problem()
     scatter = p["scatter"].clone().requires_grad_()
-    with pytest.raises(ValueError, match="storage_mode='none'"):
-        _born(p, scatter=scatter, storage_mode="none")
+    _born(p, scatter=scatter, storage_mode="none")[-1].square().sum().backward()
+    assert scatter.grad is not None and torch.count_nonzero(scatter.grad) == 0
 
 
 # --------------------------------------------------------------------------

@@ -294,8 +294,9 @@ def maxwelltm(
             under ``storage_path``, removed once the backward pass is done,
             the graph is dropped or the forward pass raises), "auto" (the
             fastest of these with room for it; logged at debug level on
-            the "torchwave" logger), or "none" (nothing: no gradient with
-            respect to epsilon, sigma or mu).
+            the "torchwave" logger), or "none" (nothing: as in Deepwave,
+            the gradients with respect to epsilon, sigma and mu are zero;
+            those of the sources and initial fields are exact).
         storage_path: the directory for storage_mode="disk".
         storage_compression: False, True or "bf16" (half the bytes), or
             "int8" (about a quarter). Lossy: see docs/storage.md for the
@@ -475,8 +476,10 @@ def _prepare(
     # Sources: upsampled to the internal step and scaled to −cb/(dy·dx) at
     # their cell.
     nt_inner = nt * step_ratio
+    # storage_mode="none" gives no model gradient at all, not even through
+    # the source scaling (as Deepwave).
     src = common.scaled_sources(
-        source_amplitude, source_index, cb, -1.0 / (dy * dx), n_shots, nt_inner, step_ratio,
+        source_amplitude, source_index, cb.detach() if storage_mode == "none" else cb, -1.0 / (dy * dx), n_shots, nt_inner, step_ratio,
         freq_taper_frac, time_pad_frac, time_taper,
     )
 
@@ -614,12 +617,9 @@ class _MaxwellFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, ca, cb, cq, src, *args):
         initial, (setup, hooks) = args[:7], args[7:9]
-        names = _wanted_stores(ctx.needs_input_grad)
-        if names and setup.storage_mode == "none":
-            raise ValueError(
-                "storage_mode='none' keeps no wavefield history, so there is no gradient with respect "
-                "to epsilon, sigma or mu; use storage_mode='device', or detach them"
-            )
+        # storage_mode="none" keeps nothing: as in Deepwave, the model
+        # gradients are then zero and the other gradients exact.
+        names = [] if setup.storage_mode == "none" else _wanted_stores(ctx.needs_input_grad)
         ca, cb, cq = (c.detach().contiguous() for c in (ca, cb, cq))
         shape = (setup.n_shots, setup.ny, setup.nx)
         # Working copies, each placed near ca (see common.zeros).
@@ -700,7 +700,7 @@ def _backward(ctx, ca, cb, cq, history, hook_kept, grads):
     g_src = torch.zeros(setup.nt_inner, setup.n_shots, setup.source_index.shape[1], dtype=dtype)
     need = ctx.needs_input_grad
     grad = {
-        k: common.zeros(shape, dtype, near=ca, slot=15 + i) if need[i] else None
+        k: common.zeros(shape, dtype, near=ca, slot=15 + i) if need[i] and history is not None else None
         for i, k in enumerate(("grad_ca", "grad_cb", "grad_cq"))
     }
     args = _core_args(setup, ca, cb, cq)
@@ -721,9 +721,10 @@ def _backward(ctx, ca, cb, cq, history, hook_kept, grads):
         if hooks is not None:
             hooks.adjoint_step(start, {k: hooks.crop(a) for k, a in zip(FIELD_NAMES, current) if k in hooks.fields})
 
-    def model_grad(g, c):
+    def model_grad(g, c, i):
         if g is None:
-            return None
+            # Zero without a history (storage_mode="none").
+            return torch.zeros_like(c) if ctx.needs_input_grad[i] else None
         g = g * setup.store_interval
         return g.sum(dim=0, keepdim=True) if c.shape[0] == 1 and setup.n_shots > 1 else g
 
@@ -733,7 +734,7 @@ def _backward(ctx, ca, cb, cq, history, hook_kept, grads):
         hooks.release()
     state = [pairs["ey"][0], hx, hz] + [pairs[k][0] for k in _PAIRS[1:]]
     return (
-        model_grad(grad["grad_ca"], ca), model_grad(grad["grad_cb"], cb), model_grad(grad["grad_cq"], cq),
+        model_grad(grad["grad_ca"], ca, 0), model_grad(grad["grad_cb"], cb, 1), model_grad(grad["grad_cq"], cq, 2),
         g_src if need[3] else None,
         *(s if need[4 + i] else None for i, s in enumerate(state)),
         None, None, *hook_grads,
@@ -742,11 +743,9 @@ def _backward(ctx, ca, cb, cq, history, hook_kept, grads):
 
 def _propagate_reference(setup: _Setup, ca, cb, cq, src, fields, kind: str, hooks: Optional[HookRun] = None):
     """The same propagation in plain PyTorch, differentiated by autograd."""
-    if setup.storage_mode == "none" and (ca.requires_grad or cb.requires_grad or cq.requires_grad):
-        raise ValueError(
-            "storage_mode='none' gives no gradient with respect to epsilon, sigma or mu; detach them "
-            "or use storage_mode='device'"
-        )
+    if setup.storage_mode == "none":
+        # Zero model gradients, as the Go core gives.
+        ca, cb, cq = (c.detach() + 0 * c if c.requires_grad else c for c in (ca, cb, cq))
     step = get_step(kind)
     h = setup.halo
     ay, by, ayh, byh, ax, bx, axh, bxh = setup.profiles

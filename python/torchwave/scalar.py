@@ -218,8 +218,9 @@ def scalar(
             directory under ``storage_path``, removed once the backward
             pass is done or the graph is dropped), "auto" (the fastest of
             these with room for it; logged at debug level on the
-            "torchwave" logger), or "none" (nothing: no gradient with
-            respect to v).
+            "torchwave" logger), or "none" (nothing: as in Deepwave, the
+            gradient with respect to v is zero; those of the sources and
+            initial fields are exact).
         storage_path: the directory for storage_mode="disk".
         storage_compression: False, True or "bf16" (half the bytes), or
             "int8" (about a quarter; 8 bits per value with a scale per 64
@@ -402,8 +403,11 @@ def _prepare(
     # Sources: upsampled to the internal step and scaled by −v²dt² at
     # their cell.
     nt_inner = nt * step_ratio
+    # storage_mode="none" gives no model gradient at all, not even through
+    # the source scaling (as Deepwave).
+    c_src = c.detach() if storage_mode == "none" else c
     src = common.scaled_sources(
-        source_amplitudes, source_index, c, -1.0, n_shots, nt_inner, step_ratio, freq_taper_frac, time_pad_frac, time_taper
+        source_amplitudes, source_index, c_src, -1.0, n_shots, nt_inner, step_ratio, freq_taper_frac, time_pad_frac, time_taper
     )
 
     profiles = list(common.pml_profile(ny, h, widths[:2], dy, dt_inner, max_vel, pml_freq, accuracy, dtype, device))
@@ -469,12 +473,9 @@ class _ScalarFunction(torch.autograd.Function):
         pairs = _forward_pairs(*(own(t, slot) for slot, t in enumerate((u0, um1, psiy, psix, zetay, zetax), 1)), near=c)
         core_args = _core_args(setup, c)
         history = None
-        if ctx.needs_input_grad[0]:
-            if setup.storage_mode == "none":
-                raise ValueError(
-                    "storage_mode='none' keeps no wavefield history, so there is no gradient with respect "
-                    "to v; use storage_mode='device', or detach v"
-                )
+        if ctx.needs_input_grad[0] and setup.storage_mode != "none":
+            # storage_mode="none" keeps nothing: as in Deepwave, v's gradient
+            # is then zero and the other gradients are exact.
             history = _history(setup, c, src, core_args)
         try:
             if isinstance(history, storage.Checkpointed):
@@ -553,7 +554,7 @@ def _backward(ctx, c, history, hook_kept, g_u, g_um1, g_psiy, g_psix, g_zetay, g
     n_rec = setup.receiver_index.shape[1]
     g_rec = torch.zeros(setup.nt_inner, setup.n_shots, n_rec, dtype=dtype) if g_rec is None else g_rec.contiguous()
     g_src = torch.zeros(setup.nt_inner, setup.n_shots, setup.source_index.shape[1], dtype=dtype)
-    want_c = ctx.needs_input_grad[0]
+    want_c = ctx.needs_input_grad[0] and history is not None  # None: storage_mode="none"
     grad_c = common.zeros(shape, dtype, near=c, slot=11) if want_c else None
     if isinstance(history, storage.Boundary):
         history.start_backward()
@@ -575,7 +576,7 @@ def _backward(ctx, c, history, hook_kept, g_u, g_um1, g_psiy, g_psix, g_zetay, g
             adj[0], adj[1] = adj[0] / c, -adj[1] / c
             setup.backward_callback(_callback_state(setup, start, adj, {"v": ctx.v_pad}, grads))
     mu, q = pairs["u"]
-    g_c = None
+    g_c = torch.zeros_like(c) if ctx.needs_input_grad[0] else None
     if want_c:
         g_c = grad_c * (setup.store_interval / c)
         if c.shape[0] == 1 and setup.n_shots > 1:
@@ -712,7 +713,7 @@ def _core_args(setup: _Setup, c: torch.Tensor) -> dict:
 def _propagate_reference(setup: _Setup, c, src, fields, kind: str, v_pad, hooks: Optional[HookRun] = None):
     """The same propagation in plain PyTorch, differentiated by autograd."""
     if setup.storage_mode == "none" and c.requires_grad:
-        raise ValueError("storage_mode='none' gives no gradient with respect to v; detach v or use storage_mode='device'")
+        c = c.detach() + 0 * c  # a zero gradient for v, as the Go core gives
     step = get_step(kind)
     h = setup.halo
     ay, by, dby, ax, bx, dbx = setup.profiles

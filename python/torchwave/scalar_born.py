@@ -104,6 +104,9 @@ def scalar_born(
             zero receivers).
         wavefield_sc_0, wavefield_sc_m1, psiy_sc_m1, psix_sc_m1,
             zetay_sc_m1, zetax_sc_m1: initial scattered fields.
+        psiz_m1, zetaz_m1, psiz_sc_m1, zetaz_sc_m1: the z-direction PML
+            fields of a 3D model, in Deepwave's argument order; a 2D model
+            has none, and giving them raises ValueError.
 
     Every ``storage_mode``, ``storage_compression`` and
     ``storage_strategy="checkpoint"`` (the state of both fields per segment,
@@ -167,7 +170,8 @@ def scalar_born(
     # The scattered source: the change of the scaled background source
     # −v²dt²·f, i.e. −2·v·scatter·dt²·f at each source cell.
     src_sc = common.scaled_sources(
-        source_amplitudes, setup.source_index, dc, -1.0, setup.n_shots, setup.nt_inner, setup.step_ratio,
+        source_amplitudes, setup.source_index, dc.detach() if setup.storage_mode == "none" else dc, -1.0,
+        setup.n_shots, setup.nt_inner, setup.step_ratio,
         freq_taper_frac, time_pad_frac, time_taper,
     )
     models = None
@@ -236,12 +240,9 @@ class _ScalarBornFunction(torch.autograd.Function):
         want_c, want_dc = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         args = _born_args(setup, c, dc)
         histories = []
-        if want_c or want_dc:
-            if setup.storage_mode == "none":
-                raise ValueError(
-                    "storage_mode='none' keeps no wavefield history, so there is no gradient with respect "
-                    "to v or scatter; use storage_mode='device', or detach them"
-                )
+        if (want_c or want_dc) and setup.storage_mode != "none":
+            # storage_mode="none" keeps nothing: as in Deepwave, the model
+            # gradients are then zero and the other gradients exact.
             # W of the background for both gradients; W of the scattered
             # field only for the gradient with respect to v.
             if setup.strategy == "checkpoint":
@@ -309,7 +310,8 @@ def _backward(ctx, c, dc, hook_kept, grads):
     dtype = c.dtype
     shape = (setup.n_shots, setup.ny, setup.nx)
     need = ctx.needs_input_grad
-    want_c, want_dc = need[0], need[1]
+    # No histories: storage_mode="none", zero model gradients.
+    want_c, want_dc = need[0] and bool(ctx.histories), need[1] and bool(ctx.histories)
     # The background adjoint is needed only for gradients of background
     # inputs; the scattered adjoint alone serves scatter and its source.
     adjoint_bg = want_c or need[2] or any(need[4:10])
@@ -368,8 +370,8 @@ def _backward(ctx, c, dc, hook_kept, grads):
                 adj[0], adj[1] = adj[0] / c, -adj[1] / c
             setup.backward_callback(_callback_state(setup, start, adj_bg, adj_sc, ctx.models, gradients))
     scale = setup.store_interval / c
-    g_c = grad_c * scale if want_c else None
-    g_dc = grad_dc * scale if want_dc else None
+    g_c = grad_c * scale if want_c else torch.zeros_like(c) if need[0] else None
+    g_dc = grad_dc * scale if want_dc else torch.zeros_like(dc) if need[1] else None
 
     def initial_grads(pairs, offset):
         mu, q = pairs["u"]
@@ -498,10 +500,10 @@ def _run_chunk(backward, args, background, scattered, start, count, src, src_sc,
 
 def _propagate_reference(setup, c, dc, src, src_sc, fields, kind: str, models, hooks: Optional[HookRun] = None):
     """The same propagation in plain PyTorch, differentiated by autograd."""
-    if setup.storage_mode == "none" and (c.requires_grad or dc.requires_grad):
-        raise ValueError(
-            "storage_mode='none' gives no gradient with respect to v or scatter; detach them or use storage_mode='device'"
-        )
+    if setup.storage_mode == "none":
+        # Zero gradients for v and scatter, as the Go core gives.
+        c = c.detach() + 0 * c if c.requires_grad else c
+        dc = dc.detach() + 0 * dc if dc.requires_grad else dc
     step = get_step(kind)
     h = setup.halo
     ay, by, dby, ax, bx, dbx = setup.profiles
