@@ -69,8 +69,6 @@ CASES = [
     # values of v and the amplitudes
     ("v_nan", lambda p: dict(v=_with(p["v"], (2, 3), float("nan"))), ValueError, r"^v contains NaN or infinite"),
     ("v_inf", lambda p: dict(v=_with(p["v"], (0, 0), float("inf"))), ValueError, r"^v contains NaN or infinite"),
-    ("v_zero", lambda p: dict(v=_with(p["v"], (4, 5), 0.0)), ValueError, r"^v must be positive"),
-    ("v_negative", lambda p: dict(v=_with(p["v"], (9, 11), -1500.0)), ValueError, r"^v must be positive"),
     ("amplitudes_nan", lambda p: dict(source_amplitudes=_with(p["source_amplitudes"], (1, 1, 4), float("nan"))),
      ValueError, r"^source_amplitudes contains NaN or infinite"),
     ("amplitudes_inf", lambda p: dict(source_amplitudes=_with(p["source_amplitudes"], (0, 0, 0), -float("inf"))),
@@ -108,10 +106,9 @@ CASES = [
     ("pml_width_float", lambda p: dict(pml_width=2.5), TypeError, r"^pml_width must be an int"),
     ("pml_freq_negative", lambda p: dict(pml_freq=-1.0), ValueError, r"^pml_freq must be a non-negative number"),
     # time step and CFL
-    ("dt_zero", lambda p: dict(dt=0.0), ValueError, r"^dt must be positive and finite"),
-    ("dt_negative", lambda p: dict(dt=-1e-3), ValueError, r"^dt must be positive and finite"),
-    ("dt_nan", lambda p: dict(dt=float("nan")), ValueError, r"^dt must be positive and finite"),
-    ("dt_inf", lambda p: dict(dt=float("inf")), ValueError, r"^dt must be positive and finite"),
+    ("dt_zero", lambda p: dict(dt=0.0), ValueError, r"^dt must be finite and non-zero"),
+    ("dt_nan", lambda p: dict(dt=float("nan")), ValueError, r"^dt must be finite and non-zero"),
+    ("dt_inf", lambda p: dict(dt=float("inf")), ValueError, r"^dt must be finite and non-zero"),
     ("dt_string", lambda p: dict(dt="0.001"), TypeError, r"^dt must be a number"),
     ("max_vel_below_model", lambda p: dict(max_vel=1000.0), ValueError,
      r"^max_vel=1000.0 is below the model's maximum velocity .*unstable"),

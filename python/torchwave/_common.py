@@ -113,6 +113,20 @@ def as_positive_float(name: str, x) -> float:
     return x
 
 
+def as_nonzero_float(name: str, x) -> float:
+    """A finite number other than zero (a time step that may be negative)."""
+    if isinstance(x, torch.Tensor):
+        if x.numel() != 1:
+            raise TypeError(f"{name} must be a number, got a tensor of shape {tuple(x.shape)}")
+        x = x.item()
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(x).__name__}")
+    x = float(x)
+    if not math.isfinite(x) or x == 0:
+        raise ValueError(f"{name} must be finite and non-zero, got {x}")
+    return x
+
+
 def as_int(name: str, x, *, minimum: int | None = None) -> int:
     if isinstance(x, bool) or not isinstance(x, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(x).__name__}")
@@ -166,6 +180,8 @@ def pml_frequency(pml_freq, dt: float) -> float:
 def cfl_step_ratio(dy: float, dx: float, dt: float, max_vel: float) -> int:
     """The number of internal steps per user step that keeps the Courant
     number at or below COURANT_MAX."""
+    if max_vel == 0:
+        return 1  # a model at rest everywhere: any step is stable
     max_dt = COURANT_MAX / math.sqrt(1 / dy**2 + 1 / dx**2) / max_vel
     ratio = math.ceil(dt / max_dt - 1e-9)
     if ratio >= 20:
@@ -490,6 +506,16 @@ def scaled_sources(
     live = (source_index >= 0).to(device=device, dtype=dtype)
     scale = flat.gather(1, source_index.clamp_min(0).to(device)) * (factor * live)
     return (amp * scale[..., None]).permute(2, 0, 1)
+
+
+def check_adjoint_scaling(c: torch.Tensor) -> None:
+    """The Go core's adjoint carries μ = c·λ (c = v²dt²), so it cannot
+    give gradients where v is zero."""
+    if bool((c == 0).any()):
+        raise ValueError(
+            "v is zero at some cells: the Go core's adjoint is scaled by v² and gives no gradient there; "
+            "use python_backend=True for gradients through a model with cells at rest, or make v non-zero"
+        )
 
 
 def no_z_fields(**fields) -> None:

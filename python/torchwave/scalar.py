@@ -174,9 +174,13 @@ def scalar(
     domain).
 
     Args:
-        v: wavespeed, [ny, nx] for every shot or [n_shots, ny, nx].
+        v: wavespeed, [ny, nx] for every shot or [n_shots, ny, nx]. As in
+            Deepwave the scheme sees v² only, so negative values act as
+            their magnitude and zero is a cell at rest (gradients through
+            zero cells need python_backend=True).
         grid_spacing: cell size, one number or (dy, dx).
-        dt: time step of the amplitudes in and out.
+        dt: time step of the amplitudes in and out; a negative dt runs the
+            time-symmetric scheme backwards (the same data), as in Deepwave.
         source_amplitudes: [n_shots, n_sources, nt].
         source_locations: [n_shots, n_sources, 2] long cell indices (y, x).
         receiver_locations: [n_shots, n_receivers, 2] long cell indices.
@@ -296,10 +300,12 @@ def _prepare(
     v = common.check_tensor("v", v, ndims=(2, 3), dtypes=(torch.float32, torch.float64))
     device, dtype = v.device, v.dtype
     common.check_finite("v", v)
-    if bool((v.detach() <= 0).any()):
-        raise ValueError("v must be positive everywhere")
+    # Zero or negative wavespeeds are allowed, as in Deepwave: the scheme
+    # sees only v².
     dy, dx = common.grid_spacing_2d(grid_spacing)
-    dt = common.as_positive_float("dt", dt)
+    # A negative dt runs the (time-symmetric) scheme backwards, as in
+    # Deepwave: the CFL rule and the PML use |dt|.
+    dt = common.as_nonzero_float("dt", dt)
     accuracy = common.accuracy_of(accuracy)
     widths = common.pml_widths(pml_width)
     interval = common.as_int("model_gradient_sampling_interval", model_gradient_sampling_interval, minimum=1)
@@ -380,8 +386,8 @@ def _prepare(
                 f"max_vel={max_vel} is below the model's maximum velocity {model_max}: the time step "
                 "would break the CFL condition and the simulation would be unstable"
             )
-    pml_freq = common.pml_frequency(pml_freq, dt)
-    step_ratio = common.cfl_step_ratio(dy, dx, dt, max_vel)
+    pml_freq = common.pml_frequency(pml_freq, abs(dt))
+    step_ratio = common.cfl_step_ratio(dy, dx, abs(dt), max_vel)
     dt_inner = dt / step_ratio
     h = accuracy // 2
     pad = [h + widths[0], h + widths[1], h + widths[2], h + widths[3]]
@@ -410,8 +416,9 @@ def _prepare(
         source_amplitudes, source_index, c_src, -1.0, n_shots, nt_inner, step_ratio, freq_taper_frac, time_pad_frac, time_taper
     )
 
-    profiles = list(common.pml_profile(ny, h, widths[:2], dy, dt_inner, max_vel, pml_freq, accuracy, dtype, device))
-    profiles += list(common.pml_profile(nx, h, widths[2:], dx, dt_inner, max_vel, pml_freq, accuracy, dtype, device))
+    dt_pml = abs(dt_inner)
+    profiles = list(common.pml_profile(ny, h, widths[:2], dy, dt_pml, max_vel, pml_freq, accuracy, dtype, device))
+    profiles += list(common.pml_profile(nx, h, widths[2:], dx, dt_pml, max_vel, pml_freq, accuracy, dtype, device))
 
     setup = _Setup(
         n_shots=n_shots, ny=ny, nx=nx, accuracy=accuracy, dy=dy, dx=dx, dt_inner=dt_inner,
@@ -461,6 +468,8 @@ class _ScalarFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, c, src, u0, um1, psiy, psix, zetay, zetax, setup: _Setup, v_pad, hooks, *hook_inputs):
+        if any(ctx.needs_input_grad):
+            common.check_adjoint_scaling(c)
         rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=c.dtype)
         src_in, src = src, src.contiguous()
         shape = (setup.n_shots, setup.ny, setup.nx)

@@ -222,6 +222,8 @@ class _ScalarBornFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, c, dc, src, src_sc, *rest):
+        if any(ctx.needs_input_grad):
+            common.check_adjoint_scaling(c)
         fields, (setup, models, hooks) = rest[:12], rest[12:15]
         dtype = c.dtype
         shape = (setup.n_shots, setup.ny, setup.nx)
