@@ -545,3 +545,31 @@ def test_live_graphs_keep_their_own_snapshots():
     loss1.backward()
     assert_close(v1.grad, _v_grad(p, p["v"] * 1.0), 1e-12, "first graph")
     assert_close(v2.grad, _v_grad(p, p["v"] * 1.1), 1e-12, "second graph")
+
+
+def test_backward_callback_can_edit_the_gradient():
+    """As in Deepwave: the gradient a backward callback gets is the one
+    being accumulated, so zeroing it drops what was summed so far."""
+    p = make_problem(ny=12, nx=14, nt=20, n_shots=2, seed=31)
+    first = {}
+
+    def record(state):
+        first.setdefault("g", state.get_gradient("v").clone())
+
+    def zero_first(state):
+        if not first.get("zeroed"):
+            state.get_gradient("v").zero_()
+            first["zeroed"] = True
+
+    def grad(**kw):
+        v = p["v"].clone().requires_grad_(True)
+        run(p, v=v, callback_frequency=5, **kw)[6].square().sum().backward()
+        return v.grad
+
+    full = grad(backward_callback=record)
+    edited = grad(backward_callback=zero_first)
+    assert float(first["g"].abs().max()) > 0, "the first callback must see a non-zero gradient"
+    # Only the model region's part is edited; the PML's share stays.
+    assert_close(edited, full - first["g"].reshape(full.shape), 1e-10)
+    untouched = grad(backward_callback=lambda s: s.get_gradient("v"))
+    assert torch.equal(untouched, full)

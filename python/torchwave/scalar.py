@@ -33,7 +33,12 @@ class CallbackState:
     on the padded grid; ``get_wavefield(name, view)`` returns the "inner"
     (model region), "pml" (model and PML) or "full" (also the halo) part.
     In the backward pass the wavefields are the adjoint fields and
-    ``get_gradient("v")`` the model gradient accumulated so far.
+    ``get_gradient("v")`` the model gradient accumulated so far; as in
+    Deepwave, editing it in place changes the gradient (the accumulation
+    of later steps adds to the edited values). In the forward pass the
+    wavefields are the working fields themselves; in the backward pass
+    ``wavefield_0``/``wavefield_m1`` are computed copies (the Go core keeps
+    the adjoint scaled by v²dt²), so editing those has no effect.
     """
 
     def __init__(self, dt, step, wavefields, models, gradients, fd_pad, pml_width):
@@ -581,9 +586,14 @@ def _backward(ctx, c, history, hook_kept, g_u, g_um1, g_psiy, g_psix, g_zetay, g
             hooks.adjoint_step(start, adjoint)
         if setup.backward_callback is not None and start % every == 0:
             grads = {} if grad_c is None else {"v": _v_gradient(grad_c, c, ctx.v_pad, setup)}
+            version = grads["v"]._version if grads else None
             adj = _current(pairs)
             adj[0], adj[1] = adj[0] / c, -adj[1] / c
             setup.backward_callback(_callback_state(setup, start, adj, {"v": ctx.v_pad}, grads))
+            if grads and grads["v"]._version != version:
+                # The callback edited the gradient in place (as Deepwave
+                # allows): the accumulation goes on from its values.
+                _set_v_gradient(grad_c, grads["v"], c, ctx.v_pad, setup)
     mu, q = pairs["u"]
     g_c = torch.zeros_like(c) if ctx.needs_input_grad[0] else None
     if want_c:
@@ -700,6 +710,14 @@ def _v_gradient(grad_c, c, v_pad, setup):
     """∂loss/∂v on the padded grid from the accumulated ∂loss/∂c so far."""
     g = grad_c * (setup.store_interval / c) * 2 * v_pad * setup.dt_inner**2
     return g.sum(dim=0, keepdim=True) if v_pad.shape[0] == 1 else g
+
+
+def _set_v_gradient(grad_c, g_v, c, v_pad, setup) -> None:
+    """The inverse of _v_gradient: grad_c from an edited ∂loss/∂v (a
+    gradient summed over shots goes to the first shot's slot)."""
+    g = g_v / ((setup.store_interval / c) * 2 * v_pad * setup.dt_inner**2)
+    grad_c.zero_()
+    grad_c[: g.shape[0]] = g
 
 
 def _current(pairs) -> List[torch.Tensor]:
