@@ -90,7 +90,31 @@ def page_offset(slot: int) -> int:
     return (slot * 13 % 32) * 128
 
 
+def inside_vmap(t: torch.Tensor) -> bool:
+    """Whether ``t`` is batched by torch.func (vmap, or a transform over
+    it): its values cannot be read (no .item()), only computed with."""
+    functorch = torch._C._functorch
+    return bool(functorch.is_batchedtensor(t) or functorch.is_functorch_wrapped_tensor(t))
+
+
+def inside_functorch(*tensors) -> bool:
+    """Whether any of ``tensors`` (None allowed) is wrapped by torch.func."""
+    return any(t is not None and inside_vmap(t) for t in tensors)
+
+
+def functorch_backend(backward_callback) -> str:
+    """The reference implementation a torch.func transform runs through."""
+    if backward_callback is not None:
+        raise ValueError(
+            "backward_callback is not supported under torch.func transforms (vmap, jvp, grad): they run "
+            "through the pure-PyTorch implementation, whose backward pass autograd runs"
+        )
+    return "eager"
+
+
 def check_finite(name: str, t: torch.Tensor) -> None:
+    if inside_vmap(t):
+        return  # values unreadable under vmap; NaNs then propagate as in PyTorch
     # aminmax propagates NaN and shows ±inf, several times faster than
     # isfinite(t).all(), which allocates a mask of the whole tensor.
     if not t.is_floating_point() or t.numel() == 0:

@@ -271,6 +271,10 @@ def scalar(
             region=(h + p[0], setup.ny - h - p[1], h + p[2], setup.nx - h - p[3]), extents=setup.extents,
             dt=setup.dt_inner, dh=(setup.dy, setup.dx),
         )
+    if python_backend is False and common.inside_functorch(c, src, *fields):
+        # torch.func (vmap, jvp, grad) cannot see through the Go core's raw
+        # pointers; the pure-PyTorch implementation gives the same numbers.
+        python_backend = common.functorch_backend(setup.backward_callback)
     if python_backend is False:
         if c.device.type != "cpu":
             raise NotImplementedError(
@@ -381,7 +385,10 @@ def _prepare(
         extents = common.survey_extents(model_shape, [source_locations, receiver_locations, extra_locations], survey_pad)
     v_sim = v[..., extents[0] : extents[1], extents[2] : extents[3]]
 
-    model_max = float(v_sim.detach().abs().max())
+    batched = common.inside_vmap(v)
+    if batched and max_vel is None:
+        raise ValueError("under torch.func.vmap the model's values cannot be read: give max_vel")
+    model_max = 0.0 if batched else float(v_sim.detach().abs().max())
     if max_vel is None:
         max_vel = model_max
     else:

@@ -184,6 +184,10 @@ def scalar_born(
             region=(h + p[0], setup.ny - h - p[1], h + p[2], setup.nx - h - p[3]), extents=setup.extents,
             dt=setup.dt_inner, dh=(setup.dy, setup.dx),
         )
+    if python_backend is False and common.inside_functorch(c, dc, src, src_sc, *fields):
+        # torch.func (vmap, jvp, grad) cannot see through the Go core's raw
+        # pointers; the pure-PyTorch implementation gives the same numbers.
+        python_backend = common.functorch_backend(setup.backward_callback)
     if python_backend is False:
         if c.device.type != "cpu":
             raise NotImplementedError(
