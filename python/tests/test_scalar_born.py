@@ -395,3 +395,32 @@ def test_born_hook_bad_names():
         prop.register_gradient("epsilon", lambda *a: None)
     with pytest.raises(ValueError, match="psiz_sc"):
         prop.register_gradient("scatter", lambda *a: None, imaging_type=["psiz_sc"])
+
+
+@pytest.mark.parametrize("wanted", [("scatter",), ("v", "scatter")])
+def test_backward_callback_can_edit_the_gradients(wanted):
+    """As in Deepwave: zeroing the gradients in the first backward callback
+    drops what had been summed so far, for each model."""
+    p = _problem(seed=37)
+    first = {}
+
+    def record(state):
+        if "g" not in first:
+            first["g"] = {k: state.get_gradient(k).clone() for k in wanted}
+
+    def zero_first(state):
+        if not first.get("zeroed"):
+            for k in wanted:
+                state.get_gradient(k).zero_()
+            first["zeroed"] = True
+
+    def grads(callback):
+        models = {k: p[k].clone().requires_grad_(k in wanted) for k in ("v", "scatter")}
+        _born(p, **models, backward_callback=callback, callback_frequency=5)[-1].square().sum().backward()
+        return {k: models[k].grad for k in wanted}
+
+    full = grads(record)
+    edited = grads(zero_first)
+    for k in wanted:
+        assert float(first["g"][k].abs().max()) > 0
+        assert rel_err(edited[k], full[k] - first["g"][k].reshape(full[k].shape)) <= 1e-9, k

@@ -371,10 +371,14 @@ def _backward(ctx, c, dc, hook_kept, grads):
             hooks.adjoint_step(start, adjoint)
         if setup.backward_callback is not None and start % every == 0:
             gradients = _model_gradients(setup, c, ctx.models, grad_c, grad_dc)
+            versions = {k: g._version for k, g in gradients.items()}
             adj_bg, adj_sc = _current(background), _current(scattered)
             for adj in (adj_bg, adj_sc):
                 adj[0], adj[1] = adj[0] / c, -adj[1] / c
             setup.backward_callback(_callback_state(setup, start, adj_bg, adj_sc, ctx.models, gradients))
+            if any(g._version != versions[k] for k, g in gradients.items()):
+                # Edited in place (as Deepwave allows): accumulate from there.
+                _set_model_gradients(setup, c, ctx.models, grad_c, grad_dc, gradients)
     scale = setup.store_interval / c
     g_c = grad_c * scale if want_c else torch.zeros_like(c) if need[0] else None
     g_dc = grad_dc * scale if want_dc else torch.zeros_like(dc) if need[1] else None
@@ -452,6 +456,27 @@ def _model_gradients(setup, c, models, grad_c, grad_dc) -> Dict[str, torch.Tenso
         out["scatter"] = grad_dc * scale * v
     out["v"] = g_v
     return {k: g.sum(dim=0, keepdim=True) if models[k].shape[0] == 1 else g for k, g in out.items()}
+
+
+def _set_model_gradients(setup, c, models, grad_c, grad_dc, edited) -> None:
+    """The inverse of _model_gradients: grad_c and grad_dc from edited
+    ∂loss/∂v and ∂loss/∂scatter (sums over shots go to the first shot)."""
+    v, sc = models["v"], models["scatter"]
+    if v.shape[0] != sc.shape[0]:
+        raise NotImplementedError(
+            "editing the gradients in a backward callback needs v and scatter both shared by the shots or both per shot"
+        )
+    scale = setup.store_interval / c * 2 * setup.dt_inner**2
+    new_dc = None
+    if grad_dc is not None:
+        new_dc = edited["scatter"] / (scale * v)
+        grad_dc.zero_()
+        grad_dc[: new_dc.shape[0]] = new_dc
+    if grad_c is not None:
+        rest = edited["v"] if new_dc is None else edited["v"] - new_dc * scale * sc
+        new_c = rest / (scale * v)
+        grad_c.zero_()
+        grad_c[: new_c.shape[0]] = new_c
 
 
 def _chunks(setup, callback: Optional[Callable], segment: Optional[int], hooks=None) -> List[Tuple[int, int]]:
