@@ -515,20 +515,19 @@ def _v_grad(p, v):
 
 
 def test_snapshot_buffer_is_reused_after_backward():
-    import sys
+    import torchwave._storage
 
-    scalar_module = sys.modules["torchwave.scalar"]  # the module, not the function
     p = make_problem(ny=12, nx=13, nt=15, n_shots=2, seed=21)
     torchwave.empty_cache()
     g1 = _v_grad(p, p["v"])
-    kept = scalar_module._snapshots._free
+    kept = torchwave._storage.snapshot_pool._free
     assert kept is not None, "the buffer should come back once autograd releases it"
     ptr = kept.ctypes.data  # a NumPy buffer
     g2 = _v_grad(p, p["v"])
-    assert scalar_module._snapshots._free.ctypes.data == ptr  # the same memory served the second call
+    assert torchwave._storage.snapshot_pool._free.ctypes.data == ptr  # the same memory served the second call
     assert torch.equal(g1, g2)
     torchwave.empty_cache()
-    assert scalar_module._snapshots._free is None
+    assert torchwave._storage.snapshot_pool._free is None
 
 
 def test_live_graphs_keep_their_own_snapshots():

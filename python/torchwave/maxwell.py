@@ -32,11 +32,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 
 from . import _common as common
+from . import _driver as driver
 from . import _lib
 from . import _storage as storage
+from ._driver import CallbackState
 from ._maxwell_reference import STAGGERED_WEIGHTS, get_step
 from .hooks import HookedPropagator, HookRun
-from .scalar import CallbackState
 
 __all__ = ["maxwelltm", "MaxwellTM", "EPS0", "MU0", "C0"]
 
@@ -510,16 +511,6 @@ def _prepare(
     return setup, ca, cb, cq, src, fields
 
 
-def _chunks(setup: _Setup, callback: Optional[Callable], history=None, hooks=None) -> List[Tuple[int, int]]:
-    """(start, count) runs of internal steps between callbacks and between
-    the segments of a segmented history; single steps when imaging hooks
-    need every step's fields."""
-    every = None if callback is None else setup.callback_frequency * setup.step_ratio
-    if hooks is not None:
-        every = 1
-    return storage.segment_boundaries(setup.nt_inner, every, None if history is None else history.segment)
-
-
 def _callback_state(setup: _Setup, step_inner: int, fields, gradients) -> CallbackState:
     return CallbackState(
         setup.dt_inner, step_inner // setup.step_ratio, dict(zip(FIELD_NAMES, fields)),
@@ -636,7 +627,7 @@ class _MaxwellFunction(torch.autograd.Function):
             if isinstance(history, storage.Checkpointed):
                 history.save_initial(fields)
             every = setup.callback_frequency * setup.step_ratio
-            for start, count in _chunks(setup, setup.forward_callback, history, hooks):
+            for start, count in driver.chunks(setup, setup.forward_callback, None if history is None else history.segment, hooks):
                 if setup.forward_callback is not None and start % every == 0:
                     setup.forward_callback(_callback_state(setup, start, fields, {}))
                 if hooks is not None:
@@ -654,9 +645,7 @@ class _MaxwellFunction(torch.autograd.Function):
         # The history goes into autograd's saved tensors (see _storage):
         # released after the backward pass or with the graph, kept under
         # retain_graph=True, recomputed by torch.utils.checkpoint.
-        kept = [] if history is None else history.saved()
-        ctx.n_kept = len(kept)
-        ctx.save_for_backward(ca, cb, cq, *kept, *(() if hooks is None else hooks.saved()))
+        driver.save_for_backward(ctx, (ca, cb, cq), [] if history is None else [history], hooks)
         return (*fields, rec)
 
     @staticmethod
@@ -666,15 +655,8 @@ class _MaxwellFunction(torch.autograd.Function):
                 "second derivatives through torchwave's Go core are not available yet (the gradient was "
                 "requested with create_graph=True); use python_backend=True for double backward"
             )
-        ca, cb, cq, *kept = ctx.saved_tensors
-        history = ctx.history
-        if history is not None:
-            history.restore(iter(kept[: ctx.n_kept]))
-        try:
-            return _backward(ctx, ca, cb, cq, history, kept[ctx.n_kept :], grads)
-        finally:
-            if history is not None:
-                history.release()
+        with driver.restored(ctx) as ((ca, cb, cq), hook_kept):
+            return _backward(ctx, ca, cb, cq, ctx.history, hook_kept, grads)
 
 
 def _backward(ctx, ca, cb, cq, history, hook_kept, grads):
@@ -705,7 +687,7 @@ def _backward(ctx, ca, cb, cq, history, hook_kept, grads):
     }
     args = _core_args(setup, ca, cb, cq)
     every = setup.callback_frequency * setup.step_ratio
-    for start, count in reversed(_chunks(setup, setup.backward_callback, history, hooks)):
+    for start, count in reversed(driver.chunks(setup, setup.backward_callback, None if history is None else history.segment, hooks)):
         buffers, first = (None, 0) if history is None else history.backward_buffer(start, count)
         _call(
             True, **args, step0=start, n_steps=count,

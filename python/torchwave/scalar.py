@@ -15,8 +15,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 
 from . import _common as common
+from . import _driver as driver
 from . import _lib
 from . import _storage as storage
+from ._driver import CallbackState, empty_cache
 from ._scalar_hessian import differentiable_backward
 from ._scalar_reference import get_step
 from .hooks import HookedPropagator, HookRun
@@ -24,61 +26,6 @@ from .hooks import HookedPropagator, HookRun
 __all__ = ["scalar", "Scalar", "CallbackState", "empty_cache"]
 
 _WAVEFIELD_NAMES = ("wavefield_0", "wavefield_m1", "psiy_m1", "psix_m1", "zetay_m1", "zetax_m1")
-
-
-class CallbackState:
-    """What a forward or backward callback sees at a step.
-
-    ``step`` is the user time step; ``dt`` the internal time step. Fields are
-    on the padded grid; ``get_wavefield(name, view)`` returns the "inner"
-    (model region), "pml" (model and PML) or "full" (also the halo) part.
-    In the backward pass the wavefields are the adjoint fields and
-    ``get_gradient("v")`` the model gradient accumulated so far; as in
-    Deepwave, editing it in place changes the gradient (the accumulation
-    of later steps adds to the edited values). In the forward pass the
-    wavefields are the working fields themselves; in the backward pass
-    ``wavefield_0``/``wavefield_m1`` are computed copies (the Go core keeps
-    the adjoint scaled by v²dt²), so editing those has no effect.
-    """
-
-    def __init__(self, dt, step, wavefields, models, gradients, fd_pad, pml_width):
-        self.dt = dt
-        self.step = step
-        self._wavefields = wavefields
-        self._models = models
-        self._gradients = gradients
-        self._fd_pad = fd_pad
-        self._pml_width = pml_width
-
-    @property
-    def wavefields(self) -> Dict[str, torch.Tensor]:
-        return {k: self.get_wavefield(k) for k in self._wavefields}
-
-    def get_wavefield(self, name: str, view: str = "inner") -> torch.Tensor:
-        if name not in self._wavefields:
-            raise KeyError(f"unknown wavefield {name!r}; available: {sorted(self._wavefields)}")
-        return self._view(self._wavefields[name], view)
-
-    def get_model(self, name: str, view: str = "inner") -> torch.Tensor:
-        if name not in self._models:
-            raise KeyError(f"unknown model {name!r}; available: {sorted(self._models)}")
-        return self._view(self._models[name], view)
-
-    def get_gradient(self, name: str, view: str = "inner") -> torch.Tensor:
-        if name not in self._gradients:
-            raise KeyError(f"no gradient {name!r} here; available: {sorted(self._gradients)}")
-        return self._view(self._gradients[name], view)
-
-    def _view(self, x: torch.Tensor, view: str) -> torch.Tensor:
-        h = self._fd_pad
-        if view == "full":
-            return x
-        if view == "pml":
-            return x[..., h : x.shape[-2] - h, h : x.shape[-1] - h]
-        if view == "inner":
-            p = self._pml_width
-            return x[..., h + p[0] : x.shape[-2] - h - p[1], h + p[2] : x.shape[-1] - h - p[3]]
-        raise ValueError(f"view must be 'inner', 'pml' or 'full', got {view!r}")
 
 
 @dataclasses.dataclass
@@ -121,16 +68,6 @@ class _Setup:
         my = ((ay != 0) | (by != 0)).to(dtype=dtype, device=device)[:, None].expand(self.ny, self.nx)
         mx = ((ax != 0) | (bx != 0)).to(dtype=dtype, device=device)[None, :].expand(self.ny, self.nx)
         return my, mx
-
-
-_snapshots = storage.snapshot_pool
-
-
-def empty_cache() -> None:
-    """Frees the snapshot buffer torchwave keeps for the next gradient
-    computation or imaging-hook run (it is reused while sizes fit, like
-    PyTorch's caching allocator on the GPU)."""
-    _snapshots.clear()
 
 
 def scalar(
@@ -456,16 +393,6 @@ def _prepare(
     return setup, (c, src, fields, v_pad)
 
 
-def _chunks(setup: _Setup, callback: Optional[Callable], history=None, hooks=None) -> List[Tuple[int, int]]:
-    """(start, count) runs of internal steps between callbacks and between
-    the segments of a segmented wavefield history; single steps when
-    imaging hooks need every step's fields."""
-    every = None if callback is None else setup.callback_frequency * setup.step_ratio
-    if hooks is not None:
-        every = 1
-    return storage.segment_boundaries(setup.nt_inner, every, None if history is None else history.segment)
-
-
 def _callback_state(setup: _Setup, step_inner: int, fields, models, gradients) -> CallbackState:
     return CallbackState(
         setup.dt_inner, step_inner // setup.step_ratio, dict(zip(_WAVEFIELD_NAMES, fields)),
@@ -502,7 +429,7 @@ class _ScalarFunction(torch.autograd.Function):
             if isinstance(history, storage.Checkpointed):
                 history.save_initial(pairs)
             every = setup.callback_frequency * setup.step_ratio
-            for start, count in _chunks(setup, setup.forward_callback, history, hooks):
+            for start, count in driver.chunks(setup, setup.forward_callback, _segment(history), hooks):
                 if setup.forward_callback is not None and start % every == 0:
                     setup.forward_callback(_callback_state(setup, start, _current(pairs), {"v": v_pad}, {}))
                 if hooks is not None:
@@ -524,12 +451,10 @@ class _ScalarFunction(torch.autograd.Function):
         # The history goes into autograd's saved tensors (see _storage):
         # released after the backward pass or with the graph, kept under
         # retain_graph=True, recomputed by torch.utils.checkpoint.
-        kept = [] if history is None else history.saved()
-        ctx.history, ctx.n_kept = history, len(kept)
-        ctx.hooks = hooks
+        ctx.history, ctx.hooks = history, hooks
         # The sources as given (not a contiguous copy), so a double
         # backward can differentiate through them.
-        ctx.save_for_backward(c, src_in, *kept, *(() if hooks is None else hooks.saved()))
+        driver.save_for_backward(ctx, (c, src_in), [] if history is None else [history], hooks)
         out = _current(pairs)
         return (*out, rec)
 
@@ -539,15 +464,9 @@ class _ScalarFunction(torch.autograd.Function):
             # create_graph=True: the gradient must be differentiable itself
             # (Hessian-vector products), which Born modelling provides.
             return differentiable_backward(ctx, (g_u, g_um1, g_psiy, g_psix, g_zetay, g_zetax, g_rec))
-        c, _, *kept = ctx.saved_tensors
-        history = ctx.history if ctx.needs_input_grad[0] else None
-        if history is not None:
-            history.restore(iter(kept[: ctx.n_kept]))
-        try:
-            return _backward(ctx, c, history, kept[ctx.n_kept :], g_u, g_um1, g_psiy, g_psix, g_zetay, g_zetax, g_rec)
-        finally:
-            if history is not None:
-                history.release()
+        with driver.restored(ctx) as ((c, _), hook_kept):
+            history = ctx.history if ctx.needs_input_grad[0] else None
+            return _backward(ctx, c, history, hook_kept, g_u, g_um1, g_psiy, g_psix, g_zetay, g_zetax, g_rec)
 
 
 def _backward(ctx, c, history, hook_kept, g_u, g_um1, g_psiy, g_psix, g_zetay, g_zetax, g_rec):
@@ -581,7 +500,7 @@ def _backward(ctx, c, history, hook_kept, g_u, g_um1, g_psiy, g_psix, g_zetay, g
         history.start_backward()
     core_args = _core_args(setup, c)
     every = setup.callback_frequency * setup.step_ratio
-    for start, count in reversed(_chunks(setup, setup.backward_callback, history, hooks)):
+    for start, count in reversed(driver.chunks(setup, setup.backward_callback, _segment(history), hooks)):
         store, first = (None, 0) if history is None else history.backward_buffer(start, count)
         _run_chunk(True, core_args, pairs, start, count, g_src, g_rec, store, first, grad_c, _boundary_of(history))
         if hooks is not None:
@@ -660,7 +579,7 @@ def _history(setup: _Setup, c: torch.Tensor, src: torch.Tensor, core_args: dict)
         cells = _lib.scalar_boundary_cells(**core_args)
         # From the pool, as the full history: an inversion asks for the
         # same strips every iteration.
-        return storage.Boundary(_snapshots.take((setup.nt_inner + 2, setup.n_shots, cells), dtype), src)
+        return storage.Boundary(storage.snapshot_pool.take((setup.nt_inner + 2, setup.n_shots, cells), dtype), src)
     if setup.strategy == "checkpoint":
         per_segment = storage.staging_snapshots(n_store, state_fields=6)
         scratch = torch.empty(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=dtype)
@@ -706,6 +625,10 @@ def _run_chunk(
             pair.reverse()
         if backward and boundary is not None:
             boundary.u.reverse()
+
+
+def _segment(history) -> Optional[int]:
+    return None if history is None else history.segment
 
 
 def _boundary_of(history):

@@ -22,12 +22,14 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 
 from . import _common as common
+from . import _driver as driver
 from . import _lib
 from . import _storage as storage
+from ._driver import CallbackState
 from ._scalar_born_reference import born_step
 from ._scalar_reference import get_step
 from .hooks import HookedPropagator, HookRun
-from .scalar import _WAVEFIELD_NAMES, CallbackState, _core_args, _current, _forward_pairs, _prepare, _stored_history
+from .scalar import _WAVEFIELD_NAMES, _core_args, _current, _forward_pairs, _prepare, _stored_history
 
 __all__ = ["scalar_born", "ScalarBorn"]
 
@@ -261,7 +263,7 @@ class _ScalarBornFunction(torch.autograd.Function):
         try:
             every = setup.callback_frequency * setup.step_ratio
             segment = histories[0].segment if histories else None
-            for start, count in _chunks(setup, setup.forward_callback, segment, hooks):
+            for start, count in driver.chunks(setup, setup.forward_callback, segment, hooks):
                 if setup.forward_callback is not None and start % every == 0:
                     state = _callback_state(
                         setup, start, _current(background), _current(scattered), models, {}
@@ -283,10 +285,8 @@ class _ScalarBornFunction(torch.autograd.Function):
         ctx.set_materialize_grads(False)
         # The histories go into autograd's saved tensors (see _storage), so
         # torch.utils.checkpoint and saved_tensors_hooks see them.
-        kept = [t for h in histories for t in h.saved()]
-        ctx.histories, ctx.n_kept = histories, len(kept)
         ctx.hooks = hooks
-        ctx.save_for_backward(c, dc, *kept, *(() if hooks is None else hooks.saved()))
+        driver.save_for_backward(ctx, (c, dc), histories, hooks)
         return (*_current(background), *_current(scattered), rec_bg, rec_sc)
 
     @staticmethod
@@ -296,15 +296,8 @@ class _ScalarBornFunction(torch.autograd.Function):
                 "second derivatives of scalar_born through torchwave's Go core are not available (the gradient "
                 "was requested with create_graph=True); use python_backend=True"
             )
-        c, dc, *kept = ctx.saved_tensors
-        saved = iter(kept[: ctx.n_kept])
-        for h in ctx.histories:
-            h.restore(saved)
-        try:
-            return _backward(ctx, c, dc, kept[ctx.n_kept :], grads)
-        finally:
-            for h in ctx.histories:
-                h.release()
+        with driver.restored(ctx) as ((c, dc), hook_kept):
+            return _backward(ctx, c, dc, hook_kept, grads)
 
 
 def _backward(ctx, c, dc, hook_kept, grads):
@@ -355,7 +348,7 @@ def _backward(ctx, c, dc, hook_kept, grads):
     args = _born_args(setup, c, dc)
     every = setup.callback_frequency * setup.step_ratio
     segment = histories[0].segment if histories else None
-    for start, count in reversed(_chunks(setup, setup.backward_callback, segment, hooks)):
+    for start, count in reversed(driver.chunks(setup, setup.backward_callback, segment, hooks)):
         stores = _stores(h.backward_buffer(start, count) for h in histories)
         _run_chunk(
             True, args, background, scattered, start, count, g_src, g_src_sc, g_rec_bg, g_rec_sc, stores,
@@ -477,14 +470,6 @@ def _set_model_gradients(setup, c, models, grad_c, grad_dc, edited) -> None:
         new_c = rest / (scale * v)
         grad_c.zero_()
         grad_c[: new_c.shape[0]] = new_c
-
-
-def _chunks(setup, callback: Optional[Callable], segment: Optional[int], hooks=None) -> List[Tuple[int, int]]:
-    """Runs of steps between callbacks and segments; single steps for hooks."""
-    every = None if callback is None else setup.callback_frequency * setup.step_ratio
-    if hooks is not None:
-        every = 1
-    return storage.segment_boundaries(setup.nt_inner, every, segment)
 
 
 def _hook_fields(background, scattered) -> Dict[str, torch.Tensor]:
