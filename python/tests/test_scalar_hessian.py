@@ -77,3 +77,33 @@ def test_refuses_what_it_cannot_differentiate_twice():
     out = torchwave.scalar(**dict(p, v=v, model_gradient_sampling_interval=2))
     with pytest.raises(NotImplementedError, match="model_gradient_sampling_interval"):
         torch.autograd.grad(out[-1].square().sum(), v, create_graph=True)
+
+
+def test_hessian_vector_product_of_a_final_wavefield_loss():
+    """A loss on the final wavefields as well as the receivers: the Go
+    core's double backward equals the reference's, and gradgradcheck holds."""
+    p = _tiny(seed=10)
+    gen = torch.Generator().manual_seed(11)
+    w = torch.randn(p["v"].shape, generator=gen, dtype=torch.float64)
+    weights = None
+    products = []
+    for backend in (False, "eager"):
+        v = p["v"].clone().requires_grad_()
+        out = torchwave.scalar(**dict(p, v=v, python_backend=backend))
+        if weights is None:
+            weights = [torch.randn(out[k].shape, generator=gen, dtype=torch.float64) for k in (0, 1, 3)]
+        loss = out[-1].square().sum() + sum((out[k] * wk).sum() for k, wk in zip((0, 1, 3), weights))
+        loss = loss + out[0].square().sum()
+        (g,) = torch.autograd.grad(loss, v, create_graph=True)
+        (hv,) = torch.autograd.grad((g * w).sum(), v)
+        products.append(hv)
+    assert float(products[1].abs().max()) > 0
+    assert_close(products[0], products[1], 1e-10, "Go vs reference Hessian-vector product, final-field loss")
+
+    amps = p["source_amplitudes"].clone().requires_grad_()
+
+    def f(v, a):
+        out = torchwave.scalar(**dict(p, v=v * V_SCALE, source_amplitudes=a))
+        return out[0], out[2], out[-1]
+
+    assert torch.autograd.gradgradcheck(f, ((p["v"] / V_SCALE).requires_grad_(), amps), eps=1e-6, atol=1e-7, rtol=1e-5)

@@ -7,6 +7,9 @@ respect to the padded model c = v²dt² and the scaled sources s. Its own
 vector-Jacobian product, for cotangents (δc, δs) of (g_c, g_s), needs
 the derivatives of ⟨g, J(c, s)·(δc, δs)⟩:
 
+(g holds the receivers' cotangent and those of the final wavefields the
+loss uses; J maps to the receivers and those final fields.)
+
 * with respect to g: J·(δc, δs), the scattered receivers of a Born run
   with model perturbation δc and scattered source δs (the scattered field
   with δc = 0 is plain propagation of δs, so one Born run does both);
@@ -31,11 +34,10 @@ def differentiable_backward(ctx, grads):
     *g_fields, g_rec = grads
     need = ctx.needs_input_grad
     setup = ctx.setup
-    if any(g is not None for g in g_fields) or any(need[2:8]):
+    if any(need[2:8]):
         raise NotImplementedError(
-            "second derivatives through torchwave's Go core cover v and the source amplitudes of a loss on "
-            "the receiver data; losses on the final wavefields, or gradients with respect to initial wavefields, "
-            "need python_backend=True"
+            "second derivatives through torchwave's Go core cover v and the source amplitudes; gradients "
+            "with respect to initial wavefields under create_graph=True need python_backend=True"
         )
     if getattr(ctx, "hooks", None) is not None:
         raise NotImplementedError("second derivatives with registered imaging hooks are not available")
@@ -46,20 +48,23 @@ def differentiable_backward(ctx, grads):
     c, src = ctx.saved_tensors[0], ctx.saved_tensors[1]
     if g_rec is None:
         g_rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=c.dtype)
-    g_c, g_src = _ScalarVectorJacobian.apply(c, src, g_rec, ctx)
+    g_c, g_src = _ScalarVectorJacobian.apply(c, src, g_rec, ctx, *g_fields)
     return (g_c if need[0] else None, g_src if need[1] else None, *([None] * (len(need) - 2)))
 
 
 class _ScalarVectorJacobian(torch.autograd.Function):
-    """(c, s, g) -> Jᵀg = (g_c, g_s), differentiable once more."""
+    """(c, s, g_rec, g_fields) -> Jᵀg = (g_c, g_s), differentiable once
+    more; g_fields are the cotangents of the six final fields (None where
+    the loss does not use one)."""
 
     @staticmethod
-    def forward(ctx, c, src, g_rec, scalar_ctx):
+    def forward(ctx, c, src, g_rec, scalar_ctx, *g_fields):
         from .scalar import _ScalarFunction
 
-        grads = _ScalarFunction.backward(scalar_ctx, *([None] * 6), g_rec)
+        grads = _ScalarFunction.backward(scalar_ctx, *g_fields, g_rec)
         ctx.scalar_ctx = scalar_ctx
-        ctx.save_for_backward(c, src, g_rec)
+        ctx.field_given = [g is not None for g in g_fields]
+        ctx.save_for_backward(c, src, g_rec, *(g for g in g_fields if g is not None))
         g_c = torch.zeros_like(c) if grads[0] is None else grads[0]
         g_src = torch.zeros_like(src) if grads[1] is None else grads[1]
         return g_c, g_src
@@ -70,7 +75,7 @@ class _ScalarVectorJacobian(torch.autograd.Function):
             raise RuntimeError("third derivatives through torchwave's Go core are not available")
         from .scalar_born import _ScalarBornFunction
 
-        c, src, g_rec = ctx.saved_tensors
+        c, src, g_rec, *given = ctx.saved_tensors
         need = ctx.needs_input_grad
         setup = ctx.scalar_ctx.setup
         born_setup = dataclasses.replace(
@@ -86,9 +91,20 @@ class _ScalarVectorJacobian(torch.autograd.Function):
             c_ = c.detach().requires_grad_(need[0])
             src_ = src.detach().requires_grad_(need[1])
             out = _ScalarBornFunction.apply(c_, dc, src_, src_sc, *([None] * 12), born_setup, None, None)
-            scattered = out[-1]
+            # J·(δc, δs): the scattered receivers and final scattered fields.
+            scattered_fields, scattered = list(out[6:12]), out[-1]
+            outputs, cotangents = [scattered], [g_rec]
+            g_fields = iter(given)
+            for field, is_given in zip(scattered_fields, ctx.field_given):
+                if is_given:
+                    outputs.append(field)
+                    cotangents.append(next(g_fields))
             wrt = [t for t in (c_, src_) if t.requires_grad]
-            grads = list(torch.autograd.grad(scattered, wrt, g_rec)) if wrt else []
+            grads = list(torch.autograd.grad(outputs, wrt, cotangents, allow_unused=True)) if wrt else []
         g_c = grads.pop(0) if need[0] else None
         g_src = grads.pop(0) if need[1] else None
-        return g_c, g_src, scattered.detach() if need[2] else None, None
+        d_fields = [
+            f.detach() if is_given and need[4 + i] else None
+            for i, (f, is_given) in enumerate(zip(scattered_fields, ctx.field_given))
+        ]
+        return (g_c, g_src, scattered.detach() if need[2] else None, None, *d_fields)
