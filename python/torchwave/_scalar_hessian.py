@@ -34,22 +34,50 @@ def differentiable_backward(ctx, grads):
     *g_fields, g_rec = grads
     need = ctx.needs_input_grad
     setup = ctx.setup
-    if any(need[2:8]):
-        raise NotImplementedError(
-            "second derivatives through torchwave's Go core cover v and the source amplitudes; gradients "
-            "with respect to initial wavefields under create_graph=True need python_backend=True"
-        )
     if getattr(ctx, "hooks", None) is not None:
         raise NotImplementedError("second derivatives with registered imaging hooks are not available")
     if setup.store_interval != 1:
+        # The first derivative samples the integral; its own derivative
+        # would mix the sampled and the exact operator.
         raise NotImplementedError(
-            "second derivatives need the exact gradient: use model_gradient_sampling_interval=1"
+            "second derivatives need the exact gradient: use model_gradient_sampling_interval=1 "
+            "(or python_backend=True, whose gradient is always exact)"
         )
+    if any(need[2:8]):
+        # Not what one Born run serves: the gradient's graph comes from
+        # the pure-PyTorch implementation, re-run from the saved inputs.
+        return _reference_backward(ctx, grads)
     c, src = ctx.saved_tensors[0], ctx.saved_tensors[1]
     if g_rec is None:
         g_rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=c.dtype)
     g_c, g_src = _ScalarVectorJacobian.apply(c, src, g_rec, ctx, *g_fields)
     return (g_c if need[0] else None, g_src if need[1] else None, *([None] * (len(need) - 2)))
+
+
+def _reference_backward(ctx, grads):
+    """The gradient, differentiable, from the reference implementation run
+    again from the forward's saved inputs, at the reference's speed, with
+    autograd keeping every step. Under create_graph=True the saved inputs
+    carry the caller's graph, so the result is differentiable through them."""
+    from .scalar import _propagate_reference
+
+    # c, the scaled sources, the six initial fields, each through an alias
+    # node: the sources depend on c in the caller's graph, and a gradient
+    # taken with respect to c itself would count that path twice.
+    inputs = [None if t is None else t.view_as(t) for t in ctx.saved_tensors[:8]]
+    need = ctx.needs_input_grad
+    setup = dataclasses.replace(ctx.setup, storage_mode="device", forward_callback=None, backward_callback=None)
+    outputs = _propagate_reference(setup, inputs[0], inputs[1], inputs[2:], "eager", None, None)
+    pairs = [(o, g) for o, g in zip(outputs, grads) if g is not None]
+    wanted = [i for i, t in enumerate(inputs) if t is not None and need[i]]
+    got = [None] * len(wanted)
+    if wanted and pairs:
+        got = torch.autograd.grad([o for o, _ in pairs], [inputs[i] for i in wanted], [g for _, g in pairs],
+                                  create_graph=True, allow_unused=True)
+    out = [None] * 8
+    for i, g in zip(wanted, got):
+        out[i] = torch.zeros_like(inputs[i]) if g is None else g
+    return (*out, *([None] * (len(need) - 8)))
 
 
 class _ScalarVectorJacobian(torch.autograd.Function):

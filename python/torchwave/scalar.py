@@ -454,7 +454,11 @@ class _ScalarFunction(torch.autograd.Function):
         ctx.history, ctx.hooks = history, hooks
         # The sources as given (not a contiguous copy), so a double
         # backward can differentiate through them.
-        driver.save_for_backward(ctx, (c, src_in), [] if history is None else [history], hooks)
+        # The initial fields too: a double backward the Go core cannot
+        # serve re-runs the reference implementation from them.
+        driver.save_for_backward(
+            ctx, (c, src_in, u0, um1, psiy, psix, zetay, zetax), [] if history is None else [history], hooks
+        )
         out = _current(pairs)
         return (*out, rec)
 
@@ -464,7 +468,7 @@ class _ScalarFunction(torch.autograd.Function):
             # create_graph=True: the gradient must be differentiable itself
             # (Hessian-vector products), which Born modelling provides.
             return differentiable_backward(ctx, (g_u, g_um1, g_psiy, g_psix, g_zetay, g_zetax, g_rec))
-        with driver.restored(ctx) as ((c, _), hook_kept):
+        with driver.restored(ctx) as ((c, *_), hook_kept):
             history = ctx.history if ctx.needs_input_grad[0] else None
             return _backward(ctx, c, history, hook_kept, g_u, g_um1, g_psiy, g_psix, g_zetay, g_zetax, g_rec)
 
