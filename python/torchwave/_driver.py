@@ -1,21 +1,41 @@
-"""The layer every propagator shares: what a callback sees, the chunks of
-time steps between Go calls, and the hand-over of the wavefield history
-to autograd's saved tensors.
+"""The one propagation driver every propagator runs on.
 
-Propagators (scalar, scalar_born, maxwelltm) import this module; none
-imports another propagator's module for these.
+A propagator is a :class:`Spec`: its field names, its Go calls, its
+working state, its gradients and its reference step. This module owns,
+once, what they share:
+
+* argument checks and the padded problem (:func:`check_options`,
+  :func:`check_shots`, :func:`check_max_vel`, :func:`pad_replicate`,
+  :func:`pad_initial`) and the :class:`Setup` they make;
+* :func:`propagate`: the choice between the Go core and the pure-PyTorch
+  reference, the hooks' grid, the crop of the outputs and the resampling
+  of the receivers;
+* :class:`Propagation`, the autograd Function around the Go core: working
+  copies, the history plan, the chunks of steps between Go calls,
+  callbacks, imaging hooks, the hand-over of the history to autograd's
+  saved tensors and the adjoint pass;
+* :func:`reference`, the time loop of the pure-PyTorch implementation.
+
+No propagator imports another; shared types (:class:`CallbackState`,
+:func:`empty_cache`) live here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import os
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
+from . import _common as common
 from . import _storage as storage
 
-__all__ = ["CallbackState", "empty_cache", "chunks", "save_for_backward", "restored"]
+__all__ = ["CallbackState", "empty_cache", "Setup", "Spec", "Propagation", "propagate", "reference"]
+
+PYTHON_BACKENDS = ("eager", "jit", "compile")
+_SPECS: Dict[str, Spec] = {}
 
 
 class CallbackState:
@@ -80,7 +100,317 @@ def empty_cache() -> None:
     storage.snapshot_pool.clear()
 
 
-def chunks(setup, callback: Optional[Callable], segment: Optional[int], hooks=None) -> List[Tuple[int, int]]:
+@dataclasses.dataclass
+class Setup:
+    """Everything fixed for one propagation, on the padded grid."""
+
+    n_shots: int
+    ny: int
+    nx: int
+    accuracy: int  # the spatial stencil's order
+    dy: float
+    dx: float
+    dt_inner: float
+    step_ratio: int
+    nt_inner: int
+    profiles: List[torch.Tensor]  # the PML profiles, in the propagator's order
+    source_index: torch.Tensor  # [n_shots, n_src] flat cells, -1 ignored
+    receiver_index: torch.Tensor
+    store_interval: int
+    storage_mode: str
+    storage_path: str
+    compression: Optional[str]  # None, "bf16" or "int8"
+    strategy: str  # "full", "checkpoint" or "boundary"
+    pml_width: List[int]
+    extents: List[int]  # the simulated region of the model: y0, y1, x0, x1
+    pad: List[int]  # halo + PML [y0, y1, x0, x1] around it
+    forward_callback: Optional[Callable]
+    backward_callback: Optional[Callable]
+    callback_frequency: int  # in user steps
+    resampling: Tuple[float, bool, bool] = (0.0, 0.0, False)  # freq_taper_frac, time_pad_frac, time_taper
+    models: Dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)  # padded, for callbacks
+    extra_receiver_index: Optional[torch.Tensor] = None  # a second receiver set (Born's background)
+
+    @property
+    def halo(self) -> int:
+        return self.accuracy // 2
+
+    @property
+    def shape(self) -> Tuple[int, int, int]:
+        return (self.n_shots, self.ny, self.nx)
+
+    def due(self, callback: Optional[Callable], step: int) -> bool:
+        """Whether ``callback`` runs at internal step ``step``."""
+        return callback is not None and step % (self.callback_frequency * self.step_ratio) == 0
+
+
+class Spec:
+    """A propagator as the driver sees it. Subclasses set the names and
+    counts and implement the methods; a method's docstring says what the
+    driver gives and expects. ``state`` is whatever the subclass keeps its
+    working fields in (buffer pairs, lists)."""
+
+    name = ""
+    model_names: Tuple[str, ...] = ()  # the Function's model inputs (c = v²dt², ...)
+    n_sources = 1  # scaled source tensors [nt, shots, n_src]
+    field_names: Tuple[str, ...] = ()  # initial and final fields, as callbacks name them
+    hook_names: Tuple[Optional[str], ...] = ()  # per field, its name for imaging hooks (None: not seen)
+    boundary = False  # whether storage_strategy="boundary" is available
+
+    def receiver_counts(self, setup: Setup) -> List[int]:
+        return [setup.receiver_index.shape[1]]
+
+    def check_adjoint(self, models) -> None:
+        """Refuses models the Go adjoint cannot serve."""
+
+    def core_args(self, setup: Setup, models) -> dict:
+        raise NotImplementedError
+
+    def forward_state(self, setup: Setup, models, initial):
+        """Working copies of the initial fields (None: zero)."""
+        raise NotImplementedError
+
+    def current(self, state) -> List[torch.Tensor]:
+        """The state's fields in ``field_names`` order."""
+        raise NotImplementedError
+
+    def histories(self, setup: Setup, args, models, sources, wanted) -> list:
+        """The history plans the model gradients ``wanted`` need."""
+        raise NotImplementedError
+
+    def run(self, backward: bool, setup: Setup, args, state, start, count, sources, receivers, stores, grads, histories):
+        """Steps [start, start + count) in Go; ``stores`` has each plan's
+        (buffer, first snapshot)."""
+        raise NotImplementedError
+
+    def forward_done(self, histories, state) -> None:
+        pass
+
+    def backward_start(self, histories) -> None:
+        pass
+
+    def adjoint_state(self, setup: Setup, models, field_grads, need, wanted, hooks):
+        """The adjoint's starting state from the final fields' cotangents;
+        ``need`` is the inputs' needs_input_grad, ``wanted`` which model
+        gradients the history serves."""
+        raise NotImplementedError
+
+    def adjoint_fields(self, state, models, names=None) -> List[Optional[torch.Tensor]]:
+        """∂loss/∂(the state's fields) in ``field_names`` order (None
+        where not computed, and, given ``names``, for fields not in it)."""
+        raise NotImplementedError
+
+    def gradient_buffers(self, setup: Setup, models, want) -> List[Optional[torch.Tensor]]:
+        return [common.zeros(setup.shape, m.dtype, near=models[0], slot=11 + i) if w else None
+                for i, (m, w) in enumerate(zip(models, want))]
+
+    def model_gradients(self, setup: Setup, models, grads) -> List[Optional[torch.Tensor]]:
+        """The models' gradients from the accumulated buffers."""
+        raise NotImplementedError
+
+    def callback_gradients(self, setup: Setup, models, grads) -> Dict[str, torch.Tensor]:
+        return {}
+
+    def set_callback_gradients(self, setup: Setup, models, grads, edited) -> None:
+        pass
+
+    def double_backward(self, ctx, grads):
+        raise RuntimeError(
+            f"second derivatives of {self.name} through torchwave's Go core are not available (the gradient "
+            "was requested with create_graph=True); use python_backend=True"
+        )
+
+    def reference_stepper(self, setup: Setup, models, sources, kind: str) -> Callable:
+        """(state list, t) -> (state list, [receiver records]) in plain PyTorch."""
+        raise NotImplementedError
+
+    @property
+    def counts(self) -> Tuple[int, int, int]:
+        return len(self.model_names), self.n_sources, len(self.field_names)
+
+
+def register(spec: Spec) -> Spec:
+    """Makes ``spec`` known by name (see :func:`spec_named`)."""
+    _SPECS[spec.name] = spec
+    return spec
+
+
+def spec_named(name: str) -> Spec:
+    """A registered propagator spec: how one propagator's code reaches
+    another's without importing it."""
+    return _SPECS[name]
+
+
+# Argument checks and the padded problem.
+
+
+@dataclasses.dataclass
+class Options:
+    """The options every propagator takes, checked."""
+
+    dt: float
+    pml_width: List[int]
+    store_interval: int
+    callback_frequency: int
+    freq_taper_frac: float
+    time_pad_frac: float
+    time_taper: bool
+    compression: Optional[str]
+
+
+def check_options(
+    spec: Spec, *, dt, pml_width, model_gradient_sampling_interval, forward_callback, backward_callback,
+    callback_frequency, freq_taper_frac, time_pad_frac, time_taper, python_backend, storage_mode, storage_path,
+    storage_compression, storage_strategy, negative_dt: bool = True,
+) -> Options:
+    """Validates the options every propagator shares. A negative dt (where
+    ``negative_dt``) runs the time-symmetric scheme backwards, as in
+    Deepwave: the CFL rule and the PML use |dt|."""
+    dt = common.as_nonzero_float("dt", dt) if negative_dt else common.as_positive_float("dt", dt)
+    widths = common.pml_widths(pml_width)
+    interval = common.as_int("model_gradient_sampling_interval", model_gradient_sampling_interval, minimum=1)
+    callback_frequency = common.as_int("callback_frequency", callback_frequency, minimum=1)
+    for name, cb in (("forward_callback", forward_callback), ("backward_callback", backward_callback)):
+        if cb is not None and not callable(cb):
+            raise TypeError(f"{name} must be callable or None")
+    freq_taper_frac = common.check_fraction("freq_taper_frac", freq_taper_frac)
+    time_pad_frac = common.check_fraction("time_pad_frac", time_pad_frac)
+    if not (python_backend is False or python_backend is True or python_backend in PYTHON_BACKENDS):
+        raise ValueError(f"python_backend must be False, True, 'eager', 'jit' or 'compile', got {python_backend!r}")
+    if python_backend is not False and backward_callback is not None:
+        raise ValueError(
+            "backward_callback is not supported with python_backend: autograd runs that backward pass; "
+            "use the Go core (python_backend=False) for backward callbacks"
+        )
+    compression = storage.check_options(storage_mode, storage_path, storage_compression, storage_strategy, python_backend)
+    if storage_strategy == "boundary":
+        if not spec.boundary:
+            raise NotImplementedError(
+                f"storage_strategy='boundary' is not available for {spec.name}: use storage_strategy "
+                "'full' or 'checkpoint'"
+            )
+        if compression or storage_mode == "disk":
+            # The strips are a fraction of the history, and the rebuilt
+            # field needs them exact.
+            raise ValueError(
+                "storage_strategy='boundary' keeps its strips in memory, uncompressed: use storage_mode 'device', "
+                "'cpu' or 'auto' without storage_compression, or storage_strategy='full' for those options"
+            )
+    return Options(dt, widths, interval, callback_frequency, freq_taper_frac, time_pad_frac, bool(time_taper), compression)
+
+
+def check_shots(survey_names, amplitudes, source_locations, receiver_locations, nt, n_shots, dtype, device,
+                initial: Dict[str, Optional[torch.Tensor]], extra=None):
+    """Checks the survey (``survey_names`` name its first three arguments),
+    the initial fields and an optional ``extra`` (name, locations) receiver
+    set against each other. Returns (amplitudes, source_locations,
+    receiver_locations, extra_locations, nt, n_shots)."""
+    amplitudes, source_locations, receiver_locations, nt, n_shots = common.check_survey(
+        survey_names, amplitudes, source_locations, receiver_locations, nt, n_shots, dtype, device,
+    )
+    extra_locations = None
+    if extra is not None and extra[1] is not None:
+        extra_locations = common.check_locations(extra[0], extra[1], n_shots, device)
+        n_shots = common.shot_count(extra[0], extra_locations.shape[0], n_shots)
+    for name, w in initial.items():
+        if w is not None:
+            common.check_tensor(name, w, ndims=(3,), dtypes=(dtype,), device=device)
+            common.check_finite(name, w)
+            n_shots = common.shot_count(name, w.shape[0], n_shots)
+    n_shots = 1 if n_shots is None else n_shots
+    if n_shots < 1:
+        raise ValueError(
+            f"the inputs have zero shots: {survey_names[0]}, locations and initial wavefields need at least one"
+        )
+    return amplitudes, source_locations, receiver_locations, extra_locations, nt, n_shots
+
+
+def check_max_vel(max_vel, model_max: float) -> float:
+    """``max_vel`` checked against the model's fastest wave (its default)."""
+    if max_vel is None:
+        return model_max
+    max_vel = common.as_positive_float("max_vel", max_vel)
+    if max_vel < model_max * (1 - 1e-6):
+        raise ValueError(
+            f"max_vel={max_vel} is below the model's maximum velocity {model_max}: the time step "
+            "would break the CFL condition and the simulation would be unstable"
+        )
+    return max_vel
+
+
+def pad_replicate(t: torch.Tensor, pad: Sequence[int]) -> torch.Tensor:
+    """A model [ny, nx] or [shots, ny, nx] as [1 or shots, ...] on the
+    padded grid, its edge values replicated into the PML and halo."""
+    t3 = t if t.ndim == 3 else t[None]
+    return torch.nn.functional.pad(t3, (pad[2], pad[3], pad[0], pad[1]), mode="replicate")
+
+
+def pad_initial(initial: Sequence[Optional[torch.Tensor]], masks, halo: int) -> List[Optional[torch.Tensor]]:
+    """Initial fields on the padded grid: zero in the halo, and zero where
+    their mask is (PML fields have no effect outside their profile)."""
+    out = []
+    for w, mask in zip(initial, masks):
+        if w is None:
+            out.append(None)  # zero; allocated where it is needed
+            continue
+        full = torch.nn.functional.pad(w, (halo, halo, halo, halo))
+        out.append(full if mask is None else full * mask)
+    return out
+
+
+def make_setup(options: Options, **fields) -> Setup:
+    """A Setup from the checked options and the propagator's own fields."""
+    return Setup(
+        store_interval=options.store_interval, compression=options.compression, pml_width=options.pml_width,
+        callback_frequency=options.callback_frequency,
+        resampling=(options.freq_taper_frac, options.time_pad_frac, options.time_taper),
+        storage_path=os.fspath(fields.pop("storage_path")), **fields,
+    )
+
+
+# Running a propagation.
+
+
+def propagate(spec: Spec, setup: Setup, models, sources, initial, python_backend, hooks=None) -> Tuple[torch.Tensor, ...]:
+    """Runs the propagation on the padded problem; returns the final fields
+    (halo cropped) and the receivers [n_shots, n_receivers, nt]."""
+    if hooks is not None:
+        h, p = setup.halo, setup.pml_width
+        hooks.begin(
+            n_steps=setup.nt_inner, n_shots=setup.n_shots,
+            region=(h + p[0], setup.ny - h - p[1], h + p[2], setup.nx - h - p[3]), extents=setup.extents,
+            dt=setup.dt_inner, dh=(setup.dy, setup.dx),
+        )
+    tensors = (*models, *sources, *initial)
+    if python_backend is False and common.inside_functorch(*tensors):
+        # torch.func (vmap, jvp, grad) cannot see through the Go core's raw
+        # pointers; the pure-PyTorch implementation gives the same numbers.
+        python_backend = common.functorch_backend(setup.backward_callback)
+    if python_backend is False:
+        if models[0].device.type != "cpu":
+            raise NotImplementedError(
+                f"the Go core's CUDA path for {spec.name} is not built yet: run on CPU tensors, "
+                "or use python_backend=True on the GPU"
+            )
+        hook_inputs = () if hooks is None else hooks.inputs
+        outputs = Propagation.apply(spec, setup, hooks, *tensors, *hook_inputs)
+    else:
+        kind = "eager" if python_backend is True else python_backend
+        outputs = reference(spec, setup, models, sources, initial, kind, hooks)
+    h, n = setup.halo, len(spec.field_names)
+    wavefields = [f[:, h : setup.ny - h, h : setup.nx - h] for f in outputs[:n]]
+    receivers = [common.downsample(r.permute(1, 2, 0), setup.step_ratio, *setup.resampling) for r in outputs[n:]]
+    return (*wavefields, *receivers)
+
+
+def callback_state(spec: Spec, setup: Setup, step: int, fields, gradients) -> CallbackState:
+    return CallbackState(
+        setup.dt_inner, step // setup.step_ratio, dict(zip(spec.field_names, fields)), setup.models, gradients,
+        setup.halo, setup.pml_width,
+    )
+
+
+def chunks(setup: Setup, callback: Optional[Callable], segment: Optional[int], hooks=None) -> List[Tuple[int, int]]:
     """(start, count) runs of internal steps between callbacks (every
     ``setup.callback_frequency`` user steps) and between the segments of a
     segmented history (``segment`` steps, or None); single steps when
@@ -89,6 +419,131 @@ def chunks(setup, callback: Optional[Callable], segment: Optional[int], hooks=No
     if hooks is not None:
         every = 1
     return storage.segment_boundaries(setup.nt_inner, every, segment)
+
+
+def _segment(histories) -> Optional[int]:
+    return histories[0].segment if histories else None
+
+
+def _hooked(spec: Spec, fields, names) -> Dict[str, torch.Tensor]:
+    return {k: f for k, f in zip(spec.hook_names, fields) if k is not None and k in names}
+
+
+class Propagation(torch.autograd.Function):
+    """The Go core as an autograd op on the padded grid. Inputs: the spec,
+    the setup, the imaging hooks (or None), then the spec's models, scaled
+    sources and initial fields (None: zero), then the hooks' inputs.
+    Outputs: the final fields, then the receivers [nt, shots, n]."""
+
+    @staticmethod
+    def forward(ctx, spec: Spec, setup: Setup, hooks, *tensors):
+        n_m, n_s, n_f = spec.counts
+        models, sources, initial = tensors[:n_m], tensors[n_m : n_m + n_s], tensors[n_m + n_s : n_m + n_s + n_f]
+        need = ctx.needs_input_grad[3:]
+        if any(need):
+            spec.check_adjoint(models)
+        work = [m.detach().contiguous() for m in models]
+        srcs = [s.detach().contiguous() for s in sources]
+        dtype = work[0].dtype
+        receivers = [torch.zeros(setup.nt_inner, setup.n_shots, n, dtype=dtype) for n in spec.receiver_counts(setup)]
+        state = spec.forward_state(setup, work, initial)
+        args = spec.core_args(setup, work)
+        # storage_mode="none" keeps nothing: as in Deepwave, the model
+        # gradients are then zero and the other gradients exact.
+        wanted = [bool(w) and setup.storage_mode != "none" for w in need[:n_m]]
+        histories = spec.histories(setup, args, work, srcs, wanted) if any(wanted) else []
+        try:
+            for h in histories:
+                if isinstance(h, storage.Checkpointed):
+                    h.save_initial(state)
+            for start, count in chunks(setup, setup.forward_callback, _segment(histories), hooks):
+                if setup.due(setup.forward_callback, start):
+                    setup.forward_callback(callback_state(spec, setup, start, spec.current(state), {}))
+                if hooks is not None:
+                    hooks.forward_step(start, _hooked(spec, spec.current(state), hooks.fields))
+                stores = [h.forward_buffer(start, count) for h in histories]
+                spec.run(False, setup, args, state, start, count, srcs, receivers, stores, None, histories)
+                for h in histories:
+                    h.after_forward(start, count, state)
+            spec.forward_done(histories, state)
+        except BaseException:
+            for h in histories:
+                h.close()  # no files left behind by a callback's exception
+            raise
+        ctx.spec, ctx.setup, ctx.hooks, ctx.wanted = spec, setup, hooks, wanted
+        # Unused outputs get None gradients instead of zero-filled grids.
+        ctx.set_materialize_grads(False)
+        # The inputs as given, so that a double backward can differentiate
+        # through them; the history goes into autograd's saved tensors too
+        # (see _storage): released after the backward pass or with the
+        # graph, kept under retain_graph=True, recomputed by
+        # torch.utils.checkpoint.
+        save_for_backward(ctx, tensors[: n_m + n_s + n_f], histories, hooks)
+        return (*spec.current(state), *receivers)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        if torch.is_grad_enabled():
+            # create_graph=True: the gradient must be differentiable itself.
+            return (None, None, None, *ctx.spec.double_backward(ctx, grads))
+        with restored(ctx) as (saved, hook_kept):
+            return (None, None, None, *_adjoint(ctx, saved, hook_kept, grads))
+
+
+def saved_inputs(ctx) -> Tuple[list, list, list]:
+    """A Propagation's (models, sources, initial fields) as given."""
+    n_m, n_s, n_f = ctx.spec.counts
+    saved = ctx.saved_tensors
+    return list(saved[:n_m]), list(saved[n_m : n_m + n_s]), list(saved[n_m + n_s : n_m + n_s + n_f])
+
+
+def _adjoint(ctx, saved, hook_kept, grads):
+    """The adjoint pass of Propagation, with the history restored."""
+    spec, setup, hooks = ctx.spec, ctx.setup, ctx.hooks
+    n_m, n_s, n_f = spec.counts
+    models = [m.detach().contiguous() for m in saved[:n_m]]
+    need = ctx.needs_input_grad[3:]
+    if hooks is not None:
+        hooks.restore(hook_kept)
+    dtype = models[0].dtype
+    state = spec.adjoint_state(setup, models, grads[:n_f], need, ctx.wanted, hooks)
+    g_recs = [
+        torch.zeros(setup.nt_inner, setup.n_shots, n, dtype=dtype) if g is None else g.contiguous()
+        for g, n in zip(grads[n_f:], spec.receiver_counts(setup))
+    ]
+    g_srcs = [torch.zeros(setup.nt_inner, setup.n_shots, setup.source_index.shape[1], dtype=dtype) for _ in range(n_s)]
+    acc = spec.gradient_buffers(setup, models, ctx.wanted)
+    args = spec.core_args(setup, models)
+    spec.backward_start(ctx.histories)
+    for start, count in reversed(chunks(setup, setup.backward_callback, _segment(ctx.histories), hooks)):
+        stores = [h.backward_buffer(start, count) for h in ctx.histories]
+        spec.run(True, setup, args, state, start, count, g_srcs, g_recs, stores, acc, ctx.histories)
+        if hooks is not None:
+            # ∂loss/∂(state at `start`).
+            fields = spec.adjoint_fields(state, models, hooks.fields)
+            hooks.adjoint_step(start, {k: hooks.crop(f) for k, f in _hooked(spec, fields, hooks.fields).items()})
+        if setup.due(setup.backward_callback, start):
+            gradients = spec.callback_gradients(setup, models, acc)
+            versions = {k: g._version for k, g in gradients.items()}
+            setup.backward_callback(callback_state(spec, setup, start, spec.adjoint_fields(state, models), gradients))
+            if any(g._version != versions[k] for k, g in gradients.items()):
+                # The callback edited a gradient in place (as Deepwave
+                # allows): the accumulation goes on from its values.
+                spec.set_callback_gradients(setup, models, acc, gradients)
+    g_models = [
+        g if g is not None else torch.zeros_like(m) if need[i] else None
+        for i, (g, m) in enumerate(zip(spec.model_gradients(setup, models, acc), models))
+    ]
+    g_fields = spec.adjoint_fields(state, models)
+    hook_grads = ()
+    if hooks is not None:
+        hook_grads = hooks.finish()
+        hooks.release()
+    # Inputs given as None (zero initial fields) take no gradient.
+    return (
+        *g_models, *(g if need[n_m + i] else None for i, g in enumerate(g_srcs)),
+        *(g if need[n_m + n_s + i] else None for i, g in enumerate(g_fields)), *hook_grads,
+    )
 
 
 def save_for_backward(ctx, tensors: Sequence[torch.Tensor], histories: Sequence, hooks=None) -> None:
@@ -119,3 +574,71 @@ def restored(ctx) -> Iterator[Tuple[List[torch.Tensor], List[torch.Tensor]]]:
     finally:
         for h in ctx.histories:
             h.release()
+
+
+def stored_histories(setup: Setup, n: int, device, dtype) -> list:
+    """The "full" strategy's plans for n snapshot series: every sampled
+    snapshot kept, in memory or staged through a codec into host memory
+    or a file ("auto" decides for all n together)."""
+    n_store = -(-setup.nt_inner // setup.store_interval)
+    codec = storage.Codec(setup.compression, setup.shape, dtype)
+    mode = storage.resolve_mode(setup.storage_mode, device, n * n_store * codec.row_bytes, setup.storage_path)
+    plans: list = []
+    try:
+        for _ in range(n):
+            plans.append(storage.full_history(mode, codec, setup.nt_inner, setup.store_interval, device, setup.storage_path))
+    except BaseException:
+        for plan in plans:
+            plan.close()
+        raise
+    return plans
+
+
+# The pure-PyTorch implementation.
+
+
+class Survey:
+    """Reads receivers from and adds sources to a field [shots, ny, nx] in
+    plain PyTorch, through flat cell indices (-1: ignored)."""
+
+    def __init__(self, index: torch.Tensor, setup: Setup, like: torch.Tensor):
+        index = index.to(like.device)
+        self.index, self.ok = index.clamp_min(0), (index >= 0).to(like.dtype)
+        self.cells = setup.ny * setup.nx
+
+    def record(self, u: torch.Tensor) -> torch.Tensor:
+        return u.reshape(u.shape[0], self.cells).gather(1, self.index) * self.ok
+
+    def inject(self, u: torch.Tensor, amplitudes: torch.Tensor) -> torch.Tensor:
+        if amplitudes.shape[-1] == 0:
+            return u
+        return u.reshape(u.shape[0], self.cells).scatter_add(1, self.index, amplitudes * self.ok).reshape(u.shape)
+
+
+def reference(spec: Spec, setup: Setup, models, sources, initial, kind: str, hooks=None) -> List[torch.Tensor]:
+    """The propagation in plain PyTorch, differentiated by autograd; the
+    same outputs as :class:`Propagation`."""
+    if setup.storage_mode == "none":
+        # Zero model gradients, as the Go core gives.
+        models = [m.detach() + 0 * m if m.requires_grad else m for m in models]
+    ref = models[0]
+    step = spec.reference_stepper(setup, models, sources, kind)
+    state = [torch.zeros(setup.shape, dtype=ref.dtype, device=ref.device) if f is None else f for f in initial]
+    if hooks is not None:
+        state = hooks.attach(state)
+    counts = spec.receiver_counts(setup)
+    records: List[list] = [[] for _ in counts]
+    for t in range(setup.nt_inner):
+        if setup.due(setup.forward_callback, t):
+            setup.forward_callback(callback_state(spec, setup, t, state, {}))
+        if hooks is not None:
+            watched = hooks.watch(t, _hooked(spec, state, spec.hook_names))
+            state = [f if k is None else watched[k] for k, f in zip(spec.hook_names, state)]
+        state, got = step(state, t)
+        for r, x in zip(records, got):
+            r.append(x)
+    receivers = [
+        torch.stack(r) if r else torch.zeros(0, setup.n_shots, n, dtype=ref.dtype, device=ref.device)
+        for r, n in zip(records, counts)
+    ]
+    return [*state, *receivers]

@@ -28,11 +28,15 @@ import dataclasses
 
 import torch
 
+from . import _driver as driver
+
 
 def differentiable_backward(ctx, grads):
-    """`_ScalarFunction.backward` under create_graph=True."""
+    """The scalar Propagation's backward under create_graph=True, for its
+    tensor inputs (c, the scaled sources, the six initial fields, the
+    hooks' inputs)."""
     *g_fields, g_rec = grads
-    need = ctx.needs_input_grad
+    need = ctx.needs_input_grad[3:]
     setup = ctx.setup
     if getattr(ctx, "hooks", None) is not None:
         raise NotImplementedError("second derivatives with registered imaging hooks are not available")
@@ -47,7 +51,7 @@ def differentiable_backward(ctx, grads):
         # Not what one Born run serves: the gradient's graph comes from
         # the pure-PyTorch implementation, re-run from the saved inputs.
         return _reference_backward(ctx, grads)
-    c, src = ctx.saved_tensors[0], ctx.saved_tensors[1]
+    (c,), (src,), _ = driver.saved_inputs(ctx)
     if g_rec is None:
         g_rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=c.dtype)
     g_c, g_src = _ScalarVectorJacobian.apply(c, src, g_rec, ctx, *g_fields)
@@ -59,15 +63,14 @@ def _reference_backward(ctx, grads):
     again from the forward's saved inputs, at the reference's speed, with
     autograd keeping every step. Under create_graph=True the saved inputs
     carry the caller's graph, so the result is differentiable through them."""
-    from .scalar import _propagate_reference
-
     # c, the scaled sources, the six initial fields, each through an alias
     # node: the sources depend on c in the caller's graph, and a gradient
     # taken with respect to c itself would count that path twice.
-    inputs = [None if t is None else t.view_as(t) for t in ctx.saved_tensors[:8]]
-    need = ctx.needs_input_grad
+    models, sources, initial = driver.saved_inputs(ctx)
+    inputs = [None if t is None else t.view_as(t) for t in (*models, *sources, *initial)]
+    need = ctx.needs_input_grad[3:]
     setup = dataclasses.replace(ctx.setup, storage_mode="device", forward_callback=None, backward_callback=None)
-    outputs = _propagate_reference(setup, inputs[0], inputs[1], inputs[2:], "eager", None, None)
+    outputs = driver.reference(ctx.spec, setup, inputs[:1], inputs[1:2], inputs[2:], "eager")
     pairs = [(o, g) for o, g in zip(outputs, grads) if g is not None]
     wanted = [i for i, t in enumerate(inputs) if t is not None and need[i]]
     got = [None] * len(wanted)
@@ -87,9 +90,7 @@ class _ScalarVectorJacobian(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, c, src, g_rec, scalar_ctx, *g_fields):
-        from .scalar import _ScalarFunction
-
-        grads = _ScalarFunction.backward(scalar_ctx, *g_fields, g_rec)
+        grads = driver.Propagation.backward(scalar_ctx, *g_fields, g_rec)[3:]
         ctx.scalar_ctx = scalar_ctx
         ctx.field_given = [g is not None for g in g_fields]
         ctx.save_for_backward(c, src, g_rec, *(g for g in g_fields if g is not None))
@@ -101,8 +102,6 @@ class _ScalarVectorJacobian(torch.autograd.Function):
     def backward(ctx, d_c, d_src):
         if torch.is_grad_enabled():
             raise RuntimeError("third derivatives through torchwave's Go core are not available")
-        from .scalar_born import _ScalarBornFunction
-
         c, src, g_rec, *given = ctx.saved_tensors
         need = ctx.needs_input_grad
         setup = ctx.scalar_ctx.setup
@@ -118,7 +117,8 @@ class _ScalarVectorJacobian(torch.autograd.Function):
         with torch.enable_grad():
             c_ = c.detach().requires_grad_(need[0])
             src_ = src.detach().requires_grad_(need[1])
-            out = _ScalarBornFunction.apply(c_, dc, src_, src_sc, *([None] * 12), born_setup, None, None)
+            born = driver.spec_named("scalar_born")
+            out = driver.Propagation.apply(born, born_setup, None, c_, dc, src_, src_sc, *([None] * 12))
             # J·(δc, δs): the scattered receivers and final scattered fields.
             scattered_fields, scattered = list(out[6:12]), out[-1]
             outputs, cotangents = [scattered], [g_rec]

@@ -24,18 +24,17 @@ import torch
 from . import _common as common
 from . import _driver as driver
 from . import _lib
+from . import _scalar_core as core
 from . import _storage as storage
 from ._driver import CallbackState
 from ._scalar_born_reference import born_step
 from ._scalar_reference import get_step
 from .hooks import HookedPropagator, HookRun
-from .scalar import _WAVEFIELD_NAMES, _core_args, _current, _forward_pairs, _prepare, _stored_history
 
 __all__ = ["scalar_born", "ScalarBorn"]
 
-_BACKGROUND_NAMES = _WAVEFIELD_NAMES
 _SCATTERED_NAMES = ("wavefield_sc_0", "wavefield_sc_m1", "psiy_sc_m1", "psix_sc_m1", "zetay_sc_m1", "zetax_sc_m1")
-_FIELD_KEYS = ("psiy", "psix", "zetay", "zetax")
+_FIELD_KEYS = core.PML_KEYS
 
 
 def scalar_born(
@@ -130,28 +129,29 @@ def scalar_born(
         raise ValueError(f"scatter has spatial shape {tuple(scatter.shape[-2:])}, but v has {tuple(v.shape[-2:])}")
     if scatter.ndim == 3 and v.ndim == 3 and scatter.shape[0] != v.shape[0]:
         raise ValueError(f"scatter has {scatter.shape[0]} shots but v has {v.shape[0]}")
-    if storage_strategy == "boundary":
-        raise NotImplementedError("storage_strategy='boundary' is not available for scalar_born; use 'checkpoint'")
     # Imaging-condition hooks of a ScalarBorn module (see torchwave.hooks).
     hooks = None if _hooks is None else _hooks.bind({"v": v, "scatter": scatter})
     if hooks is not None:
         v = v.detach() if hooks.replaces("v") else v
         scatter = scatter.detach() if hooks.replaces("scatter") else scatter
+    options = driver.check_options(
+        SPEC, dt=dt, pml_width=pml_width, model_gradient_sampling_interval=model_gradient_sampling_interval,
+        forward_callback=forward_callback, backward_callback=backward_callback, callback_frequency=callback_frequency,
+        freq_taper_frac=freq_taper_frac, time_pad_frac=time_pad_frac, time_taper=time_taper,
+        python_backend=python_backend, storage_mode=storage_mode, storage_path=storage_path,
+        storage_compression=storage_compression, storage_strategy=storage_strategy,
+    )
     initial = dict(zip(
-        _BACKGROUND_NAMES + _SCATTERED_NAMES,
+        core.FIELD_NAMES + _SCATTERED_NAMES,
         [wavefield_0, wavefield_m1, psiy_m1, psix_m1, zetay_m1, zetax_m1,
          wavefield_sc_0, wavefield_sc_m1, psiy_sc_m1, psix_sc_m1, zetay_sc_m1, zetax_sc_m1],
     ))
-    setup, inputs = _prepare(
-        v, grid_spacing, dt, source_amplitudes, source_locations, receiver_locations,
-        accuracy, pml_width, pml_freq, max_vel, survey_pad, initial,
-        origin, nt, model_gradient_sampling_interval, freq_taper_frac, time_pad_frac,
-        time_taper, forward_callback, backward_callback, callback_frequency,
-        python_backend, storage_mode, storage_path, storage_compression, storage_strategy,
+    setup, c, src, fields, v_pad = core.prepare(
+        SPEC, v, grid_spacing, dt, source_amplitudes, source_locations, receiver_locations, accuracy, pml_width,
+        pml_freq, max_vel, survey_pad, initial, origin, nt, options, python_backend, storage_mode, storage_path,
+        storage_strategy, forward_callback, backward_callback,
         extra_receivers=("bg_receiver_locations", bg_receiver_locations),
     )
-    c, src, fields, v_pad = inputs
-    del inputs
     if scatter.ndim == 3 and scatter.shape[0] != setup.n_shots:
         raise ValueError(f"scatter has {scatter.shape[0]} shots but the other inputs have {setup.n_shots}")
 
@@ -160,10 +160,7 @@ def scalar_born(
     # exact derivative of `scalar`'s (Deepwave pads scatter with zeros
     # instead; the two differ only for scatter on the model's edge).
     y0, y1, x0, x1 = setup.extents
-    pad = setup.pad
-    sc = scatter[..., y0:y1, x0:x1]
-    sc = sc if sc.ndim == 3 else sc[None]
-    sc_pad = torch.nn.functional.pad(sc, (pad[2], pad[3], pad[0], pad[1]), mode="replicate")
+    sc_pad = driver.pad_replicate(scatter[..., y0:y1, x0:x1], setup.pad)
     dc = 2 * setup.dt_inner**2 * v_pad * sc_pad
     if dc.shape[0] != c.shape[0]:  # one of v, scatter per shot: both per shot
         c = c.expand(setup.n_shots, -1, -1)
@@ -173,223 +170,106 @@ def scalar_born(
     # −v²dt²·f, i.e. −2·v·scatter·dt²·f at each source cell.
     src_sc = common.scaled_sources(
         source_amplitudes, setup.source_index, dc.detach() if setup.storage_mode == "none" else dc, -1.0,
-        setup.n_shots, setup.nt_inner, setup.step_ratio,
-        freq_taper_frac, time_pad_frac, time_taper,
+        setup.n_shots, setup.nt_inner, setup.step_ratio, *setup.resampling,
     )
-    models = None
     if forward_callback is not None or backward_callback is not None:
-        models = {"v": v_pad, "scatter": sc_pad}
-    if hooks is not None:
-        h, p = setup.halo, setup.pml_width
-        hooks.begin(
-            n_steps=setup.nt_inner, n_shots=setup.n_shots,
-            region=(h + p[0], setup.ny - h - p[1], h + p[2], setup.nx - h - p[3]), extents=setup.extents,
-            dt=setup.dt_inner, dh=(setup.dy, setup.dx),
-        )
-    if python_backend is False and common.inside_functorch(c, dc, src, src_sc, *fields):
-        # torch.func (vmap, jvp, grad) cannot see through the Go core's raw
-        # pointers; the pure-PyTorch implementation gives the same numbers.
-        python_backend = common.functorch_backend(setup.backward_callback)
-    if python_backend is False:
-        if c.device.type != "cpu":
-            raise NotImplementedError(
-                "the Go core's CUDA path is not built yet: run on CPU tensors, or use python_backend=True on the GPU"
-            )
-        hook_inputs = () if hooks is None else hooks.inputs
-        outputs = _ScalarBornFunction.apply(c, dc, src, src_sc, *fields, setup, models, hooks, *hook_inputs)
-    else:
-        kind = "eager" if python_backend is True else python_backend
-        outputs = _propagate_reference(setup, c, dc, src, src_sc, fields, kind, models, hooks)
-    h = setup.halo
-    wavefields = [f[:, h : setup.ny - h, h : setup.nx - h] for f in outputs[:12]]
-    receivers = [
-        common.downsample(r.permute(1, 2, 0), setup.step_ratio, freq_taper_frac, time_pad_frac, time_taper)
-        for r in outputs[12:]
-    ]
-    return (*wavefields, *receivers)
+        setup.models = {"v": v_pad, "scatter": sc_pad}
+    return driver.propagate(SPEC, setup, [c, dc], [src, src_sc], fields, python_backend, hooks)
 
 
-def _callback_state(setup, step_inner: int, background, scattered, models, gradients) -> CallbackState:
-    fields = dict(zip(_BACKGROUND_NAMES, background))
-    fields.update(zip(_SCATTERED_NAMES, scattered))
-    return CallbackState(
-        setup.dt_inner, step_inner // setup.step_ratio, fields, models or {}, gradients, setup.halo, setup.pml_width
-    )
+class _BornSpec(driver.Spec):
+    """Born modelling for the driver: models c = v²dt² and dc =
+    2·v·scatter·dt² (the same shape), the scaled background and scattered
+    sources, six background and six scattered fields; receivers of the
+    background (``setup.extra_receiver_index``), then of the scattered
+    field. A backward state carries whether it runs the background's
+    adjoint too."""
 
+    name = "scalar_born"
+    model_names = ("c", "dc")
+    n_sources = 2
+    field_names = core.FIELD_NAMES + _SCATTERED_NAMES
+    hook_names = core.HOOK_NAMES + tuple(None if k is None else k + "_sc" for k in core.HOOK_NAMES)
 
-class _ScalarBornFunction(torch.autograd.Function):
-    """The Go core's Born propagation as an autograd op on the padded grid.
+    def receiver_counts(self, setup):
+        return [setup.extra_receiver_index.shape[1], setup.receiver_index.shape[1]]
 
-    Inputs: c = v²dt², dc = 2·v·scatter·dt² (both [1 or n_shots, ny, nx],
-    the same shape), the scaled background and scattered sources [nt,
-    shots, n_src], the six background and six scattered initial fields.
-    Outputs: the twelve final fields, then the background and scattered
-    receivers [nt, shots, n]."""
+    def check_adjoint(self, models):
+        common.check_adjoint_scaling(models[0])
 
-    @staticmethod
-    def forward(ctx, c, dc, src, src_sc, *rest):
-        if any(ctx.needs_input_grad):
-            common.check_adjoint_scaling(c)
-        fields, (setup, models, hooks) = rest[:12], rest[12:15]
-        dtype = c.dtype
-        shape = (setup.n_shots, setup.ny, setup.nx)
-        nt = setup.nt_inner
-        rec_bg = torch.zeros(nt, setup.n_shots, setup.extra_receiver_index.shape[1], dtype=dtype)
-        rec_sc = torch.zeros(nt, setup.n_shots, setup.receiver_index.shape[1], dtype=dtype)
-        src, src_sc = src.contiguous(), src_sc.contiguous()
+    def core_args(self, setup, models):
+        background = core.core_args(setup, models[0])
+        background.update(n_receivers=setup.extra_receiver_index.shape[1], receiver_index=setup.extra_receiver_index)
+        return dict(background=background, dc=models[1], n_receivers_sc=setup.receiver_index.shape[1],
+                    receiver_index_sc=setup.receiver_index)
 
-        def own(t, slot):
-            # A working copy, placed near c (see common.zeros).
-            buf = common.zeros(shape, dtype, near=c, slot=slot)
-            return buf if t is None else buf.copy_(t)
+    def forward_state(self, setup, models, initial):
+        c = models[0]
+        return (core.working_pairs(setup, initial[:6], c, first_slot=1, pair_slot=7),
+                core.working_pairs(setup, initial[6:], c, first_slot=9, pair_slot=15))
 
-        background = _forward_pairs(*(own(t, k) for k, t in enumerate(fields[:6], 1)), near=c, first_slot=7)
-        scattered = _forward_pairs(*(own(t, k) for k, t in enumerate(fields[6:], 9)), near=c, first_slot=15)
-        want_c, want_dc = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        args = _born_args(setup, c, dc)
-        histories = []
-        if (want_c or want_dc) and setup.storage_mode != "none":
-            # storage_mode="none" keeps nothing: as in Deepwave, the model
-            # gradients are then zero and the other gradients exact.
-            # W of the background for both gradients; W of the scattered
-            # field only for the gradient with respect to v.
-            if setup.strategy == "checkpoint":
-                histories.append(_checkpointed_history(setup, args, src, src_sc, 2 if want_c else 1))
-                histories[0].save_initial((background, scattered))
-            else:
-                histories.append(_stored_history(setup, c))
-                if want_c:
-                    histories.append(_stored_history(setup, c))
-        try:
-            every = setup.callback_frequency * setup.step_ratio
-            segment = histories[0].segment if histories else None
-            for start, count in driver.chunks(setup, setup.forward_callback, segment, hooks):
-                if setup.forward_callback is not None and start % every == 0:
-                    state = _callback_state(
-                        setup, start, _current(background), _current(scattered), models, {}
-                    )
-                    setup.forward_callback(state)
-                if hooks is not None:
-                    hooks.forward_step(start, _hook_fields(background, scattered))
-                stores = _stores(h.forward_buffer(start, count) for h in histories)
-                _run_chunk(
-                    False, args, background, scattered, start, count, src, src_sc, rec_bg, rec_sc, stores, None, None, True
-                )
-                for h in histories:
-                    h.after_forward(start, count, (background, scattered))
-        except BaseException:
-            for h in histories:
-                h.close()
-            raise
-        ctx.setup, ctx.models = setup, models
-        ctx.set_materialize_grads(False)
-        # The histories go into autograd's saved tensors (see _storage), so
-        # torch.utils.checkpoint and saved_tensors_hooks see them.
-        ctx.hooks = hooks
-        driver.save_for_backward(ctx, (c, dc), histories, hooks)
-        return (*_current(background), *_current(scattered), rec_bg, rec_sc)
+    def current(self, state):
+        return core.current(state[0]) + core.current(state[1])
 
-    @staticmethod
-    def backward(ctx, *grads):
-        if torch.is_grad_enabled():
-            raise RuntimeError(
-                "second derivatives of scalar_born through torchwave's Go core are not available (the gradient "
-                "was requested with create_graph=True); use python_backend=True"
-            )
-        with driver.restored(ctx) as ((c, dc), hook_kept):
-            return _backward(ctx, c, dc, hook_kept, grads)
+    def histories(self, setup, args, models, sources, wanted):
+        # W of the background for both gradients; W of the scattered field
+        # only for the gradient with respect to v.
+        n = 2 if wanted[0] else 1
+        if setup.strategy == "checkpoint":
+            return [_checkpointed_history(setup, args, sources[0], sources[1], n)]
+        return driver.stored_histories(setup, n, models[0].device, models[0].dtype)
 
+    def run(self, backward, setup, args, state, start, count, sources, receivers, stores, grads, histories):
+        background, scattered, *with_background = state
+        grad_c, grad_dc = (None, None) if grads is None else grads
+        _run_chunk(backward, args, background, scattered, start, count, *sources, *receivers, _stores(stores),
+                   grad_c, grad_dc, with_background[0] if backward else True)
 
-def _backward(ctx, c, dc, hook_kept, grads):
-    """The adjoint pass of _ScalarBornFunction, with the histories restored."""
-    setup = ctx.setup
-    hooks: Optional[HookRun] = ctx.hooks
-    if hooks is not None:
-        hooks.restore(hook_kept)
-    dtype = c.dtype
-    shape = (setup.n_shots, setup.ny, setup.nx)
-    need = ctx.needs_input_grad
-    # No histories: storage_mode="none", zero model gradients.
-    want_c, want_dc = need[0] and bool(ctx.histories), need[1] and bool(ctx.histories)
-    # The background adjoint is needed only for gradients of background
-    # inputs; the scattered adjoint alone serves scatter and its source.
-    adjoint_bg = want_c or need[2] or any(need[4:10])
-    if hooks is not None:
-        adjoint_bg = adjoint_bg or any(not k.endswith("_sc") for k in hooks.fields)
-    my, mx = setup.live_masks(dtype, c.device)
-
-    def start_state(g_fields):
-        def scaled(g, factor):
-            return common.zeros(shape, dtype) if g is None else (g * factor).contiguous()
-
-        g_u, g_um1, *g_aux = g_fields
-        pairs = {"u": [scaled(g_u, c), scaled(g_um1, -c)]}
-        for key, g, mask in zip(_FIELD_KEYS, g_aux, (my, mx, my, mx)):
-            pairs[key] = [scaled(g, mask), common.zeros(shape, dtype)]
-        return pairs
-
-    background = start_state(grads[:6])
-    scattered = start_state(grads[6:12])
-    nt = setup.nt_inner
-
-    def receiver_grad(g, n):
-        return torch.zeros(nt, setup.n_shots, n, dtype=dtype) if g is None else g.contiguous()
-
-    g_rec_bg = receiver_grad(grads[12], setup.extra_receiver_index.shape[1])
-    g_rec_sc = receiver_grad(grads[13], setup.receiver_index.shape[1])
-    n_src = setup.source_index.shape[1]
-    g_src = torch.zeros(nt, setup.n_shots, n_src, dtype=dtype)
-    g_src_sc = torch.zeros(nt, setup.n_shots, n_src, dtype=dtype)
-    grad_c = torch.zeros(shape, dtype=dtype) if want_c else None
-    grad_dc = torch.zeros(shape, dtype=dtype) if want_dc else None
-    histories = ctx.histories if (want_c or want_dc) else []
-    if not want_c:
-        histories = histories[:1]
-    args = _born_args(setup, c, dc)
-    every = setup.callback_frequency * setup.step_ratio
-    segment = histories[0].segment if histories else None
-    for start, count in reversed(driver.chunks(setup, setup.backward_callback, segment, hooks)):
-        stores = _stores(h.backward_buffer(start, count) for h in histories)
-        _run_chunk(
-            True, args, background, scattered, start, count, g_src, g_src_sc, g_rec_bg, g_rec_sc, stores,
-            grad_c, grad_dc, adjoint_bg,
-        )
+    def adjoint_state(self, setup, models, field_grads, need, wanted, hooks):
+        # The background adjoint is needed only for gradients of background
+        # inputs; the scattered adjoint alone serves scatter and its source.
+        with_background = wanted[0] or need[2] or any(need[4:10])
         if hooks is not None:
-            # ∂loss/∂(state at `start`); the wavefields' scaled as μ = c·λ.
-            fields = _hook_fields(background, scattered)
-            adjoint = {k: hooks.crop(fields[k]) for k in hooks.fields}
-            for k in ("wavefield", "wavefield_sc"):
-                if k in adjoint:
-                    adjoint[k] = adjoint[k] / hooks.crop(c)
-            hooks.adjoint_step(start, adjoint)
-        if setup.backward_callback is not None and start % every == 0:
-            gradients = _model_gradients(setup, c, ctx.models, grad_c, grad_dc)
-            versions = {k: g._version for k, g in gradients.items()}
-            adj_bg, adj_sc = _current(background), _current(scattered)
-            for adj in (adj_bg, adj_sc):
-                adj[0], adj[1] = adj[0] / c, -adj[1] / c
-            setup.backward_callback(_callback_state(setup, start, adj_bg, adj_sc, ctx.models, gradients))
-            if any(g._version != versions[k] for k, g in gradients.items()):
-                # Edited in place (as Deepwave allows): accumulate from there.
-                _set_model_gradients(setup, c, ctx.models, grad_c, grad_dc, gradients)
-    scale = setup.store_interval / c
-    g_c = grad_c * scale if want_c else torch.zeros_like(c) if need[0] else None
-    g_dc = grad_dc * scale if want_dc else torch.zeros_like(dc) if need[1] else None
+            with_background = with_background or any(not k.endswith("_sc") for k in hooks.fields)
+        c = models[0]
+        return (core.adjoint_pairs(setup, c, field_grads[:6], first_slot=1, pair_slot=7),
+                core.adjoint_pairs(setup, c, field_grads[6:], first_slot=11, pair_slot=17), with_background)
 
-    def initial_grads(pairs, offset):
-        mu, q = pairs["u"]
-        out = [mu / c, -q / c] + [pairs[k][0] for k in _FIELD_KEYS]
-        return [g if need[offset + i] else None for i, g in enumerate(out)]
+    def adjoint_fields(self, state, models, names=None):
+        background, scattered, with_background = state
+        c = models[0]
+        names_sc = None if names is None else {k[:-3] for k in names if k.endswith("_sc")}
+        bg = core.adjoint_current(background, c, names) if with_background else [None] * 6
+        return bg + core.adjoint_current(scattered, c, names_sc)
 
-    g_bg = initial_grads(background, 4) if adjoint_bg else [None] * 6
-    hook_grads = ()
-    if hooks is not None:
-        hook_grads = hooks.finish()
-        hooks.release()
-    return (
-        g_c, g_dc, g_src if need[2] else None, g_src_sc if need[3] else None,
-        *g_bg, *initial_grads(scattered, 10), None, None, None, *hook_grads,
-    )
+    def model_gradients(self, setup, models, grads):
+        scale = setup.store_interval / models[0]
+        return [None if g is None else g * scale for g in grads]
+
+    def callback_gradients(self, setup, models, grads):
+        return _model_gradients(setup, models[0], setup.models, *grads)
+
+    def set_callback_gradients(self, setup, models, grads, edited):
+        _set_model_gradients(setup, models[0], setup.models, *grads, edited)
+
+    def reference_stepper(self, setup, models, sources, kind):
+        step, operator = get_step(kind), core.operator(setup)
+        (c, dc), (src, src_sc) = models, sources
+        injection = driver.Survey(setup.source_index, setup, c)
+        bg_receivers = driver.Survey(setup.extra_receiver_index, setup, c)
+        sc_receivers = driver.Survey(setup.receiver_index, setup, c)
+
+        def advance(state, t):
+            recorded = [bg_receivers.record(state[0]), sc_receivers.record(state[6])]
+            background, scattered, _ = born_step(step, state[:6], state[6:], c, dc, *operator)
+            background[0] = injection.inject(background[0], src[t])
+            scattered[0] = injection.inject(scattered[0], src_sc[t])
+            return background + scattered, recorded
+
+        return advance
+
+
+SPEC = driver.register(_BornSpec())
 
 
 def _stores(buffers) -> List[Tuple[Optional[torch.Tensor], int]]:
@@ -408,7 +288,6 @@ def _stores(buffers) -> List[Tuple[Optional[torch.Tensor], int]]:
 def _checkpointed_history(setup, args: dict, src, src_sc, n_histories: int):
     """The state of both fields every segment; the backward pass recomputes
     a segment's W(u) (and W(δu)) from it."""
-    shape = (setup.n_shots, setup.ny, setup.nx)
     dtype = src.dtype
     n_store = -(-setup.nt_inner // setup.store_interval)
     per_segment = storage.staging_snapshots(n_histories * n_store, state_fields=12) // n_histories
@@ -418,10 +297,11 @@ def _checkpointed_history(setup, args: dict, src, src_sc, n_histories: int):
 
     def state_of(fields):
         background, scattered = fields
-        return [t.clone() for t in _current(background) + _current(scattered)]
+        return [t.clone() for t in core.current(background) + core.current(scattered)]
 
     def fields_from(state):
-        return _forward_pairs(*(t.clone() for t in state[:6])), _forward_pairs(*(t.clone() for t in state[6:]))
+        return (core.forward_pairs(*(t.clone() for t in state[:6])),
+                core.forward_pairs(*(t.clone() for t in state[6:])))
 
     def recompute(fields, start, count, staging, first):
         background, scattered = fields
@@ -429,7 +309,7 @@ def _checkpointed_history(setup, args: dict, src, src_sc, n_histories: int):
         _run_chunk(False, args, background, scattered, start, count, src, src_sc, scratch_bg, scratch_sc, stores,
                    None, None, True)
 
-    staging = torch.empty((n_histories, per_segment, *shape), dtype=dtype)
+    staging = torch.empty((n_histories, per_segment, *setup.shape), dtype=dtype)
     return storage.Checkpointed(setup.nt_inner, setup.store_interval, per_segment * setup.store_interval, staging,
                                 state_of, fields_from, recompute)
 
@@ -472,23 +352,6 @@ def _set_model_gradients(setup, c, models, grad_c, grad_dc, edited) -> None:
         grad_c[: new_c.shape[0]] = new_c
 
 
-def _hook_fields(background, scattered) -> Dict[str, torch.Tensor]:
-    """The current state of both field sets under the hooks' names."""
-    fields = {}
-    for suffix, pairs in (("", background), ("_sc", scattered)):
-        fields["wavefield" + suffix] = pairs["u"][0]
-        for k in _FIELD_KEYS:
-            fields[k + suffix] = pairs[k][0]
-    return fields
-
-
-def _born_args(setup, c: torch.Tensor, dc: torch.Tensor) -> dict:
-    background = _core_args(setup, c)
-    background.update(n_receivers=setup.extra_receiver_index.shape[1], receiver_index=setup.extra_receiver_index)
-    return dict(background=background, dc=dc, n_receivers_sc=setup.receiver_index.shape[1],
-                receiver_index_sc=setup.receiver_index)
-
-
 def _run_chunk(backward, args, background, scattered, start, count, src, src_sc, rec_bg, rec_sc, stores,
                grad_c, grad_dc, adjoint_bg) -> None:
     """Runs steps [start, start + count) of the Born propagation in Go.
@@ -510,71 +373,7 @@ def _run_chunk(backward, args, background, scattered, start, count, src, src_sc,
     )
     if count % 2:
         for pairs in (background, scattered) if (adjoint_bg or not backward) else (scattered,):
-            for pair in pairs.values():
-                pair.reverse()
-
-
-def _propagate_reference(setup, c, dc, src, src_sc, fields, kind: str, models, hooks: Optional[HookRun] = None):
-    """The same propagation in plain PyTorch, differentiated by autograd."""
-    if setup.storage_mode == "none":
-        # Zero gradients for v and scatter, as the Go core gives.
-        c = c.detach() + 0 * c if c.requires_grad else c
-        dc = dc.detach() + 0 * dc if dc.requires_grad else dc
-    step = get_step(kind)
-    h = setup.halo
-    ay, by, dby, ax, bx, dbx = setup.profiles
-    ay, by, dby = ay[:, None], by[:, None], dby[:, None]
-    w1 = common.first_derivative_weights(setup.accuracy)
-    c0, w2 = common.second_derivative_weights(setup.accuracy)
-    operator = (
-        ay, by, dby, ax, bx, dbx, h,
-        [w / setup.dy for w in w1], [w / setup.dx for w in w1],
-        c0 / setup.dy**2, [w / setup.dy**2 for w in w2], c0 / setup.dx**2, [w / setup.dx**2 for w in w2],
-    )
-    n_shots, cells = setup.n_shots, setup.ny * setup.nx
-    device, dtype = c.device, c.dtype
-
-    def indices(idx):
-        idx = idx.to(device)
-        return idx.clamp_min(0), (idx >= 0).to(dtype)
-
-    src_idx, src_ok = indices(setup.source_index)
-    bg_idx, bg_ok = indices(setup.extra_receiver_index)
-    sc_idx, sc_ok = indices(setup.receiver_index)
-    zeros = torch.zeros(n_shots, setup.ny, setup.nx, dtype=dtype, device=device)
-    state = [zeros if f is None else f for f in fields]
-    if hooks is not None:
-        state = hooks.attach(state)
-    background, scattered = state[:6], state[6:]
-    records_bg, records_sc = [], []
-    every = setup.callback_frequency * setup.step_ratio
-
-    def inject(u, amplitudes):
-        return u.reshape(n_shots, cells).scatter_add(1, src_idx, amplitudes * src_ok).reshape(u.shape)
-
-    for t in range(setup.nt_inner):
-        if setup.forward_callback is not None and t % every == 0:
-            setup.forward_callback(_callback_state(setup, t, background, scattered, models, {}))
-        if hooks is not None:
-            names = ("wavefield", *_FIELD_KEYS)
-            watched = {k: f for k, f in zip(names, background[:1] + background[2:])}
-            watched.update({k + "_sc": f for k, f in zip(names, scattered[:1] + scattered[2:])})
-            watched = hooks.watch(t, watched)
-            background = [watched["wavefield"], background[1], *(watched[k] for k in _FIELD_KEYS)]
-            scattered = [watched["wavefield_sc"], scattered[1], *(watched[k + "_sc"] for k in _FIELD_KEYS)]
-        records_bg.append(background[0].reshape(n_shots, cells).gather(1, bg_idx) * bg_ok)
-        records_sc.append(scattered[0].reshape(n_shots, cells).gather(1, sc_idx) * sc_ok)
-        background, scattered, _ = born_step(step, background, scattered, c, dc, *operator)
-        if src.shape[-1] > 0:
-            background[0] = inject(background[0], src[t])
-            scattered[0] = inject(scattered[0], src_sc[t])
-
-    def stack(records, idx):
-        if records:
-            return torch.stack(records)
-        return torch.zeros(0, n_shots, idx.shape[1], dtype=dtype, device=device)
-
-    return [*background, *scattered, stack(records_bg, bg_idx), stack(records_sc, sc_idx)]
+            core.swap(pairs)
 
 
 class ScalarBorn(HookedPropagator, torch.nn.Module):
