@@ -24,10 +24,8 @@ cell after the update. Receiver sample n is Ey after step n.
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import math
-import os
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -117,52 +115,6 @@ def _call(backward: bool, **kw) -> None:
     errbuf = _lib.new_error_buffer()
     fn = _core.tw_maxwell_backward if backward else _core.tw_maxwell_forward
     _lib.raise_for_status(fn(ctypes.byref(args), errbuf, len(errbuf)), errbuf, "torchwave maxwelltm")
-
-
-@dataclasses.dataclass
-class _Setup:
-    """Everything fixed for one propagation, on the padded grid."""
-
-    n_shots: int
-    ny: int
-    nx: int
-    stencil: int
-    dy: float
-    dx: float
-    dt_inner: float
-    step_ratio: int
-    nt_inner: int
-    profiles: List[torch.Tensor]  # ay, by, ayh, byh, ax, bx, axh, bxh
-    source_index: torch.Tensor
-    receiver_index: torch.Tensor
-    store_interval: int
-    storage_mode: str
-    storage_path: str
-    compression: Optional[str]  # None, "bf16" or "int8"
-    strategy: str  # "full" or "checkpoint"
-    pml_width: List[int]
-    forward_callback: Optional[Callable]
-    backward_callback: Optional[Callable]
-    callback_frequency: int
-    models: Dict[str, torch.Tensor]  # padded epsilon, sigma, mu for callbacks
-
-    @property
-    def halo(self) -> int:
-        return self.stencil // 2
-
-    def masks(self, dtype, device) -> List[Optional[torch.Tensor]]:
-        """Per field, the cells where it can be non-zero beyond the halo
-        (None: everywhere): CPML memory fields live only where their
-        profile does."""
-        ay, by, ayh, byh, ax, bx, axh, bxh = self.profiles
-
-        def along_y(a, b):
-            return ((a != 0) | (b != 0)).to(dtype=dtype, device=device)[:, None].expand(self.ny, self.nx)
-
-        def along_x(a, b):
-            return ((a != 0) | (b != 0)).to(dtype=dtype, device=device)[None, :].expand(self.ny, self.nx)
-
-        return [None, None, None, along_x(axh, bxh), along_y(ayh, byh), along_y(ay, by), along_x(ax, bx)]
 
 
 def cpml_profile(
@@ -331,30 +283,7 @@ def maxwelltm(
         forward_callback, backward_callback, callback_frequency, python_backend, storage_mode,
         storage_path, storage_compression, storage_strategy,
     )
-    if hooks is not None:
-        h, p = setup.halo, setup.pml_width
-        hooks.begin(
-            n_steps=setup.nt_inner, n_shots=setup.n_shots,
-            region=(h + p[0], setup.ny - h - p[1], h + p[2], setup.nx - h - p[3]),
-            extents=(0, setup.ny - 2 * h - p[0] - p[1], 0, setup.nx - 2 * h - p[2] - p[3]),
-            dt=setup.dt_inner, dh=(setup.dy, setup.dx),
-        )
-    if python_backend is False:
-        if ca.device.type != "cpu":
-            raise NotImplementedError(
-                "the Go core's CUDA path for maxwelltm is not built yet: run on CPU tensors, "
-                "or use python_backend=True on the GPU"
-            )
-        hook_inputs = () if hooks is None else hooks.inputs
-        outputs = _MaxwellFunction.apply(ca, cb, cq, src, *fields, setup, hooks, *hook_inputs)
-    else:
-        kind = "eager" if python_backend is True else python_backend
-        outputs = _propagate_reference(setup, ca, cb, cq, src, fields, kind, hooks)
-    h = setup.halo
-    wavefields = [f[:, h : setup.ny - h, h : setup.nx - h] for f in outputs[:7]]
-    receivers = outputs[7].permute(1, 2, 0)  # [n_shots, n_receivers, nt_inner]
-    receivers = common.downsample(receivers, setup.step_ratio, freq_taper_frac, time_pad_frac, time_taper)
-    return (*wavefields, receivers)
+    return driver.propagate(SPEC, setup, [ca, cb, cq], [src], fields, python_backend, hooks)
 
 
 def _model(name: str, t, dtype=None, device=None) -> torch.Tensor:
@@ -370,7 +299,8 @@ def _prepare(
     pml_freq, forward_callback, backward_callback, callback_frequency, python_backend, storage_mode,
     storage_path, storage_compression, storage_strategy,
 ):
-    """Validates the arguments and builds the padded problem."""
+    """Validates the arguments and builds the padded problem; returns
+    (setup, ca, cb, cq, the scaled sources, the padded initial fields)."""
     epsilon = _model("epsilon", epsilon)
     device, dtype = epsilon.device, epsilon.dtype
     sigma = _model("sigma", sigma, dtype, device)
@@ -387,71 +317,41 @@ def _prepare(
         if shape != model_shape:
             raise ValueError(f"{name} has spatial shape {shape}, but epsilon has {model_shape}")
     dy, dx = common.grid_spacing_2d(grid_spacing)
-    dt = common.as_positive_float("dt", dt)
     stencil = common.as_int("stencil", stencil)
     if stencil not in STAGGERED_WEIGHTS:
         raise ValueError(f"stencil must be 2, 4, 6 or 8, got {stencil}")
-    widths = common.pml_widths(pml_width)
-    interval = common.as_int("model_gradient_sampling_interval", interval, minimum=1)
-    callback_frequency = common.as_int("callback_frequency", callback_frequency, minimum=1)
-    for name, cb in (("forward_callback", forward_callback), ("backward_callback", backward_callback)):
-        if cb is not None and not callable(cb):
-            raise TypeError(f"{name} must be callable or None")
-    freq_taper_frac = common.check_fraction("freq_taper_frac", freq_taper_frac)
-    time_pad_frac = common.check_fraction("time_pad_frac", time_pad_frac)
+    options = driver.check_options(
+        SPEC, dt=dt, pml_width=pml_width, model_gradient_sampling_interval=interval,
+        forward_callback=forward_callback, backward_callback=backward_callback, callback_frequency=callback_frequency,
+        freq_taper_frac=freq_taper_frac, time_pad_frac=time_pad_frac, time_taper=time_taper,
+        python_backend=python_backend, storage_mode=storage_mode, storage_path=storage_path,
+        storage_compression=storage_compression, storage_strategy=storage_strategy, negative_dt=False,
+    )
+    dt, widths = options.dt, options.pml_width
     if pml_freq is None:
         pml_freq = 0.0
     elif isinstance(pml_freq, bool) or not isinstance(pml_freq, (int, float)) or not math.isfinite(pml_freq) or pml_freq < 0:
         raise ValueError(f"pml_freq must be a non-negative number, got {pml_freq!r}")
-    if not (python_backend is False or python_backend is True or python_backend in ("eager", "jit", "compile")):
-        raise ValueError(f"python_backend must be False, True, 'eager', 'jit' or 'compile', got {python_backend!r}")
-    if python_backend is not False and backward_callback is not None:
-        raise ValueError(
-            "backward_callback is not supported with python_backend: autograd runs that backward pass; "
-            "use the Go core (python_backend=False) for backward callbacks"
-        )
-    compression = storage.check_options(storage_mode, storage_path, storage_compression, storage_strategy, python_backend)
-    if storage_strategy == "boundary":
-        raise NotImplementedError(
-            "storage_strategy='boundary' is available for scalar only: maxwelltm's CPML fields and loss "
-            "term cannot be run backwards in time yet; use storage_strategy 'full' or 'checkpoint'"
-        )
 
     # Shots and steps.
     n_shots = None
     for name, t in (("epsilon", epsilon), ("sigma", sigma), ("mu", mu)):
         if t.ndim == 3:
             n_shots = common.shot_count(name, t.shape[0], n_shots)
-    source_amplitude, source_location, receiver_location, nt, n_shots = common.check_survey(
-        ("source_amplitude", "source_location", "receiver_location"),
-        source_amplitude, source_location, receiver_location, nt, n_shots, dtype, device,
+    named_initial = dict(zip(INITIAL_NAMES, initial))
+    source_amplitude, source_location, receiver_location, _, nt, n_shots = driver.check_shots(
+        ("source_amplitude", "source_location", "receiver_location"), source_amplitude, source_location,
+        receiver_location, nt, n_shots, dtype, device, named_initial,
     )
     sim_shape = (model_shape[0] + widths[0] + widths[1], model_shape[1] + widths[2] + widths[3])
-    for name, w in zip(INITIAL_NAMES, initial):
-        if w is not None:
-            common.check_tensor(name, w, ndims=(3,), dtypes=(dtype,), device=device)
-            common.check_finite(name, w)
-            n_shots = common.shot_count(name, w.shape[0], n_shots)
-            if tuple(w.shape[-2:]) != sim_shape:
-                raise ValueError(
-                    f"{name} must have spatial shape {sim_shape} (the model and its PML), got {tuple(w.shape[-2:])}"
-                )
-    n_shots = 1 if n_shots is None else n_shots
-    if n_shots < 1:
-        raise ValueError("the inputs have zero shots: source_amplitude, locations and initial fields need at least one")
+    for name, w in named_initial.items():
+        if w is not None and tuple(w.shape[-2:]) != sim_shape:
+            raise ValueError(
+                f"{name} must have spatial shape {sim_shape} (the model and its PML), got {tuple(w.shape[-2:])}"
+            )
 
     # The fastest wave decides the CFL step and the CPML damping.
-    slowness2 = (epsilon.detach() * mu.detach()).min().item()
-    model_max = C0 / math.sqrt(slowness2)
-    if max_vel is None:
-        max_vel = model_max
-    else:
-        max_vel = common.as_positive_float("max_vel", max_vel)
-        if max_vel < model_max * (1 - 1e-6):
-            raise ValueError(
-                f"max_vel={max_vel} is below the model's maximum wave speed {model_max}: the time step "
-                "would break the CFL condition and the simulation would be unstable"
-            )
+    max_vel = driver.check_max_vel(max_vel, C0 / math.sqrt((epsilon.detach() * mu.detach()).min().item()))
     step_ratio = common.cfl_step_ratio(dy, dx, dt, max_vel)
     dt_inner = dt / step_ratio
     h = stencil // 2
@@ -459,69 +359,154 @@ def _prepare(
     ny = model_shape[0] + pad[0] + pad[1]
     nx = model_shape[1] + pad[2] + pad[3]
     extents = [0, model_shape[0], 0, model_shape[1]]
-
-    def padded(t):
-        t3 = t if t.ndim == 3 else t[None]
-        return torch.nn.functional.pad(t3, (pad[2], pad[3], pad[0], pad[1]), mode="replicate")
-
-    eps_pad, sigma_pad, mu_pad = padded(epsilon), padded(sigma), padded(mu)
+    eps_pad, sigma_pad, mu_pad = (driver.pad_replicate(t, pad) for t in (epsilon, sigma, mu))
     ca, cb, cq = coefficients(eps_pad, sigma_pad, mu_pad, dt_inner)
     # One model for all shots, or one per shot for all three coefficients.
-    per_shot = max(ca.shape[0], cb.shape[0], cq.shape[0]) > 1
-    if per_shot:
+    if max(ca.shape[0], cb.shape[0], cq.shape[0]) > 1:
         ca, cb, cq = (c.expand(n_shots, -1, -1) for c in (ca, cb, cq))
-
     source_index = common.flat_indices("source_location", source_location, n_shots, extents, pad, nx, model_shape)
     receiver_index = common.flat_indices("receiver_location", receiver_location, n_shots, extents, pad, nx, model_shape)
 
     # Sources: upsampled to the internal step and scaled to −cb/(dy·dx) at
-    # their cell.
+    # their cell. storage_mode="none" gives no model gradient at all, not
+    # even through the source scaling (as Deepwave).
     nt_inner = nt * step_ratio
-    # storage_mode="none" gives no model gradient at all, not even through
-    # the source scaling (as Deepwave).
     src = common.scaled_sources(
-        source_amplitude, source_index, cb.detach() if storage_mode == "none" else cb, -1.0 / (dy * dx), n_shots, nt_inner, step_ratio,
-        freq_taper_frac, time_pad_frac, time_taper,
+        source_amplitude, source_index, cb.detach() if storage_mode == "none" else cb, -1.0 / (dy * dx), n_shots,
+        nt_inner, step_ratio, options.freq_taper_frac, options.time_pad_frac, options.time_taper,
     )
-
     profiles = []
-    for shift in (0.0, 0.5):
-        profiles += list(cpml_profile(ny, h, widths[:2], dy, dt_inner, max_vel, pml_freq, shift, dtype))
-    for shift in (0.0, 0.5):
-        profiles += list(cpml_profile(nx, h, widths[2:], dx, dt_inner, max_vel, pml_freq, shift, dtype))
-    profiles = [p.to(device) for p in profiles]
-
-    setup = _Setup(
-        n_shots=n_shots, ny=ny, nx=nx, stencil=stencil, dy=dy, dx=dx, dt_inner=dt_inner,
-        step_ratio=step_ratio, nt_inner=nt_inner, profiles=profiles,
-        source_index=source_index, receiver_index=receiver_index, store_interval=interval,
-        storage_mode=storage_mode, storage_path=os.fspath(storage_path), compression=compression,
-        strategy=storage_strategy, pml_width=widths, forward_callback=forward_callback,
-        backward_callback=backward_callback, callback_frequency=callback_frequency,
-        models={"epsilon": eps_pad.detach(), "sigma": sigma_pad.detach(), "mu": mu_pad.detach()}
-        if forward_callback is not None or backward_callback is not None else {},
+    for n, w, d in ((ny, widths[:2], dy), (nx, widths[2:], dx)):
+        for shift in (0.0, 0.5):
+            profiles += [p.to(device) for p in cpml_profile(n, h, w, d, dt_inner, max_vel, pml_freq, shift, dtype)]
+    callbacks = forward_callback is not None or backward_callback is not None
+    setup = driver.make_setup(
+        options, n_shots=n_shots, ny=ny, nx=nx, accuracy=stencil, dy=dy, dx=dx, dt_inner=dt_inner,
+        step_ratio=step_ratio, nt_inner=nt_inner, profiles=profiles, source_index=source_index,
+        receiver_index=receiver_index, storage_mode=storage_mode, storage_path=storage_path,
+        strategy=storage_strategy, extents=extents, pad=pad, forward_callback=forward_callback,
+        backward_callback=backward_callback,
+        models={"epsilon": eps_pad.detach(), "sigma": sigma_pad.detach(), "mu": mu_pad.detach()} if callbacks else {},
     )
-    fields = []
-    for w, mask in zip(initial, setup.masks(dtype, device)):
-        if w is None:
-            fields.append(None)
-            continue
-        full = torch.nn.functional.pad(w, (h, h, h, h))
-        fields.append(full if mask is None else full * mask)
-    return setup, ca, cb, cq, src, fields
+    return setup, ca, cb, cq, src, driver.pad_initial(initial, _masks(setup, dtype, device), h)
 
 
-def _callback_state(setup: _Setup, step_inner: int, fields, gradients) -> CallbackState:
-    return CallbackState(
-        setup.dt_inner, step_inner // setup.step_ratio, dict(zip(FIELD_NAMES, fields)),
-        setup.models, gradients, setup.halo, setup.pml_width,
-    )
+def _masks(setup, dtype, device) -> List[Optional[torch.Tensor]]:
+    """Per field, the cells where it can be non-zero beyond the halo
+    (None: everywhere): CPML memory fields live only where their profile
+    does."""
+    ay, by, ayh, byh, ax, bx, axh, bxh = setup.profiles
+
+    def along_y(a, b):
+        return ((a != 0) | (b != 0)).to(dtype=dtype, device=device)[:, None].expand(setup.ny, setup.nx)
+
+    def along_x(a, b):
+        return ((a != 0) | (b != 0)).to(dtype=dtype, device=device)[None, :].expand(setup.ny, setup.nx)
+
+    return [None, None, None, along_x(axh, bxh), along_y(ayh, byh), along_y(ay, by), along_x(ax, bx)]
 
 
-def _core_args(setup: _Setup, ca, cb, cq) -> dict:
+class _MaxwellSpec(driver.Spec):
+    """maxwelltm for the driver: models ca, cb, cq, one scaled source,
+    seven fields. Go updates the forward fields in place; the adjoint runs
+    on buffer pairs (Ey and the CPML fields) beside λ of Hx and Hz."""
+
+    name = "maxwelltm"
+    model_names = ("ca", "cb", "cq")
+    field_names = FIELD_NAMES
+    hook_names = FIELD_NAMES
+
+    def core_args(self, setup, models):
+        return _core_args(setup, *models)
+
+    def forward_state(self, setup, models, initial):
+        # Working copies, each placed near ca (see common.zeros).
+        return [
+            common.zeros(setup.shape, models[0].dtype, near=models[0], slot=k).copy_(t) if t is not None
+            else common.zeros(setup.shape, models[0].dtype, near=models[0], slot=k)
+            for k, t in enumerate(initial, 3)
+        ]
+
+    def current(self, state):
+        return state
+
+    def histories(self, setup, args, models, sources, wanted):
+        names = _wanted_stores(wanted)
+        plan = _history(setup, models[0], sources[0], args, names)
+        plan.store_names = names  # which Go store each of its buffers is
+        return [plan]
+
+    def run(self, backward, setup, args, state, start, count, sources, receivers, stores, grads, histories):
+        buffers, first = stores[0] if stores else (None, 0)
+        store_args = _store_args(histories[0].store_names, buffers, first) if histories else {}
+        if not backward:
+            _run_forward(args, state, start, count, sources[0], receivers[0], store_args)
+            return
+        pairs = state["pairs"]
+        _call(
+            True, **args, step0=start, n_steps=count,
+            source_amplitudes=sources[0][start : start + count], receiver_amplitudes=receivers[0][start : start + count],
+            hx=state["hx"], hz=state["hz"], **pairs, **store_args,
+            **{k: g for k, g in zip(("grad_ca", "grad_cb", "grad_cq"), grads)},
+        )
+        if count % 2:
+            for pair in pairs.values():
+                pair.reverse()
+
+    def adjoint_state(self, setup, models, field_grads, need, wanted, hooks):
+        ca = models[0]
+        adj = []
+        for k, (g, mask) in enumerate(zip(field_grads, _masks(setup, ca.dtype, ca.device)), 3):
+            buf = common.zeros(setup.shape, ca.dtype, near=ca, slot=k)
+            adj.append(buf if g is None else buf.copy_(g if mask is None else g * mask))
+        pairs = {
+            name: [adj[i], common.zeros(setup.shape, ca.dtype, near=ca, slot=10 + j)]
+            for j, (name, i) in enumerate(zip(_PAIRS, (0, 3, 4, 5, 6)))
+        }
+        return {"pairs": pairs, "hx": adj[1], "hz": adj[2]}
+
+    def adjoint_fields(self, state, models, names=None):
+        pairs = state["pairs"]
+        fields = [pairs["ey"][0], state["hx"], state["hz"]] + [pairs[k][0] for k in _PAIRS[1:]]
+        return fields if names is None else [f if k in names else None for k, f in zip(FIELD_NAMES, fields)]
+
+    def gradient_buffers(self, setup, models, want):
+        return [common.zeros(setup.shape, m.dtype, near=models[0], slot=15 + i) if w else None
+                for i, (m, w) in enumerate(zip(models, want))]
+
+    def model_gradients(self, setup, models, grads):
+        def total(g, c):
+            if g is None:
+                return None
+            g = g * setup.store_interval
+            return g.sum(dim=0, keepdim=True) if c.shape[0] == 1 and setup.n_shots > 1 else g
+
+        return [total(g, c) for g, c in zip(grads, models)]
+
+    def reference_stepper(self, setup, models, sources, kind):
+        step = get_step(kind)
+        ay, by, ayh, byh, ax, bx, axh, bxh = setup.profiles
+        profiles = (ay[:, None], by[:, None], ayh[:, None], byh[:, None], ax, bx, axh, bxh)
+        w = STAGGERED_WEIGHTS[setup.accuracy]
+        wy, wx = [c / setup.dy for c in w], [c / setup.dx for c in w]
+        ca, src = models[0], sources[0]
+        receivers, injection = driver.Survey(setup.receiver_index, setup, ca), driver.Survey(setup.source_index, setup, ca)
+
+        def advance(state, t):
+            state = step(*state, *models, *profiles, setup.halo, wy, wx)
+            state[0] = injection.inject(state[0], src[t])
+            return state, [receivers.record(state[0])]
+
+        return advance
+
+
+SPEC = driver.register(_MaxwellSpec())
+
+
+def _core_args(setup: driver.Setup, ca, cb, cq) -> dict:
     return dict(
         dtype=0 if ca.dtype == torch.float32 else 1,
-        n_shots=setup.n_shots, ny=setup.ny, nx=setup.nx, stencil=setup.stencil,
+        n_shots=setup.n_shots, ny=setup.ny, nx=setup.nx, stencil=setup.accuracy,
         n_sources=setup.source_index.shape[1], n_receivers=setup.receiver_index.shape[1],
         store_interval=setup.store_interval, model_per_shot=int(ca.shape[0] > 1),
         rdy=1.0 / setup.dy, rdx=1.0 / setup.dx,
@@ -568,7 +553,7 @@ def _empty(shape, dtype) -> torch.Tensor:
     return torch.empty(shape, dtype=dtype)
 
 
-def _history(setup: _Setup, ca: torch.Tensor, src: torch.Tensor, core_args: dict, names: List[str]):
+def _history(setup: driver.Setup, ca: torch.Tensor, src: torch.Tensor, core_args: dict, names: List[str]):
     """The plan that keeps (or recomputes) the wanted stores' snapshots,
     following the storage options; its buffers come as a list in the
     order of ``names``."""
@@ -597,170 +582,6 @@ def _history(setup: _Setup, ca: torch.Tensor, src: torch.Tensor, core_args: dict
             plan.close()
         raise
     return storage.Together(plans)
-
-
-class _MaxwellFunction(torch.autograd.Function):
-    """The Go core as an autograd op on the padded grid: inputs ca, cb, cq,
-    the scaled source terms [nt, shots, n_src] and the seven initial
-    fields; outputs the seven final fields and the receivers
-    [nt, shots, n_rec]."""
-
-    @staticmethod
-    def forward(ctx, ca, cb, cq, src, *args):
-        initial, (setup, hooks) = args[:7], args[7:9]
-        # storage_mode="none" keeps nothing: as in Deepwave, the model
-        # gradients are then zero and the other gradients exact.
-        names = [] if setup.storage_mode == "none" else _wanted_stores(ctx.needs_input_grad)
-        ca, cb, cq = (c.detach().contiguous() for c in (ca, cb, cq))
-        shape = (setup.n_shots, setup.ny, setup.nx)
-        # Working copies, each placed near ca (see common.zeros).
-        fields = [
-            common.zeros(shape, ca.dtype, near=ca, slot=k) if t is None
-            else common.zeros(shape, ca.dtype, near=ca, slot=k).copy_(t.detach())
-            for k, t in enumerate(initial, 3)
-        ]
-        rec = torch.zeros(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=ca.dtype)
-        src = src.detach().contiguous()
-        args = _core_args(setup, ca, cb, cq)
-        history = _history(setup, ca, src, args, names) if names else None
-        try:
-            if isinstance(history, storage.Checkpointed):
-                history.save_initial(fields)
-            every = setup.callback_frequency * setup.step_ratio
-            for start, count in driver.chunks(setup, setup.forward_callback, None if history is None else history.segment, hooks):
-                if setup.forward_callback is not None and start % every == 0:
-                    setup.forward_callback(_callback_state(setup, start, fields, {}))
-                if hooks is not None:
-                    hooks.forward_step(start, dict(zip(FIELD_NAMES, fields)))
-                buffers, first = (None, 0) if history is None else history.forward_buffer(start, count)
-                _run_forward(args, fields, start, count, src, rec, _store_args(names, buffers, first))
-                if history is not None:
-                    history.after_forward(start, count, fields)
-        except BaseException:
-            if history is not None:
-                history.close()  # no files left behind by a callback's exception
-            raise
-        ctx.setup, ctx.hooks, ctx.names, ctx.history = setup, hooks, names, history
-        ctx.set_materialize_grads(False)
-        # The history goes into autograd's saved tensors (see _storage):
-        # released after the backward pass or with the graph, kept under
-        # retain_graph=True, recomputed by torch.utils.checkpoint.
-        driver.save_for_backward(ctx, (ca, cb, cq), [] if history is None else [history], hooks)
-        return (*fields, rec)
-
-    @staticmethod
-    def backward(ctx, *grads):
-        if torch.is_grad_enabled():
-            raise RuntimeError(
-                "second derivatives through torchwave's Go core are not available yet (the gradient was "
-                "requested with create_graph=True); use python_backend=True for double backward"
-            )
-        with driver.restored(ctx) as ((ca, cb, cq), hook_kept):
-            return _backward(ctx, ca, cb, cq, ctx.history, hook_kept, grads)
-
-
-def _backward(ctx, ca, cb, cq, history, hook_kept, grads):
-    """The adjoint pass of _MaxwellFunction, with the history restored."""
-    setup: _Setup = ctx.setup
-    hooks: Optional[HookRun] = ctx.hooks
-    if hooks is not None:
-        hooks.restore(hook_kept)
-    dtype = ca.dtype
-    shape = (setup.n_shots, setup.ny, setup.nx)
-    g_fields, g_rec = grads[:7], grads[7]
-    adj = []
-    for k, (g, mask) in enumerate(zip(g_fields, setup.masks(dtype, ca.device)), 3):
-        buf = common.zeros(shape, dtype, near=ca, slot=k)
-        adj.append(buf if g is None else buf.copy_(g if mask is None else g * mask))
-    pairs = {
-        name: [adj[i], common.zeros(shape, dtype, near=ca, slot=10 + j)]
-        for j, (name, i) in enumerate(zip(_PAIRS, (0, 3, 4, 5, 6)))
-    }
-    hx, hz = adj[1], adj[2]
-    n_rec = setup.receiver_index.shape[1]
-    g_rec = torch.zeros(setup.nt_inner, setup.n_shots, n_rec, dtype=dtype) if g_rec is None else g_rec.contiguous()
-    g_src = torch.zeros(setup.nt_inner, setup.n_shots, setup.source_index.shape[1], dtype=dtype)
-    need = ctx.needs_input_grad
-    grad = {
-        k: common.zeros(shape, dtype, near=ca, slot=15 + i) if need[i] and history is not None else None
-        for i, k in enumerate(("grad_ca", "grad_cb", "grad_cq"))
-    }
-    args = _core_args(setup, ca, cb, cq)
-    every = setup.callback_frequency * setup.step_ratio
-    for start, count in reversed(driver.chunks(setup, setup.backward_callback, None if history is None else history.segment, hooks)):
-        buffers, first = (None, 0) if history is None else history.backward_buffer(start, count)
-        _call(
-            True, **args, step0=start, n_steps=count,
-            source_amplitudes=g_src[start : start + count], receiver_amplitudes=g_rec[start : start + count],
-            hx=hx, hz=hz, **pairs, **_store_args(ctx.names, buffers, first), **grad,
-        )
-        if count % 2:
-            for pair in pairs.values():
-                pair.reverse()
-        current = [pairs["ey"][0], hx, hz] + [pairs[k][0] for k in _PAIRS[1:]]
-        if setup.backward_callback is not None and start % every == 0:
-            setup.backward_callback(_callback_state(setup, start, current, {}))
-        if hooks is not None:
-            hooks.adjoint_step(start, {k: hooks.crop(a) for k, a in zip(FIELD_NAMES, current) if k in hooks.fields})
-
-    def model_grad(g, c, i):
-        if g is None:
-            # Zero without a history (storage_mode="none").
-            return torch.zeros_like(c) if ctx.needs_input_grad[i] else None
-        g = g * setup.store_interval
-        return g.sum(dim=0, keepdim=True) if c.shape[0] == 1 and setup.n_shots > 1 else g
-
-    hook_grads = ()
-    if hooks is not None:
-        hook_grads = hooks.finish()
-        hooks.release()
-    state = [pairs["ey"][0], hx, hz] + [pairs[k][0] for k in _PAIRS[1:]]
-    return (
-        model_grad(grad["grad_ca"], ca, 0), model_grad(grad["grad_cb"], cb, 1), model_grad(grad["grad_cq"], cq, 2),
-        g_src if need[3] else None,
-        *(s if need[4 + i] else None for i, s in enumerate(state)),
-        None, None, *hook_grads,
-    )
-
-
-def _propagate_reference(setup: _Setup, ca, cb, cq, src, fields, kind: str, hooks: Optional[HookRun] = None):
-    """The same propagation in plain PyTorch, differentiated by autograd."""
-    if setup.storage_mode == "none":
-        # Zero model gradients, as the Go core gives.
-        ca, cb, cq = (c.detach() + 0 * c if c.requires_grad else c for c in (ca, cb, cq))
-    step = get_step(kind)
-    h = setup.halo
-    ay, by, ayh, byh, ax, bx, axh, bxh = setup.profiles
-    ay, by, ayh, byh = ay[:, None], by[:, None], ayh[:, None], byh[:, None]
-    w = STAGGERED_WEIGHTS[setup.stencil]
-    wy = [c / setup.dy for c in w]
-    wx = [c / setup.dx for c in w]
-    n_shots, cells = setup.n_shots, setup.ny * setup.nx
-    src_idx = setup.source_index.to(ca.device)
-    rec_idx = setup.receiver_index.to(ca.device)
-    src_ok = (src_idx >= 0).to(ca.dtype)
-    rec_ok = (rec_idx >= 0).to(ca.dtype)
-    src_idx, rec_idx = src_idx.clamp_min(0), rec_idx.clamp_min(0)
-    state = [
-        torch.zeros(n_shots, setup.ny, setup.nx, dtype=ca.dtype, device=ca.device) if f is None else f for f in fields
-    ]
-    if hooks is not None:
-        state = hooks.attach(state)
-    records = []
-    callback = setup.forward_callback
-    for t in range(setup.nt_inner):
-        if callback is not None and t % (setup.callback_frequency * setup.step_ratio) == 0:
-            callback(_callback_state(setup, t, state, {}))
-        if hooks is not None:
-            state = list(hooks.watch(t, dict(zip(FIELD_NAMES, state))).values())
-        state = step(*state, ca, cb, cq, ay, by, ayh, byh, ax, bx, axh, bxh, h, wy, wx)
-        if src.shape[-1] > 0:
-            state[0] = (
-                state[0].reshape(n_shots, cells).scatter_add(1, src_idx, src[t] * src_ok).reshape(n_shots, setup.ny, setup.nx)
-            )
-        records.append(state[0].reshape(n_shots, cells).gather(1, rec_idx) * rec_ok)
-    rec = torch.stack(records) if records else torch.zeros(0, n_shots, rec_idx.shape[1], dtype=ca.dtype, device=ca.device)
-    return [*state, rec]
 
 
 class MaxwellTM(HookedPropagator, torch.nn.Module):
