@@ -108,9 +108,10 @@ def test_storage_none_gives_a_zero_model_gradient(p):
 def test_go_core_rejects_bad_sizes_without_crashing():
     """A malformed call straight into the core comes back as a ValueError."""
     import torchwave.maxwell as m
+    from torchwave import _lib
 
     with pytest.raises(ValueError, match="null pointer"):
-        m._call(False, dtype=1, n_shots=1, ny=8, nx=8, stencil=2, n_steps=1, store_interval=1, rdy=1.0, rdx=1.0)
+        _lib.maxwell_call(False, dtype=1, n_shots=1, ny=8, nx=8, stencil=2, n_steps=1, store_interval=1, rdy=1.0, rdx=1.0)
     with pytest.raises(NotImplementedError, match="dtype"):
-        m._call(False, dtype=5, n_shots=1, ny=8, nx=8, stencil=2, store_interval=1, rdy=1.0, rdx=1.0)
+        _lib.maxwell_call(False, dtype=5, n_shots=1, ny=8, nx=8, stencil=2, store_interval=1, rdy=1.0, rdx=1.0)
     assert torchwave.maxwelltm is m.maxwelltm

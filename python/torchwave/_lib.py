@@ -14,10 +14,10 @@ import pathlib
 
 import torch
 
+from . import _abi
+from ._abi import ABI_VERSION, TW_EINVAL, TW_EUNSUPPORTED, TW_OK
 from ._sourcehash import source_hash
 
-ABI_VERSION = 5
-TW_OK, TW_EINVAL, TW_EPANIC, TW_EUNSUPPORTED = 0, 1, 2, 3
 _PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
 _LIBRARY_NAME = "libtorchwave.so"
 _REBUILD_HINT = (
@@ -30,80 +30,6 @@ def _go_sources_root() -> pathlib.Path | None:
     """The source checkout this package lives in, if it is one."""
     root = _PACKAGE_DIR.parent.parent
     return root if (root / "go.mod").is_file() and (root / "goexport").is_dir() else None
-
-
-class _ScalarArgs(ctypes.Structure):
-    """Mirror of tw_scalar_args in goexport/torchwave.h."""
-
-    _fields_ = [
-        ("dtype", ctypes.c_int64),
-        ("n_shots", ctypes.c_int64),
-        ("ny", ctypes.c_int64),
-        ("nx", ctypes.c_int64),
-        ("accuracy", ctypes.c_int64),
-        ("n_sources", ctypes.c_int64),
-        ("n_receivers", ctypes.c_int64),
-        ("step0", ctypes.c_int64),
-        ("n_steps", ctypes.c_int64),
-        ("store_interval", ctypes.c_int64),
-        ("model_per_shot", ctypes.c_int64),
-        ("n_store", ctypes.c_int64),
-        ("store_first", ctypes.c_int64),
-        ("rdy", ctypes.c_double),
-        ("rdx", ctypes.c_double),
-        ("c", ctypes.c_void_p),
-        ("ay", ctypes.c_void_p),
-        ("by", ctypes.c_void_p),
-        ("dby", ctypes.c_void_p),
-        ("ax", ctypes.c_void_p),
-        ("bx", ctypes.c_void_p),
-        ("dbx", ctypes.c_void_p),
-        ("u", ctypes.c_void_p * 2),
-        ("psiy", ctypes.c_void_p * 2),
-        ("psix", ctypes.c_void_p * 2),
-        ("zetay", ctypes.c_void_p * 2),
-        ("zetax", ctypes.c_void_p * 2),
-        ("source_index", ctypes.c_void_p),
-        ("receiver_index", ctypes.c_void_p),
-        ("source_amplitudes", ctypes.c_void_p),
-        ("receiver_amplitudes", ctypes.c_void_p),
-        ("store", ctypes.c_void_p),
-        ("grad_c", ctypes.c_void_p),
-    ]
-
-
-class _ScalarBoundaryArgs(ctypes.Structure):
-    """Mirror of tw_scalar_boundary_args in goexport/torchwave.h."""
-
-    _fields_ = [
-        ("base", _ScalarArgs),
-        ("n_strips", ctypes.c_int64),
-        ("strips", ctypes.c_void_p),
-        ("source_amplitudes", ctypes.c_void_p),
-        ("u", ctypes.c_void_p * 2),
-        ("w", ctypes.c_void_p),
-    ]
-
-
-class _ScalarBornArgs(ctypes.Structure):
-    """Mirror of tw_scalar_born_args in goexport/torchwave.h."""
-
-    _fields_ = [
-        ("bg", _ScalarArgs),
-        ("dc", ctypes.c_void_p),
-        ("u_sc", ctypes.c_void_p * 2),
-        ("psiy_sc", ctypes.c_void_p * 2),
-        ("psix_sc", ctypes.c_void_p * 2),
-        ("zetay_sc", ctypes.c_void_p * 2),
-        ("zetax_sc", ctypes.c_void_p * 2),
-        ("n_receivers_sc", ctypes.c_int64),
-        ("receiver_index_sc", ctypes.c_void_p),
-        ("source_amplitudes_sc", ctypes.c_void_p),
-        ("receiver_amplitudes_sc", ctypes.c_void_p),
-        ("store_sc", ctypes.c_void_p),
-        ("grad_dc", ctypes.c_void_p),
-        ("adjoint_bg", ctypes.c_int64),
-    ]
 
 
 def library_source_hash(lib: ctypes.CDLL) -> str:
@@ -140,25 +66,7 @@ def _load() -> ctypes.CDLL:
     root = _go_sources_root()
     if root is not None and "TORCHWAVE_LIBRARY" not in os.environ:
         check_current(lib, path, root)
-    for name, args in (
-        ("tw_scalar_forward", _ScalarArgs),
-        ("tw_scalar_backward", _ScalarArgs),
-        ("tw_scalar_born_forward", _ScalarBornArgs),
-        ("tw_scalar_born_backward", _ScalarBornArgs),
-        ("tw_scalar_boundary_forward", _ScalarBoundaryArgs),
-        ("tw_scalar_boundary_backward", _ScalarBoundaryArgs),
-    ):
-        fn = getattr(lib, name)
-        fn.argtypes = [ctypes.POINTER(args), ctypes.c_char_p, ctypes.c_int]
-        fn.restype = ctypes.c_int
-    lib.tw_scalar_boundary_cells.argtypes = [
-        ctypes.POINTER(_ScalarArgs), ctypes.POINTER(ctypes.c_int64), ctypes.c_char_p, ctypes.c_int,
-    ]
-    lib.tw_scalar_boundary_cells.restype = ctypes.c_int
-    lib.tw_set_num_threads.argtypes = [ctypes.c_int]
-    lib.tw_get_num_threads.restype = ctypes.c_int
-    lib.tw_simd.restype = ctypes.c_int
-    return lib
+    return _abi.declare(lib)
 
 
 _lib = _load()
@@ -183,9 +91,15 @@ def simd_enabled() -> bool:
     return bool(_lib.tw_simd())
 
 
+def simd_kernels() -> dict:
+    """Per kernel package ("scalar", "maxwell"), whether it runs archsimd
+    vector code."""
+    bits = _lib.tw_simd()
+    return {name[len("TW_SIMD_"):].lower(): bool(bits & bit) for name, bit in _abi.SIMD.items()}
+
+
 def library() -> ctypes.CDLL:
-    """The loaded core. Modules declare the prototypes of the functions
-    they call (``argtypes``/``restype``) next to their own code."""
+    """The loaded core, every function's prototype declared (see _abi)."""
     return _lib
 
 
@@ -214,17 +128,25 @@ def tensor_pointer(t: torch.Tensor | None) -> int | None:
     return t.data_ptr()
 
 
-def _fill(args: ctypes.Structure, pairs: tuple[str, ...], kw: dict) -> None:
-    """Sets the fields of args from keywords: the buffer pairs named in
-    pairs from 2-lists of tensors, tensors as pointers, the rest as is."""
+def _fill(args: ctypes.Structure, kw: dict) -> None:
+    """Sets the fields of args from keywords: buffer pairs (see
+    _abi.PAIRS) from lists of one or two tensors, tensors as pointers, the
+    rest as is."""
+    pairs = _abi.PAIRS.get(type(args), ())
     for name, value in kw.items():
         if name in pairs:
-            getattr(args, name)[0] = tensor_pointer(value[0])
-            getattr(args, name)[1] = tensor_pointer(value[1])
+            pair = getattr(args, name)
+            pair[0] = tensor_pointer(value[0])
+            pair[1] = tensor_pointer(value[1]) if len(value) > 1 else None
         elif isinstance(value, torch.Tensor) or value is None:
             setattr(args, name, tensor_pointer(value))
         else:
             setattr(args, name, value)
+
+
+def _run(name: str, args: ctypes.Structure, what: str = "torchwave core") -> None:
+    errbuf = new_error_buffer()
+    raise_for_status(getattr(_lib, name)(ctypes.byref(args), errbuf, len(errbuf)), errbuf, what)
 
 
 def scalar_call(backward: bool, boundary: dict | None = None, **kw) -> None:
@@ -232,24 +154,23 @@ def scalar_call(backward: bool, boundary: dict | None = None, **kw) -> None:
     fields of tw_scalar_args; tensors are passed as pointers. ``boundary``
     holds the other fields of tw_scalar_boundary_args (``u`` as a 2-list)
     for a run with boundary saving."""
-    errbuf = new_error_buffer()
+    direction = "backward" if backward else "forward"
     if boundary is None:
-        args = _ScalarArgs()
-        _fill(args, ("u", "psiy", "psix", "zetay", "zetax"), kw)
-        fn = _lib.tw_scalar_backward if backward else _lib.tw_scalar_forward
+        args = _abi.ScalarArgs()
+        _fill(args, kw)
+        _run(f"tw_scalar_{direction}", args)
     else:
-        args = _ScalarBoundaryArgs()
-        _fill(args.base, ("u", "psiy", "psix", "zetay", "zetax"), kw)
-        _fill(args, ("u",), boundary)
-        fn = _lib.tw_scalar_boundary_backward if backward else _lib.tw_scalar_boundary_forward
-    raise_for_status(fn(ctypes.byref(args), errbuf, len(errbuf)), errbuf)
+        outer = _abi.ScalarBoundaryArgs()
+        _fill(outer.base, kw)
+        _fill(outer, boundary)
+        _run(f"tw_scalar_boundary_{direction}", outer)
 
 
 def scalar_boundary_cells(**kw) -> int:
     """Cells per shot of one boundary strip for the grid and PML profiles
     given as scalar_call's keywords."""
-    args = _ScalarArgs()
-    _fill(args, (), kw)
+    args = _abi.ScalarArgs()
+    _fill(args, kw)
     cells = ctypes.c_int64()
     errbuf = new_error_buffer()
     raise_for_status(_lib.tw_scalar_boundary_cells(ctypes.byref(args), ctypes.byref(cells), errbuf, len(errbuf)), errbuf)
@@ -261,9 +182,22 @@ def born_call(backward: bool, bg: dict, **kw) -> None:
     background's fields of tw_scalar_args, as scalar_call takes them; the
     keywords are the other fields of tw_scalar_born_args (the scattered
     field pairs u_sc, psiy_sc, psix_sc, zetay_sc, zetax_sc as 2-lists)."""
-    args = _ScalarBornArgs()
-    _fill(args.bg, ("u", "psiy", "psix", "zetay", "zetax"), bg)
-    _fill(args, ("u_sc", "psiy_sc", "psix_sc", "zetay_sc", "zetax_sc"), kw)
+    args = _abi.ScalarBornArgs()
+    _fill(args.bg, bg)
+    _fill(args, kw)
+    _run("tw_scalar_born_backward" if backward else "tw_scalar_born_forward", args)
+
+
+def maxwell_call(backward: bool, **kw) -> None:
+    """Runs one chunk of maxwelltm in Go. Keyword names are the fields of
+    tw_maxwell_args; pairs as lists (one tensor: updated in place)."""
+    args = _abi.MaxwellArgs()
+    _fill(args, kw)
+    _run("tw_maxwell_backward" if backward else "tw_maxwell_forward", args, "torchwave maxwelltm")
+
+
+def int8_call(encode: bool, dtype: int, rows: int, n: int, nbytes: int, src: torch.Tensor, dst: torch.Tensor) -> None:
+    """The Go core's int8 snapshot codec over CPU tensors."""
+    fn = _lib.tw_int8_encode if encode else _lib.tw_int8_decode
     errbuf = new_error_buffer()
-    fn = _lib.tw_scalar_born_backward if backward else _lib.tw_scalar_born_forward
-    raise_for_status(fn(ctypes.byref(args), errbuf, len(errbuf)), errbuf)
+    raise_for_status(fn(dtype, rows, n, nbytes, tensor_pointer(src), tensor_pointer(dst), errbuf, len(errbuf)), errbuf)

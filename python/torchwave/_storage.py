@@ -36,7 +36,6 @@ Chunks never cross a segment boundary (``segment_boundaries``).
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import logging
 import math
@@ -146,18 +145,10 @@ def _int8(encode: bool, src: torch.Tensor, dst: torch.Tensor, rows: int, n: int)
     """The Go core's int8 snapshot codec (CPU tensors)."""
     if src.device.type != "cpu":
         raise NotImplementedError("int8 snapshot compression runs on the CPU only for now; use 'bf16' on the GPU")
-    lib = _lib.library()
-    fn = lib.tw_int8_encode if encode else lib.tw_int8_decode
-    if fn.argtypes is None:
-        for f in (lib.tw_int8_encode, lib.tw_int8_decode):
-            f.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 2 + [ctypes.c_char_p, ctypes.c_int]
-            f.restype = ctypes.c_int
     values = src if encode else dst
     dtype = 0 if values.dtype == torch.float32 else 1
-    errbuf = _lib.new_error_buffer()
     encoded = dst if encode else src
-    status = fn(dtype, rows, n, encoded.numel(), _lib.tensor_pointer(src), _lib.tensor_pointer(dst), errbuf, len(errbuf))
-    _lib.raise_for_status(status, errbuf)
+    _lib.int8_call(encode, dtype, rows, n, encoded.numel(), src, dst)
 
 
 # Backing stores of encoded rows -------------------------------------------

@@ -58,22 +58,7 @@ _c_double_p = ctypes.POINTER(ctypes.c_double)
 _live_handles: set[int] = set()
 
 
-def _prototypes() -> ctypes.CDLL:
-    lib = library()
-    i64, dbl, dp = ctypes.c_int64, ctypes.c_double, _c_double_p
-    lib.tw_lbfgsb_new.argtypes = [
-        i64, dp, dp, dp, i64, dbl, dbl, i64, i64, i64, i64, dp, dp, dp,
-        ctypes.POINTER(i64), ctypes.c_char_p, ctypes.c_int,
-    ]
-    lib.tw_lbfgsb_next.argtypes = [i64, dbl, dp, dp, ctypes.POINTER(i64), ctypes.c_char_p, ctypes.c_int]
-    lib.tw_lbfgsb_state.argtypes = [i64, dp, dp, dp, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-    lib.tw_lbfgsb_free.argtypes = [i64, ctypes.c_char_p, ctypes.c_int]
-    for fn in (lib.tw_lbfgsb_new, lib.tw_lbfgsb_next, lib.tw_lbfgsb_state, lib.tw_lbfgsb_free):
-        fn.restype = ctypes.c_int
-    return lib
-
-
-_lib = _prototypes()
+_lib = library()
 
 
 def _ptr(a: np.ndarray | None):
