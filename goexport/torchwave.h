@@ -16,6 +16,12 @@ enum tw_status {
 
 enum tw_dtype { TW_FLOAT32 = 0, TW_FLOAT64 = 1 };
 
+/* tw_simd's bits: which kernel packages this build runs as archsimd
+ * vector code (AVX2 and FMA, checked before every call). */
+#define TW_SIMD_SCALAR 1
+#define TW_SIMD_MAXWELL 2
+int tw_simd(void);
+
 /* One call of the scalar propagator: a chunk of time steps on the CPU.
  * Every pointer is owned by the caller. Field pairs: [0] current state,
  * [1] the other buffer; they swap every step. */
