@@ -5,8 +5,9 @@
 // crashes the host process.
 //
 // abi.go holds what every entry point shares (versions, threads, guard,
-// dtype dispatch), and each propagator or feature has its own file:
-// scalar.go, born.go, boundary.go, maxwell.go, codec.go, optim.go.
+// dtype dispatch), layout.go describes the argument structs, and each
+// propagator or feature has its own file: scalar.go, born.go,
+// boundary.go, maxwell.go, codec.go, optim.go.
 package main
 
 func main() {}
