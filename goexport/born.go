@@ -54,13 +54,9 @@ func runBorn(a *C.tw_scalar_born_args, backward bool) error {
 }
 
 func runBornCall(a bornCall, backward bool) error {
-	switch a.bg.dtype {
-	case 0:
-		return runBornTyped[float32](a, backward)
-	case 1:
-		return runBornTyped[float64](a, backward)
-	}
-	return fmt.Errorf("%w: dtype code %d", errUnsupported, a.bg.dtype)
+	return dispatch(a.bg.dtype,
+		func() error { return runBornTyped[float32](a, backward) },
+		func() error { return runBornTyped[float64](a, backward) })
 }
 
 func runBornTyped[T scalar.Float](a bornCall, backward bool) error {

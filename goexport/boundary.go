@@ -7,7 +7,6 @@ import "C"
 
 import (
 	"errors"
-	"fmt"
 	"unsafe"
 
 	"github.com/torchwave/torchwave/kernels/scalar"
@@ -56,13 +55,9 @@ func runBoundary(a *C.tw_scalar_boundary_args, backward bool) error {
 }
 
 func runBoundaryCall(a boundaryCall, backward bool) error {
-	switch a.base.dtype {
-	case 0:
-		return runBoundaryTyped[float32](a, backward)
-	case 1:
-		return runBoundaryTyped[float64](a, backward)
-	}
-	return fmt.Errorf("%w: dtype code %d", errUnsupported, a.base.dtype)
+	return dispatch(a.base.dtype,
+		func() error { return runBoundaryTyped[float32](a, backward) },
+		func() error { return runBoundaryTyped[float64](a, backward) })
 }
 
 // boundaryCells is the strip size of a call's problem, which needs only
@@ -74,21 +69,21 @@ func boundaryCells(a scalarCall) (int, error) {
 	if err := checkPointers(scalarPointers(a, false)); err != nil {
 		return 0, err
 	}
-	switch a.dtype {
-	case 0:
-		return problemCells[float32](a)
-	case 1:
-		return problemCells[float64](a)
-	}
-	return 0, fmt.Errorf("%w: dtype code %d", errUnsupported, a.dtype)
+	var n int
+	err := dispatch(a.dtype,
+		func() error { return problemCells[float32](a, &n) },
+		func() error { return problemCells[float64](a, &n) })
+	return n, err
 }
 
-func problemCells[T scalar.Float](a scalarCall) (int, error) {
+// problemCells sets *n to the strip size of a validated problem.
+func problemCells[T scalar.Float](a scalarCall, n *int) error {
 	p, _, _ := scalarParts[T](a)
 	if err := p.Validate(); err != nil {
-		return 0, err
+		return err
 	}
-	return p.BoundaryCells(), nil
+	*n = p.BoundaryCells()
+	return nil
 }
 
 func runBoundaryTyped[T scalar.Float](a boundaryCall, backward bool) error {

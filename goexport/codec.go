@@ -45,21 +45,16 @@ func runInt8(dtype, rows, n, nbytes int64, src, dst unsafe.Pointer, encode bool)
 	if nbytes != int64(bytes) {
 		return fmt.Errorf("the encoded buffer has %d bytes, but %d rows of %d values take %d", nbytes, r, m, bytes)
 	}
-	switch dtype {
-	case 0:
-		if encode {
-			codec.EncodeInt8(slice[byte](dst, bytes), slice[float32](src, r*m), r, m)
-		} else {
-			codec.DecodeInt8(slice[float32](dst, r*m), slice[byte](src, bytes), r, m)
-		}
-	case 1:
-		if encode {
-			codec.EncodeInt8(slice[byte](dst, bytes), slice[float64](src, r*m), r, m)
-		} else {
-			codec.DecodeInt8(slice[float64](dst, r*m), slice[byte](src, bytes), r, m)
-		}
-	default:
-		return fmt.Errorf("%w: dtype code %d", errUnsupported, dtype)
+	return dispatch(dtype,
+		func() error { return runInt8Typed[float32](src, dst, r, m, bytes, encode) },
+		func() error { return runInt8Typed[float64](src, dst, r, m, bytes, encode) })
+}
+
+func runInt8Typed[T codec.Float](src, dst unsafe.Pointer, rows, n, bytes int, encode bool) error {
+	if encode {
+		codec.EncodeInt8(slice[byte](dst, bytes), slice[T](src, rows*n), rows, n)
+	} else {
+		codec.DecodeInt8(slice[T](dst, rows*n), slice[byte](src, bytes), rows, n)
 	}
 	return nil
 }

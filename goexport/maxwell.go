@@ -7,7 +7,6 @@ import "C"
 
 import (
 	"errors"
-	"fmt"
 	"unsafe"
 
 	"github.com/torchwave/torchwave/kernels/maxwell"
@@ -69,13 +68,9 @@ func runMaxwell(a *C.tw_maxwell_args, backward bool) error {
 }
 
 func runMaxwellCall(a maxwellCall, backward bool) error {
-	switch a.dtype {
-	case 0:
-		return runMaxwellTyped[float32](a, backward)
-	case 1:
-		return runMaxwellTyped[float64](a, backward)
-	}
-	return fmt.Errorf("%w: dtype code %d", errUnsupported, a.dtype)
+	return dispatch(a.dtype,
+		func() error { return runMaxwellTyped[float32](a, backward) },
+		func() error { return runMaxwellTyped[float64](a, backward) })
 }
 
 func runMaxwellTyped[T maxwell.Float](a maxwellCall, backward bool) error {

@@ -16,6 +16,23 @@ enum tw_status {
 
 enum tw_dtype { TW_FLOAT32 = 0, TW_FLOAT64 = 1 };
 
+/* tw_simd's bits: which kernel packages this build runs as archsimd
+ * vector code (AVX2 and FMA, checked before every call). */
+#define TW_SIMD_SCALAR 1
+#define TW_SIMD_MAXWELL 2
+int tw_simd(void);
+
+/* The layout of every struct below as the C compiler laid it out, for
+ * Python to check its ctypes mirrors against: a JSON document
+ *   {"version": TW_ABI_VERSION, "status": {name: value}, "dtype": {...},
+ *    "simd": {...}, "structs": {name: {"size": bytes, "fields":
+ *    [{"name": ..., "offset": bytes, "size": bytes}, ...]}}}
+ * with fields in declaration order (a nested struct is one field; its
+ * type is listed on its own). Writes the document, NUL-terminated, into
+ * buf when n exceeds its length, and nothing otherwise; returns its
+ * length without the NUL, or -1 on an internal error. */
+int64_t tw_abi_layout(char *buf, int64_t n);
+
 /* One call of the scalar propagator: a chunk of time steps on the CPU.
  * Every pointer is owned by the caller. Field pairs: [0] current state,
  * [1] the other buffer; they swap every step. */

@@ -3,7 +3,6 @@
 package scalar
 
 import (
-	"errors"
 	"simd/archsimd"
 	"unsafe"
 )
@@ -357,16 +356,4 @@ func addProductRowsF32(g, w, u []float32, i, rows, n, stride int) {
 		}
 	}
 	archsimd.ClearAVXUpperBits()
-}
-
-// CheckCPU reports an error when the CPU lacks what the vector kernels of
-// this build use (AVX2 and FMA): running them there would kill the process
-// with an illegal instruction.
-func CheckCPU() error {
-	errNoAVX2 := errors.New("this torchwave library was built with AVX2 and FMA vector kernels (GOEXPERIMENT=simd), " +
-		"and this CPU lacks AVX2 or FMA: rebuild it with the plain-Go kernels (make build GOEXP=)")
-	if !archsimd.X86.AVX2() || !archsimd.X86.FMA() {
-		return errNoAVX2
-	}
-	return nil
 }

@@ -41,6 +41,3 @@ func addProduct[T Float](dst []T, scale T, a, b []T) {
 		dst[i] += scale * a[i] * b[i]
 	}
 }
-
-// CheckCPU has nothing to check: the plain-Go kernels run on any CPU.
-func CheckCPU() error { return nil }
