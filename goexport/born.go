@@ -33,6 +33,7 @@ type bornCall struct {
 	sourceAmpSc, receiverAmpSc            unsafe.Pointer
 	storeSc, gradDC                       unsafe.Pointer
 	adjointBg                             int64
+	couplingInterval                      int64
 }
 
 func bornFromC(a *C.tw_scalar_born_args) bornCall {
@@ -43,6 +44,7 @@ func bornFromC(a *C.tw_scalar_born_args) bornCall {
 		nReceiversSc: int64(a.n_receivers_sc), receiverIndexSc: unsafe.Pointer(a.receiver_index_sc),
 		sourceAmpSc: a.source_amplitudes_sc, receiverAmpSc: a.receiver_amplitudes_sc,
 		storeSc: a.store_sc, gradDC: a.grad_dc, adjointBg: int64(a.adjoint_bg),
+		couplingInterval: int64(a.coupling_interval),
 	}
 }
 
@@ -78,6 +80,7 @@ func runBornTyped[T scalar.Float](a bornCall, backward bool) error {
 		DC:                     slice[T](a.dc, models*bg.NY*bg.NX),
 		ScatteredReceiverIndex: slice[int64](a.receiverIndexSc, shots*int(a.nReceiversSc)),
 		NScatteredReceivers:    int(a.nReceiversSc),
+		CouplingInterval:       int(a.couplingInterval),
 	}
 	fsc := fieldsAt[T](n, a.uSc, a.psiySc, a.psixSc, a.zetaySc, a.zetaxSc)
 	bc := &scalar.BornChunk[T]{
@@ -109,6 +112,9 @@ func checkBornDims(a bornCall, state bool) error {
 		return err
 	}
 	s := a.bg.sizes()
+	if a.couplingInterval < 0 || a.couplingInterval > sizeLimit {
+		return fmt.Errorf("coupling_interval = %d is out of range", a.couplingInterval)
+	}
 	if a.nReceiversSc < 0 || a.nReceiversSc > sizeLimit {
 		return fmt.Errorf("n_receivers_sc = %d is out of range", a.nReceiversSc)
 	}

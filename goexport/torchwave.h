@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#define TW_ABI_VERSION 5
+#define TW_ABI_VERSION 6
 
 enum tw_status {
 	TW_OK = 0,
@@ -100,6 +100,8 @@ typedef struct {
 	 * bg's fields, amplitudes and grad_c are not used (may be NULL; grad_c
 	 * must be) and a step costs about one of tw_scalar_backward. */
 	int64_t adjoint_bg;
+	int64_t coupling_interval; /* k > 1: dc couples only on steps n % k == 0, as k*dc
+	                            * (the derivative of a gradient sampled every k steps); 0 or 1: every step */
 } tw_scalar_born_args;
 
 /* Snapshot compression (kernels/codec): rows of n values <-> rows of

@@ -21,6 +21,20 @@ type BornProblem[T Float] struct {
 	// Flat cell indices of the receivers that record δu, [NShots][N].
 	ScatteredReceiverIndex []int64
 	NScatteredReceivers    int
+	// CouplingInterval k > 1 adds the coupling only on steps n with
+	// n % k == 0, as k·dc W(u): the derivative of a model gradient
+	// sampled every k steps. 0 or 1: every step.
+	CouplingInterval int
+}
+
+// coupling is the factor of step n's coupling: k on coupled steps, 0 on
+// the others.
+func (p *BornProblem[T]) coupling(n int) T {
+	k := max(p.CouplingInterval, 1)
+	if n%k != 0 {
+		return 0
+	}
+	return T(k)
 }
 
 // BornChunk is one call's run of time steps of a BornProblem. The embedded
@@ -57,6 +71,9 @@ func (p *BornProblem[T]) Validate() error {
 	if err := grid.CheckLen("dc", len(p.DC), p.models()*p.cells()); err != nil {
 		return err
 	}
+	if p.CouplingInterval < 0 {
+		return errors.New("the coupling interval must not be negative")
+	}
 	return p.checkLocations("scattered receiver", p.ScatteredReceiverIndex, p.NScatteredReceivers)
 }
 
@@ -92,6 +109,9 @@ func (p *BornProblem[T]) ValidateChunk(f, fsc *Fields[T], c *BornChunk[T], backw
 	}
 	if !backward {
 		return nil
+	}
+	if c.GradDC != nil && p.CouplingInterval > 1 {
+		return errors.New("grad dc is not available with a coupling interval")
 	}
 	if c.GradDC != nil {
 		if err := grid.CheckLen("grad dc", len(c.GradDC), p.NShots*p.cells()); err != nil {
@@ -130,7 +150,8 @@ func bornForwardSteps[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields[
 	dc := p.dcOf(shot)
 	var scratch []T // W(u) on the steps the store does not keep
 	for step := 0; step < c.NSteps; step++ {
-		if k := stepsPerSweep(bg, s, rowParallel, c.NSteps-step); k > 1 {
+		// Sweeps couple every step.
+		if k := stepsPerSweep(bg, s, rowParallel, c.NSteps-step); k > 1 && p.CouplingInterval <= 1 {
 			bornForwardSweep(p, s, f, fsc, c, shot, step, k, rowParallel, &scratch)
 			step += k - 1
 			continue
@@ -149,6 +170,7 @@ func bornForwardSteps[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields[
 			rw.w = scratch
 		}
 		rsc.w = bg.snapshot(c.ScatteredStore, &c.Chunk, n, shot)
+		factor := p.coupling(n)
 		// Each row's coupling reads only that row's W(u), so both
 		// wavefields and the coupling share one pass over the rows, in
 		// blocks small enough that W(u) is still in cache for the
@@ -158,9 +180,9 @@ func bornForwardSteps[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields[
 				b1 := min(b0+bornRowBlock, hi)
 				updateRows(bg, s, &rw, h+b0, h+b1, forwardBand[T], forwardInterior[T])
 				updateRows(bg, s, &rsc, h+b0, h+b1, forwardBand[T], forwardInterior[T])
-				for y := h + b0; y < h+b1; y++ {
+				for y := h + b0; y < h+b1 && factor != 0; y++ {
 					a, b := y*nx+h, (y+1)*nx-h
-					addProduct(rsc.un[a:b], 1, dc[a:b], rw.w[a:b])
+					addProduct(rsc.un[a:b], factor, dc[a:b], rw.w[a:b])
 				}
 			}
 		}
@@ -179,7 +201,8 @@ func bornForwardSteps[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields[
 // at the source cells, and the scattered receiver gradient is injected.
 // On the stored steps GradDC gains W(u)·μsc. With AdjointBackground the
 // background adjoint runs too; the coupling adds e = (dc/c)·μsc to the
-// input of its transposed W (and of its CPML adjoints), SourceAmp
+// input of its transposed W (and of its CPML adjoints), on coupled steps
+// k·(dc/c)·μsc, SourceAmp
 // receives λ, and GradC gains W(u)·μ + W(δu)·μsc. As with Backward, the
 // caller divides the gradients by c and multiplies them by the interval.
 func BornBackward[T Float](p *BornProblem[T], f, fsc *Fields[T], c *BornChunk[T]) {
@@ -228,6 +251,7 @@ func bornBackwardSteps[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields
 			rsc.w, rsc.g = wbg, c.GradDC[shot*cells:(shot+1)*cells]
 		}
 		var rw rowFields[T]
+		factor := p.coupling(n)
 		if adjointBg {
 			sourceGradient(bg, c.SourceAmp[src:], f.U[cur], shot, shot+1, cells)
 			rw = shotFields(bg, f, shot, cur, nxt)
@@ -243,7 +267,9 @@ func bornBackwardSteps[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields
 					a, b := y*nx+h, (y+1)*nx-h
 					u, usc := rw.u[a:b], rsc.u[a:b]
 					copy(mu[a:b], u)
-					addProduct(mu[a:b], 1, r[a:b], usc)
+					if factor != 0 {
+						addProduct(mu[a:b], factor, r[a:b], usc)
+					}
 					if g != nil {
 						addProduct(g[a:b], 1, wbg[a:b], u)
 						addProduct(g[a:b], 1, wsc[a:b], usc)
@@ -259,9 +285,9 @@ func bornBackwardSteps[T Float](p *BornProblem[T], s *stencil[T], f, fsc *Fields
 			}
 			updateRows(bg, s, &rw, h+lo, h+hi, backwardBand[T], backwardInterior[T])
 			// The kernel's leapfrog term used 2·mu; the scheme's is 2μ.
-			for y := h + lo; y < h+hi; y++ {
+			for y := h + lo; y < h+hi && factor != 0; y++ {
 				a, b := y*nx+h, (y+1)*nx-h
-				addProduct(rw.un[a:b], -2, r[a:b], rsc.u[a:b])
+				addProduct(rw.un[a:b], -2*factor, r[a:b], rsc.u[a:b])
 			}
 		})
 		scatterAdd(fsc.U[nxt], c.ScatteredReceiverAmp[step*bg.NShots*p.NScatteredReceivers:], p.ScatteredReceiverIndex,

@@ -629,3 +629,76 @@ func TestBornValidate(t *testing.T) {
 		t.Error("a Born problem without a background was accepted")
 	}
 }
+
+// TestBornCouplingInterval checks a coupling every k steps against
+// single steps whose dc is k·dc on coupled steps and zero otherwise, and
+// the background adjoint of such a run by the dot-product test.
+func TestBornCouplingInterval(t *testing.T) {
+	eachBornCase(t, func(t *testing.T, acc int, perShot bool) {
+		const k, nsteps = 3, 16
+		rng := rand.New(rand.NewPCG(21, uint64(acc)))
+		p := bornTestProblem(acc, 2, 24, 28, 4, perShot, rng)
+		x, xsc := randomState(p.Problem, rng), randomState(p.Problem, rng)
+		src := randomVec(nsteps*p.NShots*p.NSources, rng)
+		ssc := randomVec(len(src), rng)
+
+		p.CouplingInterval = k
+		f, fsc, fc := bornForward(p, x, xsc, src, ssc, nsteps)
+
+		dc := p.DC
+		p.CouplingInterval = 0
+		want := fieldsFrom(xsc)
+		g := fieldsFrom(x)
+		rec := make([]float64, 0, len(fc.ScatteredReceiverAmp))
+		for n := 0; n < nsteps; n++ {
+			scaled := make([]float64, len(dc))
+			if n%k == 0 {
+				for i, d := range dc {
+					scaled[i] = k * d
+				}
+			}
+			p.DC = scaled
+			m := p.NShots * p.NSources
+			one := &BornChunk[float64]{
+				Chunk: Chunk[float64]{Step0: n, NSteps: 1, SourceAmp: src[n*m : (n+1)*m],
+					ReceiverAmp: make([]float64, p.NShots*p.NReceivers)},
+				ScatteredSourceAmp: ssc[n*m : (n+1)*m], ScatteredReceiverAmp: make([]float64, p.NShots*p.NScatteredReceivers),
+			}
+			BornForward(p, g, want, one)
+			swapFields(g)
+			swapFields(want)
+			rec = append(rec, one.ScatteredReceiverAmp...)
+		}
+		p.DC, p.CouplingInterval = dc, k
+		if d := relDiff(rec, fc.ScatteredReceiverAmp); d > 1e-12 {
+			t.Errorf("accuracy %d, per shot %v: scattered receivers differ by %.2e", acc, perShot, d)
+		}
+		if d := relDiff(current(want, 0).u, current(fsc, nsteps).u); d > 1e-12 {
+			t.Errorf("accuracy %d, per shot %v: scattered field differs by %.2e", acc, perShot, d)
+		}
+
+		ya, yasc := randomAdjointState(p.Problem, rng), randomAdjointState(p.Problem, rng)
+		reca, recasc := randomVec(len(fc.ReceiverAmp), rng), randomVec(len(fc.ScatteredReceiverAmp), rng)
+		lhs := dot(fc.ReceiverAmp, reca) + dot(fc.ScatteredReceiverAmp, recasc) +
+			stateDot(current(f, nsteps), ya) + stateDot(current(fsc, nsteps), yasc)
+		c := &BornChunk[float64]{
+			Chunk:              Chunk[float64]{NSteps: nsteps, SourceAmp: make([]float64, len(src)), ReceiverAmp: reca},
+			ScatteredSourceAmp: make([]float64, len(ssc)), ScatteredReceiverAmp: recasc,
+			AdjointBackground: true,
+		}
+		b, bsc := adjointFields(p.Problem, ya), adjointFields(p.Problem, yasc)
+		BornBackward(p, b, bsc, c)
+		rhs := dot(src, c.SourceAmp) + dot(ssc, c.ScatteredSourceAmp) +
+			stateDot(x, adjointState(p.Problem, b, nsteps)) + stateDot(xsc, adjointState(p.Problem, bsc, nsteps))
+		if rel := math.Abs(lhs-rhs) / math.Abs(lhs); rel > 1e-12 {
+			t.Errorf("accuracy %d, per shot %v: <Jx,y>=%.15g <x,J'y>=%.15g rel %.2e", acc, perShot, lhs, rhs, rel)
+		}
+	})
+}
+
+// swapFields puts a one-step run's result back in the first halves.
+func swapFields(f *Fields[float64]) {
+	for _, pair := range []*[2][]float64{&f.U, &f.PsiY, &f.PsiX, &f.ZetaY, &f.ZetaX} {
+		pair[0], pair[1] = pair[1], pair[0]
+	}
+}

@@ -86,12 +86,56 @@ def test_initial_field_gradients_twice_through_the_reference():
         assert_close(a, b, 1e-10, "Go vs reference second derivative with an initial wavefield")
 
 
-def test_refuses_a_sampled_gradient_twice():
+@pytest.mark.parametrize("interval, dt_fraction", [(2, 0.9), (3, 1.5)])
+def test_gradgradcheck_of_a_sampled_gradient(interval, dt_fraction):
+    """A gradient sampled every k steps is a different function of v than
+    the exact one; its own derivative (Born coupled on the sampled steps)
+    must match finite differences of it."""
+    p = _tiny(seed=12, dt_fraction=dt_fraction)
+    inputs = ((p["v"] / V_SCALE).requires_grad_(), p["source_amplitudes"].clone().requires_grad_())
+
+    def f(v, amps):
+        return torchwave.scalar(**dict(
+            p, v=v * V_SCALE, source_amplitudes=amps, model_gradient_sampling_interval=interval))[-1]
+
+    assert torch.autograd.gradgradcheck(f, inputs, eps=1e-6, atol=1e-7, rtol=1e-5, fast_mode=dt_fraction > 1)
+
+
+def test_second_derivative_of_a_sampled_gradient_by_differences():
+    """g_k(v) = J_k(v)ᵀr for a fixed cotangent r, the gradient sampled
+    every k steps, is not the gradient of anything: its Jacobian is not
+    symmetric, and autograd's product is the transposed one,
+    <(∂g_k/∂v)ᵀ w1, w2> = <w1, (∂g_k/∂v) w2>, the right side from central
+    differences of g_k. (With a cotangent that depends on v, as a misfit's
+    does, the chain runs through J_kᵀ again: the sampled gradient is an
+    approximation by design.)"""
+    p = dict(_tiny(seed=14), model_gradient_sampling_interval=2)
+    gen = torch.Generator().manual_seed(15)
+    w1, w2 = (torch.randn(p["v"].shape, generator=gen, dtype=torch.float64) for _ in range(2))
+    r = torch.randn(torchwave.scalar(**p)[-1].shape, generator=gen, dtype=torch.float64)
+
+    def gradient(v, create_graph, interval=2):
+        rec = torchwave.scalar(**dict(p, v=v, model_gradient_sampling_interval=interval))[-1]
+        return torch.autograd.grad((rec * r).sum(), v, create_graph=create_graph)[0]
+
+    v = p["v"].clone().requires_grad_()
+    (hv,) = torch.autograd.grad((gradient(v, True) * w1).sum(), v)
+    eps = 1e-2
+    plus = gradient((p["v"] + eps * w2).requires_grad_(), False)
+    minus = gradient((p["v"] - eps * w2).requires_grad_(), False)
+    lhs, rhs = float((hv * w2).sum()), float((w1 * (plus - minus)).sum()) / (2 * eps)
+    assert abs(lhs - rhs) <= 1e-6 * abs(rhs), (lhs, rhs)
+    exact = gradient(p["v"].clone().requires_grad_(), False, interval=1)
+    assert float((plus + minus - 2 * exact).abs().max()) > 1e-3 * float(exact.abs().max())  # sampling matters
+
+
+def test_refuses_a_sampled_gradient_twice_with_initial_fields():
     p = _tiny(seed=8)
     v = p["v"].clone().requires_grad_()
-    out = torchwave.scalar(**dict(p, v=v, model_gradient_sampling_interval=2))
+    u0 = torch.zeros(2, 7 + 4, 8 + 4, dtype=torch.float64, requires_grad=True)
+    out = torchwave.scalar(**dict(p, v=v, wavefield_0=u0, model_gradient_sampling_interval=2))
     with pytest.raises(NotImplementedError, match="model_gradient_sampling_interval"):
-        torch.autograd.grad(out[-1].square().sum(), v, create_graph=True)
+        torch.autograd.grad(out[-1].square().sum(), [v, u0], create_graph=True)
 
 
 def test_hessian_vector_product_of_a_final_wavefield_loss():

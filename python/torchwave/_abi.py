@@ -16,7 +16,7 @@ import ctypes
 import json
 from typing import Dict, List, Tuple
 
-ABI_VERSION = 5
+ABI_VERSION = 6
 
 # enum tw_status
 TW_OK, TW_EINVAL, TW_EPANIC, TW_EUNSUPPORTED = 0, 1, 2, 3
@@ -74,7 +74,7 @@ class ScalarBornArgs(ctypes.Structure):
         [("bg", ScalarArgs), ("dc", _ptr)] + _pairs("u_sc", "psiy_sc", "psix_sc", "zetay_sc", "zetax_sc")
         + [("n_receivers_sc", _i64)]
         + _pointers("receiver_index_sc", "source_amplitudes_sc", "receiver_amplitudes_sc", "store_sc", "grad_dc")
-        + [("adjoint_bg", _i64)]
+        + _ints("adjoint_bg", "coupling_interval")
     )
 
 

@@ -130,6 +130,9 @@ class Setup:
     resampling: Tuple[float, bool, bool] = (0.0, 0.0, False)  # freq_taper_frac, time_pad_frac, time_taper
     models: Dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)  # padded, for callbacks
     extra_receiver_index: Optional[torch.Tensor] = None  # a second receiver set (Born's background)
+    # Born's: the perturbation couples every this many steps (the
+    # derivative of a model gradient sampled that often).
+    coupling_interval: int = 1
 
     @property
     def halo(self) -> int:

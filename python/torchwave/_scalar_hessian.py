@@ -20,6 +20,12 @@ loss uses; J maps to the receivers and those final fields.)
 So one Born forward and backward gives the whole double backward: a
 Hessian-vector product costs about three propagations more than a
 gradient, all in Go.
+
+With ``model_gradient_sampling_interval=k`` the first derivative sums
+W(u)·λ on every k-th step only, times k: it is linear in W(u) on those
+steps, so its derivative is the same Born run with the coupling k·δc·W(u)
+added on those steps alone (the Go core's ``coupling_interval``), itself
+differentiated exactly.
 """
 
 from __future__ import annotations
@@ -40,14 +46,14 @@ def differentiable_backward(ctx, grads):
     setup = ctx.setup
     if getattr(ctx, "hooks", None) is not None:
         raise NotImplementedError("second derivatives with registered imaging hooks are not available")
-    if setup.store_interval != 1:
-        # The first derivative samples the integral; its own derivative
-        # would mix the sampled and the exact operator.
-        raise NotImplementedError(
-            "second derivatives need the exact gradient: use model_gradient_sampling_interval=1 "
-            "(or python_backend=True, whose gradient is always exact)"
-        )
     if any(need[2:8]):
+        if setup.store_interval != 1:
+            # The reference's gradient is always exact: its derivative
+            # would not be that of the sampled gradient.
+            raise NotImplementedError(
+                "second derivatives with initial-wavefield gradients need the exact gradient: use "
+                "model_gradient_sampling_interval=1 (or python_backend=True, whose gradient is always exact)"
+            )
         # Not what one Born run serves: the gradient's graph comes from
         # the pure-PyTorch implementation, re-run from the saved inputs.
         return _reference_backward(ctx, grads)
@@ -105,8 +111,11 @@ class _ScalarVectorJacobian(torch.autograd.Function):
         c, src, g_rec, *given = ctx.saved_tensors
         need = ctx.needs_input_grad
         setup = ctx.scalar_ctx.setup
+        # A gradient sampled every k steps is linear in W(u) on those steps
+        # only: its derivative is Born modelling coupled on them, k·δc·W(u),
+        # differentiated exactly (every step).
         born_setup = dataclasses.replace(
-            setup,
+            setup, store_interval=1, coupling_interval=setup.store_interval,
             extra_receiver_index=torch.empty(setup.n_shots, 0, dtype=torch.long),
             forward_callback=None, backward_callback=None,
             storage_mode="device" if setup.storage_mode in ("none", "auto") else setup.storage_mode,

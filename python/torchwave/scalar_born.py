@@ -201,7 +201,7 @@ class _BornSpec(driver.Spec):
         background = core.core_args(setup, models[0])
         background.update(n_receivers=setup.extra_receiver_index.shape[1], receiver_index=setup.extra_receiver_index)
         return dict(background=background, dc=models[1], n_receivers_sc=setup.receiver_index.shape[1],
-                    receiver_index_sc=setup.receiver_index)
+                    receiver_index_sc=setup.receiver_index, coupling_interval=setup.coupling_interval)
 
     def forward_state(self, setup, models, initial):
         c = models[0]
@@ -367,6 +367,7 @@ def _run_chunk(backward, args, background, scattered, start, count, src, src_sc,
     _lib.born_call(
         backward, bg,
         dc=args["dc"], n_receivers_sc=args["n_receivers_sc"], receiver_index_sc=args["receiver_index_sc"],
+        coupling_interval=args["coupling_interval"],
         source_amplitudes_sc=src_sc[start : start + count], receiver_amplitudes_sc=rec_sc[start : start + count],
         store_sc=store_sc, grad_dc=grad_dc, adjoint_bg=int(adjoint_bg),
         **{f"{k}_sc": v for k, v in scattered.items()},
