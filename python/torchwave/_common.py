@@ -4,6 +4,7 @@ extraction and source/receiver positions."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import numbers
@@ -59,12 +60,15 @@ def zeros(shape, dtype: torch.dtype, device=None, *, near: torch.Tensor | None =
     relative to near (see page_offset), so the kernels that walk it
     alongside near and the other slots do not alias.
     """
-    device = torch.device("cpu") if device is None else torch.device(device)
-    if device.type != "cpu" or dtype not in _NUMPY_DTYPES:
-        return torch.zeros(shape, dtype=dtype, device=device)
+    if device is not None:
+        device = torch.device(device)
+        if device.type != "cpu":
+            return torch.zeros(shape, dtype=dtype, device=device)
+    if dtype not in _NUMPY_DTYPES:
+        return torch.zeros(shape, dtype=dtype)
     if near is None or near.device.type != "cpu":
         return torch.from_numpy(np.zeros(shape, dtype=_NUMPY_DTYPES[dtype]))
-    numel, itemsize = math.prod(shape), torch.empty(0, dtype=dtype).element_size()
+    numel, itemsize = math.prod(shape), dtype.itemsize
     flat = torch.from_numpy(np.zeros(numel + _PAGE // itemsize, dtype=_NUMPY_DTYPES[dtype]))
     gap = (near.data_ptr() + page_offset(slot) - flat.data_ptr()) % _PAGE
     if gap % itemsize:
@@ -235,7 +239,15 @@ def second_derivative_weights(accuracy: int) -> tuple[float, list[float]]:
     }[accuracy]
 
 
-def pml_profile(
+def pml_profile(n, halo, widths, spacing, dt, max_vel, pml_freq, accuracy, dtype, device, **kwargs):
+    """CPML coefficients (a, b, ∂b) along one axis (see _pml_profile),
+    cached: an inversion asks for the same profiles every call. The
+    tensors are shared between calls and never written."""
+    return _pml_profile(n, halo, tuple(widths), spacing, dt, max_vel, pml_freq, accuracy, dtype, device, **kwargs)
+
+
+@functools.lru_cache(maxsize=64)
+def _pml_profile(
     n: int,
     halo: int,
     widths: Sequence[int],
@@ -408,33 +420,36 @@ def flat_indices(
     simulated region and for duplicates within a shot."""
     if loc is None:
         return torch.empty(n_shots, 0, dtype=torch.long)
+    # NumPy: a handful of operations on a few hundred integers, where each
+    # torch call's overhead would cost more than the work.
     loc = loc.detach().cpu()
-    ignored = (loc == IGNORE_LOCATION).all(dim=-1)
+    # A torch.func wrapper (locations made inside a transformed function)
+    # has values but no storage to share.
+    loc = np.array(loc.tolist(), dtype=np.int64).reshape(loc.shape) if inside_vmap(loc) else loc.numpy()
+    ignored = (loc == IGNORE_LOCATION).all(axis=-1)
     used = loc[~ignored]
-    if used.numel() > 0:
+    if used.size > 0:
+        lo, hi = used.min(axis=0), used.max(axis=0)
         for dim, label in enumerate(("y (first)", "x (second)")):
-            c = used[:, dim]
-            if int(c.min()) < 0 or int(c.max()) >= model_shape[dim]:
-                bad = int(c.min()) if int(c.min()) < 0 else int(c.max())
+            if lo[dim] < 0 or hi[dim] >= model_shape[dim]:
+                bad = int(lo[dim]) if lo[dim] < 0 else int(hi[dim])
                 raise ValueError(
                     f"{name} has a {label} coordinate {bad} outside the model, which has "
                     f"{model_shape[dim]} cells in that dimension"
                 )
-            if int(c.min()) < extents[2 * dim] or int(c.max()) >= extents[2 * dim + 1]:
+            if lo[dim] < extents[2 * dim] or hi[dim] >= extents[2 * dim + 1]:
                 raise ValueError(f"{name} lies outside the simulated region {extents} (set by survey_pad or origin)")
-    y = loc[..., 0] - extents[0] + pad[0]
-    x = loc[..., 1] - extents[2] + pad[2]
-    idx = y * padded_nx + x
+    idx = (loc[..., 0] - extents[0] + pad[0]) * padded_nx + (loc[..., 1] - extents[2] + pad[2])
     idx[ignored] = -1
     if unique and idx.shape[-1] > 1:
         # Sorted, a shot's duplicates are neighbours; ignored entries (−1)
         # sort first and may repeat.
-        ordered = idx.reshape(-1, idx.shape[-1]).sort(dim=-1).values
-        dup = ((ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)).any(dim=-1)
-        if bool(dup.any()):
-            s = int(dup.nonzero()[0, 0])
+        ordered = np.sort(idx.reshape(-1, idx.shape[-1]), axis=-1)
+        dup = ((ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)).any(axis=-1)
+        if dup.any():
+            s = int(dup.nonzero()[0][0])
             raise ValueError(f"{name} has duplicate locations within shot {s}; each location must be unique per shot")
-    return idx.contiguous()
+    return torch.from_numpy(np.ascontiguousarray(idx, dtype=np.int64))
 
 
 def shot_count(name: str, n: int, known: int | None) -> int:

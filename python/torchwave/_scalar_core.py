@@ -90,8 +90,11 @@ def prepare(
         strategy=storage_strategy, extents=extents, pad=pad, forward_callback=forward_callback,
         backward_callback=backward_callback, extra_receiver_index=extra_index,
     )
-    my, mx = live_masks(setup, dtype, device)
-    masks = [my if n.startswith(("psiy", "zetay")) else mx if n.startswith(("psix", "zetax")) else None for n in initial]
+    masks = [None] * len(initial)
+    if any(w is not None for w in initial.values()):
+        my, mx = live_masks(setup, dtype, device)
+        masks = [my if n.startswith(("psiy", "zetay")) else mx if n.startswith(("psix", "zetax")) else None
+                 for n in initial]
     return setup, c, src, driver.pad_initial(list(initial.values()), masks, h), v_pad
 
 
