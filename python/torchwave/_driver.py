@@ -579,7 +579,7 @@ def restored(ctx) -> Iterator[Tuple[List[torch.Tensor], List[torch.Tensor]]]:
             h.release()
 
 
-def stored_histories(setup: Setup, n: int, device, dtype) -> list:
+def stored_histories(setup: Setup, n: int, device, dtype, allocate=storage.snapshot_pool.take) -> list:
     """The "full" strategy's plans for n snapshot series: every sampled
     snapshot kept, in memory or staged through a codec into host memory
     or a file ("auto" decides for all n together)."""
@@ -589,12 +589,38 @@ def stored_histories(setup: Setup, n: int, device, dtype) -> list:
     plans: list = []
     try:
         for _ in range(n):
-            plans.append(storage.full_history(mode, codec, setup.nt_inner, setup.store_interval, device, setup.storage_path))
+            plans.append(storage.full_history(
+                mode, codec, setup.nt_inner, setup.store_interval, device, setup.storage_path, allocate))
     except BaseException:
         for plan in plans:
             plan.close()
         raise
     return plans
+
+
+def checkpointed(spec: Spec, setup: Setup, args, models, sources, n_series: int) -> storage.Checkpointed:
+    """The "checkpoint" strategy's plan for ``n_series`` snapshot series:
+    the spec's state at every segment start, from which the backward pass
+    recomputes a segment's snapshots, by the spec's own forward run, into a
+    staging buffer [n_series, snapshots, shots, ny, nx]."""
+    n_store = -(-setup.nt_inner // setup.store_interval)
+    per_segment = storage.staging_snapshots(n_series * n_store, state_fields=len(spec.field_names)) // n_series
+    per_segment = max(per_segment, 1)
+    dtype = models[0].dtype
+    scratch = [torch.empty(setup.nt_inner, setup.n_shots, n, dtype=dtype) for n in spec.receiver_counts(setup)]
+    plans: list = []  # the plan itself, for the spec's run
+
+    def recompute(state, start, count, staging, first):
+        spec.run(False, setup, args, state, start, count, sources, scratch, [(staging, first)], None, plans)
+
+    plans.append(storage.Checkpointed(
+        setup.nt_inner, setup.store_interval, per_segment * setup.store_interval,
+        torch.empty((n_series, per_segment, *setup.shape), dtype=dtype),
+        lambda state: [t.clone() for t in spec.current(state)],
+        lambda saved: spec.forward_state(setup, models, saved),
+        recompute,
+    ))
+    return plans[0]
 
 
 # The pure-PyTorch implementation.

@@ -199,7 +199,7 @@ class _MaxwellSpec(driver.Spec):
 
     def histories(self, setup, args, models, sources, wanted):
         names = _wanted_stores(wanted)
-        plan = _history(setup, models[0], sources[0], args, names)
+        plan = _history(setup, models, sources[0], args, names)
         plan.store_names = names  # which Go store each of its buffers is
         return [plan]
 
@@ -312,43 +312,19 @@ def _run_forward(core_args: dict, fields, start: int, count: int, src, rec, stor
     )
 
 
-def _copy(fields) -> List[torch.Tensor]:
-    return [t.clone() for t in fields]
-
-
 def _empty(shape, dtype) -> torch.Tensor:
     return torch.empty(shape, dtype=dtype)
 
 
-def _history(setup: driver.Setup, ca: torch.Tensor, src: torch.Tensor, core_args: dict, names: List[str]):
+def _history(setup: driver.Setup, models, src: torch.Tensor, core_args: dict, names: List[str]):
     """The plan that keeps (or recomputes) the wanted stores' snapshots,
-    following the storage options; its buffers come as a list in the
-    order of ``names``."""
-    shape = (setup.n_shots, setup.ny, setup.nx)
-    n_store = -(-setup.nt_inner // setup.store_interval)
-    interval, dtype = setup.store_interval, ca.dtype
+    following the storage options; its buffers come in the order of
+    ``names``."""
     if setup.strategy == "checkpoint":
-        # A checkpoint is the seven fields; a snapshot len(names) grids.
-        per_segment = storage.staging_snapshots(n_store, state_fields=7 / len(names))
-        scratch = torch.empty(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=dtype)
-
-        def recompute(fields, start, count, staging, first):
-            _run_forward(core_args, fields, start, count, src, scratch, _store_args(names, staging, first))
-
-        staging = [torch.empty((per_segment, *shape), dtype=dtype) for _ in names]
-        return storage.Checkpointed(setup.nt_inner, interval, per_segment * interval, staging, _copy, _copy, recompute)
-    codec = storage.Codec(setup.compression, shape, dtype)
-    need = len(names) * n_store * codec.row_bytes
-    mode = storage.resolve_mode(setup.storage_mode, ca.device, need, setup.storage_path)
-    plans = []
-    try:
-        for _ in names:
-            plans.append(storage.full_history(mode, codec, setup.nt_inner, interval, ca.device, setup.storage_path, _empty))
-    except BaseException:
-        for plan in plans:
-            plan.close()
-        raise
-    return storage.Together(plans)
+        return driver.checkpointed(SPEC, setup, core_args, models, [src], len(names))
+    ca = models[0]
+    # Fresh buffers: the snapshot pool keeps one, and there are several.
+    return storage.Together(driver.stored_histories(setup, len(names), ca.device, ca.dtype, allocate=_empty))
 
 
 class MaxwellTM(HookedPropagator, torch.nn.Module):

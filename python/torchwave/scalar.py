@@ -190,6 +190,8 @@ class _ScalarSpec(driver.Spec):
 
     def run(self, backward, setup, args, state, start, count, sources, receivers, stores, grads, histories):
         store, first = stores[0] if stores else (None, 0)
+        if store is not None and store.ndim == 5:
+            store = store[0]  # a checkpointed plan's staging of one series
         _run_chunk(backward, args, state, start, count, sources[0], receivers[0], store, first,
                    None if grads is None else grads[0], _boundary_of(histories))
 
@@ -251,28 +253,13 @@ SPEC = driver.register(_ScalarSpec())
 def _history(setup, c: torch.Tensor, src: torch.Tensor, core_args: dict):
     """The plan that keeps (or recomputes) the forward snapshots the model
     gradient needs, following the storage options."""
-    n_store = -(-setup.nt_inner // setup.store_interval)
     if setup.strategy == "boundary":
         cells = _lib.scalar_boundary_cells(**core_args)
         # From the pool, as the full history: an inversion asks for the
         # same strips every iteration.
         return storage.Boundary(storage.snapshot_pool.take((setup.nt_inner + 2, setup.n_shots, cells), c.dtype), src)
     if setup.strategy == "checkpoint":
-        per_segment = storage.staging_snapshots(n_store, state_fields=6)
-        scratch = torch.empty(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=c.dtype)
-
-        def recompute(pairs, start, count, store, first):
-            _run_chunk(False, core_args, pairs, start, count, src, scratch, store, first, None)
-
-        def pairs_from(state):
-            # Copies placed as the forward places its working fields.
-            return core.working_pairs(setup, state, c, first_slot=1, pair_slot=7)
-
-        return storage.Checkpointed(
-            setup.nt_inner, setup.store_interval, per_segment * setup.store_interval,
-            torch.empty((per_segment, *setup.shape), dtype=c.dtype),
-            lambda pairs: [t.clone() for t in core.current(pairs)], pairs_from, recompute,
-        )
+        return driver.checkpointed(SPEC, setup, core_args, [c], [src], 1)
     return driver.stored_histories(setup, 1, c.device, c.dtype)[0]
 
 

@@ -25,7 +25,6 @@ from . import _common as common
 from . import _driver as driver
 from . import _lib
 from . import _scalar_core as core
-from . import _storage as storage
 from ._driver import CallbackState
 from ._scalar_born_reference import born_step
 from ._scalar_reference import get_step
@@ -216,7 +215,7 @@ class _BornSpec(driver.Spec):
         # only for the gradient with respect to v.
         n = 2 if wanted[0] else 1
         if setup.strategy == "checkpoint":
-            return [_checkpointed_history(setup, args, sources[0], sources[1], n)]
+            return [driver.checkpointed(self, setup, args, models, sources, n)]
         return driver.stored_histories(setup, n, models[0].device, models[0].dtype)
 
     def run(self, backward, setup, args, state, start, count, sources, receivers, stores, grads, histories):
@@ -283,35 +282,6 @@ def _stores(buffers) -> List[Tuple[Optional[torch.Tensor], int]]:
         else:
             out.append((buffer, first))
     return out
-
-
-def _checkpointed_history(setup, args: dict, src, src_sc, n_histories: int):
-    """The state of both fields every segment; the backward pass recomputes
-    a segment's W(u) (and W(δu)) from it."""
-    dtype = src.dtype
-    n_store = -(-setup.nt_inner // setup.store_interval)
-    per_segment = storage.staging_snapshots(n_histories * n_store, state_fields=12) // n_histories
-    per_segment = max(per_segment, 1)
-    scratch_bg = torch.empty(setup.nt_inner, setup.n_shots, setup.extra_receiver_index.shape[1], dtype=dtype)
-    scratch_sc = torch.empty(setup.nt_inner, setup.n_shots, setup.receiver_index.shape[1], dtype=dtype)
-
-    def state_of(fields):
-        background, scattered = fields
-        return [t.clone() for t in core.current(background) + core.current(scattered)]
-
-    def fields_from(state):
-        return (core.forward_pairs(*(t.clone() for t in state[:6])),
-                core.forward_pairs(*(t.clone() for t in state[6:])))
-
-    def recompute(fields, start, count, staging, first):
-        background, scattered = fields
-        stores = [(b, first) for b in staging]
-        _run_chunk(False, args, background, scattered, start, count, src, src_sc, scratch_bg, scratch_sc, stores,
-                   None, None, True)
-
-    staging = torch.empty((n_histories, per_segment, *setup.shape), dtype=dtype)
-    return storage.Checkpointed(setup.nt_inner, setup.store_interval, per_segment * setup.store_interval, staging,
-                                state_of, fields_from, recompute)
 
 
 def _model_gradients(setup, c, models, grad_c, grad_dc) -> Dict[str, torch.Tensor]:
