@@ -10,8 +10,10 @@ ifeq ($(GOARCH),amd64)
 GOEXP := GOEXPERIMENT=simd
 endif
 HASH = $(shell $(PYTHON) python/torchwave/_sourcehash.py .)
+# Packages whose kernels are written by their internal/gen.
+GENERATORS = $(patsubst %/,%,$(dir $(shell git grep -l '^//go:generate go run ./internal/gen' -- '*.go')))
 
-.PHONY: all deps build install demo test test-go test-python lint bench fuzz clean
+.PHONY: all deps build install demo test test-go test-python lint generate generate-check bench fuzz fuzz-quick clean
 
 all: build
 
@@ -42,9 +44,20 @@ test-go:
 test-python:
 	PYTHONPATH=python $(PYTHON) -m pytest -q python/tests
 
-lint:
+lint: generate-check
 	test -z "$$(gofmt -l $$(git ls-files '*.go') $$(git ls-files -o --exclude-standard '*.go'))"
 	$(PYTHON) -m ruff check python examples bench setup.py
+
+generate:
+	$(GOEXP) $(GO) generate ./...
+
+# Fails, naming the files, if a generated file is not what its
+# generator writes.
+generate-check:
+	@for d in $(GENERATORS); do \
+		echo "(cd $$d && go run ./internal/gen -check)"; \
+		(cd $$d && $(GOEXP) $(GO) run ./internal/gen -check) || exit 1; \
+	done
 
 bench: deps build
 	@$(PYTHON) -c "import deepwave" 2>/dev/null || $(PYTHON) -m pip install -q deepwave==0.0.27
