@@ -10,6 +10,8 @@ ifeq ($(GOARCH),amd64)
 GOEXP := GOEXPERIMENT=simd
 endif
 HASH = $(shell $(PYTHON) python/torchwave/_sourcehash.py .)
+# The fuzz targets of goexport; go test fuzzes one target per run.
+FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' goexport/*_test.go | cut -c6-)
 # Packages whose kernels are written by their internal/gen.
 GENERATORS = $(patsubst %/,%,$(dir $(shell git grep -l '^//go:generate go run ./internal/gen' -- '*.go')))
 
@@ -34,7 +36,7 @@ install:
 demo: deps build
 	PYTHONPATH=python $(PYTHON) examples/fwi_demo.py
 
-test: deps build lint test-go test-python
+test: deps build lint test-go fuzz-quick test-python
 
 test-go:
 	$(GOEXP) $(GO) vet ./...
@@ -63,8 +65,19 @@ bench: deps build
 	@$(PYTHON) -c "import deepwave" 2>/dev/null || $(PYTHON) -m pip install -q deepwave==0.0.27
 	PYTHONPATH=python $(PYTHON) bench/bench_scalar.py
 
+# fuzz_each runs every fuzz target for $(1).
+define fuzz_each
+	@for t in $(FUZZ_TARGETS); do \
+		echo "go test -run '^$$' -fuzz '^$$t$$' -fuzztime $(1) ./goexport"; \
+		$(GOEXP) $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(1) ./goexport || exit 1; \
+	done
+endef
+
+fuzz-quick:
+	$(call fuzz_each,3s)
+
 fuzz:
-	$(GOEXP) $(GO) test -run XXX -fuzz FuzzScalarArguments -fuzztime 60s ./goexport
+	$(call fuzz_each,60s)
 
 clean:
 	rm -f $(LIB) python/torchwave/libtorchwave.h
