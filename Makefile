@@ -10,6 +10,10 @@ ifeq ($(GOARCH),amd64)
 GOEXP := GOEXPERIMENT=simd
 endif
 HASH = $(shell $(PYTHON) python/torchwave/_sourcehash.py .)
+# staticcheck, installed into GOBIN (or GOPATH/bin) when missing or at
+# another version.
+STATICCHECK_VERSION := 0.8.2
+STATICCHECK = $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)/staticcheck
 # The fuzz targets of goexport; go test fuzzes one target per run.
 FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' goexport/*_test.go | cut -c6-)
 # Packages whose kernels are written by their internal/gen.
@@ -48,6 +52,10 @@ test-python:
 
 lint: generate-check
 	test -z "$$(gofmt -l $$(git ls-files '*.go') $$(git ls-files -o --exclude-standard '*.go'))"
+	@$(STATICCHECK) -version 2>/dev/null | grep -qF '($(STATICCHECK_VERSION))' || \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION)
+	$(GOEXP) $(STATICCHECK) ./...
+	GOEXPERIMENT= $(STATICCHECK) ./kernels/...
 	$(PYTHON) -m ruff check python examples bench setup.py
 
 generate:
