@@ -10,8 +10,16 @@ ifeq ($(GOARCH),amd64)
 GOEXP := GOEXPERIMENT=simd
 endif
 HASH = $(shell $(PYTHON) python/torchwave/_sourcehash.py .)
+# staticcheck, installed into GOBIN (or GOPATH/bin) when missing or at
+# another version.
+STATICCHECK_VERSION := 0.8.2
+STATICCHECK = $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)/staticcheck
+# The fuzz targets of goexport; go test fuzzes one target per run.
+FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' goexport/*_test.go | cut -c6-)
+# Packages whose kernels are written by their internal/gen.
+GENERATORS = $(patsubst %/,%,$(dir $(shell git grep -l '^//go:generate go run ./internal/gen' -- '*.go')))
 
-.PHONY: all deps build install demo test test-go test-python lint bench fuzz clean
+.PHONY: all deps build install demo test test-go test-python lint generate generate-check bench fuzz fuzz-quick clean
 
 all: build
 
@@ -32,7 +40,7 @@ install:
 demo: deps build
 	PYTHONPATH=python $(PYTHON) examples/fwi_demo.py
 
-test: deps build lint test-go test-python
+test: deps build lint test-go fuzz-quick test-python
 
 test-go:
 	$(GOEXP) $(GO) vet ./...
@@ -42,16 +50,42 @@ test-go:
 test-python:
 	PYTHONPATH=python $(PYTHON) -m pytest -q python/tests
 
-lint:
+lint: generate-check
 	test -z "$$(gofmt -l $$(git ls-files '*.go') $$(git ls-files -o --exclude-standard '*.go'))"
+	@$(STATICCHECK) -version 2>/dev/null | grep -qF '($(STATICCHECK_VERSION))' || \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION)
+	$(GOEXP) $(STATICCHECK) ./...
+	GOEXPERIMENT= $(STATICCHECK) ./kernels/...
 	$(PYTHON) -m ruff check python examples bench setup.py
+
+generate:
+	$(GOEXP) $(GO) generate ./...
+
+# Fails, naming the files, if a generated file is not what its
+# generator writes.
+generate-check:
+	@for d in $(GENERATORS); do \
+		echo "(cd $$d && go run ./internal/gen -check)"; \
+		(cd $$d && $(GOEXP) $(GO) run ./internal/gen -check) || exit 1; \
+	done
 
 bench: deps build
 	@$(PYTHON) -c "import deepwave" 2>/dev/null || $(PYTHON) -m pip install -q deepwave==0.0.27
 	PYTHONPATH=python $(PYTHON) bench/bench_scalar.py
 
+# fuzz_each runs every fuzz target for $(1).
+define fuzz_each
+	@for t in $(FUZZ_TARGETS); do \
+		echo "go test -run '^$$' -fuzz '^$$t$$' -fuzztime $(1) ./goexport"; \
+		$(GOEXP) $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(1) ./goexport || exit 1; \
+	done
+endef
+
+fuzz-quick:
+	$(call fuzz_each,3s)
+
 fuzz:
-	$(GOEXP) $(GO) test -run XXX -fuzz FuzzScalarArguments -fuzztime 60s ./goexport
+	$(call fuzz_each,60s)
 
 clean:
 	rm -f $(LIB) python/torchwave/libtorchwave.h

@@ -27,8 +27,9 @@ package maxwell
 
 import (
 	"fmt"
-	"github.com/torchwave/torchwave/kernels/grid"
 	"math"
+
+	"github.com/torchwave/torchwave/kernels/grid"
 )
 
 // Float is the element type of every field: float32 or float64.

@@ -7,7 +7,7 @@ import (
 	"unsafe"
 )
 
-// The float32 band loops in band_amd64.s (written by internal/gen) take
+// The float32 band loops in zz_generated_band_amd64.s (written by internal/gen) take
 // their operands in these structs; the field order is their layout.
 
 // bandYArgs are the y terms of n vectors of a y-band row: u and psi point

@@ -2,9 +2,10 @@ package scalar
 
 import (
 	"fmt"
-	"github.com/torchwave/torchwave/kernels/parallel"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/torchwave/torchwave/kernels/parallel"
 )
 
 // benchProblem is 1000×1000 plus a PML of 20 cells, float32.

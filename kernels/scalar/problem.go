@@ -23,8 +23,9 @@ package scalar
 
 import (
 	"fmt"
-	"github.com/torchwave/torchwave/kernels/grid"
 	"math"
+
+	"github.com/torchwave/torchwave/kernels/grid"
 )
 
 // Float is the element type of every field: float32 or float64.

@@ -1,10 +1,11 @@
 package scalar
 
 import (
-	"github.com/torchwave/torchwave/kernels/parallel"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/torchwave/torchwave/kernels/parallel"
 )
 
 // testProblem builds a small padded grid with a PML of width pml on every

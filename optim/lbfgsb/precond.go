@@ -177,13 +177,6 @@ func (m *metric) units() int {
 	return m.n
 }
 
-func (m *metric) unitOf(i int) int {
-	if m.kind == blockMetric && i >= m.half {
-		return i - m.half
-	}
-	return i
-}
-
 // unitKernel returns the variables of unit u and the block of K_F on
 // them, given the free flags.
 func (m *metric) unitKernel(u int, free []bool) (vars [2]int, k [2][2]float64, size int) {

@@ -1,9 +1,13 @@
 // Command gen writes the interior kernels of package maxwell, unrolled for
-// each stencil order and mode: interior_go.go holds the plain-Go kernels
-// (every build; they also finish the cells the vector kernels leave), and
-// interior_simd_amd64.go the archsimd ones.
+// each stencil order and mode: zz_generated_interior_go.go holds the
+// plain-Go kernels (every build; they also finish the cells the vector
+// kernels leave), and zz_generated_interior_simd_amd64.go the archsimd
+// ones.
 //
 //	go generate ./kernels/maxwell
+//
+// Flags: -out DIR writes into DIR (default "."); -check writes nothing and
+// fails if a committed file differs from what would be generated.
 //
 // Each kernel is described once as a list of statements over loads at
 // (row, column) offsets from the cell; both backends render the same
@@ -12,16 +16,13 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"go/format"
-	"log"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/torchwave/torchwave/kernels/internal/genfile"
 )
 
 // ex is an expression rendered for both backends.
@@ -442,21 +443,14 @@ func vecLoads(e string) string {
 	})
 }
 
-func write(path string, gen func(*bytes.Buffer)) {
-	var w bytes.Buffer
-	gen(&w)
-	src, err := format.Source(w.Bytes())
-	if err != nil {
-		log.Fatalf("%s: %v", path, err)
-	}
-	if err := os.WriteFile(path, src, 0o644); err != nil {
-		log.Fatal(err)
-	}
-}
-
 func main() {
-	dir := flag.String("d", ".", "directory to write the kernels to")
-	flag.Parse()
-	write(filepath.Join(*dir, "interior_go.go"), genGo)
-	write(filepath.Join(*dir, "interior_simd_amd64.go"), genSIMD)
+	genfile.Main(func() ([]genfile.File, error) {
+		var g, v bytes.Buffer
+		genGo(&g)
+		genSIMD(&v)
+		return []genfile.File{
+			{Name: "zz_generated_interior_go.go", Data: g.Bytes()},
+			{Name: "zz_generated_interior_simd_amd64.go", Data: v.Bytes()},
+		}, nil
+	})
 }

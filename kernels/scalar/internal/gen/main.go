@@ -1,17 +1,19 @@
-// Command gen writes interior_simd_amd64.go, the archsimd kernels of
-// package scalar unrolled for each dtype, accuracy and mode, and
-// band_amd64.s, the float32 interior and band loops in assembly.
+// Command gen writes zz_generated_interior_simd_amd64.go, the archsimd
+// kernels of package scalar unrolled for each dtype, accuracy and mode,
+// and zz_generated_band_amd64.s, the float32 interior and band loops in
+// assembly.
 //
 //	go generate ./kernels/scalar
+//
+// Flags: -out DIR writes into DIR (default "."); -check writes nothing and
+// fails if a committed file differs from what would be generated.
 package main
 
 import (
 	"bytes"
-	"flag"
-	"go/format"
-	"log"
-	"os"
 	"text/template"
+
+	"github.com/torchwave/torchwave/kernels/internal/genfile"
 )
 
 type kernel struct {
@@ -730,9 +732,11 @@ func {{.Dir}}Band[T Float](p *Problem[T], s *stencil[T], f *rowFields[T], y0, y1
 `
 
 func main() {
-	out := flag.String("o", "interior_simd_amd64.go", "output file")
-	asmOut := flag.String("s", "band_amd64.s", "assembly output file")
-	flag.Parse()
+	genfile.Main(generate)
+}
+
+// generate renders the vector kernels and the band loops in assembly.
+func generate() ([]genfile.File, error) {
 	var ks []kernel
 	for _, t := range []struct {
 		typ, vec string
@@ -748,7 +752,7 @@ func main() {
 	tmpl := template.Must(template.New("k").Funcs(template.FuncMap{"mul": func(a, b int) int { return a * b }}).Parse(src))
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, ks); err != nil {
-		log.Fatal(err)
+		return nil, err
 	}
 	buf.WriteString(dispatchSrc)
 	bandDispatch := template.Must(template.New("bd").Funcs(template.FuncMap{"mul": func(a, b int) int { return a * b }}).Parse(bandDispatchSrc))
@@ -762,7 +766,7 @@ func main() {
 			Hs    []int
 		}{dir, []struct{ Type, Sfx string }{{"float32", "F32"}, {"float64", "F64"}}, []int{1, 2, 3, 4}}
 		if err := bandDispatch.Execute(&buf, data); err != nil {
-			log.Fatal(err)
+			return nil, err
 		}
 	}
 	band := template.Must(template.New("b").Parse(bandSrc))
@@ -773,19 +777,12 @@ func main() {
 		for h := 1; h <= 4; h++ {
 			k := bandKernel{Type: t.Type, Vec: t.Vec, Sfx: t.Sfx, Lanes: t.Lanes, H: h, Acc: 2 * h}
 			if err := band.Execute(&buf, k); err != nil {
-				log.Fatal(err)
+				return nil, err
 			}
 		}
 	}
-	src, err := format.Source(buf.Bytes())
-	if err != nil {
-		os.WriteFile(*out, buf.Bytes(), 0o644)
-		log.Fatal(err)
-	}
-	if err := os.WriteFile(*out, src, 0o644); err != nil {
-		log.Fatal(err)
-	}
-	if err := os.WriteFile(*asmOut, []byte(bandAsm()), 0o644); err != nil {
-		log.Fatal(err)
-	}
+	return []genfile.File{
+		{Name: "zz_generated_interior_simd_amd64.go", Data: buf.Bytes()},
+		{Name: "zz_generated_band_amd64.s", Data: []byte(bandAsm())},
+	}, nil
 }
