@@ -361,6 +361,20 @@ def pad_initial(initial: Sequence[Optional[torch.Tensor]], masks, halo: int) -> 
     return out
 
 
+def grid_args(setup: Setup, model: torch.Tensor) -> dict:
+    """The fields every propagator's ABI struct opens with (sizes, the
+    store interval, 1/spacing), fixed for a whole propagation; the order
+    of the stencil goes in as ``accuracy``."""
+    return dict(
+        dtype=0 if model.dtype == torch.float32 else 1,
+        n_shots=setup.n_shots, ny=setup.ny, nx=setup.nx, accuracy=setup.accuracy,
+        n_sources=setup.source_index.shape[1], n_receivers=setup.receiver_index.shape[1],
+        store_interval=setup.store_interval, model_per_shot=int(model.shape[0] > 1),
+        rdy=1.0 / setup.dy, rdx=1.0 / setup.dx,
+        source_index=setup.source_index, receiver_index=setup.receiver_index,
+    )
+
+
 def make_setup(options: Options, **fields) -> Setup:
     """A Setup from the checked options and the propagator's own fields."""
     return Setup(

@@ -201,15 +201,7 @@ def swap(pairs) -> None:
 def core_args(setup, c: torch.Tensor) -> dict:
     """The fields of tw_scalar_args fixed for a whole propagation."""
     ay, by, dby, ax, bx, dbx = (p.contiguous() for p in setup.profiles)
-    return dict(
-        dtype=0 if c.dtype == torch.float32 else 1,
-        n_shots=setup.n_shots, ny=setup.ny, nx=setup.nx, accuracy=setup.accuracy,
-        n_sources=setup.source_index.shape[1], n_receivers=setup.receiver_index.shape[1],
-        store_interval=setup.store_interval, model_per_shot=int(c.shape[0] > 1),
-        rdy=1.0 / setup.dy, rdx=1.0 / setup.dx,
-        c=c.contiguous(), ay=ay, by=by, dby=dby, ax=ax, bx=bx, dbx=dbx,
-        source_index=setup.source_index, receiver_index=setup.receiver_index,
-    )
+    return dict(driver.grid_args(setup, c), c=c.contiguous(), ay=ay, by=by, dby=dby, ax=ax, bx=bx, dbx=dbx)
 
 
 def operator(setup) -> tuple:

@@ -271,16 +271,11 @@ SPEC = driver.register(_MaxwellSpec())
 
 
 def _core_args(setup: driver.Setup, ca, cb, cq) -> dict:
-    return dict(
-        dtype=0 if ca.dtype == torch.float32 else 1,
-        n_shots=setup.n_shots, ny=setup.ny, nx=setup.nx, stencil=setup.accuracy,
-        n_sources=setup.source_index.shape[1], n_receivers=setup.receiver_index.shape[1],
-        store_interval=setup.store_interval, model_per_shot=int(ca.shape[0] > 1),
-        rdy=1.0 / setup.dy, rdx=1.0 / setup.dx,
-        ca=ca, cb=cb, cq=cq,
-        **dict(zip(("ay", "by", "ayh", "byh", "ax", "bx", "axh", "bxh"), (p.contiguous() for p in setup.profiles))),
-        source_index=setup.source_index, receiver_index=setup.receiver_index,
-    )
+    """The fields of tw_maxwell_args fixed for a whole propagation."""
+    args = driver.grid_args(setup, ca)
+    args["stencil"] = args.pop("accuracy")
+    profiles = (p.contiguous() for p in setup.profiles)
+    return dict(args, ca=ca, cb=cb, cq=cq, **dict(zip(("ay", "by", "ayh", "byh", "ax", "bx", "axh", "bxh"), profiles)))
 
 
 _STORES = ("store_ey", "store_curl", "store_dz", "store_dx")
