@@ -26,7 +26,11 @@ build:
 		-ldflags "-s -w -X main.sourceHash=$(HASH)" -o $(LIB) ./goexport
 	rm -f python/torchwave/libtorchwave.h
 
+# Without build isolation pip uses this Python's setuptools: pyproject.toml's
+# license fields (PEP 639) need 77 or later.
 install:
+	@$(PYTHON) -c "import setuptools, sys; sys.exit(int(setuptools.__version__.split('.')[0]) < 77)" 2>/dev/null || \
+		$(PYTHON) -m pip install -q "setuptools>=77"
 	$(PYTHON) -m pip install -e . --no-build-isolation
 
 demo: deps build
