@@ -3,6 +3,8 @@ PYTHON ?= python3
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 PY_DEPS := torch numpy scipy pytest matplotlib tqdm ruff dask distributed
+# The type checker of `make lint`, pinned: another version may report otherwise.
+MYPY := mypy==2.4.1
 LIB := python/torchwave/libtorchwave.so
 GOARCH := $(shell $(GO) env GOARCH)
 # archsimd vector kernels on amd64; plain Go elsewhere.
@@ -20,6 +22,8 @@ deps:
 	@$(PYTHON) -c "import torch, numpy, scipy, pytest, matplotlib, tqdm, dask, distributed" 2>/dev/null || \
 		$(PYTHON) -m pip install -q $(PY_DEPS)
 	@$(PYTHON) -m ruff --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q ruff
+	@$(PYTHON) -m mypy --version 2>/dev/null | grep -q '^mypy $(subst mypy==,,$(MYPY)) ' || \
+		$(PYTHON) -m pip install -q $(MYPY)
 
 build:
 	$(GOEXP) CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath \
@@ -49,6 +53,7 @@ test-python:
 lint:
 	test -z "$$(gofmt -l $$(git ls-files '*.go') $$(git ls-files -o --exclude-standard '*.go'))"
 	$(PYTHON) -m ruff check python examples bench setup.py
+	$(PYTHON) -m mypy  # the public-API modules in pyproject.toml's [tool.mypy] files
 
 bench: deps build
 	@$(PYTHON) -c "import deepwave" 2>/dev/null || $(PYTHON) -m pip install -q deepwave==0.0.27
