@@ -55,9 +55,17 @@ lint:
 	$(PYTHON) -m ruff check python examples bench setup.py
 	$(PYTHON) -m mypy  # the public-API modules in pyproject.toml's [tool.mypy] files
 
+# Every bench/bench_*.py in its smoke-sized --quick mode, one after another,
+# each followed by its wall time; the full runs are in docs/benchmarks.md.
+BENCHES := $(sort $(wildcard bench/bench_*.py))
+
 bench: deps build
 	@$(PYTHON) -c "import deepwave" 2>/dev/null || $(PYTHON) -m pip install -q deepwave==0.0.27
-	PYTHONPATH=python $(PYTHON) bench/bench_scalar.py
+	@for b in $(BENCHES); do \
+		echo "== $$b --quick"; start=$$(date +%s); \
+		PYTHONPATH=python $(PYTHON) $$b --quick || exit 1; \
+		echo "== $$b: $$(( $$(date +%s) - start )) s"; echo; \
+	done
 
 fuzz:
 	$(GOEXP) $(GO) test -run XXX -fuzz FuzzScalarArguments -fuzztime 60s ./goexport
