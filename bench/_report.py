@@ -22,3 +22,16 @@ def parse_list(text: str, cast, name: str) -> list:
         return [cast(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise SystemExit(f"--{name}: cannot parse {text!r}") from None
+
+
+def parse_args_quick(parser, quick: dict, argv=None):
+    """Adds ``--quick`` to parser and parses argv (None: sys.argv). With
+    ``--quick`` the options in quick take those values unless the command
+    line sets them: a smoke-sized run. Without it the defaults stand."""
+    settings = ", ".join(f"{key.replace('_', '-')} {value}" for key, value in quick.items())
+    parser.add_argument("--quick", action="store_true", help=f"smoke-sized run ({settings})")
+    args = parser.parse_args(argv)
+    if args.quick:
+        parser.set_defaults(**quick)
+        args = parser.parse_args(argv)
+    return args

@@ -23,6 +23,7 @@ gradients are compared once per case.
 Run from the repository root after ``make build``::
 
     PYTHONPATH=python python3 bench/bench_born.py [--size 400] [--nt 300] [--shots 1 4] [--repeat 5]
+    PYTHONPATH=python python3 bench/bench_born.py --quick   # smoke test
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import statistics
 import time
 
 import torch
+from _report import parse_args_quick
 
 import torchwave
 
@@ -84,7 +86,7 @@ def main() -> None:
     parser.add_argument("--shots", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    args = parse_args_quick(parser, {"size": 100, "nt": 100, "shots": [1, 2], "repeat": 1})
     torch.set_num_threads(args.threads)
     torchwave.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))

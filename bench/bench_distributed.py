@@ -36,7 +36,8 @@ compute.
 Run from the repository root after ``make build``::
 
     PYTHONPATH=python python3 bench/bench_distributed.py
-    PYTHONPATH=python python3 bench/bench_distributed.py --size 300 --nt 20 --repeat 3   # quick
+    PYTHONPATH=python python3 bench/bench_distributed.py --size 300 --nt 20 --repeat 3   # quicker
+    PYTHONPATH=python python3 bench/bench_distributed.py --quick   # smoke test
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ import time
 
 import numpy as np
 import torch
+from _report import parse_args_quick
 
 import torchwave
 import torchwave.distributed
@@ -169,7 +171,8 @@ def main(argv=None) -> list:
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--no-fixed-cost", action="store_true", help="skip the nt=1 problem")
     p.add_argument("--json", default=None, help="write the results here")
-    args = p.parse_args(argv)
+    quick = {"size": 200, "nt": 10, "shots": 4, "repeat": 1, "no_fixed_cost": True}
+    args = parse_args_quick(p, quick, argv)
     cores = len(os.sched_getaffinity(0))
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
     print(f"{cpu}, {cores} usable cores, load average {os.getloadavg()[0]:.2f}, "

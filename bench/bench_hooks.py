@@ -24,6 +24,7 @@ Run from the repository root after ``make build``::
 
     PYTHONPATH=python python3 bench/bench_hooks.py
     PYTHONPATH=python python3 bench/bench_hooks.py --nt 200 --repeat 3   # quicker
+    PYTHONPATH=python python3 bench/bench_hooks.py --quick   # smoke test
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import statistics
 import time
 
 import torch
+from _report import parse_args_quick
 
 import torchwave
 from torchwave.hooks import standard_imaging_condition
@@ -48,7 +50,7 @@ def main() -> None:
     ap.add_argument("--nt", type=int, default=600)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
+    args = parse_args_quick(ap, {"nt": 100, "repeat": 1})
     torch.set_num_threads(args.threads)
     torchwave.set_num_threads(args.threads)
 

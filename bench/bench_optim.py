@@ -8,6 +8,7 @@ Python front ends (torchwave: lbfgs_minimize; scipy: minimize(jac=True,
 method="L-BFGS-B")). Prints the median over repeats of ms per iteration.
 
     PYTHONPATH=python python3 bench/bench_optim.py [--n 1000000] [--iters 20] [--repeats 5]
+    PYTHONPATH=python python3 bench/bench_optim.py --quick   # smoke test
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 import numpy as np
 import scipy
 import scipy.optimize as so
+from _report import parse_args_quick
 
 from torchwave.optim import LBFGSOptions, lbfgs_minimize
 
@@ -72,7 +74,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=1_000_000)
     p.add_argument("--iters", type=int, default=20)
     p.add_argument("--repeats", type=int, default=5)
-    a = p.parse_args()
+    a = parse_args_quick(p, {"n": 100_000, "iters": 10, "repeats": 1})
     print(f"n = {a.n}, {a.iters} iterations per run, {a.repeats} runs; {platform.processor() or platform.machine()}, "
           f"numpy {np.__version__}, scipy {scipy.__version__}")  # fmt: skip
     for bounded in (False, True):

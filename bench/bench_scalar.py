@@ -255,12 +255,12 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=None, help="model cells per side (default 1000)")
     p.add_argument("--nt", type=int, default=None, help="time steps (default 500)")
     p.add_argument("--shots", default=None, help="comma-separated shot counts (default 1,4)")
-    p.add_argument("--accuracy", default="8,4", help="comma-separated orders (default 8,4)")
+    p.add_argument("--accuracy", default=None, help="comma-separated orders (default 8,4)")
     p.add_argument("--modes", default=",".join(MODES), help="forward and/or forward+backward")
     p.add_argument("--repeat", type=int, default=None, help="timed runs per case, median reported (default 3)")
     p.add_argument("--threads", type=int, default=2, help="torch and torchwave threads (default 2)")
     p.add_argument("--libraries", default=",".join(LIBRARIES), help="torchwave and/or deepwave")
-    p.add_argument("--quick", action="store_true", help="tiny smoke run (size 100, nt 200, shots 1,2, repeat 1)")
+    p.add_argument("--quick", action="store_true", help="tiny smoke run (size 100, nt 200, shots 1,2, accuracy 8, repeat 1)")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -270,8 +270,8 @@ def main(argv=None) -> int:
         print(RESULT_PREFIX + json.dumps(result), flush=True)
         return 0
 
-    quick = {"size": 100, "nt": 200, "shots": "1,2", "repeat": 1}
-    full = {"size": 1000, "nt": 500, "shots": "1,4", "repeat": 3}
+    quick = {"size": 100, "nt": 200, "shots": "1,2", "accuracy": "8", "repeat": 1}
+    full = {"size": 1000, "nt": 500, "shots": "1,4", "accuracy": "8,4", "repeat": 3}
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)

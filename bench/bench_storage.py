@@ -10,6 +10,7 @@ baseline taken after a warm-up, time the median of ``--repeat`` runs. The
 gradient of each option is compared with the "device" one.
 
     PYTHONPATH=python python3 bench/bench_storage.py [--size 600] [--nt 800] [--shots 1]
+    PYTHONPATH=python python3 bench/bench_storage.py --quick   # smoke test
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _report import parse_args_quick  # noqa: E402
 from bench_scalar import REPO, RESULT_PREFIX, _maxrss_mib, make_problem, padded_cells  # noqa: E402
 
 OPTIONS = {
@@ -78,7 +80,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--options", default=",".join(OPTIONS))
     p.add_argument("--worker", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
+    args = parse_args_quick(p, {"size": 100, "nt": 100, "repeat": 1}, argv)
     if args.worker:
         print(RESULT_PREFIX + json.dumps(worker(json.loads(args.worker))))
         return 0

@@ -79,7 +79,7 @@ import os
 import time
 import uuid
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 import torch
@@ -489,7 +489,7 @@ class ShotObjective:
         self.timeout = float(timeout)
         self.n_evaluations = 0
         self._closed = False
-        self._cluster = None
+        self._cluster: Optional[Any] = None
         self._owns_client = False
         self.client = self._connect(client, n_workers, threads_per_worker, cluster_kwargs)
         try:
@@ -642,7 +642,7 @@ class ShotObjective:
         fastest speed where that is faster than a max_vel taken from a
         starting model."""
         if self.max_vel_from in ("max_vel", "fixed models"):
-            return self.max_vel
+            return cast(float, self.max_vel)
         speed = _model_speed(self.propagator, self.inverted, self._fixed_models, model)
         if self.max_vel is None:
             self.max_vel, self.max_vel_from = speed, "first evaluation"
@@ -652,7 +652,7 @@ class ShotObjective:
                 self._warned_speed = True
                 warnings.warn(
                     f"the model's fastest wave speed {speed:.6g} exceeds the max_vel {self.max_vel:.6g} this "
-                    f"ShotObjective fixed from {_MAX_VEL_SOURCES[self.max_vel_from]}; such models run with "
+                    f"ShotObjective fixed from {_MAX_VEL_SOURCES[cast(str, self.max_vel_from)]}; such models run with "
                     "their own fastest speed, where the objective is not smooth: give ShotObjective max_vel= "
                     "or bounds= that hold every model the optimiser tries",
                     stacklevel=4,
@@ -682,14 +682,14 @@ class ShotObjective:
                 f"{getattr(grad_out, 'shape', type(grad_out).__name__)}"
             )
         f, g = self._evaluate(model, True)
-        grad_out[...] = g.reshape(grad_out.shape)
+        grad_out[...] = cast(np.ndarray, g).reshape(grad_out.shape)
         return f
 
     def value_and_grad(self, x: np.ndarray) -> Tuple[float, np.ndarray]:
         """``(loss, gradient)`` at the flattened model ``x``, the gradient a
         float64 vector: a function for ``scipy.optimize.minimize(jac=True)``."""
         f, g = self._evaluate(self._check_x(x), True)
-        return f, g.reshape(-1)
+        return f, cast(np.ndarray, g).reshape(-1)
 
     def value(self, x: np.ndarray) -> float:
         """The loss alone at the flattened model ``x`` (no backward pass)."""

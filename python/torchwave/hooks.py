@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Union, cast
 
 import torch
 
@@ -115,7 +115,7 @@ class HookedPropagator:
     _receiver_type: Tuple[str, ...] = ()
     model_names: Tuple[str, ...] = ()
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._imaging_hooks: Dict[str, _Hook] = {}
         self._imaging_run: Optional[HookRun] = None
@@ -195,7 +195,7 @@ class HookedPropagator:
         self._imaging_run = run
         try:
             with torch.enable_grad():
-                outputs = self(*args, **kwargs)
+                outputs = self(*args, **kwargs)  # type: ignore[operator]  # mixed into an nn.Module
         finally:
             self._imaging_run = None
         pred = outputs[-1]
@@ -287,7 +287,7 @@ class HookRun:
             self.restore((torch.empty(shape, dtype=ref.dtype, device=ref.device),))
         self._sums: Dict[str, torch.Tensor] = {}
         self._pending: Dict[int, Dict[str, torch.Tensor]] = {}
-        self._seen = set()
+        self._seen: Set[int] = set()
 
     def crop(self, field: torch.Tensor) -> torch.Tensor:
         r = self.region
@@ -302,7 +302,7 @@ class HookRun:
         """Hands the kept forward fields over to an autograd Function's
         ``save_for_backward``, so that they go when the graph's saved
         tensors go (after the backward pass unless it is retained)."""
-        kept = (self._store,)
+        kept = (cast(torch.Tensor, self._store),)
         self.release()
         return kept
 
@@ -310,8 +310,9 @@ class HookRun:
         """Takes back what ``saved`` gave, for the backward pass."""
         # The per-field views must not outlive ``_store``: a pooled buffer
         # goes back to the pool when that tensor object dies.
-        (self._store,) = kept
-        self.forward = {k: self._store[i] for i, k in enumerate(self.fields)}
+        (store,) = kept
+        self._store: Optional[torch.Tensor] = store
+        self.forward = {k: store[i] for i, k in enumerate(self.fields)}
 
     def release(self) -> None:
         """Drops the references to the kept forward fields."""

@@ -312,7 +312,8 @@ def backward_shot_batches(
                 leaves = _graph_leaves(loss)
             for leaf in leaves:
                 if leaf.grad is not None:  # stash what has accumulated so far
-                    sums[id(leaf)] = leaf.grad if sums.get(id(leaf)) is None else sums[id(leaf)] + leaf.grad
+                    stashed = sums.get(id(leaf))
+                    sums[id(leaf)] = leaf.grad if stashed is None else stashed + leaf.grad
                 leaf.grad = None
         loss.backward()
         total += float(loss.detach())
@@ -624,7 +625,7 @@ def _post_process(
     clip_min: Optional[float],
     clip_max: Optional[float],
     blend: float,
-    scale: Optional[float] = None,
+    scale: Union[float, torch.Tensor, None] = None,
 ) -> torch.Tensor:
     """Normalise to mean 1 over the active cells, clip, blend with 1 and
     give inactive cells the smallest active value."""
