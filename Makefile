@@ -65,6 +65,7 @@ lint: generate-check
 	$(GOEXP) $(STATICCHECK) ./...
 	GOEXPERIMENT= $(STATICCHECK) ./kernels/...
 	$(PYTHON) -m ruff check python examples bench setup.py
+	$(PYTHON) -m ruff format --check python examples bench setup.py
 	$(PYTHON) -m mypy  # the public-API modules in pyproject.toml's [tool.mypy] files
 
 # Every bench/bench_*.py in its smoke-sized --quick mode, one after another,

@@ -28,9 +28,20 @@ def build_library(target: pathlib.Path) -> None:
         env["GOEXPERIMENT"] = "simd"
     target.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [go, "build", "-buildmode=c-shared", "-trimpath", "-ldflags", f"-s -w -X main.sourceHash={source_hash}",
-         "-o", str(target), "./goexport"],
-        cwd=ROOT, env=env, check=True,
+        [
+            go,
+            "build",
+            "-buildmode=c-shared",
+            "-trimpath",
+            "-ldflags",
+            f"-s -w -X main.sourceHash={source_hash}",
+            "-o",
+            str(target),
+            "./goexport",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
     target.with_suffix(".h").unlink(missing_ok=True)
 

@@ -91,8 +91,10 @@ def main() -> None:
     torchwave.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     print(f"# scalar_born, {args.size}² + PML {PML}, nt {args.nt}, float32, accuracy 4, {args.threads} threads")
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"deepwave {deepwave._version.__version__}, torchwave {torchwave.__version__}, {datetime.date.today()}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"deepwave {deepwave._version.__version__}, torchwave {torchwave.__version__}, {datetime.date.today()}"
+    )
     print(f"{'case':<22}{'shots':>6}{'torchwave s':>13}{'deepwave s':>12}{'ratio':>8}{'max rel diff':>14}")
     for shots in args.shots:
         data = problem(args.size, args.nt, shots)
@@ -109,9 +111,12 @@ def main() -> None:
             # Gradients are compared inside the edge cells: torchwave extends
             # scatter into the PML as it does v (so its edge cells collect the
             # PML's part of the gradient), Deepwave pads scatter with zeros.
-            diff = max(float((a - b)[..., 1:-1, 1:-1].norm() / b[..., 1:-1, 1:-1].norm()) if a.ndim == 2
-                       else float((a - b).norm() / b.norm())
-                       for a, b in zip(results["torchwave"], results["deepwave"]))
+            diff = max(
+                float((a - b)[..., 1:-1, 1:-1].norm() / b[..., 1:-1, 1:-1].norm())
+                if a.ndim == 2
+                else float((a - b).norm() / b.norm())
+                for a, b in zip(results["torchwave"], results["deepwave"])
+            )
             tw, dw = statistics.median(times["torchwave"]), statistics.median(times["deepwave"])
             print(f"{case:<22}{shots:>6}{tw:>13.3f}{dw:>12.3f}{dw / tw:>8.2f}{diff:>14.2e}")
 

@@ -110,10 +110,20 @@ def bench(size: int, nt: int, n_shots: int, workers: int, repeat: int, cores: in
     key_w = f"dask, {workers} workers"
     rows = {"serial": [], "serial in a worker": [], "dask, 1 worker": [], key_w: []}
     agreement = {}
-    common = dict(model_shape=v.shape, grid_spacing=DX, dt=dt, source_amplitudes=src, source_locations=src_loc,
-                  receiver_locations=rec_loc, observed=observed, **PROPAGATOR)
-    with torchwave.distributed.ShotObjective(n_workers=1, **common) as one, \
-            torchwave.distributed.ShotObjective(n_workers=workers, **common) as many:
+    common = dict(
+        model_shape=v.shape,
+        grid_spacing=DX,
+        dt=dt,
+        source_amplitudes=src,
+        source_locations=src_loc,
+        receiver_locations=rec_loc,
+        observed=observed,
+        **PROPAGATOR,
+    )
+    with (
+        torchwave.distributed.ShotObjective(n_workers=1, **common) as one,
+        torchwave.distributed.ShotObjective(n_workers=workers, **common) as many,
+    ):
         on_worker = one.client.scatter(problem, broadcast=True)
         runs = {
             "serial": lambda: serial_loss_and_grad(*problem),
@@ -140,8 +150,12 @@ def bench(size: int, nt: int, n_shots: int, workers: int, repeat: int, cores: in
             }
     medians = {k: statistics.median(t) for k, t in rows.items()}
     return {
-        "size": size, "nt": nt, "shots": n_shots, "workers": workers,
-        "times": rows, "medians": medians,
+        "size": size,
+        "nt": nt,
+        "shots": n_shots,
+        "workers": workers,
+        "times": rows,
+        "medians": medians,
         "overhead_1_worker_s": medians["dask, 1 worker"] - medians["serial in a worker"],
         "overhead_1_worker_vs_main_s": medians["dask, 1 worker"] - medians["serial"],
         "speedup_1_to_w_workers": medians["dask, 1 worker"] / medians[key_w],
@@ -158,8 +172,10 @@ def report(r: dict) -> None:
     print(f"median(dask, 1 worker) - median(serial in this process): {r['overhead_1_worker_vs_main_s'] * 1000:.0f} ms")
     print(f"speed-up 1 -> {r['workers']} workers: {r['speedup_1_to_w_workers']:.2f}x")
     for n, a in r["agreement"].items():
-        print(f"  {n} worker(s): groups {a['groups']}, torchwave threads {a['torchwave_threads_per_worker']}, "
-              f"loss rel diff {a['loss_rel_diff']:.1e}, gradient rel diff {a['grad_rel_diff']:.1e}")
+        print(
+            f"  {n} worker(s): groups {a['groups']}, torchwave threads {a['torchwave_threads_per_worker']}, "
+            f"loss rel diff {a['loss_rel_diff']:.1e}, gradient rel diff {a['grad_rel_diff']:.1e}"
+        )
 
 
 def main(argv=None) -> list:
@@ -174,14 +190,20 @@ def main(argv=None) -> list:
     quick = {"size": 200, "nt": 10, "shots": 4, "repeat": 1, "no_fixed_cost": True}
     args = parse_args_quick(p, quick, argv)
     cores = len(os.sched_getaffinity(0))
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
-    print(f"{cpu}, {cores} usable cores, load average {os.getloadavg()[0]:.2f}, "
-          f"{datetime.datetime.now().isoformat(timespec='seconds')}")
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor()
+    )
+    print(
+        f"{cpu}, {cores} usable cores, load average {os.getloadavg()[0]:.2f}, "
+        f"{datetime.datetime.now().isoformat(timespec='seconds')}"
+    )
     import dask
     import distributed
 
-    print(f"torch {torch.__version__}, dask {dask.__version__}, distributed {distributed.__version__}, "
-          f"torchwave {torchwave.__version__} (simd {torchwave.simd_enabled()})")
+    print(
+        f"torch {torch.__version__}, dask {dask.__version__}, distributed {distributed.__version__}, "
+        f"torchwave {torchwave.__version__} (simd {torchwave.simd_enabled()})"
+    )
     results = [bench(args.size, args.nt, args.shots, args.workers, args.repeat, cores)]
     report(results[-1])
     if not args.no_fixed_cost:

@@ -61,7 +61,9 @@ def main() -> None:
     wavelet = torchwave.wavelets.ricker(10.0, nt, dt, peak_time=0.12, dtype=dtype)
     rec_x = torch.linspace(0, nx - 1, 64).long()
     survey = (
-        dt, wavelet.reshape(1, 1, nt), torch.tensor([[[2, nx // 2]]]),
+        dt,
+        wavelet.reshape(1, 1, nt),
+        torch.tensor([[[2, nx // 2]]]),
         torch.stack([torch.full_like(rec_x, 4), rec_x], dim=-1)[None],
     )
     options = dict(pml_freq=10.0)
@@ -102,10 +104,14 @@ def main() -> None:
         with open("/proc/cpuinfo") as f:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), platform.processor())
     pml = 20 + 2  # PML and the accuracy-4 halo on each side
-    print(f"{datetime.date.today()}, {cpu}, {os.cpu_count()} logical CPUs, {args.threads} threads, "
-          f"load average {os.getloadavg()[0]:.2f}")
-    print(f"S1: {ny} x {nx} model ({ny + 2 * pml} x {nx + 2 * pml} padded), {nt} steps, float32, "
-          f"torch {torch.__version__}, torchwave {torchwave.__version__}")
+    print(
+        f"{datetime.date.today()}, {cpu}, {os.cpu_count()} logical CPUs, {args.threads} threads, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"S1: {ny} x {nx} model ({ny + 2 * pml} x {nx + 2 * pml} padded), {nt} steps, float32, "
+        f"torch {torch.__version__}, torchwave {torchwave.__version__}"
+    )
     kept = nt * ny * nx * 4 / 2**20
     print(f"a hook on 'wavefield' keeps {nt} x {ny} x {nx} float32 forward fields: {kept:.1f} MiB")
     for _, case in cases:

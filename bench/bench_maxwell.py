@@ -52,8 +52,18 @@ def problem(size, nt, shots, torch, dtype):
     src[:, 0, 1] += torch.arange(shots) * (size // (4 * max(shots, 1)))
     rx = torch.linspace(0, size - 1, min(100, size)).long().unique()
     rec = torch.stack([torch.full_like(rx, 2), rx], dim=-1)[None].repeat(shots, 1, 1)
-    return dict(epsilon=eps, sigma=sigma, mu=mu, grid_spacing=dx, dt=dt, source_amplitude=amp,
-                source_location=src, receiver_location=rec, stencil=4, pml_width=pml), (size + 2 * pml) ** 2
+    return dict(
+        epsilon=eps,
+        sigma=sigma,
+        mu=mu,
+        grid_spacing=dx,
+        dt=dt,
+        source_amplitude=amp,
+        source_location=src,
+        receiver_location=rec,
+        stencil=4,
+        pml_width=pml,
+    ), (size + 2 * pml) ** 2
 
 
 def worker(args) -> None:
@@ -85,8 +95,16 @@ def worker(args) -> None:
         times.append(time.perf_counter() - t0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = statistics.median(times)
-    print(json.dumps({"seconds": t, "mcells": cells * args.shots * args.nt / t / 1e6,
-                      "peak_mb": (peak - base) / 1024, "abs_peak_mb": peak / 1024}))
+    print(
+        json.dumps(
+            {
+                "seconds": t,
+                "mcells": cells * args.shots * args.nt / t / 1e6,
+                "peak_mb": (peak - base) / 1024,
+                "abs_peak_mb": peak / 1024,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -117,9 +135,25 @@ def main() -> None:
     for mode in args.modes:
         for shots in args.shots:
             for lib in libs:
-                cmd = [sys.executable, __file__, "--worker", "--lib", lib, "--mode", mode, "--shot", str(shots),
-                       "--size", str(args.size), "--nt", str(args.nt), "--threads", str(args.threads),
-                       "--repeat", str(args.repeat)]
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    "--lib",
+                    lib,
+                    "--mode",
+                    mode,
+                    "--shot",
+                    str(shots),
+                    "--size",
+                    str(args.size),
+                    "--nt",
+                    str(args.nt),
+                    "--threads",
+                    str(args.threads),
+                    "--repeat",
+                    str(args.repeat),
+                ]
                 out = subprocess.run(cmd, capture_output=True, text=True, env=env)
                 if out.returncode != 0:
                     print(f"{lib:10} {mode:17} {shots:5} failed: {out.stderr.strip().splitlines()[-1:]}")

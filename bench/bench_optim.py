@@ -50,12 +50,11 @@ def run(which: str, n: int, iters: int, bounded: bool) -> float:
     lo, hi = (-0.5, 0.5) if bounded else (None, None)
     t = time.perf_counter()
     if which == "torchwave":
-        r = lbfgs_minimize(
-            objective, x0, lower_bounds=lo, upper_bounds=hi, options=LBFGSOptions(max_iter=iters, gtol=0, ftol=0)
-        )
+        r = lbfgs_minimize(objective, x0, lower_bounds=lo, upper_bounds=hi, options=LBFGSOptions(max_iter=iters, gtol=0, ftol=0))
         nit = r.iterations
     else:
         bounds = None if not bounded else so.Bounds(np.full(n, lo), np.full(n, hi))
+
         def fun(x):  # scipy needs a new gradient array per call
             g = np.empty_like(x)
             return objective(x, g), g

@@ -78,12 +78,26 @@ def main() -> None:
     results = {lib: {"forward": [], "forward+backward": []} for lib in libraries}
     for _ in range(args.rounds):
         for lib in libraries:
-            cmd = [sys.executable, __file__, "--library", lib, "--calls", str(args.calls), "--pml", str(args.pml),
-                   "--size", str(args.size), "--nt", str(args.nt)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--library",
+                lib,
+                "--calls",
+                str(args.calls),
+                "--pml",
+                str(args.pml),
+                "--size",
+                str(args.size),
+                "--nt",
+                str(args.nt),
+            ]
             got = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
             for mode, t in got.items():
                 results[lib][mode].append(t)
-    print(f"{args.size}x{args.size}, PML {args.pml}, {args.nt} steps, float32, 1 shot, {args.rounds} rounds of {args.calls} calls")
+    print(
+        f"{args.size}x{args.size}, PML {args.pml}, {args.nt} steps, float32, 1 shot, {args.rounds} rounds of {args.calls} calls"
+    )
     for mode in ("forward", "forward+backward"):
         line = f"{mode:17s}"
         med = {lib: statistics.median(results[lib][mode]) for lib in libraries}

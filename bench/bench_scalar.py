@@ -94,9 +94,7 @@ def make_problem(torch, size: int, nt: int, n_shots: int):
     src_depth, rec_depth = min(20, size - 1), min(10, size - 1)
     source_locations = torch.zeros(n_shots, 1, 2, dtype=torch.long)
     source_locations[:, 0, 0] = src_depth
-    source_locations[:, 0, 1] = torch.tensor(
-        [(i + 1) * size // (n_shots + 1) for i in range(n_shots)], dtype=torch.long
-    )
+    source_locations[:, 0, 1] = torch.tensor([(i + 1) * size // (n_shots + 1) for i in range(n_shots)], dtype=torch.long)
     n_rec = min(N_RECEIVERS, size)
     receiver_locations = torch.zeros(n_shots, n_rec, 2, dtype=torch.long)
     receiver_locations[..., 0] = rec_depth
@@ -245,7 +243,7 @@ def run_worker(spec: dict, env: dict) -> dict:
     )
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX):])
+            return json.loads(line[len(RESULT_PREFIX) :])
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
     return {"error": f"exit status {proc.returncode}: " + " | ".join(tail)}
 
@@ -302,8 +300,7 @@ def main(argv=None) -> int:
         f"{FREQ:g} Hz Ricker, 1 source and {N_RECEIVERS} receivers per shot"
     )
     print(
-        f"method  : {args.repeat} timed run(s) per case, median; fresh subprocess per (library, case); "
-        f"{args.threads} thread(s)"
+        f"method  : {args.repeat} timed run(s) per case, median; fresh subprocess per (library, case); {args.threads} thread(s)"
     )
     print("Mcells/s = padded cells x shots x nt / seconds (forward+backward: same count / total time)")
     print()
@@ -317,8 +314,14 @@ def main(argv=None) -> int:
             row = {"accuracy": acc, "shots": shots, "mode": mode}
             for lib in libraries:
                 spec = {
-                    "library": lib, "size": args.size, "nt": args.nt, "shots": shots,
-                    "accuracy": acc, "mode": mode, "repeat": args.repeat, "threads": args.threads,
+                    "library": lib,
+                    "size": args.size,
+                    "nt": args.nt,
+                    "shots": shots,
+                    "accuracy": acc,
+                    "mode": mode,
+                    "repeat": args.repeat,
+                    "threads": args.threads,
                     "save": str(pathlib.Path(tmp) / f"{lib}.pt") if save else None,
                 }
                 print(f"  running {lib:9s} acc {acc} shots {shots} {mode} ...", end="", flush=True)
@@ -349,11 +352,15 @@ def main(argv=None) -> int:
         f"Go source hash {tw_info.get('source_hash', '?')}, {tw_info.get('path', '?')}), "
         f"deepwave {dw_info.get('version', '?')}"
     )
-    print(f"load average (1 min) at start {machine['loadavg_start']:.2f}, at end {machine['loadavg_end']:.2f} "
-          f"on {machine['nproc']} CPUs (other load skews timings)")
+    print(
+        f"load average (1 min) at start {machine['loadavg_start']:.2f}, at end {machine['loadavg_end']:.2f} "
+        f"on {machine['nproc']} CPUs (other load skews timings)"
+    )
     ratios = {get(r, lib, "step_ratio") for r in results for lib in LIBRARIES} - {None}
-    print(f"CFL step ratio in both libraries: {', '.join(map(str, sorted(ratios))) or '?'}"
-          + ("" if ratios <= {1} else "  (WARNING: time step subdivided)"))
+    print(
+        f"CFL step ratio in both libraries: {', '.join(map(str, sorted(ratios))) or '?'}"
+        + ("" if ratios <= {1} else "  (WARNING: time step subdivided)")
+    )
     print()
     header = (
         f"{'case':<34} {'torchwave':>10} {'Deepwave':>10} {'ratio':>7}   "
@@ -366,12 +373,8 @@ def main(argv=None) -> int:
         case = f"acc {r['accuracy']}, {r['shots']} shot{'s' if r['shots'] > 1 else ''}, {r['mode']}"
         tw, dw = get(r, "torchwave", "mcells_per_s"), get(r, "deepwave", "mcells_per_s")
         r["ratio"] = tw / dw if tw and dw else None
-        mem = [
-            f"{fmt(get(r, lib, 'rss_increase_mib'), '.0f')} / {fmt(get(r, lib, 'rss_peak_mib'), '.0f')}"
-            for lib in LIBRARIES
-        ]
-        print(f"{case:<34} {fmt(tw, '10.1f')} {fmt(dw, '10.1f')} {fmt(r['ratio'], '7.2f')}   "
-              f"{mem[0]:>26} {mem[1]:>26}")
+        mem = [f"{fmt(get(r, lib, 'rss_increase_mib'), '.0f')} / {fmt(get(r, lib, 'rss_peak_mib'), '.0f')}" for lib in LIBRARIES]
+        print(f"{case:<34} {fmt(tw, '10.1f')} {fmt(dw, '10.1f')} {fmt(r['ratio'], '7.2f')}   {mem[0]:>26} {mem[1]:>26}")
     print()
     checks = [
         f"acc {r['accuracy']} {r['mode']}: receivers {fmt(r['receiver_rel_diff'], '.2e')}"
@@ -379,8 +382,10 @@ def main(argv=None) -> int:
         for r in results
         if "receiver_rel_diff" in r
     ]
-    print("torchwave vs Deepwave, relative L2 difference (first case per accuracy/mode; PML profiles differ "
-          "slightly, not a failure): " + ("; ".join(checks) or "not computed"))
+    print(
+        "torchwave vs Deepwave, relative L2 difference (first case per accuracy/mode; PML profiles differ "
+        "slightly, not a failure): " + ("; ".join(checks) or "not computed")
+    )
 
     if args.json:
         payload = {
@@ -388,10 +393,21 @@ def main(argv=None) -> int:
             "torchwave": {k: tw_info.get(k) for k in ("version", "simd", "lib_threads", "source_hash", "path")},
             "deepwave": {"version": dw_info.get("version")},
             "config": {
-                "size": args.size, "padded": n_pad, "pml": PML, "dx": DX, "nt": args.nt,
-                "shots": shots_list, "accuracy": accuracies, "modes": modes, "repeat": args.repeat,
-                "threads": args.threads, "v_min": V_MIN, "v_max": V_MAX, "freq": FREQ,
-                "receivers_per_shot": N_RECEIVERS, "dtype": "float32",
+                "size": args.size,
+                "padded": n_pad,
+                "pml": PML,
+                "dx": DX,
+                "nt": args.nt,
+                "shots": shots_list,
+                "accuracy": accuracies,
+                "modes": modes,
+                "repeat": args.repeat,
+                "threads": args.threads,
+                "v_min": V_MIN,
+                "v_max": V_MAX,
+                "freq": FREQ,
+                "receivers_per_shot": N_RECEIVERS,
+                "dtype": "float32",
                 "mcells_definition": "padded cells x shots x nt / median seconds",
             },
             "results": results,

@@ -53,9 +53,7 @@ def worker(spec: dict) -> dict:
 
     def run(nt=None):
         v = v0.clone().requires_grad_(True)
-        out = torchwave.scalar(
-            v, 10.0, dt, amplitudes[..., :nt], sources, receivers, accuracy=8, pml_width=20, **options
-        )
+        out = torchwave.scalar(v, 10.0, dt, amplitudes[..., :nt], sources, receivers, accuracy=8, pml_width=20, **options)
         out[-1].square().sum().backward()
         return v.grad
 
@@ -90,27 +88,33 @@ def main(argv=None) -> int:
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "python"), env.get("PYTHONPATH")]))
     cells = padded_cells(args.size) * args.shots * args.nt
-    print(f"scalar forward+backward, {args.size}² + PML 20, {args.nt} steps, {args.shots} shot(s), accuracy 8, "
-          f"float32, {args.threads} threads")
+    print(
+        f"scalar forward+backward, {args.size}² + PML 20, {args.nt} steps, {args.shots} shot(s), accuracy 8, "
+        f"float32, {args.threads} threads"
+    )
     print(f"{'option':>11} {'seconds':>8} {'Mcells/s':>9} {'peak MiB':>9} {'vs device':>10} {'grad error':>11}")
     with tempfile.TemporaryDirectory() as tmp:
         results = {}
         for option in args.options.split(","):
-            spec = dict(option=option, size=args.size, nt=args.nt, shots=args.shots, threads=args.threads,
-                        repeat=args.repeat, tmp=tmp)
-            proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], env=env,
-                                  capture_output=True, text=True, check=False)
+            spec = dict(
+                option=option, size=args.size, nt=args.nt, shots=args.shots, threads=args.threads, repeat=args.repeat, tmp=tmp
+            )
+            proc = subprocess.run(
+                [sys.executable, __file__, "--worker", json.dumps(spec)], env=env, capture_output=True, text=True, check=False
+            )
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
             if proc.returncode or not lines:
                 print(f"{option:>11} failed: {proc.stderr.strip()[-500:]}")
                 continue
-            r = results[option] = json.loads(lines[-1][len(RESULT_PREFIX):])
+            r = results[option] = json.loads(lines[-1][len(RESULT_PREFIX) :])
             grad = torch.load(r["grad"])
             ref = torch.load(results["device"]["grad"]) if "device" in results else grad
             error = float((grad - ref).norm() / ref.norm())
             memory_ratio = results["device"]["peak_mib"] / max(r["peak_mib"], 1e-9) if "device" in results else 1.0
-            print(f"{option:>11} {r['seconds']:8.2f} {cells / r['seconds'] / 1e6:9.0f} {r['peak_mib']:9.0f} "
-                  f"{memory_ratio:9.1f}x {error:11.2e}")
+            print(
+                f"{option:>11} {r['seconds']:8.2f} {cells / r['seconds'] / 1e6:9.0f} {r['peak_mib']:9.0f} "
+                f"{memory_ratio:9.1f}x {error:11.2e}"
+            )
     return 0
 
 

@@ -137,8 +137,18 @@ def make_problem(torch, size: int, nt: int, n_shots: int, dtype=None, geometry: 
         rec[..., 1] = c - n_rec // 2 + torch.arange(n_rec)
     else:
         raise ValueError(f"unknown geometry {geometry!r}")
-    return dict(epsilon=eps, sigma=sigma, mu=mu, grid_spacing=DX, dt=dt, source_amplitude=amp,
-                source_location=src, receiver_location=rec, stencil=STENCIL, pml_width=PML)
+    return dict(
+        epsilon=eps,
+        sigma=sigma,
+        mu=mu,
+        grid_spacing=DX,
+        dt=dt,
+        source_amplitude=amp,
+        source_location=src,
+        receiver_location=rec,
+        stencil=STENCIL,
+        pml_width=PML,
+    )
 
 
 def padded_cells(size: int) -> int:
@@ -168,8 +178,7 @@ def load_library(name: str, threads: int):
         from torchwave import _common
 
         torchwave.set_num_threads(threads)
-        info = {"version": torchwave.__version__, "simd": torchwave.simd_enabled(),
-                "lib_threads": torchwave.get_num_threads()}
+        info = {"version": torchwave.__version__, "simd": torchwave.simd_enabled(), "lib_threads": torchwave.get_num_threads()}
 
         def propagate(**kw):
             return torchwave.maxwelltm(**kw)[-1]
@@ -203,8 +212,9 @@ def load_library(name: str, threads: int):
 def run_case(torch, propagate, kw: dict, backward: bool):
     """One propagation; returns (receivers, epsilon gradient or None)."""
     if backward:
-        kw = dict(kw, epsilon=kw["epsilon"].detach().clone().requires_grad_(),
-                  sigma=kw["sigma"].detach().clone().requires_grad_())
+        kw = dict(
+            kw, epsilon=kw["epsilon"].detach().clone().requires_grad_(), sigma=kw["sigma"].detach().clone().requires_grad_()
+        )
         out = propagate(**kw)
         out.pow(2).sum().backward()
         return out.detach(), kw["epsilon"].grad
@@ -231,8 +241,14 @@ def worker(spec: dict) -> dict:
     peak = _maxrss_mib()
     if spec.get("save"):
         torch.save({"receivers": rec}, spec["save"])
-    return {**info, "seconds": seconds, "rss_baseline_mib": baseline, "rss_peak_mib": peak,
-            "rss_increase_mib": peak - baseline, "loadavg": os.getloadavg()[0]}
+    return {
+        **info,
+        "seconds": seconds,
+        "rss_baseline_mib": baseline,
+        "rss_peak_mib": peak,
+        "rss_increase_mib": peak - baseline,
+        "loadavg": os.getloadavg()[0],
+    }
 
 
 def check(spec: dict) -> dict:
@@ -242,8 +258,7 @@ def check(spec: dict) -> dict:
     threads = spec["threads"]
     libs = {name: load_library(name, threads)[0] for name in LIBRARIES}
     out = {}
-    for name, geometry, size, nt in (("interior", "interior", 400, 400),
-                                     ("benchmark geometry", "benchmark", 200, 400)):
+    for name, geometry, size, nt in (("interior", "interior", 400, 400), ("benchmark geometry", "benchmark", 200, 400)):
         kw = make_problem(torch, size, nt, 2, dtype=torch.float64, geometry=geometry)
         res = {name: run_case(torch, fn, kw, True) for name, fn in libs.items()}
         (rt, gt), (rd, gd) = res["torchwave"], res["tide"]
@@ -253,9 +268,13 @@ def check(spec: dict) -> dict:
         # Shift in samples that best aligns the traces (0: same sampling time).
         lags = {s: float((torch.roll(rt, s, -1) - rd)[..., 5:-5].norm()) for s in (-1, 0, 1)}
         out[name] = {
-            "size": size, "nt": nt, "shots": 2,
-            "receivers": rel_diff(rt, rd), "grad_epsilon": rel_diff(gt, gd),
-            "best_scale": scale, "best_lag": min(lags, key=lags.get),
+            "size": size,
+            "nt": nt,
+            "shots": 2,
+            "receivers": rel_diff(rt, rd),
+            "grad_epsilon": rel_diff(gt, gd),
+            "best_scale": scale,
+            "best_lag": min(lags, key=lags.get),
             "max_abs_receiver": float(rd.abs().max()),
         }
     return out
@@ -283,18 +302,23 @@ def machine_info() -> dict:
     import torch
 
     return {
-        "cpu": cpu, "nproc": os.cpu_count(), "mem_gib": mem_gb,
+        "cpu": cpu,
+        "nproc": os.cpu_count(),
+        "mem_gib": mem_gb,
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "loadavg_start": os.getloadavg()[0], "python": platform.python_version(), "torch": torch.__version__,
+        "loadavg_start": os.getloadavg()[0],
+        "python": platform.python_version(),
+        "torch": torch.__version__,
     }
 
 
 def run_sub(arg: str, payload: dict, env: dict) -> dict:
-    proc = subprocess.run([sys.executable, __file__, arg, json.dumps(payload)], env=env,
-                          capture_output=True, check=False, text=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, arg, json.dumps(payload)], env=env, capture_output=True, check=False, text=True
+    )
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX):])
+            return json.loads(line[len(RESULT_PREFIX) :])
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
     return {"error": f"exit status {proc.returncode}: " + " | ".join(tail)}
 
@@ -307,8 +331,12 @@ def main(argv=None) -> int:
     p.add_argument("--modes", default=",".join(MODES), help="forward and/or forward+backward")
     p.add_argument("--repeat", type=int, default=None, help="timed runs per (library, case) (default 3)")
     p.add_argument("--threads", type=int, default=2, help="threads for both libraries (default 2)")
-    p.add_argument("--mem-limit-gb", type=float, default=None,
-                   help="cap on the gradient stores of one run; fewer steps beyond it (default 60%% of RAM)")
+    p.add_argument(
+        "--mem-limit-gb",
+        type=float,
+        default=None,
+        help="cap on the gradient stores of one run; fewer steps beyond it (default 60%% of RAM)",
+    )
     p.add_argument("--no-check", action="store_true", help="skip the agreement check")
     p.add_argument("--check-only", action="store_true", help="only the agreement check")
     p.add_argument("--quick", action="store_true", help="smoke run (size 200, nt 100, shots 1,2, repeat 1)")
@@ -350,11 +378,15 @@ def main(argv=None) -> int:
     print(f"machine : {machine['cpu']}, nproc {machine['nproc']}, {fmt(machine['mem_gib'], '.1f')} GiB")
     print(f"date    : {machine['date']}, load average (1 min) {machine['loadavg_start']:.2f}")
     print(f"python  : {machine['python']}, torch {machine['torch']}")
-    print(f"problem : {args.size}x{args.size} + CPML {PML} = {n_pad}x{n_pad} padded cells, dx {DX} m, "
-          f"eps_r {EPS_MIN:g}-{EPS_MAX:g} (linear in depth), sigma {SIGMA:g} S/m, stencil {STENCIL}, float32, "
-          f"dt {time_step():.4g} s, {FREQ / 1e6:g} MHz Ricker, 1 source and {N_RECEIVERS} receivers per shot")
-    print(f"method  : {args.repeat} run(s) per (library, case), each in a fresh subprocess, libraries "
-          f"alternated, median; {args.threads} thread(s)")
+    print(
+        f"problem : {args.size}x{args.size} + CPML {PML} = {n_pad}x{n_pad} padded cells, dx {DX} m, "
+        f"eps_r {EPS_MIN:g}-{EPS_MAX:g} (linear in depth), sigma {SIGMA:g} S/m, stencil {STENCIL}, float32, "
+        f"dt {time_step():.4g} s, {FREQ / 1e6:g} MHz Ricker, 1 source and {N_RECEIVERS} receivers per shot"
+    )
+    print(
+        f"method  : {args.repeat} run(s) per (library, case), each in a fresh subprocess, libraries "
+        f"alternated, median; {args.threads} thread(s)"
+    )
     print()
 
     checks = None
@@ -365,9 +397,11 @@ def main(argv=None) -> int:
             print("  failed: " + checks["error"])
         else:
             for name, c in checks.items():
-                print(f"  {name:18s} {c['size']}², {c['nt']} steps: receivers rel. L2 {c['receivers']:.2e}, "
-                      f"eps gradient rel. L2 {fmt(c['grad_epsilon'], '.2e')}, best scale tide/torchwave "
-                      f"{c['best_scale']:.6f}, best lag {c['best_lag']}")
+                print(
+                    f"  {name:18s} {c['size']}², {c['nt']} steps: receivers rel. L2 {c['receivers']:.2e}, "
+                    f"eps gradient rel. L2 {fmt(c['grad_epsilon'], '.2e')}, best scale tide/torchwave "
+                    f"{c['best_scale']:.6f}, best lag {c['best_lag']}"
+                )
         print()
         if args.check_only:
             return 1 if "error" in checks else 0
@@ -384,22 +418,34 @@ def main(argv=None) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench_tide_") as tmp:
         for mode, shots, nt in cases:
-            note = "" if nt == args.nt else f" (nt {nt}: {args.nt} steps need " \
+            note = (
+                ""
+                if nt == args.nt
+                else f" (nt {nt}: {args.nt} steps need "
                 f"{store_bytes_per_step(args.size) * shots * args.nt / 2**30:.1f} GiB of stores)"
+            )
             row = {"mode": mode, "shots": shots, "nt": nt, "runs": {lib: [] for lib in LIBRARIES}}
             for rep in range(args.repeat):
                 order = LIBRARIES if rep % 2 == 0 else LIBRARIES[::-1]
                 for lib in order:
-                    spec = {"library": lib, "size": args.size, "nt": nt, "shots": shots, "mode": mode,
-                            "threads": args.threads,
-                            "save": str(pathlib.Path(tmp) / f"{lib}.pt") if rep == 0 else None}
-                    print(f"  {mode:16s} {shots} shot(s) nt {nt}{note} run {rep + 1}: {lib:9s} ...",
-                          end="", flush=True)
+                    spec = {
+                        "library": lib,
+                        "size": args.size,
+                        "nt": nt,
+                        "shots": shots,
+                        "mode": mode,
+                        "threads": args.threads,
+                        "save": str(pathlib.Path(tmp) / f"{lib}.pt") if rep == 0 else None,
+                    }
+                    print(f"  {mode:16s} {shots} shot(s) nt {nt}{note} run {rep + 1}: {lib:9s} ...", end="", flush=True)
                     note = ""
                     r = run_sub("--worker", spec, env)
-                    print(" failed: " + r["error"] if "error" in r else
-                          f" {r['seconds']:.2f} s, +{r['rss_increase_mib']:.0f} MiB, load {r['loadavg']:.2f}",
-                          flush=True)
+                    print(
+                        " failed: " + r["error"]
+                        if "error" in r
+                        else f" {r['seconds']:.2f} s, +{r['rss_increase_mib']:.0f} MiB, load {r['loadavg']:.2f}",
+                        flush=True,
+                    )
                     row["runs"][lib].append(r)
                 if rep == 0 and all((pathlib.Path(tmp) / f"{lib}.pt").exists() for lib in LIBRARIES):
                     import torch
@@ -413,44 +459,71 @@ def main(argv=None) -> int:
                 ok = [r for r in row["runs"][lib] if "error" not in r]
                 if ok:
                     med = statistics.median(r["seconds"] for r in ok)
-                    row[lib] = {"median_s": med, "mcells_per_s": padded_cells(args.size) * shots * nt / med / 1e6,
-                                "rss_increase_mib": max(r["rss_increase_mib"] for r in ok),
-                                "times_s": [r["seconds"] for r in ok],
-                                "step_ratio": ok[0]["step_ratio"], "version": ok[0]["version"]}
+                    row[lib] = {
+                        "median_s": med,
+                        "mcells_per_s": padded_cells(args.size) * shots * nt / med / 1e6,
+                        "rss_increase_mib": max(r["rss_increase_mib"] for r in ok),
+                        "times_s": [r["seconds"] for r in ok],
+                        "step_ratio": ok[0]["step_ratio"],
+                        "version": ok[0]["version"],
+                    }
             results.append(row)
 
     machine["loadavg_end"] = os.getloadavg()[0]
     print()
     versions = {lib: next((r[lib]["version"] for r in results if lib in r), "?") for lib in LIBRARIES}
     ratios = {r[lib]["step_ratio"] for r in results for lib in LIBRARIES if lib in r}
-    print(f"torchwave {versions['torchwave']}, tide-gpr {versions['tide']}, torch {machine['torch']}, "
-          f"Python {machine['python']}; CFL step ratio {', '.join(map(str, sorted(ratios))) or '?'}")
-    print(f"load average (1 min) at start {machine['loadavg_start']:.2f}, at end {machine['loadavg_end']:.2f} "
-          f"on {machine['nproc']} CPUs")
+    print(
+        f"torchwave {versions['torchwave']}, tide-gpr {versions['tide']}, torch {machine['torch']}, "
+        f"Python {machine['python']}; CFL step ratio {', '.join(map(str, sorted(ratios))) or '?'}"
+    )
+    print(
+        f"load average (1 min) at start {machine['loadavg_start']:.2f}, at end {machine['loadavg_end']:.2f} "
+        f"on {machine['nproc']} CPUs"
+    )
     print()
-    header = (f"{'case':<34} {'tw s':>8} {'TIDE s':>8} {'tw Mc/s':>8} {'TIDE Mc/s':>9} {'tw/TIDE':>8} "
-              f"{'tw +MiB':>8} {'TIDE +MiB':>9} {'rec diff':>9}")
+    header = (
+        f"{'case':<34} {'tw s':>8} {'TIDE s':>8} {'tw Mc/s':>8} {'TIDE Mc/s':>9} {'tw/TIDE':>8} "
+        f"{'tw +MiB':>8} {'TIDE +MiB':>9} {'rec diff':>9}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         case = f"{r['mode']}, {r['shots']} shot{'s' if r['shots'] > 1 else ''}, nt {r['nt']}"
         tw, td = r.get("torchwave", {}), r.get("tide", {})
         r["ratio"] = tw["mcells_per_s"] / td["mcells_per_s"] if tw and td else None
-        print(f"{case:<34} {fmt(tw.get('median_s'), '8.2f')} {fmt(td.get('median_s'), '8.2f')} "
-              f"{fmt(tw.get('mcells_per_s'), '8.1f')} {fmt(td.get('mcells_per_s'), '9.1f')} "
-              f"{fmt(r['ratio'], '8.2f')} {fmt(tw.get('rss_increase_mib'), '8.0f')} "
-              f"{fmt(td.get('rss_increase_mib'), '9.0f')} {fmt(r.get('receiver_rel_diff'), '9.2e')}")
+        print(
+            f"{case:<34} {fmt(tw.get('median_s'), '8.2f')} {fmt(td.get('median_s'), '8.2f')} "
+            f"{fmt(tw.get('mcells_per_s'), '8.1f')} {fmt(td.get('mcells_per_s'), '9.1f')} "
+            f"{fmt(r['ratio'], '8.2f')} {fmt(tw.get('rss_increase_mib'), '8.0f')} "
+            f"{fmt(td.get('rss_increase_mib'), '9.0f')} {fmt(r.get('receiver_rel_diff'), '9.2e')}"
+        )
     print()
-    print("Mcells/s = padded cells x shots x nt / median s; +MiB = peak RSS increase over the warmed-up "
-          "baseline (max over runs); rec diff = relative L2 of torchwave vs TIDE receivers (CPMLs differ)")
+    print(
+        "Mcells/s = padded cells x shots x nt / median s; +MiB = peak RSS increase over the warmed-up "
+        "baseline (max over runs); rec diff = relative L2 of torchwave vs TIDE receivers (CPMLs differ)"
+    )
 
     if args.json:
         payload = {
-            "machine": machine, "versions": versions, "checks": checks,
-            "config": {"size": args.size, "padded": n_pad, "pml": PML, "dx": DX, "nt": args.nt,
-                       "shots": shots_list, "modes": modes, "repeat": args.repeat, "threads": args.threads,
-                       "stencil": STENCIL, "dtype": "float32", "mem_limit_gb": mem_limit,
-                       "mcells_definition": "padded cells x shots x nt / median seconds"},
+            "machine": machine,
+            "versions": versions,
+            "checks": checks,
+            "config": {
+                "size": args.size,
+                "padded": n_pad,
+                "pml": PML,
+                "dx": DX,
+                "nt": args.nt,
+                "shots": shots_list,
+                "modes": modes,
+                "repeat": args.repeat,
+                "threads": args.threads,
+                "stencil": STENCIL,
+                "dtype": "float32",
+                "mem_limit_gb": mem_limit,
+                "mcells_definition": "padded cells x shots x nt / median seconds",
+            },
             "results": results,
         }
         pathlib.Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")

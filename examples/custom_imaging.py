@@ -151,8 +151,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parser.parse_args(argv)
     size = dict(ny=48, nx=64, nt=300, n_receivers=32) if args.small else {}
     result = run(**size, dtype=torch.float64 if args.float64 else torch.float32, out=args.out)
-    print(f"cosine(registered standard condition, autograd gradient): {result['cosine_inner']:.4f} "
-          f"without the edge cells and the source cell, {result['cosine_all']:.4f} over the whole model")
+    print(
+        f"cosine(registered standard condition, autograd gradient): {result['cosine_inner']:.4f} "
+        f"without the edge cells and the source cell, {result['cosine_all']:.4f} over the whole model"
+    )
     print(f"v.grad after imaging(): {'None' if result['grad_untouched'] else 'changed'}")
     print(f"figure: {result['out']}")
     return result

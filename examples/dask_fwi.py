@@ -86,7 +86,9 @@ def plot(path, v_true, v_init, v_inv, errors, dx, source_locations, receiver_loc
     fig.colorbar(im, ax=axes[:3], label="wavespeed (m/s)", shrink=0.9)
     src, rec = source_locations[:, 0].numpy(), receiver_locations[0].numpy()
     axes[0].plot((src[:, 1] + 0.5) * dx, (src[:, 0] + 0.5) * dx, "*", color="r", ms=9, ls="none", label="sources")
-    axes[0].plot((rec[::4, 1] + 0.5) * dx, (rec[::4, 0] + 0.5) * dx, "<", color="w", mec="k", mew=0.3, ms=3, ls="none", label="receivers")
+    axes[0].plot(
+        (rec[::4, 1] + 0.5) * dx, (rec[::4, 0] + 0.5) * dx, "<", color="w", mec="k", mew=0.3, ms=3, ls="none", label="receivers"
+    )
     axes[0].legend(loc="lower center", fontsize=7)
     im = axes[3].imshow(100 * np.abs(v_inv - v_true) / v_true, extent=extent, cmap="hot", vmin=0, vmax=15)
     axes[3].set_title("Inverted model: error (%)")
@@ -139,8 +141,16 @@ def run(
 
     v_true_np, x0 = v_true.numpy(), v_init.numpy().ravel().copy()
     with torchwave.distributed.ShotObjective(
-        v_true.shape, dx, dt, source_amplitudes, source_locations, receiver_locations, observed,
-        client=scheduler, n_workers=workers, **propagator,
+        v_true.shape,
+        dx,
+        dt,
+        source_amplitudes,
+        source_locations,
+        receiver_locations,
+        observed,
+        client=scheduler,
+        n_workers=workers,
+        **propagator,
     ) as objective:
         # With bounds on every variable, L-BFGS-B's first trial step is the
         # raw negative gradient: scale the misfit so that this step changes
@@ -161,11 +171,18 @@ def run(
         def callback(xk):
             errors.append(relative_error(xk.reshape(v_true.shape), v_true_np))
             if verbose:
-                print(f"iteration {len(errors) - 1:2d}: model error {100 * errors[-1]:.3f}%, misfit {losses[-1]:.4g} of the initial")
+                print(
+                    f"iteration {len(errors) - 1:2d}: model error {100 * errors[-1]:.3f}%, misfit {losses[-1]:.4g} of the initial"
+                )
 
         result = scipy.optimize.minimize(
-            fun, x0, jac=True, method="L-BFGS-B", bounds=[(V_MIN, V_MAX)] * x0.size,
-            callback=callback, options={"maxiter": iterations},
+            fun,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(V_MIN, V_MAX)] * x0.size,
+            callback=callback,
+            options={"maxiter": iterations},
         )
         evaluations = objective.n_evaluations
     v_inv = result.x.reshape(v_true.shape)
@@ -205,12 +222,24 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         f"{args.nt} samples of {1000 * args.dt:g} ms, {args.freq:g} Hz, L-BFGS-B on {where}"
     )
     result = run(
-        n=args.n, dx=args.dx, radius=args.radius, nt=args.nt, dt=args.dt, freq=args.freq, shots=args.shots,
-        iterations=args.iterations, workers=args.workers, scheduler=args.scheduler, pml_width=args.pml, out=args.out,
+        n=args.n,
+        dx=args.dx,
+        radius=args.radius,
+        nt=args.nt,
+        dt=args.dt,
+        freq=args.freq,
+        shots=args.shots,
+        iterations=args.iterations,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        pml_width=args.pml,
+        out=args.out,
     )
     e = result["errors"]
-    print(f"relative model error: {100 * e[0]:.3f}% -> {100 * e[-1]:.3f}% after {len(e) - 1} iterations "
-          f"({result['evaluations']} evaluations; {result['message']})")
+    print(
+        f"relative model error: {100 * e[0]:.3f}% -> {100 * e[-1]:.3f}% after {len(e) - 1} iterations "
+        f"({result['evaluations']} evaluations; {result['message']})"
+    )
     print(f"wrote {result['out']} ({result['seconds']:.1f} s)")
     return result
 

@@ -102,7 +102,9 @@ def plot(path, v_true, v_init, v_inv, losses, dx, err0, err1, source_locations, 
         axes.append(ax)
     rec = receiver_locations[0].numpy()
     src = source_locations[:, 0].numpy()
-    axes[0].plot((rec[:, 1] + 0.5) * dx, (rec[:, 0] + 0.5) * dx, "v", color="w", mec="k", mew=0.3, ms=3, ls="none", label="receivers")
+    axes[0].plot(
+        (rec[:, 1] + 0.5) * dx, (rec[:, 0] + 0.5) * dx, "v", color="w", mec="k", mew=0.3, ms=3, ls="none", label="receivers"
+    )
     axes[0].plot((src[:, 1] + 0.5) * dx, (src[:, 0] + 0.5) * dx, "*", color="r", ms=9, ls="none", label="sources")
     axes[0].legend(loc="lower right", fontsize=7)
     fig.colorbar(im, ax=axes, label="wavespeed (m/s)", shrink=0.8)
@@ -150,8 +152,16 @@ def run(
 
     def forward(v: torch.Tensor) -> torch.Tensor:
         return torchwave.scalar(
-            v, dx, dt, source_amplitudes, source_locations, receiver_locations,
-            accuracy=4, pml_width=20, pml_freq=freq, max_vel=V_MAX,
+            v,
+            dx,
+            dt,
+            source_amplitudes,
+            source_locations,
+            receiver_locations,
+            accuracy=4,
+            pml_width=20,
+            pml_freq=freq,
+            max_vel=V_MAX,
         )[-1]
 
     with torch.no_grad():
@@ -226,9 +236,20 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         f"{1000 * args.dt:g} ms, {args.freq:g} Hz Ricker, {args.iterations} iterations of Adam"
     )
     result = run(
-        ny=args.ny, nx=args.nx, dx=args.dx, nt=args.nt, dt=args.dt, freq=args.freq,
-        shots=args.shots, iterations=args.iterations, lr=args.lr, smoothing=args.smoothing, noise=args.noise,
-        seed=args.seed, out=args.out, progress=not args.no_progress,
+        ny=args.ny,
+        nx=args.nx,
+        dx=args.dx,
+        nt=args.nt,
+        dt=args.dt,
+        freq=args.freq,
+        shots=args.shots,
+        iterations=args.iterations,
+        lr=args.lr,
+        smoothing=args.smoothing,
+        noise=args.noise,
+        seed=args.seed,
+        out=args.out,
+        progress=not args.no_progress,
     )
     e0, e1 = result["error_initial"], result["error_final"]
     print(f"relative model error ||v - v_true|| / ||v_true||: before {e0:.4f}, after {e1:.4f} ({100 * (1 - e1 / e0):.1f}% lower)")

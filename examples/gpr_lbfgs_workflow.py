@@ -70,9 +70,14 @@ def setup(dtype=torch.float32):
     fixed = dict(sigma=sigma, mu=mu, grid_spacing=DX, dt=DT, pml_width=PML, stencil=4, max_vel=MAX_VEL)
     with torch.no_grad():
         observed = workflow.run_shot_batches(
-            torchwave.maxwelltm, n_shots=N_SHOTS, batch_size=BATCH, epsilon=true_permittivity(dtype),
-            source_amplitude=source_amplitude, source_location=acquisition.source_location,
-            receiver_location=acquisition.receiver_location, **fixed,
+            torchwave.maxwelltm,
+            n_shots=N_SHOTS,
+            batch_size=BATCH,
+            epsilon=true_permittivity(dtype),
+            source_amplitude=source_amplitude,
+            source_location=acquisition.source_location,
+            receiver_location=acquisition.receiver_location,
+            **fixed,
         )
     return source_amplitude, acquisition, fixed, observed
 
@@ -98,7 +103,9 @@ def make_objective(source_amplitude, acquisition, fixed, observed, dtype=torch.f
             return workflow.receiver_mse_loss(predicted, observed, shot_indices, normalization="all") / data_power
 
         loss = workflow.backward_shot_batches(
-            batch_loss, batches, zero_each_batch=after_backward is not None,
+            batch_loss,
+            batches,
+            zero_each_batch=after_backward is not None,
             after_backward=None if after_backward is None else (lambda number, shots, loss: after_backward(epsilon)),
         )
         grad_out[:] = epsilon.grad.detach().to(torch.float64).reshape(-1).numpy()
@@ -135,8 +142,10 @@ def invert(iterations: int = 10, preconditioned: bool = False, progress: bool = 
         preconditioner = workflow.diagonal_preconditioner(diag)
     losses = [objective(x0.copy(), np.empty_like(x0))]  # the starting misfit
     result = lbfgs_minimize(
-        objective, x0,
-        lower_bounds=np.full_like(x0, EPS_MIN), upper_bounds=np.full_like(x0, EPS_MAX),
+        objective,
+        x0,
+        lower_bounds=np.full_like(x0, EPS_MIN),
+        upper_bounds=np.full_like(x0, EPS_MAX),
         preconditioner=preconditioner,
         options=LBFGSOptions(max_iter=iterations, gtol=1e-10, progress=progress),
         callback=lambda state: losses.append(float(state.f)),
@@ -179,9 +188,7 @@ def _plot(runs: dict, out: pathlib.Path) -> None:
 
     out.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
-    images = [("true", true_permittivity().numpy())] + [
-        (name, run["result"].x.reshape(NY, NX)) for name, run in runs.items()
-    ]
+    images = [("true", true_permittivity().numpy())] + [(name, run["result"].x.reshape(NY, NX)) for name, run in runs.items()]
     for ax, (title, image) in zip(axes, images):
         shown = ax.imshow(image, vmin=EPS_START, vmax=EPS_BLOCK, cmap="viridis")
         ax.set_title(f"permittivity: {title}")

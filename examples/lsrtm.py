@@ -65,9 +65,18 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     return (image[1:] - image[:-1]).abs().mean()
 
 
-def run(n: int = 101, dx: float = 10.0, nt: int = 2000, dt: float = 1e-3, freq: float = 10.0,
-        shots: int = 1, epochs: int = 10, tv_weight: float = 1e-3, smoothing: float = 6.0,
-        progress: bool = True) -> dict:
+def run(
+    n: int = 101,
+    dx: float = 10.0,
+    nt: int = 2000,
+    dt: float = 1e-3,
+    freq: float = 10.0,
+    shots: int = 1,
+    epochs: int = 10,
+    tv_weight: float = 1e-3,
+    smoothing: float = 6.0,
+    progress: bool = True,
+) -> dict:
     v_true = true_model(n)
     v_smooth = torch.from_numpy(gaussian_filter(v_true.numpy(), smoothing, mode="nearest"))
     source_x = torch.linspace(0.5 * n, 0.5 * n, 1) if shots == 1 else torch.linspace(0.1 * n, 0.9 * n, shots)
@@ -120,8 +129,9 @@ def run(n: int = 101, dx: float = 10.0, nt: int = 2000, dt: float = 1e-3, freq: 
         bar.set_postfix(loss=f"{losses[-1]:.4g}")
     with torch.no_grad():
         losses.append(float(loss_of(born)))
-    return dict(losses=losses, image=born.scatter.detach().clone(), rtm=rtm, perturbation=v_true - v_smooth,
-                v_smooth=v_smooth, dx=dx)
+    return dict(
+        losses=losses, image=born.scatter.detach().clone(), rtm=rtm, perturbation=v_true - v_smooth, v_smooth=v_smooth, dx=dx
+    )
 
 
 def plot(result: dict, out: pathlib.Path) -> None:
@@ -160,8 +170,16 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    result = run(n=args.n, nt=args.nt, dt=args.dt, freq=args.freq, shots=args.shots, epochs=args.epochs,
-                 tv_weight=args.tv_weight, progress=not args.no_progress)
+    result = run(
+        n=args.n,
+        nt=args.nt,
+        dt=args.dt,
+        freq=args.freq,
+        shots=args.shots,
+        epochs=args.epochs,
+        tv_weight=args.tv_weight,
+        progress=not args.no_progress,
+    )
     for epoch, loss in enumerate(result["losses"]):
         print(f"epoch {epoch:3d}  loss {loss:.4e}")
     falls = all(b < a for a, b in zip(result["losses"], result["losses"][1:]))

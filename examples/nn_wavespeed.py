@@ -107,8 +107,15 @@ def run(
 
     def record(v: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         return torchwave.scalar(
-            v, dx, dt, source_amplitudes[idx], source_locations[idx], receiver_locations[idx],
-            pml_width=20, pml_freq=freq, max_vel=V_LOW + V_RANGE,
+            v,
+            dx,
+            dt,
+            source_amplitudes[idx],
+            source_locations[idx],
+            receiver_locations[idx],
+            pml_width=20,
+            pml_freq=freq,
+            max_vel=V_LOW + V_RANGE,
         )[-1]
 
     every = torch.arange(shots)
@@ -180,8 +187,14 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = p.parse_args(argv)
     result = run(
-        size=(args.ny, args.nx), nt=args.nt, shots=args.shots, batch=args.batch, steps=args.steps,
-        lr=args.lr, dtype=torch.float32 if args.float32 else torch.float64, seed=args.seed,
+        size=(args.ny, args.nx),
+        nt=args.nt,
+        shots=args.shots,
+        batch=args.batch,
+        steps=args.steps,
+        lr=args.lr,
+        dtype=torch.float32 if args.float32 else torch.float64,
+        seed=args.seed,
         progress=not args.no_progress,
     )
     losses = result["losses"]

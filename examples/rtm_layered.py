@@ -59,8 +59,17 @@ def second_derivative_y(image: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def run(ny: int = 80, nx: int = 160, dx: float = 10.0, nt: int = 1000, dt: float = 1e-3, freq: float = 15.0,
-        shots: int = 8, smoothing: float = 5.0, progress: bool = True) -> dict:
+def run(
+    ny: int = 80,
+    nx: int = 160,
+    dx: float = 10.0,
+    nt: int = 1000,
+    dt: float = 1e-3,
+    freq: float = 15.0,
+    shots: int = 8,
+    smoothing: float = 5.0,
+    progress: bool = True,
+) -> dict:
     v_true = layered_model(ny, nx)
     v_smooth = torch.from_numpy(gaussian_filter(v_true.numpy(), smoothing, mode="nearest"))
     src_x = torch.linspace(0.05 * nx, 0.95 * nx, shots).round().long()
@@ -82,8 +91,9 @@ def run(ny: int = 80, nx: int = 160, dx: float = 10.0, nt: int = 1000, dt: float
             observed = torchwave.scalar(v_true, dx, dt, amp[s], src_loc[s], rec_loc[s], **common)[-1]
             direct = torchwave.scalar(v_smooth, dx, dt, amp[s], src_loc[s], rec_loc[s], **common)[-1]
         scatter = torch.zeros(ny, nx, dtype=torch.float64, requires_grad=True)
-        scattered = torchwave.scalar_born(v_smooth, scatter, dx, dt, amp[s], src_loc[s], rec_loc[s],
-                                          forward_callback=illuminate, callback_frequency=4, **common)[-1]
+        scattered = torchwave.scalar_born(
+            v_smooth, scatter, dx, dt, amp[s], src_loc[s], rec_loc[s], forward_callback=illuminate, callback_frequency=4, **common
+        )[-1]
         (g,) = torch.autograd.grad(scattered, scatter, observed - direct)
         image += g
     # −∂²/∂z² keeps a band-limited image's sign and removes its smooth
@@ -95,8 +105,16 @@ def run(ny: int = 80, nx: int = 160, dx: float = 10.0, nt: int = 1000, dt: float
     below = slice(mute, None)
     corr = float((image[below] * perturbation[below]).sum() / (image[below].norm() * perturbation[below].norm()))
     strongest = int(image[below].abs().mean(dim=1).argmax()) + mute
-    return dict(image=image, v_true=v_true, v_smooth=v_smooth, perturbation=perturbation, correlation=corr,
-                strongest_row=strongest, first_interface_row=round(0.28 * ny), dx=dx)
+    return dict(
+        image=image,
+        v_true=v_true,
+        v_smooth=v_smooth,
+        perturbation=perturbation,
+        correlation=corr,
+        strongest_row=strongest,
+        first_interface_row=round(0.28 * ny),
+        dx=dx,
+    )
 
 
 def plot(result: dict, out: pathlib.Path) -> None:
@@ -104,8 +122,10 @@ def plot(result: dict, out: pathlib.Path) -> None:
     ny, nx = result["image"].shape
     extent = [0, nx * result["dx"], ny * result["dx"], 0]
     fig, axes = plt.subplots(3, 1, figsize=(8, 10), constrained_layout=True)
-    for ax, model, title in ((axes[0], result["v_true"], "true model (m/s)"),
-                             (axes[1], result["v_smooth"], "migration model (m/s)")):
+    for ax, model, title in (
+        (axes[0], result["v_true"], "true model (m/s)"),
+        (axes[1], result["v_smooth"], "migration model (m/s)"),
+    ):
         im = ax.imshow(model.numpy(), cmap="viridis", extent=extent)
         ax.set_title(title)
         fig.colorbar(im, ax=ax, shrink=0.8)
@@ -130,8 +150,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    result = run(ny=args.ny, nx=args.nx, nt=args.nt, freq=args.freq, shots=args.shots,
-                 progress=not args.no_progress)
+    result = run(ny=args.ny, nx=args.nx, nt=args.nt, freq=args.freq, shots=args.shots, progress=not args.no_progress)
     print(f"correlation of the image with the true perturbation v - v_smooth: {result['correlation']:.3f}")
     print(f"strongest reflector at row {result['strongest_row']} (first interface: row {result['first_interface_row']})")
     plot(result, args.out)

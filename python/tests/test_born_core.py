@@ -29,28 +29,54 @@ def _problem():
         return torch.tensor([[(4 + k) * NX + 5 + offset + 3 * s for k in range(n)] for s in range(SHOTS)])
 
     bg = dict(
-        dtype=1, n_shots=SHOTS, ny=NY, nx=NX, accuracy=4, n_sources=1, n_receivers=2,
-        n_steps=STEPS, store_interval=1, rdy=1 / 1.5, rdx=1 / 2.0,
-        c=0.3 + 0.1 * rand(1, NY, NX), ay=ay, by=by, dby=dby, ax=ax, bx=bx, dbx=dbx,
-        source_index=cells(1, 0), receiver_index=cells(2, 4),
+        dtype=1,
+        n_shots=SHOTS,
+        ny=NY,
+        nx=NX,
+        accuracy=4,
+        n_sources=1,
+        n_receivers=2,
+        n_steps=STEPS,
+        store_interval=1,
+        rdy=1 / 1.5,
+        rdx=1 / 2.0,
+        c=0.3 + 0.1 * rand(1, NY, NX),
+        ay=ay,
+        by=by,
+        dby=dby,
+        ax=ax,
+        bx=bx,
+        dbx=dbx,
+        source_index=cells(1, 0),
+        receiver_index=cells(2, 4),
         source_amplitudes=rand(STEPS, SHOTS, 1) - 0.5,
     )
     born = dict(
-        dc=0.05 * (rand(1, NY, NX) - 0.5), n_receivers_sc=3, receiver_index_sc=cells(3, 7),
+        dc=0.05 * (rand(1, NY, NX) - 0.5),
+        n_receivers_sc=3,
+        receiver_index_sc=cells(3, 7),
         source_amplitudes_sc=rand(STEPS, SHOTS, 1) - 0.5,
     )
     return bg, born
 
 
 def _pairs(suffix=""):
-    return {name + suffix: [torch.zeros(SHOTS, NY, NX, dtype=torch.float64) for _ in range(2)]
-            for name in ("u", "psiy", "psix", "zetay", "zetax")}
+    return {
+        name + suffix: [torch.zeros(SHOTS, NY, NX, dtype=torch.float64) for _ in range(2)]
+        for name in ("u", "psiy", "psix", "zetay", "zetax")
+    }
 
 
 def _scalar_receivers(bg, c, src, receiver_index):
     rec = torch.zeros(STEPS, SHOTS, receiver_index.shape[1], dtype=torch.float64)
-    args = dict(bg, c=c, source_amplitudes=src, receiver_index=receiver_index,
-                n_receivers=receiver_index.shape[1], receiver_amplitudes=rec)
+    args = dict(
+        bg,
+        c=c,
+        source_amplitudes=src,
+        receiver_index=receiver_index,
+        n_receivers=receiver_index.shape[1],
+        receiver_amplitudes=rec,
+    )
     _lib.scalar_call(False, **args, **_pairs())
     return rec
 
@@ -60,14 +86,23 @@ def test_born_forward_is_the_derivative_and_backward_its_transpose():
     rec = torch.zeros(STEPS, SHOTS, 2, dtype=torch.float64)
     rec_sc = torch.zeros(STEPS, SHOTS, 3, dtype=torch.float64)
     store = torch.zeros(STEPS, SHOTS, NY, NX, dtype=torch.float64)
-    _lib.born_call(False, dict(bg, receiver_amplitudes=rec, store=store, n_store=STEPS, **_pairs()),
-                   receiver_amplitudes_sc=rec_sc, **born, **_pairs("_sc"))
+    _lib.born_call(
+        False,
+        dict(bg, receiver_amplitudes=rec, store=store, n_store=STEPS, **_pairs()),
+        receiver_amplitudes_sc=rec_sc,
+        **born,
+        **_pairs("_sc"),
+    )
 
     assert torch.equal(rec, _scalar_receivers(bg, bg["c"], bg["source_amplitudes"], bg["receiver_index"]))
     eps = 1e-6
     plus, minus = (
-        _scalar_receivers(bg, bg["c"] + s * eps * born["dc"],
-                          bg["source_amplitudes"] + s * eps * born["source_amplitudes_sc"], born["receiver_index_sc"])
+        _scalar_receivers(
+            bg,
+            bg["c"] + s * eps * born["dc"],
+            bg["source_amplitudes"] + s * eps * born["source_amplitudes_sc"],
+            born["receiver_index_sc"],
+        )
         for s in (1, -1)
     )
     fd = (plus - minus) / (2 * eps)
@@ -78,9 +113,15 @@ def test_born_forward_is_the_derivative_and_backward_its_transpose():
     y = torch.randn(rec_sc.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     grad_dc = torch.zeros(SHOTS, NY, NX, dtype=torch.float64)
     grad_src = torch.zeros_like(born["source_amplitudes_sc"])
-    _lib.born_call(True, dict(bg, source_amplitudes=None, store=store, n_store=STEPS),
-                   **dict(born, source_amplitudes_sc=grad_src), receiver_amplitudes_sc=y, grad_dc=grad_dc,
-                   adjoint_bg=0, **_pairs("_sc"))
+    _lib.born_call(
+        True,
+        dict(bg, source_amplitudes=None, store=store, n_store=STEPS),
+        **dict(born, source_amplitudes_sc=grad_src),
+        receiver_amplitudes_sc=y,
+        grad_dc=grad_dc,
+        adjoint_bg=0,
+        **_pairs("_sc"),
+    )
     lhs = (rec_sc * y).sum()
     rhs = (born["dc"] * grad_dc / bg["c"]).sum() + (born["source_amplitudes_sc"] * grad_src).sum()
     assert abs(lhs - rhs) <= 1e-12 * abs(lhs)

@@ -16,20 +16,82 @@ from torchwave import wavelets
 # Deepwave 0.0.27's parameter order (src/deepwave/scalar.py and
 # scalar_born.py), the contract for positional calls.
 DEEPWAVE_SCALAR = [
-    "v", "grid_spacing", "dt", "source_amplitudes", "source_locations", "receiver_locations", "accuracy",
-    "pml_width", "pml_freq", "max_vel", "survey_pad", "wavefield_0", "wavefield_m1", "psiz_m1", "psiy_m1",
-    "psix_m1", "zetaz_m1", "zetay_m1", "zetax_m1", "origin", "nt", "model_gradient_sampling_interval",
-    "freq_taper_frac", "time_pad_frac", "time_taper", "forward_callback", "backward_callback",
-    "callback_frequency", "python_backend", "storage_mode", "storage_path", "storage_compression",
+    "v",
+    "grid_spacing",
+    "dt",
+    "source_amplitudes",
+    "source_locations",
+    "receiver_locations",
+    "accuracy",
+    "pml_width",
+    "pml_freq",
+    "max_vel",
+    "survey_pad",
+    "wavefield_0",
+    "wavefield_m1",
+    "psiz_m1",
+    "psiy_m1",
+    "psix_m1",
+    "zetaz_m1",
+    "zetay_m1",
+    "zetax_m1",
+    "origin",
+    "nt",
+    "model_gradient_sampling_interval",
+    "freq_taper_frac",
+    "time_pad_frac",
+    "time_taper",
+    "forward_callback",
+    "backward_callback",
+    "callback_frequency",
+    "python_backend",
+    "storage_mode",
+    "storage_path",
+    "storage_compression",
 ]
 DEEPWAVE_SCALAR_BORN = [
-    "v", "scatter", "grid_spacing", "dt", "source_amplitudes", "source_locations", "receiver_locations",
-    "bg_receiver_locations", "accuracy", "pml_width", "pml_freq", "max_vel", "survey_pad", "wavefield_0",
-    "wavefield_m1", "psiz_m1", "psiy_m1", "psix_m1", "zetaz_m1", "zetay_m1", "zetax_m1", "wavefield_sc_0",
-    "wavefield_sc_m1", "psiz_sc_m1", "psiy_sc_m1", "psix_sc_m1", "zetaz_sc_m1", "zetay_sc_m1", "zetax_sc_m1",
-    "origin", "nt", "model_gradient_sampling_interval", "freq_taper_frac", "time_pad_frac", "time_taper",
-    "forward_callback", "backward_callback", "callback_frequency", "python_backend", "storage_mode",
-    "storage_path", "storage_compression",
+    "v",
+    "scatter",
+    "grid_spacing",
+    "dt",
+    "source_amplitudes",
+    "source_locations",
+    "receiver_locations",
+    "bg_receiver_locations",
+    "accuracy",
+    "pml_width",
+    "pml_freq",
+    "max_vel",
+    "survey_pad",
+    "wavefield_0",
+    "wavefield_m1",
+    "psiz_m1",
+    "psiy_m1",
+    "psix_m1",
+    "zetaz_m1",
+    "zetay_m1",
+    "zetax_m1",
+    "wavefield_sc_0",
+    "wavefield_sc_m1",
+    "psiz_sc_m1",
+    "psiy_sc_m1",
+    "psix_sc_m1",
+    "zetaz_sc_m1",
+    "zetay_sc_m1",
+    "zetax_sc_m1",
+    "origin",
+    "nt",
+    "model_gradient_sampling_interval",
+    "freq_taper_frac",
+    "time_pad_frac",
+    "time_taper",
+    "forward_callback",
+    "backward_callback",
+    "callback_frequency",
+    "python_backend",
+    "storage_mode",
+    "storage_path",
+    "storage_compression",
 ]
 
 
@@ -53,11 +115,42 @@ def test_positional_initial_fields_land_in_deepwaves_slots():
     first = torchwave.scalar(v, 5.0, 1e-3, src, sl, rl, accuracy=4, pml_width=3, pml_freq=25.0)
     u, um1, psiy, psix, zetay, zetax = first[:6]
     kw = torchwave.scalar(
-        v, 5.0, 1e-3, src, sl, rl, accuracy=4, pml_width=3, pml_freq=25.0, wavefield_0=u, wavefield_m1=um1,
-        psiy_m1=psiy, psix_m1=psix, zetay_m1=zetay, zetax_m1=zetax,
+        v,
+        5.0,
+        1e-3,
+        src,
+        sl,
+        rl,
+        accuracy=4,
+        pml_width=3,
+        pml_freq=25.0,
+        wavefield_0=u,
+        wavefield_m1=um1,
+        psiy_m1=psiy,
+        psix_m1=psix,
+        zetay_m1=zetay,
+        zetax_m1=zetax,
     )
     pos = torchwave.scalar(
-        v, 5.0, 1e-3, src, sl, rl, 4, 3, 25.0, None, None, u, um1, None, psiy, psix, None, zetay, zetax,
+        v,
+        5.0,
+        1e-3,
+        src,
+        sl,
+        rl,
+        4,
+        3,
+        25.0,
+        None,
+        None,
+        u,
+        um1,
+        None,
+        psiy,
+        psix,
+        None,
+        zetay,
+        zetax,
     )
     for a, b in zip(kw, pos):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
@@ -74,8 +167,9 @@ def test_z_fields_are_refused_in_2d(name):
 def test_born_z_fields_are_refused_in_2d():
     v, src, sl, rl = _problem()
     with pytest.raises(ValueError, match="z dimension"):
-        torchwave.scalar_born(v, torch.zeros_like(v), 5.0, 1e-3, src, sl, rl, pml_width=3,
-                              psiz_sc_m1=torch.zeros(1, 20, 22, dtype=v.dtype))
+        torchwave.scalar_born(
+            v, torch.zeros_like(v), 5.0, 1e-3, src, sl, rl, pml_width=3, psiz_sc_m1=torch.zeros(1, 20, 22, dtype=v.dtype)
+        )
 
 
 @pytest.mark.parametrize("spacing", [torch.tensor(5.0), torch.tensor([5.0]), torch.tensor([5.0, 5.0])])
@@ -224,8 +318,7 @@ def test_vmap_over_scatter():
     def data(s):
         return torchwave.scalar_born(v[0], s, 5.0, 1e-3, src, sl, rl, pml_width=3, pml_freq=25.0, max_vel=2000.0)[-1]
 
-    torch.testing.assert_close(torch.func.vmap(data)(scatter), torch.stack([data(s) for s in scatter]),
-                               rtol=1e-10, atol=1e-14)
+    torch.testing.assert_close(torch.func.vmap(data)(scatter), torch.stack([data(s) for s in scatter]), rtol=1e-10, atol=1e-14)
 
 
 def test_jvp_is_born_modelling():

@@ -42,8 +42,15 @@ def _problem(n_shots: int = 5, seed: int = 1):
 
 def _objective(v, p, observed, **kwargs) -> twd.ShotObjective:
     return twd.ShotObjective(
-        v.shape, p["grid_spacing"], p["dt"], p["source_amplitudes"], p["source_locations"], p["receiver_locations"],
-        observed, **{k: p[k] for k in PROPAGATOR}, **kwargs,
+        v.shape,
+        p["grid_spacing"],
+        p["dt"],
+        p["source_amplitudes"],
+        p["source_locations"],
+        p["receiver_locations"],
+        observed,
+        **{k: p[k] for k in PROPAGATOR},
+        **kwargs,
     )
 
 
@@ -259,8 +266,13 @@ def test_bad_acquisition_fails_before_any_cluster_starts(problem):
 
     def build(**over):
         args = dict(
-            model_shape=v.shape, grid_spacing=p["grid_spacing"], dt=p["dt"], source_amplitudes=p["source_amplitudes"],
-            source_locations=p["source_locations"], receiver_locations=p["receiver_locations"], observed=observed,
+            model_shape=v.shape,
+            grid_spacing=p["grid_spacing"],
+            dt=p["dt"],
+            source_amplitudes=p["source_amplitudes"],
+            source_locations=p["source_locations"],
+            receiver_locations=p["receiver_locations"],
+            observed=observed,
         )
         kwargs = {k: over.pop(k) for k in list(over) if k not in args}
         args.update(over)
@@ -364,16 +376,36 @@ def _maxwell_problem():
     options = dict(stencil=4, pml_width=6)
     with torch.no_grad():
         observed = torchwave.maxwelltm(eps_true, sigma, mu, dx, dt, src, src_loc, rec_loc, **options)[-1]
-    return dict(eps0=torch.full((ny, nx), 4.0, dtype=torch.float64), sigma=sigma, mu=mu, dx=dx, dt=dt, src=src,
-                src_loc=src_loc, rec_loc=rec_loc, options=options, observed=observed)
+    return dict(
+        eps0=torch.full((ny, nx), 4.0, dtype=torch.float64),
+        sigma=sigma,
+        mu=mu,
+        dx=dx,
+        dt=dt,
+        src=src,
+        src_loc=src_loc,
+        rec_loc=rec_loc,
+        options=options,
+        observed=observed,
+    )
 
 
 def _maxwell_local(m, models, inverted, max_vel):
     """The same objective without Dask: one maxwelltm call over every shot."""
     x = models[inverted].clone().requires_grad_(True)
     call = dict(models, **{inverted: x})
-    predicted = torchwave.maxwelltm(call["epsilon"], call["sigma"], call["mu"], m["dx"], m["dt"], m["src"], m["src_loc"],
-                                    m["rec_loc"], **m["options"], max_vel=max_vel)[-1]
+    predicted = torchwave.maxwelltm(
+        call["epsilon"],
+        call["sigma"],
+        call["mu"],
+        m["dx"],
+        m["dt"],
+        m["src"],
+        m["src_loc"],
+        m["rec_loc"],
+        **m["options"],
+        max_vel=max_vel,
+    )[-1]
     f = twd.l2_misfit(predicted, m["observed"])
     f.backward()
     return float(f.detach()), x.grad.numpy()
@@ -387,8 +419,14 @@ def test_maxwelltm_objective_equals_local(client):
     models = dict(epsilon=m["eps0"], sigma=m["sigma"], mu=m["mu"])
     common = (m["eps0"].shape, m["dx"], m["dt"], m["src"], m["src_loc"], m["rec_loc"], m["observed"])
     lower, upper = 2.0, 9.0
-    with twd.ShotObjective(*common, propagator=torchwave.maxwelltm, fixed_models=dict(sigma=m["sigma"], mu=m["mu"]),
-                           bounds=(lower, upper), client=client, **m["options"]) as objective:
+    with twd.ShotObjective(
+        *common,
+        propagator=torchwave.maxwelltm,
+        fixed_models=dict(sigma=m["sigma"], mu=m["mu"]),
+        bounds=(lower, upper),
+        client=client,
+        **m["options"],
+    ) as objective:
         assert objective.inverted == "epsilon" and objective.propagator.name == "maxwelltm"
         from torchwave.maxwell import C0
 
@@ -401,8 +439,9 @@ def test_maxwelltm_objective_equals_local(client):
         assert _rel(g, g_ref.ravel()) <= TOL
         assert abs(objective.value(x) - f_ref) <= TOL * abs(f_ref)
 
-    with twd.ShotObjective(*common, propagator="maxwelltm", inverted="sigma", fixed_models=dict(epsilon=m["eps0"]),
-                           client=client, **m["options"]) as objective:
+    with twd.ShotObjective(
+        *common, propagator="maxwelltm", inverted="sigma", fixed_models=dict(epsilon=m["eps0"]), client=client, **m["options"]
+    ) as objective:
         # sigma does not change the speed: max_vel comes from epsilon and mu (default 1).
         assert objective.max_vel_from == "fixed models" and abs(objective.max_vel - C0 / 2.0) <= 1e-9 * C0
         f, g = objective.value_and_grad(m["sigma"].numpy().ravel())
@@ -418,8 +457,15 @@ def test_scalar_born_objective_equals_local(client, problem):
     gen = torch.Generator().manual_seed(5)
     scatter = 20.0 * torch.randn(v.shape, generator=gen, dtype=torch.float64)
     observed_sc = 1.1 * torchwave.scalar_born(v, scatter, **p)[-1].detach()
-    survey = (v.shape, p["grid_spacing"], p["dt"], p["source_amplitudes"], p["source_locations"], p["receiver_locations"],
-              observed_sc)
+    survey = (
+        v.shape,
+        p["grid_spacing"],
+        p["dt"],
+        p["source_amplitudes"],
+        p["source_locations"],
+        p["receiver_locations"],
+        observed_sc,
+    )
     options = {k: p[k] for k in PROPAGATOR}
     for inverted, fixed in (("scatter", dict(v=v)), ("v", dict(scatter=scatter))):
         models = dict(v=v, scatter=scatter)
@@ -428,8 +474,9 @@ def test_scalar_born_objective_equals_local(client, problem):
         f_ref = twd.l2_misfit(torchwave.scalar_born(call["v"], call["scatter"], **p, max_vel=float(v.max()))[-1], observed_sc)
         f_ref.backward()
         kwargs = {} if inverted == "scatter" else dict(inverted="v")
-        with twd.ShotObjective(*survey, propagator="scalar_born", fixed_models=fixed, client=client, **options,
-                               **kwargs) as objective:
+        with twd.ShotObjective(
+            *survey, propagator="scalar_born", fixed_models=fixed, client=client, **options, **kwargs
+        ) as objective:
             assert objective.inverted == inverted
             f, g = objective.value_and_grad(models[inverted].numpy().ravel())
             assert objective.max_vel == float(v.max())
@@ -482,17 +529,29 @@ def test_bad_propagator_arguments_fail_before_any_cluster_starts(problem):
 
     def build(**kwargs):
         return twd.ShotObjective(
-            v.shape, p["grid_spacing"], p["dt"], p["source_amplitudes"], p["source_locations"], p["receiver_locations"],
-            observed, client="tcp://127.0.0.1:9", timeout=1, **kwargs,
+            v.shape,
+            p["grid_spacing"],
+            p["dt"],
+            p["source_amplitudes"],
+            p["source_locations"],
+            p["receiver_locations"],
+            observed,
+            client="tcp://127.0.0.1:9",
+            timeout=1,
+            **kwargs,
         )
 
-    with pytest.raises(ValueError, match=r"unknown propagator 'elastic'; ShotObjective runs 'scalar', 'scalar_born', 'maxwelltm'"):
+    with pytest.raises(
+        ValueError, match=r"unknown propagator 'elastic'; ShotObjective runs 'scalar', 'scalar_born', 'maxwelltm'"
+    ):
         build(propagator="elastic")
     with pytest.raises(ValueError, match="does not know how to call propagator .*<lambda>"):
         build(propagator=lambda *a, **k: None)
     with pytest.raises(TypeError, match="propagator must be a name"):
         build(propagator=3)
-    with pytest.raises(ValueError, match=r"inverted must name one of maxwelltm's model arguments \['epsilon', 'sigma', 'mu'\], got 'v'"):
+    with pytest.raises(
+        ValueError, match=r"inverted must name one of maxwelltm's model arguments \['epsilon', 'sigma', 'mu'\], got 'v'"
+    ):
         build(propagator="maxwelltm", inverted="v")
     with pytest.raises(ValueError, match=r"scalar_born with inverted='scatter' needs fixed_models\['v'\]"):
         build(propagator="scalar_born", pml_freq=25.0)

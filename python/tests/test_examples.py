@@ -31,10 +31,27 @@ def _load(name: str):
 def test_fwi_demo_tiny(tmp_path, capsys):
     fwi_demo = _load("fwi_demo")
     out = tmp_path / "fwi.png"
-    result = fwi_demo.main([
-        "--ny", "30", "--nx", "60", "--nt", "175", "--freq", "25", "--smoothing", "2",
-        "--shots", "2", "--iterations", "5", "--out", str(out), "--no-progress",
-    ])
+    result = fwi_demo.main(
+        [
+            "--ny",
+            "30",
+            "--nx",
+            "60",
+            "--nt",
+            "175",
+            "--freq",
+            "25",
+            "--smoothing",
+            "2",
+            "--shots",
+            "2",
+            "--iterations",
+            "5",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert out.is_file() and out.stat().st_size > 10_000
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(result["losses"]) == 5
@@ -100,10 +117,26 @@ def test_dask_fwi_tiny(tmp_path, capsys):
     pytest.importorskip("distributed")
     dask_fwi = _load("dask_fwi")
     out = tmp_path / "dask_fwi.png"
-    result = dask_fwi.main([
-        "--n", "31", "--radius", "5", "--nt", "250", "--freq", "25", "--pml", "10",
-        "--iterations", "4", "--workers", "2", "--out", str(out),
-    ])
+    result = dask_fwi.main(
+        [
+            "--n",
+            "31",
+            "--radius",
+            "5",
+            "--nt",
+            "250",
+            "--freq",
+            "25",
+            "--pml",
+            "10",
+            "--iterations",
+            "4",
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     errors = result["errors"]
     assert len(errors) == 5, errors
@@ -120,8 +153,9 @@ def test_rtm_layered_small(tmp_path):
     is the first interface, and the image correlates with v − v_smooth."""
     example = _load("rtm_layered")
     out = tmp_path / "rtm.png"
-    result = example.main(["--ny", "40", "--nx", "80", "--nt", "500", "--freq", "25", "--shots", "3",
-                           "--out", str(out), "--no-progress"])
+    result = example.main(
+        ["--ny", "40", "--nx", "80", "--nt", "500", "--freq", "25", "--shots", "3", "--out", str(out), "--no-progress"]
+    )
     assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert abs(result["strongest_row"] - result["first_interface_row"]) <= 2, result["strongest_row"]
     assert result["correlation"] > 0.15, result["correlation"]

@@ -50,7 +50,9 @@ def s1():
     wavelet = ricker(10.0, nt, dt, peak_time=0.12).to(dtype)
     rec_x = torch.linspace(0, nx - 1, 64).long()
     args = (
-        dt, wavelet.reshape(1, 1, nt), torch.tensor([[[2, nx // 2]]]),
+        dt,
+        wavelet.reshape(1, 1, nt),
+        torch.tensor([[[2, nx // 2]]]),
         torch.stack([torch.full_like(rec_x, 4), rec_x], dim=-1)[None],
     )
     kwargs = dict(pml_freq=10.0)
@@ -84,8 +86,10 @@ def test_s1_standard_condition_matches_autograd(s1):
     inner[2, 64] = False
     c_inner = cosine(registered[inner], plain[inner])
     c_all = cosine(registered, plain)
-    print(f"\nS1 cosine(standard condition, autograd): {c_inner:.4f} without the edge cells and the "
-          f"source cell, {c_all:.4f} over the whole model")
+    print(
+        f"\nS1 cosine(standard condition, autograd): {c_inner:.4f} without the edge cells and the "
+        f"source cell, {c_all:.4f} over the whole model"
+    )
     assert c_inner >= 0.99
     assert c_all > 0.8
     assert registered.shape == plain.shape and bool(torch.isfinite(registered).all())
@@ -187,7 +191,13 @@ def test_scalar_adjoint_is_autograd_gradient_of_each_step(dt_fraction):
     v = problem["v"].clone().requires_grad_()
     wavefield_0 = torch.zeros(2, 12 + 5, 14 + 2, dtype=torch.float64, requires_grad=True)
     out = torchwave.scalar(
-        v, problem["grid_spacing"], *args, **kw, wavefield_0=wavefield_0, python_backend=True, forward_callback=keep,
+        v,
+        problem["grid_spacing"],
+        *args,
+        **kw,
+        wavefield_0=wavefield_0,
+        python_backend=True,
+        forward_callback=keep,
     )
     (out[-1] * weights).sum().backward()
     h = 2  # accuracy 4
@@ -312,7 +322,11 @@ def test_inactive_without_grad():
 
 def _maxwell(problem, **flags):
     return torchwave.MaxwellTM(
-        problem["epsilon"].clone(), problem["sigma"].clone(), problem["mu"].clone(), problem["grid_spacing"], **flags,
+        problem["epsilon"].clone(),
+        problem["sigma"].clone(),
+        problem["mu"].clone(),
+        problem["grid_spacing"],
+        **flags,
     )
 
 

@@ -76,8 +76,10 @@ def _derivatives(name: str, fixed: bool, positive: bool, steps=(1e-5, 1e-6)):
     loss, m0, max_vel = CASES[name]
     max_vel = max_vel if fixed else None
     gen = torch.Generator().manual_seed(1)
-    direction = torch.rand(SHAPE, generator=gen, dtype=torch.float64) if positive else torch.randn(
-        SHAPE, generator=gen, dtype=torch.float64
+    direction = (
+        torch.rand(SHAPE, generator=gen, dtype=torch.float64)
+        if positive
+        else torch.randn(SHAPE, generator=gen, dtype=torch.float64)
     )
     direction = direction * m0
     model = torch.full(SHAPE, m0, dtype=torch.float64)

@@ -23,8 +23,17 @@ def _s0(n_shots=8):
     src = torch.stack([torch.full((n_shots,), 4), torch.arange(n_shots) + 8], dim=-1)[:, None]
     rec = torch.stack([torch.full((n_shots,), 4), torch.arange(n_shots) + 12], dim=-1)[:, None]
     eps = torch.full((ny, nx), 4.0)
-    return dict(epsilon=eps, sigma=torch.zeros_like(eps), mu=torch.ones_like(eps), grid_spacing=0.02, dt=dt,
-                source_amplitude=amp, source_location=src, receiver_location=rec, pml_width=8)
+    return dict(
+        epsilon=eps,
+        sigma=torch.zeros_like(eps),
+        mu=torch.ones_like(eps),
+        grid_spacing=0.02,
+        dt=dt,
+        source_amplitude=amp,
+        source_location=src,
+        receiver_location=rec,
+        pml_width=8,
+    )
 
 
 def test_s0_scenario_gradient_in_float32():
@@ -40,8 +49,12 @@ def test_s0_scenario_gradient_in_float32():
     eps0[12:20, 10:22] = 5.0
     eps = eps0.clone().requires_grad_()
     for b in range(0, 8, 2):
-        batch = dict(kw, source_amplitude=kw["source_amplitude"][b : b + 2],
-                     source_location=kw["source_location"][b : b + 2], receiver_location=kw["receiver_location"][b : b + 2])
+        batch = dict(
+            kw,
+            source_amplitude=kw["source_amplitude"][b : b + 2],
+            source_location=kw["source_location"][b : b + 2],
+            receiver_location=kw["receiver_location"][b : b + 2],
+        )
         pred = torchwave.maxwelltm(**dict(batch, epsilon=eps))[-1]
         ((pred - observed[b : b + 2]) ** 2).sum().backward()
     batched = eps.grad.clone()
@@ -70,8 +83,11 @@ def test_module_matches_function():
     p = make_problem(nt=8)
     module = torchwave.MaxwellTM(p["epsilon"], p["sigma"], p["mu"], p["grid_spacing"], epsilon_requires_grad=True)
     assert module.epsilon.requires_grad and not module.sigma.requires_grad
-    rest = {k: v for k, v in p.items() if k not in ("epsilon", "sigma", "mu", "grid_spacing", "dt",
-                                                     "source_amplitude", "source_location", "receiver_location")}
+    rest = {
+        k: v
+        for k, v in p.items()
+        if k not in ("epsilon", "sigma", "mu", "grid_spacing", "dt", "source_amplitude", "source_location", "receiver_location")
+    }
     out = module(p["dt"], p["source_amplitude"], p["source_location"], p["receiver_location"], **rest)
     assert_close(out[-1], run(p)[-1], 0, "receivers")
     out[-1].sum().backward()

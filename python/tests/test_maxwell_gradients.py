@@ -25,7 +25,9 @@ def _directional(problem, weights, names, seed=5):
     receivers) enters, and it costs two propagations per input."""
     gen = torch.Generator().manual_seed(seed)
     base = {n: problem[n] for n in names}
-    dirs = {n: torch.randn(base[n].shape, generator=gen, dtype=torch.float64).to(base[n].dtype) * base[n].abs().mean() for n in names}
+    dirs = {
+        n: torch.randn(base[n].shape, generator=gen, dtype=torch.float64).to(base[n].dtype) * base[n].abs().mean() for n in names
+    }
     scale = []
 
     def f(*ts):

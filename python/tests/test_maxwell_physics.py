@@ -62,9 +62,16 @@ def _line_source(stencil: int, sigma: float):
     r = _H * math.hypot(ry - sy, rx - sx)
     eps = torch.full((_N, _N), _EPS_R, dtype=torch.float64)
     out = torchwave.maxwelltm(
-        eps, torch.full_like(eps, sigma), torch.ones_like(eps), _H, _DT,
-        src.reshape(1, 1, -1), torch.tensor([[[sy, sx]]]), torch.tensor([[[ry, rx]]]),
-        stencil=stencil, pml_width=_PML,
+        eps,
+        torch.full_like(eps, sigma),
+        torch.ones_like(eps),
+        _H,
+        _DT,
+        src.reshape(1, 1, -1),
+        torch.tensor([[[sy, sx]]]),
+        torch.tensor([[[ry, rx]]]),
+        stencil=stencil,
+        pml_width=_PML,
     )
     freqs = np.fft.rfftfreq(_NT, _DT)
     band = (freqs >= 0.5 * _FREQ) & (freqs <= 1.5 * _FREQ)
@@ -126,8 +133,18 @@ def test_cpml_absorbs_energy():
         energies.append(float(4 * EPS0 * ey.square().sum() + MU0 * (hx.square() + hz.square()).sum()))
 
     torchwave.maxwelltm(
-        eps, torch.zeros_like(eps), torch.ones_like(eps), 0.03, dt, src, torch.tensor([[[20, 20]]]), None,
-        stencil=4, pml_width=10, forward_callback=energy, callback_frequency=100,
+        eps,
+        torch.zeros_like(eps),
+        torch.ones_like(eps),
+        0.03,
+        dt,
+        src,
+        torch.tensor([[[20, 20]]]),
+        None,
+        stencil=4,
+        pml_width=10,
+        forward_callback=energy,
+        callback_frequency=100,
     )
     peak = max(energies)
     assert energies[-1] < 1e-4 * peak, energies

@@ -115,8 +115,12 @@ def test_callbacks_with_staged_storage(problem64, reference64, storage, tmp_path
         assert state.get_wavefield("Ey").shape[-2:] == problem["epsilon"].shape
 
     got = _gradients(
-        problem, storage_path=str(tmp_path), forward_callback=forward,
-        backward_callback=lambda s: seen.append(-s.step), callback_frequency=5, **storage,
+        problem,
+        storage_path=str(tmp_path),
+        forward_callback=forward,
+        backward_callback=lambda s: seen.append(-s.step),
+        callback_frequency=5,
+        **storage,
     )
     for x, y in zip(got, reference):
         assert rel_err(x, y) == 0.0
@@ -144,8 +148,7 @@ def test_disk_files_removed_after_backward_and_on_error(problem64, tmp_path):
             raise KeyError("stop")
 
     with pytest.raises(KeyError, match="stop"):
-        run(problem, epsilon=eps, storage_mode="disk", storage_path=str(tmp_path), forward_callback=fail,
-            callback_frequency=10)
+        run(problem, epsilon=eps, storage_mode="disk", storage_path=str(tmp_path), forward_callback=fail, callback_frequency=10)
     assert os.listdir(tmp_path) == []
 
 
@@ -182,11 +185,21 @@ def test_auto_logs_its_choice(problem64, reference64, caplog, monkeypatch, tmp_p
 
 def test_module_takes_the_storage_options(problem64, reference64, tmp_path):
     problem, reference = problem64, reference64
-    model = torchwave.MaxwellTM(problem["epsilon"], problem["sigma"], problem["mu"], problem["grid_spacing"],
-                                epsilon_requires_grad=True)
-    out = model(problem["dt"], problem["source_amplitude"], problem["source_location"], problem["receiver_location"],
-                stencil=problem["stencil"], pml_width=problem["pml_width"], max_vel=problem["max_vel"],
-                storage_mode="disk", storage_path=str(tmp_path), storage_compression="bf16")
+    model = torchwave.MaxwellTM(
+        problem["epsilon"], problem["sigma"], problem["mu"], problem["grid_spacing"], epsilon_requires_grad=True
+    )
+    out = model(
+        problem["dt"],
+        problem["source_amplitude"],
+        problem["source_location"],
+        problem["receiver_location"],
+        stencil=problem["stencil"],
+        pml_width=problem["pml_width"],
+        max_vel=problem["max_vel"],
+        storage_mode="disk",
+        storage_path=str(tmp_path),
+        storage_compression="bf16",
+    )
     (out[-1].square().sum() + out[0].square().sum()).backward()
     assert 0 < rel_err(model.epsilon.grad, reference[0]) < 5e-3
     assert os.listdir(tmp_path) == []
@@ -222,8 +235,14 @@ def test_imaging_hooks_with_staged_storage(problem64, storage, tmp_path):
     kw = dict(stencil=problem["stencil"], pml_width=problem["pml_width"], max_vel=problem["max_vel"])
 
     def grads(**options):
-        prop = torchwave.MaxwellTM(problem["epsilon"].clone(), problem["sigma"].clone(), problem["mu"].clone(),
-                                   problem["grid_spacing"], epsilon_requires_grad=True, sigma_requires_grad=True)
+        prop = torchwave.MaxwellTM(
+            problem["epsilon"].clone(),
+            problem["sigma"].clone(),
+            problem["mu"].clone(),
+            problem["grid_spacing"],
+            epsilon_requires_grad=True,
+            sigma_requires_grad=True,
+        )
         prop.register_gradient("epsilon", lambda f, a, m, dt, dh: f["Ey"] * a["Ey"], imaging_type=["Ey"])
         prop(*args, **kw, **options)[-1].square().sum().backward()
         return prop.epsilon.grad, prop.sigma.grad

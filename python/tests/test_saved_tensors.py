@@ -47,8 +47,17 @@ def _born(storage):
 
     def run(v, scatter):
         out = torchwave.scalar_born(
-            v, scatter, 5.0, 0.001, src, src_loc, rec_loc, bg_receiver_locations=rec_loc,
-            pml_freq=25, max_vel=1600, **storage,
+            v,
+            scatter,
+            5.0,
+            0.001,
+            src,
+            src_loc,
+            rec_loc,
+            bg_receiver_locations=rec_loc,
+            pml_freq=25,
+            max_vel=1600,
+            **storage,
         )
         return out[-1] + 0.1 * out[-2]
 
@@ -77,8 +86,9 @@ PROPAGATORS = {"scalar": _scalar, "scalar_born": _born, "maxwelltm": _maxwell}
 def _clone_to_cpu_and_back():
     """Hooks that store a copy of every saved tensor and hand back another:
     nothing a propagator holds on to survives the round trip."""
-    return torch.autograd.graph.saved_tensors_hooks(lambda t: (t.device, t.detach().cpu().clone()),
-                                                    lambda p: p[1].to(p[0]).clone())
+    return torch.autograd.graph.saved_tensors_hooks(
+        lambda t: (t.device, t.detach().cpu().clone()), lambda p: p[1].to(p[0]).clone()
+    )
 
 
 def _identity_hooks():

@@ -68,8 +68,17 @@ def test_nt_without_sources_propagates_initial_wavefield():
     p = make_problem(ny=12, nx=12, nt=10, n_shots=1)
     w0 = torch.zeros(1, 18, 18, dtype=torch.float64)
     w0[0, 9, 9] = 1.0
-    out = torchwave.scalar(p["v"], p["grid_spacing"], p["dt"], receiver_locations=p["receiver_locations"],
-                           wavefield_0=w0, wavefield_m1=w0.clone(), nt=10, pml_width=3, pml_freq=25.0)
+    out = torchwave.scalar(
+        p["v"],
+        p["grid_spacing"],
+        p["dt"],
+        receiver_locations=p["receiver_locations"],
+        wavefield_0=w0,
+        wavefield_m1=w0.clone(),
+        nt=10,
+        pml_width=3,
+        pml_freq=25.0,
+    )
     assert out[6].shape == (1, 3, 10)
     assert float(out[0].abs().max()) > 0
     assert not torch.equal(out[0], w0)
@@ -154,13 +163,20 @@ def test_origin_with_initial_wavefields():
     p = make_problem(ny=26, nx=30, nt=18, n_shots=1, n_sources=1, n_receivers=2, seed=6, pml_width=3)
     oy, ox, sy, sx = 5, 7, 12, 14
     shape = (1, sy + 6, sx + 6)
-    init = {n: torch.randn(shape, generator=gen, dtype=torch.float64)
-            for n in ("wavefield_0", "wavefield_m1", "psiy_m1", "psix_m1", "zetay_m1", "zetax_m1")}
+    init = {
+        n: torch.randn(shape, generator=gen, dtype=torch.float64)
+        for n in ("wavefield_0", "wavefield_m1", "psiy_m1", "psix_m1", "zetay_m1", "zetax_m1")
+    }
     src = torch.tensor([[[oy + 3, ox + 4]]])
     rec = torch.tensor([[[oy + 8, ox + 10], [oy + 1, ox + 2]]])
     a = run(p, source_locations=src, receiver_locations=rec, origin=[oy, ox], **init)
-    b = run(p, v=p["v"][oy : oy + sy, ox : ox + sx], source_locations=src - torch.tensor([oy, ox]),
-            receiver_locations=rec - torch.tensor([oy, ox]), **init)
+    b = run(
+        p,
+        v=p["v"][oy : oy + sy, ox : ox + sx],
+        source_locations=src - torch.tensor([oy, ox]),
+        receiver_locations=rec - torch.tensor([oy, ox]),
+        **init,
+    )
     assert a[0].shape == shape
     for x, y in zip(a, b):
         assert_close(x, y, 1e-14)
@@ -312,8 +328,9 @@ def test_callbacks_do_not_change_results(python_backend, dt_fraction, callback_f
 
     plain, g_plain = outputs()
     cb = lambda state: None  # noqa: E731
-    with_cb, g_cb = outputs(forward_callback=cb, backward_callback=None if python_backend else cb,
-                            callback_frequency=callback_frequency)
+    with_cb, g_cb = outputs(
+        forward_callback=cb, backward_callback=None if python_backend else cb, callback_frequency=callback_frequency
+    )
     for x, y in zip(with_cb, plain):
         assert_close(x, y, 1e-14)
     for x, y in zip(g_cb, g_plain):
@@ -458,8 +475,9 @@ def test_non_contiguous_inputs(python_backend):
         v = v.detach().requires_grad_(True)
         a = a.detach().requires_grad_(True)
         w = w.detach().requires_grad_(True)
-        out = run(p, v=v, source_amplitudes=a, source_locations=s, receiver_locations=r, wavefield_0=w,
-                  python_backend=python_backend)
+        out = run(
+            p, v=v, source_amplitudes=a, source_locations=s, receiver_locations=r, wavefield_0=w, python_backend=python_backend
+        )
         return [o.detach() for o in out] + list(_loss_and_grads(out, [v, a, w]))
 
     strided = go(v_t, amps, src_t, rec_t, w0)

@@ -23,8 +23,9 @@ BACKENDS = [False, "eager"]
 def _problem(dtype=torch.float64, seed=0, per_shot_model=False, **kw):
     """A small random Born problem: scalar's test problem plus a scattering
     potential and background receivers."""
-    p = make_problem(ny=14, nx=15, nt=24, n_shots=2, n_sources=2, n_receivers=3, dtype=dtype, seed=seed,
-                     per_shot_model=per_shot_model, **kw)
+    p = make_problem(
+        ny=14, nx=15, nt=24, n_shots=2, n_sources=2, n_receivers=3, dtype=dtype, seed=seed, per_shot_model=per_shot_model, **kw
+    )
     gen = torch.Generator().manual_seed(seed + 100)
     p["scatter"] = (50 * torch.randn(p["v"].shape, generator=gen, dtype=torch.float64)).to(dtype)
     p["bg_receiver_locations"] = p["receiver_locations"].flip(1)[:, :2].contiguous()
@@ -81,13 +82,29 @@ def scatterer_errors():
     def green(r):
         return -0.25j * scipy.special.hankel2(0, k * r)
 
-    analytic = 2 * s * k**2 * (h * h) ** 2 * f_band * green(h * math.hypot(py - sy, px - sx)) * green(
-        h * math.hypot(ry - py, rx - px)) / v0
+    analytic = (
+        2
+        * s
+        * k**2
+        * (h * h) ** 2
+        * f_band
+        * green(h * math.hypot(py - sy, px - sx))
+        * green(h * math.hypot(ry - py, rx - px))
+        / v0
+    )
     errors = {}
     for accuracy in _BORN_BOUNDS:
         out = torchwave.scalar_born(
-            v, scatter, h, dt, src[None, None], torch.tensor([[[sy, sx]]]), torch.tensor([[[ry, rx]]]),
-            accuracy=accuracy, pml_width=20, pml_freq=freq,
+            v,
+            scatter,
+            h,
+            dt,
+            src[None, None],
+            torch.tensor([[[sy, sx]]]),
+            torch.tensor([[[ry, rx]]]),
+            accuracy=accuracy,
+            pml_width=20,
+            pml_freq=freq,
         )
         trace = np.fft.rfft(out[-1][0, 0].numpy())[band]
         errors[accuracy] = float(np.linalg.norm(trace - analytic) / np.linalg.norm(analytic))
@@ -237,9 +254,16 @@ def test_gradcheck_initial_wavefields(name):
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("options", [dict(storage_mode="disk"), dict(storage_compression="int8"),
-                                     dict(model_gradient_sampling_interval=2), dict(storage_strategy="checkpoint"),
-                                     dict(storage_strategy="checkpoint", model_gradient_sampling_interval=3)])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(storage_mode="disk"),
+        dict(storage_compression="int8"),
+        dict(model_gradient_sampling_interval=2),
+        dict(storage_strategy="checkpoint"),
+        dict(storage_strategy="checkpoint", model_gradient_sampling_interval=3),
+    ],
+)
 def test_storage_options(options, tmp_path):
     p = _problem(seed=31, dtype=torch.float32)
     grads = []
@@ -281,8 +305,16 @@ def test_callbacks_see_both_wavefields():
 def test_module_matches_function():
     p = _problem(seed=35)
     prop = torchwave.ScalarBorn(p["v"], p["scatter"], p["grid_spacing"], scatter_requires_grad=True)
-    out = prop(p["dt"], p["source_amplitudes"], p["source_locations"], p["receiver_locations"],
-               p["bg_receiver_locations"], pml_width=p["pml_width"], pml_freq=25.0, max_vel=p["max_vel"])
+    out = prop(
+        p["dt"],
+        p["source_amplitudes"],
+        p["source_locations"],
+        p["receiver_locations"],
+        p["bg_receiver_locations"],
+        pml_width=p["pml_width"],
+        pml_freq=25.0,
+        max_vel=p["max_vel"],
+    )
     ref = _born(p)
     for a, b in zip(out, ref):
         assert torch.equal(a.detach(), b)
@@ -356,15 +388,24 @@ def test_born_hook_images_match_reference():
     background adjoint, which the Born coupling drives (for v), agree
     between the Go core and autograd on the reference."""
     p = _problem(seed=41)
-    observed = torch.randn(2, 3, p["source_amplitudes"].shape[-1], generator=torch.Generator().manual_seed(2),
-                           dtype=torch.float64)
+    observed = torch.randn(
+        2, 3, p["source_amplitudes"].shape[-1], generator=torch.Generator().manual_seed(2), dtype=torch.float64
+    )
     images = {}
     for backend in BACKENDS:
         prop = _module(p)
-        prop.register_gradient("scatter", lambda fwd, adj, m, dt, dh: fwd["wavefield"] * adj["wavefield_sc"],
-                               mode="imaging", imaging_type=["wavefield", "wavefield_sc"])
-        prop.register_gradient("v", lambda fwd, adj, m, dt, dh: fwd["wavefield_sc"] * adj["wavefield"] + adj["psix"],
-                               mode="imaging", imaging_type=["wavefield", "wavefield_sc", "psix"])
+        prop.register_gradient(
+            "scatter",
+            lambda fwd, adj, m, dt, dh: fwd["wavefield"] * adj["wavefield_sc"],
+            mode="imaging",
+            imaging_type=["wavefield", "wavefield_sc"],
+        )
+        prop.register_gradient(
+            "v",
+            lambda fwd, adj, m, dt, dh: fwd["wavefield_sc"] * adj["wavefield"] + adj["psix"],
+            mode="imaging",
+            imaging_type=["wavefield", "wavefield_sc", "psix"],
+        )
         images[backend] = prop.imaging(*_call_args(p), observed=observed, **_call_kwargs(p, backend))
         assert prop.scatter.grad is None and prop.v.grad is None
     for name in ("scatter", "v"):
@@ -377,8 +418,9 @@ def test_born_gradient_hook_replaces_only_its_parameter():
     plain = _module(p, v_requires_grad=True, scatter_requires_grad=True)
     plain(*_call_args(p), **_call_kwargs(p, False))[-1].square().sum().backward()
     hooked = _module(p, v_requires_grad=True, scatter_requires_grad=True)
-    hooked.register_gradient("scatter", lambda fwd, adj, m, dt, dh: fwd["wavefield"] * adj["wavefield_sc"],
-                             imaging_type=["wavefield", "wavefield_sc"])
+    hooked.register_gradient(
+        "scatter", lambda fwd, adj, m, dt, dh: fwd["wavefield"] * adj["wavefield_sc"], imaging_type=["wavefield", "wavefield_sc"]
+    )
     hooked(*_call_args(p), **_call_kwargs(p, False))[-1].square().sum().backward()
     assert_close(hooked.v.grad, plain.v.grad, 1e-12, "v gradient")
     assert not torch.allclose(hooked.scatter.grad, plain.scatter.grad)

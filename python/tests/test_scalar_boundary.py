@@ -72,8 +72,11 @@ def test_sampling_interval_and_callbacks(interval):
     full = _gradients(problem, model_gradient_sampling_interval=interval)
     seen = []
     got = _gradients(
-        problem, model_gradient_sampling_interval=interval, storage_strategy="boundary",
-        forward_callback=lambda s: seen.append(s.step), backward_callback=lambda s: seen.append(-s.step),
+        problem,
+        model_gradient_sampling_interval=interval,
+        storage_strategy="boundary",
+        forward_callback=lambda s: seen.append(s.step),
+        backward_callback=lambda s: seen.append(-s.step),
         callback_frequency=7,
     )
     assert rel_err(got[0], full[0]) < 1e-12 and rel_err(got[1], full[1]) == 0.0
@@ -104,7 +107,15 @@ def test_float32_error_is_bounded():
     for strategy in ("full", "boundary"):
         v_ = v.clone().requires_grad_(True)
         out = torchwave.scalar(
-            v_, dx, dt, amplitudes, sources, receivers, accuracy=8, pml_width=20, pml_freq=f0,
+            v_,
+            dx,
+            dt,
+            amplitudes,
+            sources,
+            receivers,
+            accuracy=8,
+            pml_width=20,
+            pml_freq=f0,
             storage_strategy=strategy,
         )
         grads.append(torch.autograd.grad(out[-1].square().sum(), v_)[0])
@@ -126,8 +137,16 @@ def test_strips_are_small(monkeypatch):
     size, nt = 1000, 2
     v = torch.full((size, size), 2000.0, requires_grad=True)
     out = torchwave.scalar(
-        v, 10.0, 1e-3, torch.zeros(1, 1, nt), torch.tensor([[[500, 500]]]), torch.tensor([[[10, 10]]]),
-        accuracy=8, pml_width=20, pml_freq=25.0, storage_strategy="boundary",
+        v,
+        10.0,
+        1e-3,
+        torch.zeros(1, 1, nt),
+        torch.tensor([[[500, 500]]]),
+        torch.tensor([[[10, 10]]]),
+        accuracy=8,
+        pml_width=20,
+        pml_freq=25.0,
+        storage_strategy="boundary",
     )
     (plan,) = plans
     assert plan.shape[0] == nt + 2
@@ -142,8 +161,11 @@ def test_strips_are_small(monkeypatch):
 def test_boundary_options_are_checked(tmp_path):
     problem = make_problem(ny=14, nx=16, nt=5, n_shots=1, seed=1)
     v = problem["v"].clone().requires_grad_(True)
-    for bad in (dict(storage_compression="bf16"), dict(storage_compression="int8"),
-                dict(storage_mode="disk", storage_path=str(tmp_path))):
+    for bad in (
+        dict(storage_compression="bf16"),
+        dict(storage_compression="int8"),
+        dict(storage_mode="disk", storage_path=str(tmp_path)),
+    ):
         with pytest.raises(ValueError, match="boundary"):
             run(problem, v=v, storage_strategy="boundary", **bad)
     with pytest.raises(ValueError, match="python_backend"):
@@ -170,8 +192,16 @@ def test_boundary_with_double_backward_and_hooks():
         (hv,) = torch.autograd.grad((g * w).sum(), v)
         prop = torchwave.Scalar(p["v"].clone(), p["grid_spacing"], v_requires_grad=True)
         prop.register_gradient("v", torchwave.hooks.standard_imaging_condition)
-        prop(p["dt"], p["source_amplitudes"], p["source_locations"], p["receiver_locations"], pml_width=2,
-             pml_freq=25.0, max_vel=p["max_vel"], storage_strategy=strategy)[-1].square().sum().backward()
+        prop(
+            p["dt"],
+            p["source_amplitudes"],
+            p["source_locations"],
+            p["receiver_locations"],
+            pml_width=2,
+            pml_freq=25.0,
+            max_vel=p["max_vel"],
+            storage_strategy=strategy,
+        )[-1].square().sum().backward()
         results.append((g.detach(), hv, prop.v.grad))
     for a, b in zip(*results):
         assert float((a - b).norm()) <= 1e-12 * float(b.norm())

@@ -75,8 +75,18 @@ def _gradcheck(problem, wrt, fast_mode=True, outputs="all", **kw):
 
 
 def _tiny(accuracy, dt_fraction=0.9, **kw):
-    args = dict(ny=7, nx=8, nt=12, n_shots=2, n_sources=2, n_receivers=2, accuracy=accuracy,
-                pml_width=3, dt_fraction=dt_fraction, seed=accuracy)
+    args = dict(
+        ny=7,
+        nx=8,
+        nt=12,
+        n_shots=2,
+        n_sources=2,
+        n_receivers=2,
+        accuracy=accuracy,
+        pml_width=3,
+        dt_fraction=dt_fraction,
+        seed=accuracy,
+    )
     args.update(kw)
     return make_problem(**args)
 
@@ -170,8 +180,17 @@ def test_adjoint_dot_product(accuracy, dt_fraction, python_backend):
     receivers) is linear, so <F x, y> = <x, F^T y> with F^T applied by
     autograd (the Go core's hand-written adjoint when python_backend is
     False)."""
-    p = make_problem(ny=14, nx=17, nt=23, n_shots=2, accuracy=accuracy, pml_width=[3, 2, 4, 3],
-                     dt_fraction=dt_fraction, seed=10 + accuracy, grid_spacing=(4.0, 5.0))
+    p = make_problem(
+        ny=14,
+        nx=17,
+        nt=23,
+        n_shots=2,
+        accuracy=accuracy,
+        pml_width=[3, 2, 4, 3],
+        dt_fraction=dt_fraction,
+        seed=10 + accuracy,
+        grid_spacing=(4.0, 5.0),
+    )
     x = {"source_amplitudes": p["source_amplitudes"], **random_wavefields(p, seed=2)}
     x = {k: t.clone().requires_grad_(True) for k, t in x.items()}
     out = run(p, python_backend=python_backend, **x)
@@ -271,8 +290,7 @@ VARIANTS = {
 def test_go_matches_reference(dtype, accuracy, variant, monkeypatch):
     opts = dict(VARIANTS[variant])
     interval = opts.pop("interval", 1)
-    p = make_problem(ny=13, nx=15, nt=21, n_shots=2, dtype=dtype, accuracy=accuracy, seed=accuracy,
-                     **{"pml_width": 3, **opts})
+    p = make_problem(ny=13, nx=15, nt=21, n_shots=2, dtype=dtype, accuracy=accuracy, seed=accuracy, **{"pml_width": 3, **opts})
     out_go, g_go = _outputs_and_grads(p, interval=interval)
     out_ref, g_ref = _outputs_and_grads(p, monkeypatch, interval=interval, python_backend=True)
     tol = tol_for(dtype)
@@ -316,8 +334,9 @@ def test_go_sampling_interval_with_callback_chunks(interval, callback_frequency,
     must still line up across chunks of odd and even lengths."""
     p = make_problem(ny=12, nx=13, nt=23, n_shots=2, seed=8)
     cb = lambda state: None  # noqa: E731
-    out_go, g_go = _outputs_and_grads(p, interval=interval, forward_callback=cb, backward_callback=cb,
-                                      callback_frequency=callback_frequency)
+    out_go, g_go = _outputs_and_grads(
+        p, interval=interval, forward_callback=cb, backward_callback=cb, callback_frequency=callback_frequency
+    )
     out_ref, g_ref = _outputs_and_grads(p, monkeypatch, interval=interval, python_backend=True)
     for a, b in zip(out_go, out_ref):
         assert_close(a, b, 1e-12)
@@ -329,8 +348,19 @@ def test_go_sampling_interval_with_callback_chunks(interval, callback_frequency,
 def test_go_matches_reference_combined_options(dtype, monkeypatch):
     """Per-shot models, gradient sampling every 3rd internal step, a CFL
     subdivision, dy != dx and a one-sided PML, all at once."""
-    p = make_problem(ny=12, nx=14, nt=11, n_shots=3, dtype=dtype, accuracy=6, seed=21, per_shot_model=True,
-                     dt_fraction=1.7, grid_spacing=(6.0, 4.0), pml_width=[0, 4, 2, 0])
+    p = make_problem(
+        ny=12,
+        nx=14,
+        nt=11,
+        n_shots=3,
+        dtype=dtype,
+        accuracy=6,
+        seed=21,
+        per_shot_model=True,
+        dt_fraction=1.7,
+        grid_spacing=(6.0, 4.0),
+        pml_width=[0, 4, 2, 0],
+    )
     out_go, g_go = _outputs_and_grads(p, interval=3)
     out_ref, g_ref = _outputs_and_grads(p, monkeypatch, interval=3, python_backend=True)
     tol = tol_for(dtype)
@@ -399,9 +429,14 @@ def test_batch_equals_individual_shots(python_backend):
     g_sum = torch.zeros_like(g_batch)
     for s in range(3):
         vs = p["v"].clone().requires_grad_(True)
-        one = run(p, v=vs, source_amplitudes=p["source_amplitudes"][s : s + 1],
-                  source_locations=p["source_locations"][s : s + 1],
-                  receiver_locations=p["receiver_locations"][s : s + 1], python_backend=python_backend)
+        one = run(
+            p,
+            v=vs,
+            source_amplitudes=p["source_amplitudes"][s : s + 1],
+            source_locations=p["source_locations"][s : s + 1],
+            receiver_locations=p["receiver_locations"][s : s + 1],
+            python_backend=python_backend,
+        )
         for k, (a, b) in enumerate(zip(one, out)):
             assert_close(a, b[s : s + 1], 1e-13, f"shot {s} output {k}")
         sum((o * w[s : s + 1]).sum() for o, w in zip(one, weights)).backward()
@@ -477,8 +512,9 @@ def test_compile_backend_smoke():
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(torchwave.__file__)), env.get("PYTHONPATH", "")])
     try:
-        res = subprocess.run([sys.executable, "-c", _COMPILE_SCRIPT.format(tests=tests)], env=env,
-                             capture_output=True, text=True, timeout=60)
+        res = subprocess.run(
+            [sys.executable, "-c", _COMPILE_SCRIPT.format(tests=tests)], env=env, capture_output=True, text=True, timeout=60
+        )
     except subprocess.TimeoutExpired:
         pytest.skip("python_backend='compile' did not finish within 60 s")
     assert res.returncode == 0, res.stdout + res.stderr

@@ -95,8 +95,7 @@ def test_gradgradcheck_of_a_sampled_gradient(interval, dt_fraction):
     inputs = ((p["v"] / V_SCALE).requires_grad_(), p["source_amplitudes"].clone().requires_grad_())
 
     def f(v, amps):
-        return torchwave.scalar(**dict(
-            p, v=v * V_SCALE, source_amplitudes=amps, model_gradient_sampling_interval=interval))[-1]
+        return torchwave.scalar(**dict(p, v=v * V_SCALE, source_amplitudes=amps, model_gradient_sampling_interval=interval))[-1]
 
     assert torch.autograd.gradgradcheck(f, inputs, eps=1e-6, atol=1e-7, rtol=1e-5, fast_mode=dt_fraction > 1)
 

@@ -77,16 +77,20 @@ def green_errors():
     errors = {}
     for accuracy in (2, 4, 6, 8):
         out = torchwave.scalar(
-            torch.full((_N, _N), _V0, dtype=torch.float64), _H, _DT,
-            src[None, None], torch.tensor([[[sy, sx]]]), torch.tensor([[[ry, rx]]]),
-            accuracy=accuracy, pml_width=_PML, pml_freq=_FREQ,
+            torch.full((_N, _N), _V0, dtype=torch.float64),
+            _H,
+            _DT,
+            src[None, None],
+            torch.tensor([[[sy, sx]]]),
+            torch.tensor([[[ry, rx]]]),
+            accuracy=accuracy,
+            pml_width=_PML,
+            pml_freq=_FREQ,
         )
         trace = out[-1][0, 0].numpy()
         assert np.abs(trace).max() > 0
         u_band = np.fft.rfft(trace)[band]
-        errors[accuracy] = tuple(
-            float(np.linalg.norm(u_band - a) / np.linalg.norm(a)) for a in (analytic["h2"], analytic["h1"])
-        )
+        errors[accuracy] = tuple(float(np.linalg.norm(u_band - a) / np.linalg.norm(a)) for a in (analytic["h2"], analytic["h1"]))
     return errors
 
 
@@ -127,9 +131,16 @@ def _energy_history(pml_width):
         energy.append(float((state.get_wavefield("wavefield_0", "inner") ** 2).sum()))
 
     out = torchwave.scalar(
-        torch.full((n, n), v0, dtype=torch.float64), h, dt, src[None, None],
-        torch.tensor([[[n // 2, n // 3]]]), accuracy=4, pml_width=pml_width, pml_freq=f,
-        forward_callback=record, callback_frequency=10,
+        torch.full((n, n), v0, dtype=torch.float64),
+        h,
+        dt,
+        src[None, None],
+        torch.tensor([[[n // 2, n // 3]]]),
+        accuracy=4,
+        pml_width=pml_width,
+        pml_freq=f,
+        forward_callback=record,
+        callback_frequency=10,
     )
     p = pml_width
     final = float((out[0][0, p : p + n, p : p + n] ** 2).sum())
@@ -165,8 +176,18 @@ def test_reciprocity_reflecting_exact(accuracy):
     """With a reflecting edge the discrete operator is symmetric in the
     1/v²-weighted inner product, so the trace from A to B equals the trace
     from B to A to rounding (heterogeneous model, dy != dx)."""
-    p = make_problem(ny=24, nx=30, nt=150, n_shots=1, n_sources=1, n_receivers=1,
-                     grid_spacing=(4.0, 5.0), accuracy=accuracy, pml_width=0, seed=3)
+    p = make_problem(
+        ny=24,
+        nx=30,
+        nt=150,
+        n_shots=1,
+        n_sources=1,
+        n_receivers=1,
+        grid_spacing=(4.0, 5.0),
+        accuracy=accuracy,
+        pml_width=0,
+        seed=3,
+    )
     a, b = torch.tensor([[[3, 4]]]), torch.tensor([[[19, 25]]])
     ab = run(p, source_locations=a, receiver_locations=b)[-1]
     ba = run(p, source_locations=b, receiver_locations=a)[-1]
@@ -179,8 +200,18 @@ def test_reciprocity_with_pml_approximate(accuracy):
     """The discretised CPML is not exactly self-adjoint, but the physics is
     reciprocal: measured differences 2.4e-5 (accuracy 4) and 2.9e-4
     (accuracy 8) relative, with waves that have crossed the PML."""
-    p = make_problem(ny=24, nx=30, nt=150, n_shots=1, n_sources=1, n_receivers=1,
-                     grid_spacing=(4.0, 5.0), accuracy=accuracy, pml_width=4, seed=3)
+    p = make_problem(
+        ny=24,
+        nx=30,
+        nt=150,
+        n_shots=1,
+        n_sources=1,
+        n_receivers=1,
+        grid_spacing=(4.0, 5.0),
+        accuracy=accuracy,
+        pml_width=4,
+        seed=3,
+    )
     a, b = torch.tensor([[[3, 4]]]), torch.tensor([[[19, 25]]])
     ab = run(p, source_locations=a, receiver_locations=b)[-1]
     ba = run(p, source_locations=b, receiver_locations=a)[-1]
@@ -207,10 +238,19 @@ def test_cfl_subdivision_matches_fine_time_step(ratio):
     assert torchwave._common.cfl_step_ratio(h, h, dt, v0) == ratio
     v = torch.full((n, n), v0, dtype=torch.float64)
     src_loc, rec_loc = torch.tensor([[[20, 15]]]), torch.tensor([[[22, 27]]])
-    coarse = torchwave.scalar(v, h, dt, ricker(freq, nt, dt, dtype=torch.float64)[None, None], src_loc, rec_loc,
-                              pml_width=10, pml_freq=freq)[-1]
-    fine = torchwave.scalar(v, h, dt / ratio, ricker(freq, nt * ratio, dt / ratio, dtype=torch.float64)[None, None],
-                            src_loc, rec_loc, pml_width=10, pml_freq=freq)[-1]
+    coarse = torchwave.scalar(
+        v, h, dt, ricker(freq, nt, dt, dtype=torch.float64)[None, None], src_loc, rec_loc, pml_width=10, pml_freq=freq
+    )[-1]
+    fine = torchwave.scalar(
+        v,
+        h,
+        dt / ratio,
+        ricker(freq, nt * ratio, dt / ratio, dtype=torch.float64)[None, None],
+        src_loc,
+        rec_loc,
+        pml_width=10,
+        pml_freq=freq,
+    )[-1]
     assert coarse.shape == (1, 1, nt)
     assert float(coarse.abs().max()) > 1e-3
     assert rel_err(coarse, fine[..., ::ratio]) < 1e-3

@@ -65,8 +65,11 @@ def test_compressed_storage_error_is_bounded(problem, reference, mode, compressi
 def test_callbacks_and_checkpoints_interleave(problem, reference):
     seen = []
     got = _gradients(
-        problem, storage_strategy="checkpoint", forward_callback=lambda s: seen.append(s.step),
-        backward_callback=lambda s: seen.append(-s.step), callback_frequency=5,
+        problem,
+        storage_strategy="checkpoint",
+        forward_callback=lambda s: seen.append(s.step),
+        backward_callback=lambda s: seen.append(-s.step),
+        callback_frequency=5,
     )
     assert rel_err(got[0], reference[0]) == 0.0
     assert seen[:9] == [0, 5, 10, 15, 20, 25, 30, 35, 40]

@@ -91,8 +91,9 @@ def test_run_shot_batches_tensor_and_tuple_outputs():
     tuple, with batches of equal and of unequal size."""
     src = torch.arange(12.0).reshape(4, 1, 3)
     for batch_size in (1, 2, 3, 4, 5):
-        out = workflow.run_shot_batches(lambda *, source_amplitude: 2 * source_amplitude, n_shots=4,
-                                        batch_size=batch_size, source_amplitude=src)
+        out = workflow.run_shot_batches(
+            lambda *, source_amplitude: 2 * source_amplitude, n_shots=4, batch_size=batch_size, source_amplitude=src
+        )
         assert out.shape == (4, 1, 3) and torch.equal(out, 2 * src)
 
         def pair(*, source_amplitude):
@@ -101,18 +102,17 @@ def test_run_shot_batches_tensor_and_tuple_outputs():
         assert torch.equal(workflow.run_shot_batches(pair, n_shots=4, batch_size=batch_size, source_amplitude=src), 3 * src)
         chosen = workflow.run_shot_batches(pair, n_shots=4, batch_size=batch_size, output_index=0, source_amplitude=src)
         assert torch.equal(chosen, src.sum(-1))
-        as_list = workflow.run_shot_batches(lambda **kw: list(pair(**kw)), n_shots=4, batch_size=batch_size,
-                                            source_amplitude=src)
+        as_list = workflow.run_shot_batches(lambda **kw: list(pair(**kw)), n_shots=4, batch_size=batch_size, source_amplitude=src)
         assert torch.equal(as_list, 3 * src)
 
     with pytest.raises(TypeError, match="returned a single tensor"):
-        workflow.run_shot_batches(lambda *, source_amplitude: source_amplitude, n_shots=4, batch_size=2,
-                                  output_index=-1, source_amplitude=src)
+        workflow.run_shot_batches(
+            lambda *, source_amplitude: source_amplitude, n_shots=4, batch_size=2, output_index=-1, source_amplitude=src
+        )
     with pytest.raises(IndexError, match="output_index=2 is out of range"):
         workflow.run_shot_batches(pair, n_shots=4, batch_size=2, output_index=2, source_amplitude=src)
     with pytest.raises(ValueError, match="first dimension must be the shot"):
-        workflow.run_shot_batches(lambda *, source_amplitude: source_amplitude[0], n_shots=4, batch_size=2,
-                                  source_amplitude=src)
+        workflow.run_shot_batches(lambda *, source_amplitude: source_amplitude[0], n_shots=4, batch_size=2, source_amplitude=src)
     with pytest.raises(TypeError, match="must return a tensor or a tuple"):
         workflow.run_shot_batches(lambda *, source_amplitude: 1.0, n_shots=4, batch_size=2, source_amplitude=src)
 

@@ -45,8 +45,19 @@ def _pairs(*names: str) -> List[Tuple[str, type]]:
 
 
 _GRID = _ints(
-    "dtype", "n_shots", "ny", "nx", "accuracy", "n_sources", "n_receivers", "step0", "n_steps", "store_interval",
-    "model_per_shot", "n_store", "store_first",
+    "dtype",
+    "n_shots",
+    "ny",
+    "nx",
+    "accuracy",
+    "n_sources",
+    "n_receivers",
+    "step0",
+    "n_steps",
+    "store_interval",
+    "model_per_shot",
+    "n_store",
+    "store_first",
 ) + [("rdy", _f64), ("rdx", _f64)]
 
 
@@ -54,7 +65,9 @@ class ScalarArgs(ctypes.Structure):
     """tw_scalar_args: one chunk of the scalar propagator."""
 
     _fields_ = (
-        _GRID + _pointers("c", "ay", "by", "dby", "ax", "bx", "dbx") + _pairs("u", "psiy", "psix", "zetay", "zetax")
+        _GRID
+        + _pointers("c", "ay", "by", "dby", "ax", "bx", "dbx")
+        + _pairs("u", "psiy", "psix", "zetay", "zetax")
         + _pointers("source_index", "receiver_index", "source_amplitudes", "receiver_amplitudes", "store", "grad_c")
     )
 
@@ -62,16 +75,15 @@ class ScalarArgs(ctypes.Structure):
 class ScalarBoundaryArgs(ctypes.Structure):
     """tw_scalar_boundary_args: scalar with boundary saving."""
 
-    _fields_ = [("base", ScalarArgs), ("n_strips", _i64)] + _pointers("strips", "source_amplitudes") + [
-        ("u", _pair), ("w", _ptr)
-    ]
+    _fields_ = [("base", ScalarArgs), ("n_strips", _i64)] + _pointers("strips", "source_amplitudes") + [("u", _pair), ("w", _ptr)]
 
 
 class ScalarBornArgs(ctypes.Structure):
     """tw_scalar_born_args: one chunk of Born modelling."""
 
     _fields_ = (
-        [("bg", ScalarArgs), ("dc", _ptr)] + _pairs("u_sc", "psiy_sc", "psix_sc", "zetay_sc", "zetax_sc")
+        [("bg", ScalarArgs), ("dc", _ptr)]
+        + _pairs("u_sc", "psiy_sc", "psix_sc", "zetay_sc", "zetax_sc")
         + [("n_receivers_sc", _i64)]
         + _pointers("receiver_index_sc", "source_amplitudes_sc", "receiver_amplitudes_sc", "store_sc", "grad_dc")
         + _ints("adjoint_bg", "coupling_interval")
@@ -84,10 +96,20 @@ class MaxwellArgs(ctypes.Structure):
     _fields_ = (
         [(n if n != "accuracy" else "stencil", t) for n, t in _GRID]
         + _pointers("ca", "cb", "cq", "ay", "by", "ayh", "byh", "ax", "bx", "axh", "bxh")
-        + [("ey", _pair), ("hx", _ptr), ("hz", _ptr)] + _pairs("m_ey_x", "m_ey_z", "m_hx_z", "m_hz_x")
+        + [("ey", _pair), ("hx", _ptr), ("hz", _ptr)]
+        + _pairs("m_ey_x", "m_ey_z", "m_hx_z", "m_hz_x")
         + _pointers(
-            "source_index", "receiver_index", "source_amplitudes", "receiver_amplitudes",
-            "store_ey", "store_curl", "store_dz", "store_dx", "grad_ca", "grad_cb", "grad_cq",
+            "source_index",
+            "receiver_index",
+            "source_amplitudes",
+            "receiver_amplitudes",
+            "store_ey",
+            "store_curl",
+            "store_dz",
+            "store_dx",
+            "grad_ca",
+            "grad_cb",
+            "grad_cq",
         )
     )
 
@@ -133,8 +155,24 @@ PROTOTYPES: Dict[str, Tuple[list, type]] = {
     "tw_int8_encode": ([_i64, _i64, _i64, _i64, _ptr, _ptr, *_errbuf], ctypes.c_int),
     "tw_int8_decode": ([_i64, _i64, _i64, _i64, _ptr, _ptr, *_errbuf], ctypes.c_int),
     "tw_lbfgsb_new": (
-        [_i64, _dptr, _dptr, _dptr, _i64, _f64, _f64, _i64, _i64, _i64, _i64, _dptr, _dptr, _dptr,
-         ctypes.POINTER(_i64), *_errbuf],
+        [
+            _i64,
+            _dptr,
+            _dptr,
+            _dptr,
+            _i64,
+            _f64,
+            _f64,
+            _i64,
+            _i64,
+            _i64,
+            _i64,
+            _dptr,
+            _dptr,
+            _dptr,
+            ctypes.POINTER(_i64),
+            *_errbuf,
+        ],
         ctypes.c_int,
     ),
     "tw_lbfgsb_next": ([_i64, _f64, _dptr, _dptr, ctypes.POINTER(_i64), *_errbuf], ctypes.c_int),
@@ -167,7 +205,6 @@ def library_layout(lib: ctypes.CDLL) -> dict:
 def mirror_layout(struct: type) -> dict:
     """A ctypes mirror's layout in tw_abi_layout's terms."""
     fields = [
-        {"name": name, "offset": getattr(struct, name).offset, "size": getattr(struct, name).size}
-        for name, _ in struct._fields_
+        {"name": name, "offset": getattr(struct, name).offset, "size": getattr(struct, name).size} for name, _ in struct._fields_
     ]
     return {"size": ctypes.sizeof(struct), "fields": fields}

@@ -297,7 +297,9 @@ def _pml_profile(
     return tuple(torch.from_numpy(v).to(dtype=dtype, device=device) for v in (a, b, db))
 
 
-def upsample(signal: torch.Tensor, ratio: int, freq_taper_frac: float = 0.0, time_pad_frac: float = 0.0, time_taper: bool = False) -> torch.Tensor:
+def upsample(
+    signal: torch.Tensor, ratio: int, freq_taper_frac: float = 0.0, time_pad_frac: float = 0.0, time_taper: bool = False
+) -> torch.Tensor:
     """Band-limited upsampling of the last dimension by an integer factor
     (spectrum zero-padded; the input's Nyquist bin is zeroed)."""
     if ratio == 1 or signal.numel() == 0:
@@ -316,7 +318,9 @@ def upsample(signal: torch.Tensor, ratio: int, freq_taper_frac: float = 0.0, tim
     return out
 
 
-def downsample(signal: torch.Tensor, ratio: int, freq_taper_frac: float = 0.0, time_pad_frac: float = 0.0, time_taper: bool = False) -> torch.Tensor:
+def downsample(
+    signal: torch.Tensor, ratio: int, freq_taper_frac: float = 0.0, time_pad_frac: float = 0.0, time_taper: bool = False
+) -> torch.Tensor:
     """Band-limited downsampling of the last dimension by an integer factor;
     the adjoint of upsample (up to the tapers)."""
     if ratio == 1:
@@ -483,8 +487,7 @@ def check_survey(
         source_locations = check_locations(src_name, source_locations, n_shots, device)
         if source_locations.shape[1] != amplitudes.shape[1]:
             raise ValueError(
-                f"{src_name} has {source_locations.shape[1]} sources per shot but "
-                f"{amp_name} has {amplitudes.shape[1]}"
+                f"{src_name} has {source_locations.shape[1]} sources per shot but {amp_name} has {amplitudes.shape[1]}"
             )
         if nt is not None and as_int("nt", nt, minimum=0) != amplitudes.shape[-1]:
             raise ValueError(f"nt={nt} disagrees with the {amplitudes.shape[-1]} time samples of {amp_name}")

@@ -204,8 +204,10 @@ class Spec:
         raise NotImplementedError
 
     def gradient_buffers(self, setup: Setup, models, want) -> List[Optional[torch.Tensor]]:
-        return [common.zeros(setup.shape, m.dtype, near=models[0], slot=11 + i) if w else None
-                for i, (m, w) in enumerate(zip(models, want))]
+        return [
+            common.zeros(setup.shape, m.dtype, near=models[0], slot=11 + i) if w else None
+            for i, (m, w) in enumerate(zip(models, want))
+        ]
 
     def model_gradients(self, setup: Setup, models, grads) -> List[Optional[torch.Tensor]]:
         """The models' gradients from the accumulated buffers."""
@@ -262,9 +264,23 @@ class Options:
 
 
 def check_options(
-    spec: Spec, *, dt, pml_width, model_gradient_sampling_interval, forward_callback, backward_callback,
-    callback_frequency, freq_taper_frac, time_pad_frac, time_taper, python_backend, storage_mode, storage_path,
-    storage_compression, storage_strategy, negative_dt: bool = True,
+    spec: Spec,
+    *,
+    dt,
+    pml_width,
+    model_gradient_sampling_interval,
+    forward_callback,
+    backward_callback,
+    callback_frequency,
+    freq_taper_frac,
+    time_pad_frac,
+    time_taper,
+    python_backend,
+    storage_mode,
+    storage_path,
+    storage_compression,
+    storage_strategy,
+    negative_dt: bool = True,
 ) -> Options:
     """Validates the options every propagator shares. A negative dt (where
     ``negative_dt``) runs the time-symmetric scheme backwards, as in
@@ -289,8 +305,7 @@ def check_options(
     if storage_strategy == "boundary":
         if not spec.boundary:
             raise NotImplementedError(
-                f"storage_strategy='boundary' is not available for {spec.name}: use storage_strategy "
-                "'full' or 'checkpoint'"
+                f"storage_strategy='boundary' is not available for {spec.name}: use storage_strategy 'full' or 'checkpoint'"
             )
         if compression or storage_mode == "disk":
             # The strips are a fraction of the history, and the rebuilt
@@ -302,14 +317,31 @@ def check_options(
     return Options(dt, widths, interval, callback_frequency, freq_taper_frac, time_pad_frac, bool(time_taper), compression)
 
 
-def check_shots(survey_names, amplitudes, source_locations, receiver_locations, nt, n_shots, dtype, device,
-                initial: Dict[str, Optional[torch.Tensor]], extra=None):
+def check_shots(
+    survey_names,
+    amplitudes,
+    source_locations,
+    receiver_locations,
+    nt,
+    n_shots,
+    dtype,
+    device,
+    initial: Dict[str, Optional[torch.Tensor]],
+    extra=None,
+):
     """Checks the survey (``survey_names`` name its first three arguments),
     the initial fields and an optional ``extra`` (name, locations) receiver
     set against each other. Returns (amplitudes, source_locations,
     receiver_locations, extra_locations, nt, n_shots)."""
     amplitudes, source_locations, receiver_locations, nt, n_shots = common.check_survey(
-        survey_names, amplitudes, source_locations, receiver_locations, nt, n_shots, dtype, device,
+        survey_names,
+        amplitudes,
+        source_locations,
+        receiver_locations,
+        nt,
+        n_shots,
+        dtype,
+        device,
     )
     extra_locations = None
     if extra is not None and extra[1] is not None:
@@ -322,9 +354,7 @@ def check_shots(survey_names, amplitudes, source_locations, receiver_locations, 
             n_shots = common.shot_count(name, w.shape[0], n_shots)
     n_shots = 1 if n_shots is None else n_shots
     if n_shots < 1:
-        raise ValueError(
-            f"the inputs have zero shots: {survey_names[0]}, locations and initial wavefields need at least one"
-        )
+        raise ValueError(f"the inputs have zero shots: {survey_names[0]}, locations and initial wavefields need at least one")
     return amplitudes, source_locations, receiver_locations, extra_locations, nt, n_shots
 
 
@@ -367,21 +397,31 @@ def grid_args(setup: Setup, model: torch.Tensor) -> dict:
     of the stencil goes in as ``accuracy``."""
     return dict(
         dtype=0 if model.dtype == torch.float32 else 1,
-        n_shots=setup.n_shots, ny=setup.ny, nx=setup.nx, accuracy=setup.accuracy,
-        n_sources=setup.source_index.shape[1], n_receivers=setup.receiver_index.shape[1],
-        store_interval=setup.store_interval, model_per_shot=int(model.shape[0] > 1),
-        rdy=1.0 / setup.dy, rdx=1.0 / setup.dx,
-        source_index=setup.source_index, receiver_index=setup.receiver_index,
+        n_shots=setup.n_shots,
+        ny=setup.ny,
+        nx=setup.nx,
+        accuracy=setup.accuracy,
+        n_sources=setup.source_index.shape[1],
+        n_receivers=setup.receiver_index.shape[1],
+        store_interval=setup.store_interval,
+        model_per_shot=int(model.shape[0] > 1),
+        rdy=1.0 / setup.dy,
+        rdx=1.0 / setup.dx,
+        source_index=setup.source_index,
+        receiver_index=setup.receiver_index,
     )
 
 
 def make_setup(options: Options, **fields) -> Setup:
     """A Setup from the checked options and the propagator's own fields."""
     return Setup(
-        store_interval=options.store_interval, compression=options.compression, pml_width=options.pml_width,
+        store_interval=options.store_interval,
+        compression=options.compression,
+        pml_width=options.pml_width,
         callback_frequency=options.callback_frequency,
         resampling=(options.freq_taper_frac, options.time_pad_frac, options.time_taper),
-        storage_path=os.fspath(fields.pop("storage_path")), **fields,
+        storage_path=os.fspath(fields.pop("storage_path")),
+        **fields,
     )
 
 
@@ -394,9 +434,12 @@ def propagate(spec: Spec, setup: Setup, models, sources, initial, python_backend
     if hooks is not None:
         h, p = setup.halo, setup.pml_width
         hooks.begin(
-            n_steps=setup.nt_inner, n_shots=setup.n_shots,
-            region=(h + p[0], setup.ny - h - p[1], h + p[2], setup.nx - h - p[3]), extents=setup.extents,
-            dt=setup.dt_inner, dh=(setup.dy, setup.dx),
+            n_steps=setup.nt_inner,
+            n_shots=setup.n_shots,
+            region=(h + p[0], setup.ny - h - p[1], h + p[2], setup.nx - h - p[3]),
+            extents=setup.extents,
+            dt=setup.dt_inner,
+            dh=(setup.dy, setup.dx),
         )
     tensors = (*models, *sources, *initial)
     if python_backend is False and common.inside_functorch(*tensors):
@@ -422,8 +465,13 @@ def propagate(spec: Spec, setup: Setup, models, sources, initial, python_backend
 
 def callback_state(spec: Spec, setup: Setup, step: int, fields, gradients) -> CallbackState:
     return CallbackState(
-        setup.dt_inner, step // setup.step_ratio, dict(zip(spec.field_names, fields)), setup.models, gradients,
-        setup.halo, setup.pml_width,
+        setup.dt_inner,
+        step // setup.step_ratio,
+        dict(zip(spec.field_names, fields)),
+        setup.models,
+        gradients,
+        setup.halo,
+        setup.pml_width,
     )
 
 
@@ -558,8 +606,10 @@ def _adjoint(ctx, saved, hook_kept, grads):
         hooks.release()
     # Inputs given as None (zero initial fields) take no gradient.
     return (
-        *g_models, *(g if need[n_m + i] else None for i, g in enumerate(g_srcs)),
-        *(g if need[n_m + n_s + i] else None for i, g in enumerate(g_fields)), *hook_grads,
+        *g_models,
+        *(g if need[n_m + i] else None for i, g in enumerate(g_srcs)),
+        *(g if need[n_m + n_s + i] else None for i, g in enumerate(g_fields)),
+        *hook_grads,
     )
 
 
@@ -603,8 +653,9 @@ def stored_histories(setup: Setup, n: int, device, dtype, allocate=storage.snaps
     plans: list = []
     try:
         for _ in range(n):
-            plans.append(storage.full_history(
-                mode, codec, setup.nt_inner, setup.store_interval, device, setup.storage_path, allocate))
+            plans.append(
+                storage.full_history(mode, codec, setup.nt_inner, setup.store_interval, device, setup.storage_path, allocate)
+            )
     except BaseException:
         for plan in plans:
             plan.close()
@@ -627,13 +678,17 @@ def checkpointed(spec: Spec, setup: Setup, args, models, sources, n_series: int)
     def recompute(state, start, count, staging, first):
         spec.run(False, setup, args, state, start, count, sources, scratch, [(staging, first)], None, plans)
 
-    plans.append(storage.Checkpointed(
-        setup.nt_inner, setup.store_interval, per_segment * setup.store_interval,
-        torch.empty((n_series, per_segment, *setup.shape), dtype=dtype),
-        lambda state: [t.clone() for t in spec.current(state)],
-        lambda saved: spec.forward_state(setup, models, saved),
-        recompute,
-    ))
+    plans.append(
+        storage.Checkpointed(
+            setup.nt_inner,
+            setup.store_interval,
+            per_segment * setup.store_interval,
+            torch.empty((n_series, per_segment, *setup.shape), dtype=dtype),
+            lambda state: [t.clone() for t in spec.current(state)],
+            lambda saved: spec.forward_state(setup, models, saved),
+            recompute,
+        )
+    )
     return plans[0]
 
 

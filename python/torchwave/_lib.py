@@ -20,10 +20,7 @@ from ._sourcehash import source_hash
 
 _PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
 _LIBRARY_NAME = "libtorchwave.so"
-_REBUILD_HINT = (
-    "Rebuild it with `make build` (or `pip install -e .`) from the torchwave "
-    "source tree; building needs Go 1.26."
-)
+_REBUILD_HINT = "Rebuild it with `make build` (or `pip install -e .`) from the torchwave source tree; building needs Go 1.26."
 
 
 def _go_sources_root() -> pathlib.Path | None:
@@ -95,7 +92,7 @@ def simd_kernels() -> dict:
     """Per kernel package ("scalar", "maxwell"), whether it runs archsimd
     vector code."""
     bits = _lib.tw_simd()
-    return {name[len("TW_SIMD_"):].lower(): bool(bits & bit) for name, bit in _abi.SIMD.items()}
+    return {name[len("TW_SIMD_") :].lower(): bool(bits & bit) for name, bit in _abi.SIMD.items()}
 
 
 def library() -> ctypes.CDLL:

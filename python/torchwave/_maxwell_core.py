@@ -22,10 +22,18 @@ FIELD_NAMES = ("Ey", "Hx", "Hz", "m_Ey_x", "m_Ey_z", "m_Hx_z", "m_Hz_x")
 INITIAL_NAMES = ("Ey_0", "Hx_0", "Hz_0", "m_Ey_x", "m_Ey_z", "m_Hx_z", "m_Hz_x")
 
 
-
 def cpml_profile(
-    n: int, halo: int, widths: Sequence[int], spacing: float, dt: float, max_vel: float,
-    pml_freq: float, shift: float, dtype: torch.dtype, reflection: float = 1e-3, power: int = 2,
+    n: int,
+    halo: int,
+    widths: Sequence[int],
+    spacing: float,
+    dt: float,
+    max_vel: float,
+    pml_freq: float,
+    shift: float,
+    dtype: torch.dtype,
+    reflection: float = 1e-3,
+    power: int = 2,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """CPML coefficients (a, b) at cells i + shift of n padded cells, for
     m' = b·m + a·∂f. The damping grows as the power-th power of the depth
@@ -40,9 +48,7 @@ def cpml_profile(
             continue
         f = ((halo + w) - x) / w if side == 0 else (x - (n - 1 - halo - w)) / w
         frac = torch.maximum(frac, f.clamp(0, 1))
-    sigma0 = [
-        -(1 + power) * max_vel * math.log(reflection) / (2 * max(w, 1) * spacing) for w in widths
-    ]
+    sigma0 = [-(1 + power) * max_vel * math.log(reflection) / (2 * max(w, 1) * spacing) for w in widths]
     left = x < n / 2
     s0 = torch.where(left, torch.tensor(sigma0[0], dtype=torch.float64), torch.tensor(sigma0[1], dtype=torch.float64))
     sigma = s0 * frac**power
@@ -76,10 +82,33 @@ def _model(name: str, t, dtype=None, device=None) -> torch.Tensor:
 
 
 def prepare(
-    spec, epsilon, sigma, mu, grid_spacing, dt, source_amplitude, source_location, receiver_location,
-    stencil, pml_width, max_vel, initial, nt, interval, freq_taper_frac, time_pad_frac, time_taper,
-    pml_freq, forward_callback, backward_callback, callback_frequency, python_backend, storage_mode,
-    storage_path, storage_compression, storage_strategy,
+    spec,
+    epsilon,
+    sigma,
+    mu,
+    grid_spacing,
+    dt,
+    source_amplitude,
+    source_location,
+    receiver_location,
+    stencil,
+    pml_width,
+    max_vel,
+    initial,
+    nt,
+    interval,
+    freq_taper_frac,
+    time_pad_frac,
+    time_taper,
+    pml_freq,
+    forward_callback,
+    backward_callback,
+    callback_frequency,
+    python_backend,
+    storage_mode,
+    storage_path,
+    storage_compression,
+    storage_strategy,
 ):
     """Validates the arguments and builds the padded problem; returns
     (setup, ca, cb, cq, the scaled sources, the padded initial fields)."""
@@ -103,11 +132,22 @@ def prepare(
     if stencil not in STAGGERED_WEIGHTS:
         raise ValueError(f"stencil must be 2, 4, 6 or 8, got {stencil}")
     options = driver.check_options(
-        spec, dt=dt, pml_width=pml_width, model_gradient_sampling_interval=interval,
-        forward_callback=forward_callback, backward_callback=backward_callback, callback_frequency=callback_frequency,
-        freq_taper_frac=freq_taper_frac, time_pad_frac=time_pad_frac, time_taper=time_taper,
-        python_backend=python_backend, storage_mode=storage_mode, storage_path=storage_path,
-        storage_compression=storage_compression, storage_strategy=storage_strategy, negative_dt=False,
+        spec,
+        dt=dt,
+        pml_width=pml_width,
+        model_gradient_sampling_interval=interval,
+        forward_callback=forward_callback,
+        backward_callback=backward_callback,
+        callback_frequency=callback_frequency,
+        freq_taper_frac=freq_taper_frac,
+        time_pad_frac=time_pad_frac,
+        time_taper=time_taper,
+        python_backend=python_backend,
+        storage_mode=storage_mode,
+        storage_path=storage_path,
+        storage_compression=storage_compression,
+        storage_strategy=storage_strategy,
+        negative_dt=False,
     )
     dt, widths = options.dt, options.pml_width
     if pml_freq is None:
@@ -122,15 +162,20 @@ def prepare(
             n_shots = common.shot_count(name, t.shape[0], n_shots)
     named_initial = dict(zip(INITIAL_NAMES, initial))
     source_amplitude, source_location, receiver_location, _, nt, n_shots = driver.check_shots(
-        ("source_amplitude", "source_location", "receiver_location"), source_amplitude, source_location,
-        receiver_location, nt, n_shots, dtype, device, named_initial,
+        ("source_amplitude", "source_location", "receiver_location"),
+        source_amplitude,
+        source_location,
+        receiver_location,
+        nt,
+        n_shots,
+        dtype,
+        device,
+        named_initial,
     )
     sim_shape = (model_shape[0] + widths[0] + widths[1], model_shape[1] + widths[2] + widths[3])
     for name, w in named_initial.items():
         if w is not None and tuple(w.shape[-2:]) != sim_shape:
-            raise ValueError(
-                f"{name} must have spatial shape {sim_shape} (the model and its PML), got {tuple(w.shape[-2:])}"
-            )
+            raise ValueError(f"{name} must have spatial shape {sim_shape} (the model and its PML), got {tuple(w.shape[-2:])}")
 
     # The fastest wave decides the CFL step and the CPML damping.
     max_vel = driver.check_max_vel(max_vel, C0 / math.sqrt((epsilon.detach() * mu.detach()).min().item()))
@@ -154,8 +199,16 @@ def prepare(
     # even through the source scaling (as Deepwave).
     nt_inner = nt * step_ratio
     src = common.scaled_sources(
-        source_amplitude, source_index, cb.detach() if storage_mode == "none" else cb, -1.0 / (dy * dx), n_shots,
-        nt_inner, step_ratio, options.freq_taper_frac, options.time_pad_frac, options.time_taper,
+        source_amplitude,
+        source_index,
+        cb.detach() if storage_mode == "none" else cb,
+        -1.0 / (dy * dx),
+        n_shots,
+        nt_inner,
+        step_ratio,
+        options.freq_taper_frac,
+        options.time_pad_frac,
+        options.time_taper,
     )
     profiles = []
     for n, w, d in ((ny, widths[:2], dy), (nx, widths[2:], dx)):
@@ -163,10 +216,25 @@ def prepare(
             profiles += [p.to(device) for p in cpml_profile(n, h, w, d, dt_inner, max_vel, pml_freq, shift, dtype)]
     callbacks = forward_callback is not None or backward_callback is not None
     setup = driver.make_setup(
-        options, n_shots=n_shots, ny=ny, nx=nx, accuracy=stencil, dy=dy, dx=dx, dt_inner=dt_inner,
-        step_ratio=step_ratio, nt_inner=nt_inner, profiles=profiles, source_index=source_index,
-        receiver_index=receiver_index, storage_mode=storage_mode, storage_path=storage_path,
-        strategy=storage_strategy, extents=extents, pad=pad, forward_callback=forward_callback,
+        options,
+        n_shots=n_shots,
+        ny=ny,
+        nx=nx,
+        accuracy=stencil,
+        dy=dy,
+        dx=dx,
+        dt_inner=dt_inner,
+        step_ratio=step_ratio,
+        nt_inner=nt_inner,
+        profiles=profiles,
+        source_index=source_index,
+        receiver_index=receiver_index,
+        storage_mode=storage_mode,
+        storage_path=storage_path,
+        strategy=storage_strategy,
+        extents=extents,
+        pad=pad,
+        forward_callback=forward_callback,
         backward_callback=backward_callback,
         models={"epsilon": eps_pad.detach(), "sigma": sigma_pad.detach(), "mu": mu_pad.detach()} if callbacks else {},
     )

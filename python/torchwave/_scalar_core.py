@@ -19,9 +19,29 @@ PML_KEYS = ("psiy", "psix", "zetay", "zetax")
 
 
 def prepare(
-    spec, v, grid_spacing, dt, source_amplitudes, source_locations, receiver_locations, accuracy, pml_width,
-    pml_freq, max_vel, survey_pad, initial: Dict[str, Optional[torch.Tensor]], origin, nt, options, python_backend,
-    storage_mode, storage_path, storage_strategy, forward_callback, backward_callback, extra_receivers=None,
+    spec,
+    v,
+    grid_spacing,
+    dt,
+    source_amplitudes,
+    source_locations,
+    receiver_locations,
+    accuracy,
+    pml_width,
+    pml_freq,
+    max_vel,
+    survey_pad,
+    initial: Dict[str, Optional[torch.Tensor]],
+    origin,
+    nt,
+    options,
+    python_backend,
+    storage_mode,
+    storage_path,
+    storage_strategy,
+    forward_callback,
+    backward_callback,
+    extra_receivers=None,
 ):
     """Validates v and the survey and builds the padded problem; returns
     (setup, c = v²dt² [1 or shots, ny, nx], the scaled sources, the padded
@@ -41,12 +61,19 @@ def prepare(
     accuracy = common.accuracy_of(accuracy)
     widths, dt = options.pml_width, options.dt
     source_amplitudes, source_locations, receiver_locations, extra_locations, nt, n_shots = driver.check_shots(
-        ("source_amplitudes", "source_locations", "receiver_locations"), source_amplitudes, source_locations,
-        receiver_locations, nt, v.shape[0] if v.ndim == 3 else None, dtype, device, initial, extra_receivers,
+        ("source_amplitudes", "source_locations", "receiver_locations"),
+        source_amplitudes,
+        source_locations,
+        receiver_locations,
+        nt,
+        v.shape[0] if v.ndim == 3 else None,
+        dtype,
+        device,
+        initial,
+        extra_receivers,
     )
     model_shape = tuple(v.shape[-2:])
-    extents = _extents(model_shape, widths, initial, origin, survey_pad,
-                       [source_locations, receiver_locations, extra_locations])
+    extents = _extents(model_shape, widths, initial, origin, survey_pad, [source_locations, receiver_locations, extra_locations])
     v_sim = v[..., extents[0] : extents[1], extents[2] : extents[3]]
 
     batched = common.inside_vmap(v)
@@ -77,24 +104,47 @@ def prepare(
     # even through the source scaling (as Deepwave).
     nt_inner = nt * step_ratio
     src = common.scaled_sources(
-        source_amplitudes, source_index, c.detach() if storage_mode == "none" else c, -1.0, n_shots, nt_inner,
-        step_ratio, options.freq_taper_frac, options.time_pad_frac, options.time_taper,
+        source_amplitudes,
+        source_index,
+        c.detach() if storage_mode == "none" else c,
+        -1.0,
+        n_shots,
+        nt_inner,
+        step_ratio,
+        options.freq_taper_frac,
+        options.time_pad_frac,
+        options.time_taper,
     )
     dt_pml = abs(dt_inner)
     profiles = list(common.pml_profile(ny, h, widths[:2], dy, dt_pml, max_vel, pml_freq, accuracy, dtype, device))
     profiles += list(common.pml_profile(nx, h, widths[2:], dx, dt_pml, max_vel, pml_freq, accuracy, dtype, device))
     setup = driver.make_setup(
-        options, n_shots=n_shots, ny=ny, nx=nx, accuracy=accuracy, dy=dy, dx=dx, dt_inner=dt_inner,
-        step_ratio=step_ratio, nt_inner=nt_inner, profiles=profiles, source_index=source_index,
-        receiver_index=receiver_index, storage_mode=storage_mode, storage_path=storage_path,
-        strategy=storage_strategy, extents=extents, pad=pad, forward_callback=forward_callback,
-        backward_callback=backward_callback, extra_receiver_index=extra_index,
+        options,
+        n_shots=n_shots,
+        ny=ny,
+        nx=nx,
+        accuracy=accuracy,
+        dy=dy,
+        dx=dx,
+        dt_inner=dt_inner,
+        step_ratio=step_ratio,
+        nt_inner=nt_inner,
+        profiles=profiles,
+        source_index=source_index,
+        receiver_index=receiver_index,
+        storage_mode=storage_mode,
+        storage_path=storage_path,
+        strategy=storage_strategy,
+        extents=extents,
+        pad=pad,
+        forward_callback=forward_callback,
+        backward_callback=backward_callback,
+        extra_receiver_index=extra_index,
     )
     masks = [None] * len(initial)
     if any(w is not None for w in initial.values()):
         my, mx = live_masks(setup, dtype, device)
-        masks = [my if n.startswith(("psiy", "zetay")) else mx if n.startswith(("psix", "zetax")) else None
-                 for n in initial]
+        masks = [my if n.startswith(("psiy", "zetay")) else mx if n.startswith(("psix", "zetax")) else None for n in initial]
     return setup, c, src, driver.pad_initial(list(initial.values()), masks, h), v_pad
 
 
@@ -210,7 +260,17 @@ def operator(setup) -> tuple:
     w1 = common.first_derivative_weights(setup.accuracy)
     c0, w2 = common.second_derivative_weights(setup.accuracy)
     return (
-        ay[:, None], by[:, None], dby[:, None], ax, bx, dbx, setup.halo,
-        [w / setup.dy for w in w1], [w / setup.dx for w in w1],
-        c0 / setup.dy**2, [w / setup.dy**2 for w in w2], c0 / setup.dx**2, [w / setup.dx**2 for w in w2],
+        ay[:, None],
+        by[:, None],
+        dby[:, None],
+        ax,
+        bx,
+        dbx,
+        setup.halo,
+        [w / setup.dy for w in w1],
+        [w / setup.dx for w in w1],
+        c0 / setup.dy**2,
+        [w / setup.dy**2 for w in w2],
+        c0 / setup.dx**2,
+        [w / setup.dx**2 for w in w2],
     )

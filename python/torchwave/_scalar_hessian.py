@@ -81,8 +81,9 @@ def _reference_backward(ctx, grads):
     wanted = [i for i, t in enumerate(inputs) if t is not None and need[i]]
     got = [None] * len(wanted)
     if wanted and pairs:
-        got = torch.autograd.grad([o for o, _ in pairs], [inputs[i] for i in wanted], [g for _, g in pairs],
-                                  create_graph=True, allow_unused=True)
+        got = torch.autograd.grad(
+            [o for o, _ in pairs], [inputs[i] for i in wanted], [g for _, g in pairs], create_graph=True, allow_unused=True
+        )
     out = [None] * 8
     for i, g in zip(wanted, got):
         out[i] = torch.zeros_like(inputs[i]) if g is None else g
@@ -115,9 +116,12 @@ class _ScalarVectorJacobian(torch.autograd.Function):
         # only: its derivative is Born modelling coupled on them, k·δc·W(u),
         # differentiated exactly (every step).
         born_setup = dataclasses.replace(
-            setup, store_interval=1, coupling_interval=setup.store_interval,
+            setup,
+            store_interval=1,
+            coupling_interval=setup.store_interval,
             extra_receiver_index=torch.empty(setup.n_shots, 0, dtype=torch.long),
-            forward_callback=None, backward_callback=None,
+            forward_callback=None,
+            backward_callback=None,
             storage_mode="device" if setup.storage_mode in ("none", "auto") else setup.storage_mode,
             compression=None,
         )

@@ -619,8 +619,15 @@ def resolve_mode(mode: str, device: torch.device, need_bytes: int, storage_path:
     return mode
 
 
-def full_history(mode: str, codec: Codec, n_steps: int, interval: int, device: torch.device, storage_path: str,
-                 allocate: Callable = snapshot_pool.take):
+def full_history(
+    mode: str,
+    codec: Codec,
+    n_steps: int,
+    interval: int,
+    device: torch.device,
+    storage_path: str,
+    allocate: Callable = snapshot_pool.take,
+):
     """The "full" strategy's plan for one history of ``codec.shape``
     snapshots: every sampled one kept, in one buffer from
     ``allocate(shape, dtype)`` or staged through ``codec`` into host memory
@@ -636,9 +643,7 @@ def full_history(mode: str, codec: Codec, n_steps: int, interval: int, device: t
         rows = DiskRows(n_store, codec.row_bytes, storage_path)
     else:
         host = mode == "cpu"
-        rows = MemoryRows(
-            n_store, codec.row_bytes, torch.device("cpu") if host else device, pin=host and device.type == "cuda"
-        )
+        rows = MemoryRows(n_store, codec.row_bytes, torch.device("cpu") if host else device, pin=host and device.type == "cuda")
     return Staged(n_steps, interval, per_segment * interval, staging, codec, rows)
 
 

@@ -185,13 +185,25 @@ PROPAGATORS: Dict[str, PropagatorSpec] = {
     for spec in (
         PropagatorSpec("scalar", scalar, ("v",), "v", _SCALAR_SURVEY, PROPAGATOR_KWARGS, _scalar_speed, {"v": "upper"}),
         PropagatorSpec(
-            "scalar_born", scalar_born, ("v", "scatter"), "scatter", _SCALAR_SURVEY, PROPAGATOR_KWARGS,
-            _scalar_speed, {"v": "upper"},
+            "scalar_born",
+            scalar_born,
+            ("v", "scatter"),
+            "scatter",
+            _SCALAR_SURVEY,
+            PROPAGATOR_KWARGS,
+            _scalar_speed,
+            {"v": "upper"},
         ),
         PropagatorSpec(
-            "maxwelltm", maxwelltm, ("epsilon", "sigma", "mu"), "epsilon",
-            ("source_amplitude", "source_location", "receiver_location"), MAXWELLTM_KWARGS,
-            _maxwell_speed, {"epsilon": "lower", "mu": "lower"}, {"sigma": 0.0, "mu": 1.0},
+            "maxwelltm",
+            maxwelltm,
+            ("epsilon", "sigma", "mu"),
+            "epsilon",
+            ("source_amplitude", "source_location", "receiver_location"),
+            MAXWELLTM_KWARGS,
+            _maxwell_speed,
+            {"epsilon": "lower", "mu": "lower"},
+            {"sigma": 0.0, "mu": 1.0},
         ),
     )
 }
@@ -282,7 +294,12 @@ def _group_loss(model: np.ndarray, group: dict, need_grad: bool, max_vel: float)
     survey = {name: t.to(device) for name, t in group["survey"].items()}
     with torch.set_grad_enabled(need_grad):
         predicted = spec.function(
-            **models, grid_spacing=group["grid_spacing"], dt=group["dt"], **survey, **group["kwargs"], max_vel=max_vel,
+            **models,
+            grid_spacing=group["grid_spacing"],
+            dt=group["dt"],
+            **survey,
+            **group["kwargs"],
+            max_vel=max_vel,
         )[-1]
         loss = group["loss"](predicted, group["observed"].to(device))
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
@@ -482,8 +499,13 @@ class ShotObjective:
         self._fixed_models = _check_fixed_models(spec, self.inverted, fixed_models, self.model_shape, self.dtype)
         self._warned_speed = False
         self.max_vel, self.max_vel_from = _initial_max_vel(
-            spec, self.inverted, self._fixed_models, self.model_shape, propagator_kwargs.pop("max_vel", None),
-            bounds, initial_model,
+            spec,
+            self.inverted,
+            self._fixed_models,
+            self.model_shape,
+            propagator_kwargs.pop("max_vel", None),
+            bounds,
+            initial_model,
         )
         self.loss_fn = l2_misfit if loss is None else loss
         self.timeout = float(timeout)
@@ -496,12 +518,15 @@ class ShotObjective:
             slots = self._register_plugin(threads, device, propagator_kwargs.get("python_backend", False))
             self.shot_groups = _split_shots(self.n_shots, shots_per_task, slots)
             common = dict(
-                grid_spacing=grid_spacing, dt=float(dt), loss=self.loss_fn, kwargs=dict(propagator_kwargs),
-                propagator=spec.name, inverted=self.inverted, fixed_models=self._fixed_models,
+                grid_spacing=grid_spacing,
+                dt=float(dt),
+                loss=self.loss_fn,
+                kwargs=dict(propagator_kwargs),
+                propagator=spec.name,
+                inverted=self.inverted,
+                fixed_models=self._fixed_models,
             )
-            self._groups = self._send_groups(
-                common, source_amplitudes, source_locations, receiver_locations, observed
-            )
+            self._groups = self._send_groups(common, source_amplitudes, source_locations, receiver_locations, observed)
         except BaseException:
             self.close()
             raise
@@ -580,14 +605,14 @@ class ShotObjective:
         for shots in self.shot_groups:
             index = torch.as_tensor(shots, dtype=torch.long)
             survey = (source_amplitudes, source_locations, receiver_locations)
-            groups.append(dict(
-                common,
-                shots=list(shots),
-                survey={
-                    name: t.detach().to("cpu")[index].contiguous() for name, t in zip(self.propagator.survey, survey)
-                },
-                observed=observed.detach().to("cpu")[index].contiguous(),
-            ))
+            groups.append(
+                dict(
+                    common,
+                    shots=list(shots),
+                    survey={name: t.detach().to("cpu")[index].contiguous() for name, t in zip(self.propagator.survey, survey)},
+                    observed=observed.detach().to("cpu")[index].contiguous(),
+                )
+            )
         with warnings.catch_warnings():
             # The data travel inside the tasks on purpose, so that the
             # scheduler can recompute them; it warns above 10 MiB.
@@ -616,8 +641,7 @@ class ShotObjective:
             model_future = self.client.scatter(model, broadcast=True, hash=False)
             try:
                 parts = [
-                    self.client.submit(_group_loss, model_future, group, need_grad, max_vel, pure=False)
-                    for group in self._groups
+                    self.client.submit(_group_loss, model_future, group, need_grad, max_vel, pure=False) for group in self._groups
                 ]
                 while len(parts) > 1:
                     pairs = [self.client.submit(_add, a, b, pure=False) for a, b in zip(parts[::2], parts[1::2])]
@@ -770,9 +794,7 @@ def _check_inverted(spec: PropagatorSpec, inverted) -> str:
     if inverted is None:
         return spec.inverted
     if inverted not in spec.models:
-        raise ValueError(
-            f"inverted must name one of {spec.name}'s model arguments {list(spec.models)}, got {inverted!r}"
-        )
+        raise ValueError(f"inverted must name one of {spec.name}'s model arguments {list(spec.models)}, got {inverted!r}")
     return inverted
 
 
@@ -826,7 +848,9 @@ def _model_speed(spec, inverted, fixed_models, model) -> float:
     return spec.speed(models)
 
 
-def _initial_max_vel(spec, inverted, fixed_models, model_shape, max_vel, bounds, initial_model) -> Tuple[Optional[float], Optional[str]]:
+def _initial_max_vel(
+    spec, inverted, fixed_models, model_shape, max_vel, bounds, initial_model
+) -> Tuple[Optional[float], Optional[str]]:
     """(max_vel, where it came from), or (None, None) when the first
     evaluation is to fix it."""
     if bounds is not None:
@@ -874,7 +898,9 @@ def _numpy_dtype(dtype: torch.dtype):
     return np.float32 if dtype == torch.float32 else np.float64
 
 
-def _check_acquisition(model_shape, source_amplitudes, source_locations, receiver_locations, observed, nt) -> Tuple[int, torch.dtype]:
+def _check_acquisition(
+    model_shape, source_amplitudes, source_locations, receiver_locations, observed, nt
+) -> Tuple[int, torch.dtype]:
     named = (
         ("source_amplitudes", source_amplitudes, "[n_shots, n_sources, nt]"),
         ("source_locations", source_locations, "[n_shots, n_sources, 2]"),

@@ -40,7 +40,6 @@ from .hooks import HookedPropagator, HookRun
 __all__ = ["maxwelltm", "MaxwellTM", "EPS0", "MU0", "C0"]
 
 
-
 _PAIRS = ("ey", "m_ey_x", "m_ey_z", "m_hx_z", "m_hz_x")
 
 
@@ -159,11 +158,32 @@ def maxwelltm(
         if hooks.imaging:
             mu = mu.detach()
     setup, ca, cb, cq, src, fields = _prepare(
-        epsilon, sigma, mu, grid_spacing, dt, source_amplitude, source_location, receiver_location,
-        stencil, pml_width, max_vel, [Ey_0, Hx_0, Hz_0, m_Ey_x, m_Ey_z, m_Hx_z, m_Hz_x], nt,
-        model_gradient_sampling_interval, freq_taper_frac, time_pad_frac, time_taper, pml_freq,
-        forward_callback, backward_callback, callback_frequency, python_backend, storage_mode,
-        storage_path, storage_compression, storage_strategy,
+        epsilon,
+        sigma,
+        mu,
+        grid_spacing,
+        dt,
+        source_amplitude,
+        source_location,
+        receiver_location,
+        stencil,
+        pml_width,
+        max_vel,
+        [Ey_0, Hx_0, Hz_0, m_Ey_x, m_Ey_z, m_Hx_z, m_Hz_x],
+        nt,
+        model_gradient_sampling_interval,
+        freq_taper_frac,
+        time_pad_frac,
+        time_taper,
+        pml_freq,
+        forward_callback,
+        backward_callback,
+        callback_frequency,
+        python_backend,
+        storage_mode,
+        storage_path,
+        storage_compression,
+        storage_strategy,
     )
     return driver.propagate(SPEC, setup, [ca, cb, cq], [src], fields, python_backend, hooks)
 
@@ -189,7 +209,8 @@ class _MaxwellSpec(driver.Spec):
     def forward_state(self, setup, models, initial):
         # Working copies, each placed near ca (see common.zeros).
         return [
-            common.zeros(setup.shape, models[0].dtype, near=models[0], slot=k).copy_(t) if t is not None
+            common.zeros(setup.shape, models[0].dtype, near=models[0], slot=k).copy_(t)
+            if t is not None
             else common.zeros(setup.shape, models[0].dtype, near=models[0], slot=k)
             for k, t in enumerate(initial, 3)
         ]
@@ -211,9 +232,16 @@ class _MaxwellSpec(driver.Spec):
             return
         pairs = state["pairs"]
         _lib.maxwell_call(
-            True, **args, step0=start, n_steps=count,
-            source_amplitudes=sources[0][start : start + count], receiver_amplitudes=receivers[0][start : start + count],
-            hx=state["hx"], hz=state["hz"], **pairs, **store_args,
+            True,
+            **args,
+            step0=start,
+            n_steps=count,
+            source_amplitudes=sources[0][start : start + count],
+            receiver_amplitudes=receivers[0][start : start + count],
+            hx=state["hx"],
+            hz=state["hz"],
+            **pairs,
+            **store_args,
             **{k: g for k, g in zip(("grad_ca", "grad_cb", "grad_cq"), grads)},
         )
         if count % 2:
@@ -238,8 +266,10 @@ class _MaxwellSpec(driver.Spec):
         return fields if names is None else [f if k in names else None for k, f in zip(FIELD_NAMES, fields)]
 
     def gradient_buffers(self, setup, models, want):
-        return [common.zeros(setup.shape, m.dtype, near=models[0], slot=15 + i) if w else None
-                for i, (m, w) in enumerate(zip(models, want))]
+        return [
+            common.zeros(setup.shape, m.dtype, near=models[0], slot=15 + i) if w else None
+            for i, (m, w) in enumerate(zip(models, want))
+        ]
 
     def model_gradients(self, setup, models, grads):
         def total(g, c):
@@ -299,10 +329,19 @@ def _store_args(names: List[str], buffers, first: int) -> dict:
 def _run_forward(core_args: dict, fields, start: int, count: int, src, rec, stores: dict) -> None:
     """Forward steps [start, start + count) in Go, in place on ``fields``."""
     _lib.maxwell_call(
-        False, **core_args, step0=start, n_steps=count,
-        source_amplitudes=src[start : start + count], receiver_amplitudes=rec[start : start + count],
-        ey=[fields[0]], hx=fields[1], hz=fields[2],
-        m_ey_x=[fields[3]], m_ey_z=[fields[4]], m_hx_z=[fields[5]], m_hz_x=[fields[6]],
+        False,
+        **core_args,
+        step0=start,
+        n_steps=count,
+        source_amplitudes=src[start : start + count],
+        receiver_amplitudes=rec[start : start + count],
+        ey=[fields[0]],
+        hx=fields[1],
+        hz=fields[2],
+        m_ey_x=[fields[3]],
+        m_ey_z=[fields[4]],
+        m_hx_z=[fields[5]],
+        m_hz_x=[fields[6]],
         **stores,
     )
 
@@ -355,6 +394,14 @@ class MaxwellTM(HookedPropagator, torch.nn.Module):
 
     def forward(self, dt: float, source_amplitude=None, source_location=None, receiver_location=None, **kwargs):
         return maxwelltm(
-            self.epsilon, self.sigma, self.mu, self.grid_spacing, dt,
-            source_amplitude, source_location, receiver_location, **kwargs, _hooks=self._hook_run(),
+            self.epsilon,
+            self.sigma,
+            self.mu,
+            self.grid_spacing,
+            dt,
+            source_amplitude,
+            source_location,
+            receiver_location,
+            **kwargs,
+            _hooks=self._hook_run(),
         )

@@ -153,9 +153,7 @@ class DiagonalPreconditioner:
             raise ValueError("DiagonalPreconditioner diagonal is empty")
         bad = np.flatnonzero(~(np.isfinite(d) & (d > 0)))
         if bad.size:
-            raise ValueError(
-                f"DiagonalPreconditioner diagonal must be finite and positive; entry {bad[0]} is {d[bad[0]]}"
-            )
+            raise ValueError(f"DiagonalPreconditioner diagonal must be finite and positive; entry {bad[0]} is {d[bad[0]]}")
         self.diagonal = d
 
     def _arrays(self, n: int):
@@ -172,13 +170,10 @@ class BlockPreconditioner:
 
     def __init__(self, h11, h12, h22):
         arrays = [
-            _float64_array(v, f"BlockPreconditioner {name}").reshape(-1)
-            for v, name in ((h11, "h11"), (h12, "h12"), (h22, "h22"))
+            _float64_array(v, f"BlockPreconditioner {name}").reshape(-1) for v, name in ((h11, "h11"), (h12, "h12"), (h22, "h22"))
         ]
         if len({a.size for a in arrays}) != 1:
-            raise ValueError(
-                f"BlockPreconditioner h11, h12, h22 must have the same size, got {[a.size for a in arrays]}"
-            )
+            raise ValueError(f"BlockPreconditioner h11, h12, h22 must have the same size, got {[a.size for a in arrays]}")
         a, b, c = arrays
         if a.size == 0:
             raise ValueError("BlockPreconditioner blocks are empty")
@@ -254,9 +249,14 @@ def lbfgs_minimize(
 
     dtype = x0.dtype if isinstance(x0, (np.ndarray, torch.Tensor)) else None
     out_dtype = np.float32 if dtype in (np.float32, torch.float32) else np.float64
-    if isinstance(x0, torch.Tensor) and (x0.is_complex() or not x0.is_floating_point()) and x0.dtype not in (
-        torch.int32,
-        torch.int64,
+    if (
+        isinstance(x0, torch.Tensor)
+        and (x0.is_complex() or not x0.is_floating_point())
+        and x0.dtype
+        not in (
+            torch.int32,
+            torch.int64,
+        )
     ):
         raise TypeError(f"x0 must be a real tensor, got dtype {x0.dtype}")
     x = _float64_array(x0, "x0")
@@ -283,8 +283,7 @@ def lbfgs_minimize(
     if preconditioner is not None:
         if not isinstance(preconditioner, (DiagonalPreconditioner, BlockPreconditioner)):
             raise TypeError(
-                "preconditioner must be a DiagonalPreconditioner or BlockPreconditioner, "
-                f"got {type(preconditioner).__name__}"
+                f"preconditioner must be a DiagonalPreconditioner or BlockPreconditioner, got {type(preconditioner).__name__}"
             )
         kind, (p1, p2, p3) = preconditioner._arrays(n)
 

@@ -145,17 +145,46 @@ def scalar(
     if hooks is not None and hooks.replaces("v"):
         v = v.detach()  # its gradient comes from the hooks, not from autograd
     options = driver.check_options(
-        SPEC, dt=dt, pml_width=pml_width, model_gradient_sampling_interval=model_gradient_sampling_interval,
-        forward_callback=forward_callback, backward_callback=backward_callback, callback_frequency=callback_frequency,
-        freq_taper_frac=freq_taper_frac, time_pad_frac=time_pad_frac, time_taper=time_taper,
-        python_backend=python_backend, storage_mode=storage_mode, storage_path=storage_path,
-        storage_compression=storage_compression, storage_strategy=storage_strategy,
+        SPEC,
+        dt=dt,
+        pml_width=pml_width,
+        model_gradient_sampling_interval=model_gradient_sampling_interval,
+        forward_callback=forward_callback,
+        backward_callback=backward_callback,
+        callback_frequency=callback_frequency,
+        freq_taper_frac=freq_taper_frac,
+        time_pad_frac=time_pad_frac,
+        time_taper=time_taper,
+        python_backend=python_backend,
+        storage_mode=storage_mode,
+        storage_path=storage_path,
+        storage_compression=storage_compression,
+        storage_strategy=storage_strategy,
     )
     initial = dict(zip(core.FIELD_NAMES, [wavefield_0, wavefield_m1, psiy_m1, psix_m1, zetay_m1, zetax_m1]))
     setup, c, src, fields, v_pad = core.prepare(
-        SPEC, v, grid_spacing, dt, source_amplitudes, source_locations, receiver_locations, accuracy, pml_width,
-        pml_freq, max_vel, survey_pad, initial, origin, nt, options, python_backend, storage_mode, storage_path,
-        storage_strategy, forward_callback, backward_callback,
+        SPEC,
+        v,
+        grid_spacing,
+        dt,
+        source_amplitudes,
+        source_locations,
+        receiver_locations,
+        accuracy,
+        pml_width,
+        pml_freq,
+        max_vel,
+        survey_pad,
+        initial,
+        origin,
+        nt,
+        options,
+        python_backend,
+        storage_mode,
+        storage_path,
+        storage_strategy,
+        forward_callback,
+        backward_callback,
     )
     if forward_callback is not None or backward_callback is not None:
         setup.models = {"v": v_pad}  # only callbacks need the padded model itself
@@ -192,8 +221,19 @@ class _ScalarSpec(driver.Spec):
         store, first = stores[0] if stores else (None, 0)
         if store is not None and store.ndim == 5:
             store = store[0]  # a checkpointed plan's staging of one series
-        _run_chunk(backward, args, state, start, count, sources[0], receivers[0], store, first,
-                   None if grads is None else grads[0], _boundary_of(histories))
+        _run_chunk(
+            backward,
+            args,
+            state,
+            start,
+            count,
+            sources[0],
+            receivers[0],
+            store,
+            first,
+            None if grads is None else grads[0],
+            _boundary_of(histories),
+        )
 
     def forward_done(self, histories, state):
         if _boundary_of(histories) is not None:
@@ -275,11 +315,18 @@ def _run_chunk(backward, core_args, pairs, start, count, sources, receivers, sto
     after an odd count the current state is in the other half: swap the
     Python-side pairs to match."""
     _lib.scalar_call(
-        backward, None if boundary is None else boundary.fields(backward, start, count),
-        **core_args, step0=start, n_steps=count,
-        source_amplitudes=sources[start : start + count], receiver_amplitudes=receivers[start : start + count],
-        store=store, n_store=0 if store is None else store.shape[0], store_first=store_first,
-        grad_c=grad_c, **pairs,
+        backward,
+        None if boundary is None else boundary.fields(backward, start, count),
+        **core_args,
+        step0=start,
+        n_steps=count,
+        source_amplitudes=sources[start : start + count],
+        receiver_amplitudes=receivers[start : start + count],
+        store=store,
+        n_store=0 if store is None else store.shape[0],
+        store_first=store_first,
+        grad_c=grad_c,
+        **pairs,
     )
     if count % 2:
         core.swap(pairs)
@@ -331,6 +378,12 @@ class Scalar(HookedPropagator, torch.nn.Module):
         for name in ("storage_mode", "storage_path", "storage_compression"):
             kwargs.setdefault(name, getattr(self, name))
         return scalar(
-            self.v, self.grid_spacing, dt, source_amplitudes, source_locations, receiver_locations,
-            **kwargs, _hooks=self._hook_run(),
+            self.v,
+            self.grid_spacing,
+            dt,
+            source_amplitudes,
+            source_locations,
+            receiver_locations,
+            **kwargs,
+            _hooks=self._hook_run(),
         )

@@ -134,21 +134,64 @@ def scalar_born(
         v = v.detach() if hooks.replaces("v") else v
         scatter = scatter.detach() if hooks.replaces("scatter") else scatter
     options = driver.check_options(
-        SPEC, dt=dt, pml_width=pml_width, model_gradient_sampling_interval=model_gradient_sampling_interval,
-        forward_callback=forward_callback, backward_callback=backward_callback, callback_frequency=callback_frequency,
-        freq_taper_frac=freq_taper_frac, time_pad_frac=time_pad_frac, time_taper=time_taper,
-        python_backend=python_backend, storage_mode=storage_mode, storage_path=storage_path,
-        storage_compression=storage_compression, storage_strategy=storage_strategy,
+        SPEC,
+        dt=dt,
+        pml_width=pml_width,
+        model_gradient_sampling_interval=model_gradient_sampling_interval,
+        forward_callback=forward_callback,
+        backward_callback=backward_callback,
+        callback_frequency=callback_frequency,
+        freq_taper_frac=freq_taper_frac,
+        time_pad_frac=time_pad_frac,
+        time_taper=time_taper,
+        python_backend=python_backend,
+        storage_mode=storage_mode,
+        storage_path=storage_path,
+        storage_compression=storage_compression,
+        storage_strategy=storage_strategy,
     )
-    initial = dict(zip(
-        core.FIELD_NAMES + _SCATTERED_NAMES,
-        [wavefield_0, wavefield_m1, psiy_m1, psix_m1, zetay_m1, zetax_m1,
-         wavefield_sc_0, wavefield_sc_m1, psiy_sc_m1, psix_sc_m1, zetay_sc_m1, zetax_sc_m1],
-    ))
+    initial = dict(
+        zip(
+            core.FIELD_NAMES + _SCATTERED_NAMES,
+            [
+                wavefield_0,
+                wavefield_m1,
+                psiy_m1,
+                psix_m1,
+                zetay_m1,
+                zetax_m1,
+                wavefield_sc_0,
+                wavefield_sc_m1,
+                psiy_sc_m1,
+                psix_sc_m1,
+                zetay_sc_m1,
+                zetax_sc_m1,
+            ],
+        )
+    )
     setup, c, src, fields, v_pad = core.prepare(
-        SPEC, v, grid_spacing, dt, source_amplitudes, source_locations, receiver_locations, accuracy, pml_width,
-        pml_freq, max_vel, survey_pad, initial, origin, nt, options, python_backend, storage_mode, storage_path,
-        storage_strategy, forward_callback, backward_callback,
+        SPEC,
+        v,
+        grid_spacing,
+        dt,
+        source_amplitudes,
+        source_locations,
+        receiver_locations,
+        accuracy,
+        pml_width,
+        pml_freq,
+        max_vel,
+        survey_pad,
+        initial,
+        origin,
+        nt,
+        options,
+        python_backend,
+        storage_mode,
+        storage_path,
+        storage_strategy,
+        forward_callback,
+        backward_callback,
         extra_receivers=("bg_receiver_locations", bg_receiver_locations),
     )
     if scatter.ndim == 3 and scatter.shape[0] != setup.n_shots:
@@ -168,8 +211,14 @@ def scalar_born(
     # The scattered source: the change of the scaled background source
     # −v²dt²·f, i.e. −2·v·scatter·dt²·f at each source cell.
     src_sc = common.scaled_sources(
-        source_amplitudes, setup.source_index, dc.detach() if setup.storage_mode == "none" else dc, -1.0,
-        setup.n_shots, setup.nt_inner, setup.step_ratio, *setup.resampling,
+        source_amplitudes,
+        setup.source_index,
+        dc.detach() if setup.storage_mode == "none" else dc,
+        -1.0,
+        setup.n_shots,
+        setup.nt_inner,
+        setup.step_ratio,
+        *setup.resampling,
     )
     if forward_callback is not None or backward_callback is not None:
         setup.models = {"v": v_pad, "scatter": sc_pad}
@@ -199,13 +248,20 @@ class _BornSpec(driver.Spec):
     def core_args(self, setup, models):
         background = core.core_args(setup, models[0])
         background.update(n_receivers=setup.extra_receiver_index.shape[1], receiver_index=setup.extra_receiver_index)
-        return dict(background=background, dc=models[1], n_receivers_sc=setup.receiver_index.shape[1],
-                    receiver_index_sc=setup.receiver_index, coupling_interval=setup.coupling_interval)
+        return dict(
+            background=background,
+            dc=models[1],
+            n_receivers_sc=setup.receiver_index.shape[1],
+            receiver_index_sc=setup.receiver_index,
+            coupling_interval=setup.coupling_interval,
+        )
 
     def forward_state(self, setup, models, initial):
         c = models[0]
-        return (core.working_pairs(setup, initial[:6], c, first_slot=1, pair_slot=7),
-                core.working_pairs(setup, initial[6:], c, first_slot=9, pair_slot=15))
+        return (
+            core.working_pairs(setup, initial[:6], c, first_slot=1, pair_slot=7),
+            core.working_pairs(setup, initial[6:], c, first_slot=9, pair_slot=15),
+        )
 
     def current(self, state):
         return core.current(state[0]) + core.current(state[1])
@@ -221,8 +277,20 @@ class _BornSpec(driver.Spec):
     def run(self, backward, setup, args, state, start, count, sources, receivers, stores, grads, histories):
         background, scattered, *with_background = state
         grad_c, grad_dc = (None, None) if grads is None else grads
-        _run_chunk(backward, args, background, scattered, start, count, *sources, *receivers, _stores(stores),
-                   grad_c, grad_dc, with_background[0] if backward else True)
+        _run_chunk(
+            backward,
+            args,
+            background,
+            scattered,
+            start,
+            count,
+            *sources,
+            *receivers,
+            _stores(stores),
+            grad_c,
+            grad_dc,
+            with_background[0] if backward else True,
+        )
 
     def adjoint_state(self, setup, models, field_grads, need, wanted, hooks):
         # The background adjoint is needed only for gradients of background
@@ -231,8 +299,11 @@ class _BornSpec(driver.Spec):
         if hooks is not None:
             with_background = with_background or any(not k.endswith("_sc") for k in hooks.fields)
         c = models[0]
-        return (core.adjoint_pairs(setup, c, field_grads[:6], first_slot=1, pair_slot=7),
-                core.adjoint_pairs(setup, c, field_grads[6:], first_slot=11, pair_slot=17), with_background)
+        return (
+            core.adjoint_pairs(setup, c, field_grads[:6], first_slot=1, pair_slot=7),
+            core.adjoint_pairs(setup, c, field_grads[6:], first_slot=11, pair_slot=17),
+            with_background,
+        )
 
     def adjoint_fields(self, state, models, names=None):
         background, scattered, with_background = state
@@ -322,24 +393,38 @@ def _set_model_gradients(setup, c, models, grad_c, grad_dc, edited) -> None:
         grad_c[: new_c.shape[0]] = new_c
 
 
-def _run_chunk(backward, args, background, scattered, start, count, src, src_sc, rec_bg, rec_sc, stores,
-               grad_c, grad_dc, adjoint_bg) -> None:
+def _run_chunk(
+    backward, args, background, scattered, start, count, src, src_sc, rec_bg, rec_sc, stores, grad_c, grad_dc, adjoint_bg
+) -> None:
     """Runs steps [start, start + count) of the Born propagation in Go.
     ``stores`` lists (buffer, first snapshot) of the background W history
     and, when present, the scattered one."""
     (store, first), (store_sc, _) = (stores + [(None, 0), (None, 0)])[:2]
     n_store = 0 if store is None else store.shape[0]
     bg = dict(
-        args["background"], step0=start, n_steps=count,
-        source_amplitudes=src[start : start + count], receiver_amplitudes=rec_bg[start : start + count],
-        store=store, n_store=n_store, store_first=first, grad_c=grad_c, **background,
+        args["background"],
+        step0=start,
+        n_steps=count,
+        source_amplitudes=src[start : start + count],
+        receiver_amplitudes=rec_bg[start : start + count],
+        store=store,
+        n_store=n_store,
+        store_first=first,
+        grad_c=grad_c,
+        **background,
     )
     _lib.born_call(
-        backward, bg,
-        dc=args["dc"], n_receivers_sc=args["n_receivers_sc"], receiver_index_sc=args["receiver_index_sc"],
+        backward,
+        bg,
+        dc=args["dc"],
+        n_receivers_sc=args["n_receivers_sc"],
+        receiver_index_sc=args["receiver_index_sc"],
         coupling_interval=args["coupling_interval"],
-        source_amplitudes_sc=src_sc[start : start + count], receiver_amplitudes_sc=rec_sc[start : start + count],
-        store_sc=store_sc, grad_dc=grad_dc, adjoint_bg=int(adjoint_bg),
+        source_amplitudes_sc=src_sc[start : start + count],
+        receiver_amplitudes_sc=rec_sc[start : start + count],
+        store_sc=store_sc,
+        grad_dc=grad_dc,
+        adjoint_bg=int(adjoint_bg),
         **{f"{k}_sc": v for k, v in scattered.items()},
     )
     if count % 2:
@@ -393,8 +478,16 @@ class ScalarBorn(HookedPropagator, torch.nn.Module):
         self.storage_path = storage_path
         self.storage_compression = storage_compression
 
-    def forward(self, dt: float, source_amplitudes=None, source_locations=None, receiver_locations=None,
-                bg_receiver_locations=None, *args, **kwargs):
+    def forward(
+        self,
+        dt: float,
+        source_amplitudes=None,
+        source_locations=None,
+        receiver_locations=None,
+        bg_receiver_locations=None,
+        *args,
+        **kwargs,
+    ):
         """Calls :func:`scalar_born` with the stored models; positional
         arguments after ``bg_receiver_locations`` follow its order, and the
         storage options default to the module's."""
@@ -402,6 +495,14 @@ class ScalarBorn(HookedPropagator, torch.nn.Module):
         for name in ("storage_mode", "storage_path", "storage_compression"):
             kwargs.setdefault(name, getattr(self, name))
         return scalar_born(
-            self.v, self.scatter, self.grid_spacing, dt, source_amplitudes, source_locations, receiver_locations,
-            bg_receiver_locations, **kwargs, _hooks=self._hook_run(),
+            self.v,
+            self.scatter,
+            self.grid_spacing,
+            dt,
+            source_amplitudes,
+            source_locations,
+            receiver_locations,
+            bg_receiver_locations,
+            **kwargs,
+            _hooks=self._hook_run(),
         )

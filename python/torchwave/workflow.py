@@ -163,9 +163,7 @@ class ShotBatch:
         return {name: getattr(self, name) for name in self._names}
 
     def __repr__(self) -> str:
-        shapes = ", ".join(
-            f"{n}={tuple(v.shape) if isinstance(v, torch.Tensor) else v}" for n, v in self.as_kwargs().items()
-        )
+        shapes = ", ".join(f"{n}={tuple(v.shape) if isinstance(v, torch.Tensor) else v}" for n, v in self.as_kwargs().items())
         return f"ShotBatch(shots={self.shot_indices.tolist()}, {shapes})"
 
 
@@ -444,9 +442,7 @@ def curvature_preconditioner_block(
     c12 = _curvature("c12", c12)
     c22 = _curvature("c22", c22)
     if not (c11.shape == c12.shape == c22.shape):
-        raise ValueError(
-            f"c11, c12 and c22 must have one shape, got {tuple(c11.shape)}, {tuple(c12.shape)}, {tuple(c22.shape)}"
-        )
+        raise ValueError(f"c11, c12 and c22 must have one shape, got {tuple(c11.shape)}, {tuple(c12.shape)}, {tuple(c22.shape)}")
     power = _positive_float("power", power)
     damping = _nonnegative_float("damping", damping)
     active = _active_mask(inactive_mask, c11)
@@ -462,8 +458,9 @@ def curvature_preconditioner_block(
     cos, sin = torch.cos(theta), torch.sin(theta)
     mu1, mu2 = (lam1 + damping).pow(-power), (lam2.clamp_min(0) + damping).pow(-power)
     scale = ((mu1 + mu2) / 2)[active].mean()
-    mu1, mu2 = _post_process(mu1, active, clip_min, clip_max, blend, scale), _post_process(
-        mu2, active, clip_min, clip_max, blend, scale
+    mu1, mu2 = (
+        _post_process(mu1, active, clip_min, clip_max, blend, scale),
+        _post_process(mu2, active, clip_min, clip_max, blend, scale),
     )
     h11 = mu1 * cos * cos + mu2 * sin * sin
     h12 = (mu1 - mu2) * cos * sin
