@@ -34,6 +34,7 @@ type bornCall struct {
 	storeSc, gradDC                       unsafe.Pointer
 	adjointBg                             int64
 	couplingInterval                      int64
+	psizSc, zetazSc                       [2]unsafe.Pointer
 }
 
 func bornFromC(a *C.tw_scalar_born_args) bornCall {
@@ -45,6 +46,7 @@ func bornFromC(a *C.tw_scalar_born_args) bornCall {
 		sourceAmpSc: a.source_amplitudes_sc, receiverAmpSc: a.receiver_amplitudes_sc,
 		storeSc: a.store_sc, gradDC: a.grad_dc, adjointBg: int64(a.adjoint_bg),
 		couplingInterval: int64(a.coupling_interval),
+		psizSc:           pair(a.psiz_sc), zetazSc: pair(a.zetaz_sc),
 	}
 }
 
@@ -56,6 +58,19 @@ func runBorn(a *C.tw_scalar_born_args, backward bool) error {
 }
 
 func runBornCall(a bornCall, backward bool) error {
+	switch a.bg.ndim {
+	case 1:
+		return dispatch(a.bg.dtype,
+			func() error { return runBorn1D[float32](a, backward) },
+			func() error { return runBorn1D[float64](a, backward) })
+	case 3:
+		return dispatch(a.bg.dtype,
+			func() error { return runBorn3D[float32](a, backward) },
+			func() error { return runBorn3D[float64](a, backward) })
+	}
+	if err := check2D(a.bg); err != nil {
+		return err
+	}
 	return dispatch(a.bg.dtype,
 		func() error { return runBornTyped[float32](a, backward) },
 		func() error { return runBornTyped[float64](a, backward) })

@@ -46,7 +46,7 @@ func FuzzBornArguments(f *testing.F) {
 			// Sizes the test cannot back with memory: pointers stay nil,
 			// and the checks must refuse the call.
 			a = bornCall{bg: scalarCall{dtype: 1, nShots: int64(shots), ny: int64(ny), nx: int64(nx), nSources: int64(nsrc),
-				nReceivers: int64(nrec), nSteps: int64(nsteps), nStore: int64(nstore), rdy: 1, rdx: 1},
+				nReceivers: int64(nrec), nSteps: int64(nsteps), nStore: int64(nstore), rdy: 1, rdx: 1, ndim: 2, nz: 1},
 				nReceiversSc: int64(nrecSc)}
 		}
 		if f32 {

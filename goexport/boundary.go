@@ -55,6 +55,19 @@ func runBoundary(a *C.tw_scalar_boundary_args, backward bool) error {
 }
 
 func runBoundaryCall(a boundaryCall, backward bool) error {
+	switch a.base.ndim {
+	case 1:
+		return dispatch(a.base.dtype,
+			func() error { return runBoundary1D[float32](a, backward) },
+			func() error { return runBoundary1D[float64](a, backward) })
+	case 3:
+		return dispatch(a.base.dtype,
+			func() error { return runBoundary3D[float32](a, backward) },
+			func() error { return runBoundary3D[float64](a, backward) })
+	}
+	if err := check2D(a.base); err != nil {
+		return err
+	}
 	return dispatch(a.base.dtype,
 		func() error { return runBoundaryTyped[float32](a, backward) },
 		func() error { return runBoundaryTyped[float64](a, backward) })
@@ -63,13 +76,28 @@ func runBoundaryCall(a boundaryCall, backward bool) error {
 // boundaryCells is the strip size of a call's problem, which needs only
 // the sizes and the PML profiles.
 func boundaryCells(a scalarCall) (int, error) {
+	var n int
+	switch a.ndim {
+	case 1:
+		err := dispatch(a.dtype,
+			func() error { return boundaryCells1D[float32](a, &n) },
+			func() error { return boundaryCells1D[float64](a, &n) })
+		return n, err
+	case 3:
+		err := dispatch(a.dtype,
+			func() error { return boundaryCells3D[float32](a, &n) },
+			func() error { return boundaryCells3D[float64](a, &n) })
+		return n, err
+	}
+	if err := check2D(a); err != nil {
+		return 0, err
+	}
 	if err := checkScalarSizes(a); err != nil {
 		return 0, err
 	}
 	if err := checkPointers(scalarPointers(a, false)); err != nil {
 		return 0, err
 	}
-	var n int
 	err := dispatch(a.dtype,
 		func() error { return problemCells[float32](a, &n) },
 		func() error { return problemCells[float64](a, &n) })

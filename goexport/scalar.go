@@ -36,6 +36,12 @@ type scalarCall struct {
 	u, psiy, psix, zetay, zetax          [2]unsafe.Pointer
 	sourceIndex, receiverIndex           unsafe.Pointer
 	sourceAmp, receiverAmp, store, gradC unsafe.Pointer
+	// ndim selects the kernel package: 1 (scalar1d), 2 (scalar) or 3
+	// (scalar3d). The z members are used in 3D only.
+	ndim, nz    int64
+	rdz         float64
+	az, bz, dbz unsafe.Pointer
+	psiz, zetaz [2]unsafe.Pointer
 }
 
 func fromC(a *C.tw_scalar_args) scalarCall {
@@ -50,6 +56,8 @@ func fromC(a *C.tw_scalar_args) scalarCall {
 		u: pair(a.u), psiy: pair(a.psiy), psix: pair(a.psix), zetay: pair(a.zetay), zetax: pair(a.zetax),
 		sourceIndex: unsafe.Pointer(a.source_index), receiverIndex: unsafe.Pointer(a.receiver_index),
 		sourceAmp: a.source_amplitudes, receiverAmp: a.receiver_amplitudes, store: a.store, gradC: a.grad_c,
+		ndim: int64(a.ndim), nz: int64(a.nz), rdz: float64(a.rdz), az: a.az, bz: a.bz, dbz: a.dbz,
+		psiz: pair(a.psiz), zetaz: pair(a.zetaz),
 	}
 }
 
@@ -61,9 +69,33 @@ func runScalar(a *C.tw_scalar_args, backward bool) error {
 }
 
 func runScalarCall(a scalarCall, backward bool) error {
+	switch a.ndim {
+	case 1:
+		return dispatch(a.dtype,
+			func() error { return runScalar1D[float32](a, backward) },
+			func() error { return runScalar1D[float64](a, backward) })
+	case 3:
+		return dispatch(a.dtype,
+			func() error { return runScalar3D[float32](a, backward) },
+			func() error { return runScalar3D[float64](a, backward) })
+	}
+	if err := check2D(a); err != nil {
+		return err
+	}
 	return dispatch(a.dtype,
 		func() error { return runScalarTyped[float32](a, backward) },
 		func() error { return runScalarTyped[float64](a, backward) })
+}
+
+// check2D checks the dimension fields of a 2D call.
+func check2D(a scalarCall) error {
+	if a.ndim != 2 {
+		return fmt.Errorf("ndim must be 1, 2 or 3, got %d", a.ndim)
+	}
+	if a.nz != 1 {
+		return fmt.Errorf("a 2D call needs nz = 1, got %d", a.nz)
+	}
+	return nil
 }
 
 func runScalarTyped[T scalar.Float](a scalarCall, backward bool) error {

@@ -31,7 +31,7 @@ func buffers(shots, ny, nx, nsrc, nrec, nsteps, nstore int, perShot bool) scalar
 	a := scalarCall{
 		dtype: 1, nShots: int64(shots), ny: int64(ny), nx: int64(nx), accuracy: 4,
 		nSources: int64(nsrc), nReceivers: int64(nrec), nSteps: int64(nsteps), storeInterval: 1,
-		nStore: int64(nstore), rdy: 0.1, rdx: 0.1,
+		nStore: int64(nstore), rdy: 0.1, rdx: 0.1, ndim: 2, nz: 1,
 		c: f(models * ny * nx), ay: prof(ny), by: prof(ny), dby: prof(ny), ax: prof(nx), bx: prof(nx), dbx: prof(nx),
 		sourceIndex: idx(shots * nsrc), receiverIndex: idx(shots * nrec),
 		sourceAmp: f(nsteps * shots * nsrc), receiverAmp: f(nsteps * shots * nrec),
@@ -122,7 +122,7 @@ func FuzzScalarArguments(f *testing.F) {
 			// Sizes the test cannot back with memory: pointers stay nil,
 			// and the checks must refuse the call.
 			a = scalarCall{nShots: int64(shots), ny: int64(ny), nx: int64(nx), nSources: int64(nsrc), nReceivers: int64(nrec),
-				nSteps: int64(nsteps), nStore: int64(nstore), rdy: 1, rdx: 1}
+				nSteps: int64(nsteps), nStore: int64(nstore), rdy: 1, rdx: 1, ndim: 2, nz: 1}
 		}
 		a.accuracy, a.step0, a.storeInterval = int64(acc), int64(step0), int64(interval)
 		for i := 0; i < int(max(shots, 0))*int(max(nsrc, 0)) && a.sourceIndex != nil; i++ {

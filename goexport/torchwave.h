@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#define TW_ABI_VERSION 6
+#define TW_ABI_VERSION 7
 
 enum tw_status {
 	TW_OK = 0,
@@ -53,6 +53,15 @@ typedef struct {
 	void *receiver_amplitudes; /* [n_steps][n_shots][n_receivers] */
 	void *store;               /* [n_store][n_shots][ny][nx] or NULL */
 	void *grad_c;              /* [n_shots][ny][nx] or NULL */
+	/* The number of spatial dimensions, 1, 2 or 3. Every "[ny][nx]" above
+	 * then reads [nz][ny][nx] in 3D and [nx] in 1D. 1D uses only nx, rdx,
+	 * the x profiles and the u, psix and zetax pairs (ny = nz = 1; the y and
+	 * z pointers are not used and may be NULL); 2D does not use the z
+	 * members (nz = 1). */
+	int64_t ndim, nz;
+	double rdz;
+	void *az, *bz, *dbz;
+	void *psiz[2], *zetaz[2];
 } tw_scalar_args;
 
 /* Boundary saving (storage_strategy="boundary"): the forward pass records
@@ -102,6 +111,7 @@ typedef struct {
 	int64_t adjoint_bg;
 	int64_t coupling_interval; /* k > 1: dc couples only on steps n % k == 0, as k*dc
 	                            * (the derivative of a gradient sampled every k steps); 0 or 1: every step */
+	void *psiz_sc[2], *zetaz_sc[2]; /* 3D only, as bg.psiz and bg.zetaz */
 } tw_scalar_born_args;
 
 /* Snapshot compression (kernels/codec): rows of n values <-> rows of

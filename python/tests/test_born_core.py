@@ -39,6 +39,8 @@ def _problem():
         n_steps=STEPS,
         store_interval=1,
         rdy=1 / 1.5,
+        ndim=2,
+        nz=1,
         rdx=1 / 2.0,
         c=0.3 + 0.1 * rand(1, NY, NX),
         ay=ay,

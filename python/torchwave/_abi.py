@@ -16,7 +16,7 @@ import ctypes
 import json
 from typing import Dict, List, Tuple
 
-ABI_VERSION = 6
+ABI_VERSION = 7
 
 # enum tw_status
 TW_OK, TW_EINVAL, TW_EPANIC, TW_EUNSUPPORTED = 0, 1, 2, 3
@@ -69,6 +69,10 @@ class ScalarArgs(ctypes.Structure):
         + _pointers("c", "ay", "by", "dby", "ax", "bx", "dbx")
         + _pairs("u", "psiy", "psix", "zetay", "zetax")
         + _pointers("source_index", "receiver_index", "source_amplitudes", "receiver_amplitudes", "store", "grad_c")
+        + _ints("ndim", "nz")
+        + [("rdz", _f64)]
+        + _pointers("az", "bz", "dbz")
+        + _pairs("psiz", "zetaz")
     )
 
 
@@ -87,6 +91,7 @@ class ScalarBornArgs(ctypes.Structure):
         + [("n_receivers_sc", _i64)]
         + _pointers("receiver_index_sc", "source_amplitudes_sc", "receiver_amplitudes_sc", "store_sc", "grad_dc")
         + _ints("adjoint_bg", "coupling_interval")
+        + _pairs("psiz_sc", "zetaz_sc")
     )
 
 
@@ -124,9 +129,9 @@ STRUCTS: Dict[str, type] = {
 
 #: The buffer pairs of each struct: Python gives them as 2-lists of tensors.
 PAIRS: Dict[type, Tuple[str, ...]] = {
-    ScalarArgs: ("u", "psiy", "psix", "zetay", "zetax"),
+    ScalarArgs: ("u", "psiy", "psix", "zetay", "zetax", "psiz", "zetaz"),
     ScalarBoundaryArgs: ("u",),
-    ScalarBornArgs: ("u_sc", "psiy_sc", "psix_sc", "zetay_sc", "zetax_sc"),
+    ScalarBornArgs: ("u_sc", "psiy_sc", "psix_sc", "zetay_sc", "zetax_sc", "psiz_sc", "zetaz_sc"),
     MaxwellArgs: ("ey", "m_ey_x", "m_ey_z", "m_hx_z", "m_hz_x"),
 }
 

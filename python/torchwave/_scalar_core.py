@@ -251,7 +251,7 @@ def swap(pairs) -> None:
 def core_args(setup, c: torch.Tensor) -> dict:
     """The fields of tw_scalar_args fixed for a whole propagation."""
     ay, by, dby, ax, bx, dbx = (p.contiguous() for p in setup.profiles)
-    return dict(driver.grid_args(setup, c), c=c.contiguous(), ay=ay, by=by, dby=dby, ax=ax, bx=bx, dbx=dbx)
+    return dict(driver.grid_args(setup, c), c=c.contiguous(), ay=ay, by=by, dby=dby, ax=ax, bx=bx, dbx=dbx, ndim=2, nz=1)
 
 
 def operator(setup) -> tuple:
