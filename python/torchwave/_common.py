@@ -177,9 +177,7 @@ def grid_spacing_nd(grid_spacing, ndim: int) -> tuple[float, ...]:
     if isinstance(grid_spacing, (list, tuple)):
         if len(grid_spacing) != ndim:
             names = ", ".join(f"d{a}" for a in AXES[ndim])
-            raise ValueError(
-                f"grid_spacing must be one number or {ndim} ({names}) for a {ndim}D model, got {len(grid_spacing)}"
-            )
+            raise ValueError(f"grid_spacing must be one number or {ndim} ({names}) for a {ndim}D model, got {len(grid_spacing)}")
         return tuple(as_positive_float(f"grid_spacing[{i}]", h) for i, h in enumerate(grid_spacing))
     h = as_positive_float("grid_spacing", grid_spacing)
     return (h,) * ndim
@@ -405,9 +403,7 @@ def survey_extents(
         return whole
     if isinstance(survey_pad, (list, tuple)):
         if len(survey_pad) != 2 * ndim:
-            raise ValueError(
-                f"survey_pad must be None, one int, or {2 * ndim} values for a {ndim}D model, got {len(survey_pad)}"
-            )
+            raise ValueError(f"survey_pad must be None, one int, or {2 * ndim} values for a {ndim}D model, got {len(survey_pad)}")
         pads = list(survey_pad)
     else:
         pads = [survey_pad] * (2 * ndim)
@@ -642,7 +638,9 @@ def spatial_ndim(models: dict, wavefields: dict, locations: dict, axis_fields: d
             raise TypeError(f"{name} must be a torch.Tensor, got {type(m).__name__}")
         if ndim < 0:
             if m.ndim not in (1, 2, 3, 4):
-                raise ValueError(f"{name} must have 1, 2 or 3 spatial dimensions (and optionally a shot dimension first), got {m.ndim}")
+                raise ValueError(
+                    f"{name} must have 1, 2 or 3 spatial dimensions (and optionally a shot dimension first), got {m.ndim}"
+                )
             ndim, source = {1: 1, 2: 2, 3: 2, 4: 3}[m.ndim], name
         if m.ndim not in (ndim, ndim + 1):
             raise ValueError(

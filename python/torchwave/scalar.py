@@ -61,7 +61,7 @@ def scalar(
     storage_strategy: str = "full",
     _hooks: Optional[HookRun] = None,
 ) -> Tuple[torch.Tensor, ...]:
-    """Propagates waves through a 2D wavespeed model.
+    """Propagates waves through a 1D, 2D or 3D wavespeed model.
 
     Solves ∂²u/∂t² = v²∇²u − v²f on a regular grid with finite differences
     of order ``accuracy`` in space and 2 in time, absorbing boundaries made
@@ -70,20 +70,31 @@ def scalar(
     (sources are then upsampled and receivers downsampled in the frequency
     domain).
 
+    The number of spatial dimensions comes from the inputs as Deepwave
+    finds it: the initial wavefields (their dimensions less the shot's),
+    else the locations (their last dimension), else the model (1 or 2
+    dimensions say it; a model of 3 is read as a batch of 2D models).
+    Arrays are [nx] in 1D, [ny, nx] in 2D and [nz, ny, nx] in 3D, x
+    varying fastest; every per-dimension list below runs slowest first.
+
     Args:
-        v: wavespeed, [ny, nx] for every shot or [n_shots, ny, nx]. As in
+        v: wavespeed, the spatial shape for every shot, or with a shot
+            dimension first (one model per shot). As in
             Deepwave the scheme sees v² only, so negative values act as
             their magnitude and zero is a cell at rest (gradients through
             zero cells need python_backend=True).
-        grid_spacing: cell size, one number or (dy, dx).
+        grid_spacing: cell size, one number or one per dimension
+            ((dz, dy, dx) in 3D).
         dt: time step of the amplitudes in and out; a negative dt runs the
             time-symmetric scheme backwards (the same data), as in Deepwave.
         source_amplitudes: [n_shots, n_sources, nt].
-        source_locations: [n_shots, n_sources, 2] long cell indices (y, x).
-        receiver_locations: [n_shots, n_receivers, 2] long cell indices.
+        source_locations: [n_shots, n_sources, ndim] long cell indices
+            ((z, y, x) in 3D, (y, x) in 2D, (x,) in 1D).
+        receiver_locations: [n_shots, n_receivers, ndim] long cell indices.
         accuracy: spatial order, 2, 4, 6 or 8.
-        pml_width: cells of PML, one int or [y0, y1, x0, x1]; 0 gives a
-            reflecting edge.
+        pml_width: cells of PML, one int or a start and an end per
+            dimension ([z0, z1, y0, y1, x0, x1] in 3D); 0 gives a reflecting
+            edge.
         pml_freq: the frequency the PML is tuned to (default 25).
         max_vel: the velocity used for the CFL condition and the PML; at
             least the model's maximum (default: the maximum of v over the
@@ -96,15 +107,15 @@ def scalar(
             gradient there differs from finite differences. Pass max_vel
             in inversions (e.g. the upper bound of v).
         survey_pad: simulate only the region within this many cells of the
-            sources and receivers (one value or [y0, y1, x0, x1], None for
-            no limit on that side).
-        wavefield_0, wavefield_m1, psiy_m1, psix_m1, zetay_m1, zetax_m1:
-            initial fields, [n_shots, ny + PML, nx + PML] of the simulated
-            region (default zero).
-        psiz_m1, zetaz_m1: the z-direction PML fields of a 3D model, in
-            Deepwave's argument order; a 2D model has none, and giving
-            them raises ValueError.
-        origin: the model cell where the initial wavefields' region starts.
+            sources and receivers (one value or a start and an end per
+            dimension, None for no limit on that side).
+        wavefield_0, wavefield_m1, psiz_m1, psiy_m1, psix_m1, zetaz_m1,
+            zetay_m1, zetax_m1: initial fields, [n_shots, *(simulated
+            region + PML)] (default zero). The PML fields of an axis the
+            model lacks (z in 2D; z and y in 1D) are not taken: giving them
+            raises ValueError, with Deepwave's message.
+        origin: the model cell where the initial wavefields' region starts,
+            one int per dimension.
         nt: number of steps when there are no source amplitudes.
         model_gradient_sampling_interval: sample the model-gradient integral
             every this many internal steps (1: exact gradient).
@@ -135,9 +146,11 @@ def scalar(
             round-off; kept in memory, without compression).
 
     Returns:
-        (wavefield_nt, wavefield_ntm1, psiy, psix, zetay, zetax,
-        receiver_amplitudes), the wavefields of the simulated region with
-        its PML, and receiver amplitudes [n_shots, n_receivers, nt].
+        (wavefield_nt, wavefield_ntm1, [psiz], [psiy], psix, [zetaz],
+        [zetay], zetax, receiver_amplitudes) as Deepwave returns them: the
+        wavefields of the simulated region with its PML (psiz and zetaz in
+        3D only, psiy and zetay in 2D and 3D), and receiver amplitudes
+        [n_shots, n_receivers, nt].
     """
     given = dict(
         wavefield_0=wavefield_0,

@@ -38,7 +38,6 @@ def _scattered_names(ndim: int) -> Tuple[str, ...]:
     return tuple(n.replace("_m1", "_sc_m1").replace("wavefield_0", "wavefield_sc_0") for n in core.field_names(ndim))
 
 
-
 def scalar_born(
     v: torch.Tensor,
     scatter: torch.Tensor,
@@ -99,17 +98,15 @@ def scalar_born(
             Pass max_vel when inverting v (the gradient with respect to
             scatter is unaffected).
         scatter: the scattering potential, a wavespeed perturbation in the
-            units of v, [ny, nx] or [n_shots, ny, nx]; like v, its edge
-            values extend into the PML.
+            units of v, shaped as v (1D, 2D or 3D, optionally per shot);
+            like v, its edge values extend into the PML.
         receiver_locations: receivers of the scattered wavefield.
         bg_receiver_locations: receivers of the background wavefield
             (optional; without them the background receiver output has
             zero receivers).
-        wavefield_sc_0, wavefield_sc_m1, psiy_sc_m1, psix_sc_m1,
-            zetay_sc_m1, zetax_sc_m1: initial scattered fields.
-        psiz_m1, zetaz_m1, psiz_sc_m1, zetaz_sc_m1: the z-direction PML
-            fields of a 3D model, in Deepwave's argument order; a 2D model
-            has none, and giving them raises ValueError.
+        wavefield_sc_0, wavefield_sc_m1, psiz_sc_m1, psiy_sc_m1,
+            psix_sc_m1, zetaz_sc_m1, zetay_sc_m1, zetax_sc_m1: initial
+            scattered fields, laid out as the background's.
 
     Every ``storage_mode``, ``storage_compression`` and
     ``storage_strategy="checkpoint"`` (the state of both fields per segment,
@@ -117,11 +114,13 @@ def scalar_born(
     :func:`torchwave.scalar`; ``storage_strategy="boundary"`` does not.
 
     Returns:
-        (wavefield_nt, wavefield_ntm1, psiy, psix, zetay, zetax,
-        wavefield_sc_nt, wavefield_sc_ntm1, psiy_sc, psix_sc, zetay_sc,
-        zetax_sc, bg_receiver_amplitudes, receiver_amplitudes): the final
-        background and scattered fields, then the background and the
-        scattered receiver amplitudes [n_shots, n_receivers, nt].
+        (wavefield_nt, wavefield_ntm1, [psiz], [psiy], psix, [zetaz],
+        [zetay], zetax, then the same of the scattered field,
+        bg_receiver_amplitudes, receiver_amplitudes), as Deepwave returns
+        them in 1D, 2D and 3D (the bracketed fields exist where the model
+        has that axis): the final background and scattered fields, then
+        the background and the scattered receiver amplitudes [n_shots,
+        n_receivers, nt].
     """
     given = dict(
         wavefield_0=wavefield_0,
