@@ -38,7 +38,7 @@ def _nan(t):
         (lambda p: {"sigma": p["sigma"].float()}, TypeError, "sigma"),
         (lambda p: {"epsilon": p["epsilon"].tolist()}, TypeError, "epsilon"),
         (lambda p: {"source_amplitude": p["source_amplitude"][0]}, ValueError, "source_amplitude"),
-        (lambda p: {"source_location": p["source_location"].float()}, TypeError, "source_location"),
+        (lambda p: {"source_location": p["source_location"].to(torch.int16)}, TypeError, "source_location"),
         (lambda p: {"source_location": p["source_location"] + 100}, ValueError, "source_location"),
         (lambda p: {"receiver_location": -1 - p["receiver_location"]}, ValueError, "receiver_location"),
         (lambda p: {"receiver_location": p["receiver_location"].repeat(1, 2, 1)}, ValueError, "duplicate"),

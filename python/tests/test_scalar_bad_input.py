@@ -94,8 +94,8 @@ CASES = [
         r"^source_amplitudes must have dtype",
     ),
     (
-        "source_locations_float",
-        lambda p: dict(source_locations=p["source_locations"].float()),
+        "source_locations_int16",
+        lambda p: dict(source_locations=p["source_locations"].to(torch.int16)),
         TypeError,
         r"^source_locations must have dtype torch.long",
     ),

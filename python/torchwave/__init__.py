@@ -6,7 +6,7 @@ out, and ``loss.backward()`` fills every gradient through a hand-written
 exact discrete adjoint running in torchwave's Go core.
 """
 
-from . import hooks, optim, wavelets, workflow
+from . import hooks, location_interpolation, optim, wavelets, workflow
 from ._common import IGNORE_LOCATION
 from ._lib import get_num_threads, set_num_threads, simd_enabled
 from .maxwell import MaxwellTM, maxwelltm
@@ -29,6 +29,7 @@ __all__ = [
     "set_num_threads",
     "simd_enabled",
     "hooks",
+    "location_interpolation",
     "optim",
     "wavelets",
     "workflow",

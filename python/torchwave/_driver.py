@@ -32,6 +32,7 @@ import torch
 
 from . import _common as common
 from . import _storage as storage
+from . import location_interpolation as interpolation
 
 __all__ = ["CallbackState", "empty_cache", "Setup", "Spec", "Propagation", "propagate", "reference"]
 
@@ -132,6 +133,9 @@ class Setup:
     # Born's: the perturbation couples every this many steps (the
     # derivative of a model gradient sampled that often).
     coupling_interval: int = 1
+    # Per receiver output of the spec, the function from its cells'
+    # records to the interpolated points' (None: the cells are the points).
+    receiver_maps: List[Optional[Callable]] = dataclasses.field(default_factory=list)
 
     @property
     def halo(self) -> int:
@@ -364,11 +368,23 @@ def check_shots(
     initial: Dict[str, Optional[torch.Tensor]],
     extra=None,
     ndim: int = 2,
+    model_shape: Optional[Sequence[int]] = None,
 ):
     """Checks the survey (``survey_names`` name its first three arguments),
     the initial fields and an optional ``extra`` (name, locations) receiver
-    set against each other. Returns (amplitudes, source_locations,
-    receiver_locations, extra_locations, nt, n_shots)."""
+    set against each other. Floating-point locations, given
+    ``model_shape``, are interpolated onto the cells around them (see
+    torchwave.location_interpolation): the sources' amplitudes are spread
+    over those cells, and the receivers' records are to be gathered back.
+    Returns (amplitudes, source_locations, receiver_locations,
+    extra_locations, nt, n_shots, receiver_maps), the locations as cells;
+    receiver_maps has, for the receivers and then the extra receivers,
+    the function from the cells' records to the points' (None: the same)."""
+    maps: List[Optional[Callable]] = [None, None]
+    if model_shape is not None:
+        amplitudes, source_locations, receiver_locations, extra, maps = _interpolated(
+            survey_names, amplitudes, source_locations, receiver_locations, extra, model_shape
+        )
     amplitudes, source_locations, receiver_locations, nt, n_shots = common.check_survey(
         survey_names,
         amplitudes,
@@ -392,7 +408,38 @@ def check_shots(
     n_shots = 1 if n_shots is None else n_shots
     if n_shots < 1:
         raise ValueError(f"the inputs have zero shots: {survey_names[0]}, locations and initial wavefields need at least one")
-    return amplitudes, source_locations, receiver_locations, extra_locations, nt, n_shots
+    return amplitudes, source_locations, receiver_locations, extra_locations, nt, n_shots, maps
+
+
+def _floating(t) -> bool:
+    return isinstance(t, torch.Tensor) and t.is_floating_point()
+
+
+def _interpolated(names, amplitudes, source_locations, receiver_locations, extra, model_shape):
+    """check_shots' interpolation of floating-point locations."""
+    amp_name, src_name, rec_name = names
+    if _floating(source_locations) and isinstance(amplitudes, torch.Tensor):
+        if amplitudes.ndim == 3 and source_locations.ndim == 3 and amplitudes.shape[1] != source_locations.shape[1]:
+            raise ValueError(
+                f"{src_name} has {source_locations.shape[1]} sources per shot but {amp_name} has {amplitudes.shape[1]}"
+            )
+        if amplitudes.ndim == 3 and source_locations.ndim == 3 and amplitudes.shape[0] != source_locations.shape[0]:
+            raise ValueError(f"{src_name} has {source_locations.shape[0]} shots but {amp_name} has {amplitudes.shape[0]}")
+        hicks = interpolation.interpolate(src_name, source_locations, model_shape)
+        amplitudes, source_locations = hicks.source(amplitudes), hicks.get_locations()
+    maps: List[Optional[Callable]] = []
+    sets = [(rec_name, receiver_locations)] + ([extra] if extra is not None else [])
+    out = []
+    for name, locations in sets:
+        if _floating(locations):
+            hicks = interpolation.interpolate(name, locations, model_shape)
+            out.append(hicks.get_locations())
+            maps.append(hicks.receiver)
+        else:
+            out.append(locations)
+            maps.append(None)
+    extra = None if extra is None else (extra[0], out[1])
+    return amplitudes, source_locations, out[0], extra, maps + [None] * (2 - len(maps))
 
 
 def check_max_vel(max_vel, model_max: float) -> float:
@@ -508,6 +555,8 @@ def propagate(spec: Spec, setup: Setup, models, sources, initial, python_backend
     n = len(spec.field_names)
     wavefields = [setup.crop(f, [setup.halo] * (2 * setup.ndim)) for f in outputs[:n]]
     receivers = [common.downsample(r.permute(1, 2, 0), setup.step_ratio, *setup.resampling) for r in outputs[n:]]
+    maps = setup.receiver_maps + [None] * (len(receivers) - len(setup.receiver_maps))
+    receivers = [r if m is None else m(r) for r, m in zip(receivers, maps)]
     return (*wavefields, *receivers)
 
 

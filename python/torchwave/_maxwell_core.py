@@ -161,7 +161,7 @@ def prepare(
         if t.ndim == 3:
             n_shots = common.shot_count(name, t.shape[0], n_shots)
     named_initial = dict(zip(INITIAL_NAMES, initial))
-    source_amplitude, source_location, receiver_location, _, nt, n_shots = driver.check_shots(
+    source_amplitude, source_location, receiver_location, _, nt, n_shots, maps = driver.check_shots(
         ("source_amplitude", "source_location", "receiver_location"),
         source_amplitude,
         source_location,
@@ -171,6 +171,7 @@ def prepare(
         dtype,
         device,
         named_initial,
+        model_shape=model_shape,
     )
     sim_shape = (model_shape[0] + widths[0] + widths[1], model_shape[1] + widths[2] + widths[3])
     for name, w in named_initial.items():
@@ -235,6 +236,7 @@ def prepare(
         forward_callback=forward_callback,
         backward_callback=backward_callback,
         models={"epsilon": eps_pad.detach(), "sigma": sigma_pad.detach(), "mu": mu_pad.detach()} if callbacks else {},
+        receiver_maps=maps[:1],
     )
     return setup, ca, cb, cq, src, driver.pad_initial(initial, masks(setup, dtype, device), h)
 

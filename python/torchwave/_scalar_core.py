@@ -80,7 +80,7 @@ def prepare(
     spacing = common.grid_spacing_nd(grid_spacing, ndim)
     accuracy = common.accuracy_of(accuracy)
     widths, dt = options.pml_width, options.dt
-    source_amplitudes, source_locations, receiver_locations, extra_locations, nt, n_shots = driver.check_shots(
+    source_amplitudes, source_locations, receiver_locations, extra_locations, nt, n_shots, maps = driver.check_shots(
         ("source_amplitudes", "source_locations", "receiver_locations"),
         source_amplitudes,
         source_locations,
@@ -92,6 +92,7 @@ def prepare(
         initial,
         extra_receivers,
         ndim,
+        tuple(v.shape[-ndim:]),
     )
     model_shape = tuple(v.shape[-ndim:])
     extents = _extents(model_shape, widths, initial, origin, survey_pad, [source_locations, receiver_locations, extra_locations])
@@ -161,6 +162,8 @@ def prepare(
         forward_callback=forward_callback,
         backward_callback=backward_callback,
         extra_receiver_index=extra_index,
+        # In the spec's receiver order: Born's background (extra) first.
+        receiver_maps=maps[:1] if extra_receivers is None else [maps[1], maps[0]],
     )
     masks: List[Optional[torch.Tensor]] = [None] * len(initial)
     if any(w is not None for w in initial.values()):
