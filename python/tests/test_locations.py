@@ -193,3 +193,17 @@ def test_free_surface_mirrors_the_weights():
     assert float(weights[cells < 0].abs().sum()) == 0
     f = lambda t: torch.sin(0.5 * (t + 0.5))  # noqa: E731
     torch.testing.assert_close((weights * f(cells.to(F64))).sum(-1), f(x), rtol=0, atol=5e-3)  # Hicks: about 0.3% ripple
+
+
+def test_a_point_does_not_depend_on_the_others():
+    """Two points with the same fractional position next to a free
+    surface get the same weights (Deepwave 0.0.27's helper edits its
+    weight cache in place there)."""
+    kw = dict(free_surfaces=[False, False, True, False], model_shape=[12, 12], dtype=F64)
+    alone = Hicks(torch.tensor([[[5.25, 0.75]]], dtype=F64), **kw)
+    pair = Hicks(torch.tensor([[[8.25, 0.75], [5.25, 0.75]]], dtype=F64), **kw)
+    a = alone.source(torch.ones(1, 1, 1, dtype=F64))
+    b = pair.source(torch.tensor([[[0.0], [1.0]]], dtype=F64))
+    da = {tuple(c): float(w) for c, w in zip(alone.get_locations()[0].tolist(), a[0, :, 0])}
+    db = {tuple(c): float(w) for c, w in zip(pair.get_locations()[0].tolist(), b[0, :, 0])}
+    assert max(abs(da.get(k, 0.0) - db.get(k, 0.0)) for k in set(da) | set(db)) < 1e-15
