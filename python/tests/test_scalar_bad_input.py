@@ -29,8 +29,8 @@ def _with(t, index, value):
 # (id, overrides as a function of the problem, exception, regex the message must match)
 CASES = [
     # shapes
-    ("v_1d", lambda p: dict(v=p["v"][0]), ValueError, r"^v must have 2 or 3 dimensions"),
-    ("v_4d", lambda p: dict(v=p["v"][None, None]), ValueError, r"^v must have 2 or 3 dimensions"),
+    ("v_1d", lambda p: dict(v=p["v"][0, 0]), ValueError, r"^the propagation is 2D \(from source_locations\), so v must have 2 dimensions, or 3"),
+    ("v_4d", lambda p: dict(v=p["v"][None, None]), ValueError, r"^the propagation is 2D \(from source_locations\), so v must have 2 dimensions"),
     ("v_not_tensor", lambda p: dict(v=p["v"].tolist()), TypeError, r"^v must be a torch.Tensor"),
     (
         "amplitudes_2d",
@@ -48,13 +48,13 @@ CASES = [
         "source_locations_last_dim_3",
         lambda p: dict(source_locations=torch.zeros(2, 2, 3, dtype=torch.long)),
         ValueError,
-        r"^source_locations must have shape \[n_shots, n, 2\]",
+        r"^receiver_locations has 2 coordinates per location, so the propagation would be 2D, but source_locations says the propagation is 3D",
     ),
     (
         "receiver_locations_last_dim_1",
         lambda p: dict(receiver_locations=torch.zeros(2, 3, 1, dtype=torch.long)),
         ValueError,
-        r"^receiver_locations must have shape \[n_shots, n, 2\]",
+        r"^receiver_locations has 1 coordinates per location, so the propagation would be 1D, but source_locations says the propagation is 2D",
     ),
     (
         "receiver_locations_2d",
@@ -205,8 +205,8 @@ CASES = [
     # PML
     ("pml_width_negative", lambda p: dict(pml_width=-1), ValueError, r"^pml_width must be at least 0"),
     ("pml_width_negative_in_list", lambda p: dict(pml_width=[1, 2, -1, 3]), ValueError, r"^pml_width\[2\] must be at least 0"),
-    ("pml_width_three_values", lambda p: dict(pml_width=[1, 2, 3]), ValueError, r"^pml_width must be one int or four"),
-    ("pml_width_five_values", lambda p: dict(pml_width=[1, 2, 3, 4, 5]), ValueError, r"^pml_width must be one int or four"),
+    ("pml_width_three_values", lambda p: dict(pml_width=[1, 2, 3]), ValueError, r"^pml_width must be one int or 4 \[y0, y1, x0, x1\] for a 2D model"),
+    ("pml_width_five_values", lambda p: dict(pml_width=[1, 2, 3, 4, 5]), ValueError, r"^pml_width must be one int or 4 \[y0, y1, x0, x1\] for a 2D model"),
     ("pml_width_float", lambda p: dict(pml_width=2.5), TypeError, r"^pml_width must be an int"),
     ("pml_freq_negative", lambda p: dict(pml_freq=-1.0), ValueError, r"^pml_freq must be a non-negative number"),
     # time step and CFL
@@ -223,7 +223,7 @@ CASES = [
     ("max_vel_nan", lambda p: dict(max_vel=float("nan")), ValueError, r"^max_vel must be positive and finite"),
     ("grid_spacing_zero", lambda p: dict(grid_spacing=0.0), ValueError, r"^grid_spacing must be positive"),
     ("grid_spacing_negative_dx", lambda p: dict(grid_spacing=[5.0, -1.0]), ValueError, r"^grid_spacing\[1\] must be positive"),
-    ("grid_spacing_three", lambda p: dict(grid_spacing=[1.0, 2.0, 3.0]), ValueError, r"^grid_spacing must be one number or two"),
+    ("grid_spacing_three", lambda p: dict(grid_spacing=[1.0, 2.0, 3.0]), ValueError, r"^grid_spacing must be one number or 2 \(dy, dx\) for a 2D model, got 3"),
     # nt
     ("nt_disagrees", lambda p: dict(nt=5), ValueError, r"^nt=5 disagrees with the 6 time samples of source_amplitudes"),
     (
@@ -280,7 +280,7 @@ CASES = [
     ("storage_mode_unknown", lambda p: dict(storage_mode="gpu"), ValueError, r"^storage_mode must be one of"),
     # survey_pad, origin and initial wavefields
     ("survey_pad_negative", lambda p: dict(survey_pad=-1), ValueError, r"^survey_pad\[0\] must be at least 0"),
-    ("survey_pad_three", lambda p: dict(survey_pad=[1, 2, 3]), ValueError, r"^survey_pad must be None, one int, or four"),
+    ("survey_pad_three", lambda p: dict(survey_pad=[1, 2, 3]), ValueError, r"^survey_pad must be None, one int, or 4 values for a 2D model"),
     (
         "survey_pad_with_wavefield",
         lambda p: dict(survey_pad=2, wavefield_0=torch.zeros(2, 16, 18, dtype=torch.float64)),
@@ -292,7 +292,7 @@ CASES = [
         "wavefield_2d",
         lambda p: dict(wavefield_0=torch.zeros(16, 18, dtype=torch.float64)),
         ValueError,
-        r"^wavefield_0 must have 3 dimensions",
+        r"^source_locations has 2 coordinates per location, so the propagation would be 2D, but wavefield_0 says .* 1D",
     ),
     (
         "wavefields_disagree",
@@ -346,8 +346,8 @@ def test_good_input_passes(p):
 
 
 def test_module_rejects_bad_arguments(p):
-    with pytest.raises(ValueError, match="^v must have 2 or 3 dimensions"):
-        torchwave.Scalar(p["v"][0], 5.0)
+    with pytest.raises(ValueError, match=r"^v must have 1 or 2 or 3 or 4 dimensions, got shape \(1, 1, 1, 10, 12\)"):
+        torchwave.Scalar(p["v"][None, None, None], 5.0)
     with pytest.raises(TypeError, match="^v must have dtype"):
         torchwave.Scalar(p["v"].long(), 5.0)
     with pytest.raises(TypeError, match="^v_requires_grad must be bool, got int"):

@@ -235,7 +235,7 @@ def test_cfl_subdivision_matches_fine_time_step(ratio):
     limit = 0.6 / math.sqrt(2 / h**2) / v0
     dt = (ratio - 0.5) * limit
     freq = 0.12 / dt
-    assert torchwave._common.cfl_step_ratio(h, h, dt, v0) == ratio
+    assert torchwave._common.cfl_step_ratio((h, h), dt, v0) == ratio
     v = torch.full((n, n), v0, dtype=torch.float64)
     src_loc, rec_loc = torch.tensor([[[20, 15]]]), torch.tensor([[[22, 27]]])
     coarse = torchwave.scalar(

@@ -164,16 +164,30 @@ def as_int(name: str, x, *, minimum: int | None = None) -> int:
     return x
 
 
-def grid_spacing_2d(grid_spacing) -> tuple[float, float]:
+#: The names of the spatial axes of an n-dimensional grid, slowest first.
+AXES = {1: ("x",), 2: ("y", "x"), 3: ("z", "y", "x")}
+
+
+def grid_spacing_nd(grid_spacing, ndim: int) -> tuple[float, ...]:
+    """One positive spacing per spatial dimension, slowest first, from one
+    number or a sequence (a list, tuple, tensor or array) of ``ndim``."""
     if isinstance(grid_spacing, (torch.Tensor, np.ndarray)) and tuple(grid_spacing.shape) not in ((), (1,)):
-        # (dy, dx) as a tensor or an array, as Deepwave takes it.
+        # Per-dimension spacings as a tensor or an array, as Deepwave takes them.
         grid_spacing = [float(h) for h in grid_spacing.reshape(-1).tolist()]
     if isinstance(grid_spacing, (list, tuple)):
-        if len(grid_spacing) != 2:
-            raise ValueError(f"grid_spacing must be one number or two (dy, dx), got {len(grid_spacing)}")
-        return (as_positive_float("grid_spacing[0]", grid_spacing[0]), as_positive_float("grid_spacing[1]", grid_spacing[1]))
+        if len(grid_spacing) != ndim:
+            names = ", ".join(f"d{a}" for a in AXES[ndim])
+            raise ValueError(
+                f"grid_spacing must be one number or {ndim} ({names}) for a {ndim}D model, got {len(grid_spacing)}"
+            )
+        return tuple(as_positive_float(f"grid_spacing[{i}]", h) for i, h in enumerate(grid_spacing))
     h = as_positive_float("grid_spacing", grid_spacing)
-    return h, h
+    return (h,) * ndim
+
+
+def grid_spacing_2d(grid_spacing) -> tuple[float, float]:
+    dy, dx = grid_spacing_nd(grid_spacing, 2)
+    return dy, dx
 
 
 def accuracy_of(accuracy) -> int:
@@ -183,14 +197,19 @@ def accuracy_of(accuracy) -> int:
     return accuracy
 
 
-def pml_widths(pml_width) -> list[int]:
-    """[y0, y1, x0, x1] from one int or a sequence of four."""
+def pml_widths(pml_width, ndim: int = 2) -> list[int]:
+    """[start, end] per dimension, slowest first (2·ndim values), from one
+    int or a sequence of 2·ndim."""
+    n = 2 * ndim
+    if isinstance(pml_width, (torch.Tensor, np.ndarray)):
+        pml_width = [int(w) for w in pml_width.reshape(-1).tolist()]
     if isinstance(pml_width, (list, tuple)):
-        if len(pml_width) != 4:
-            raise ValueError(f"pml_width must be one int or four [y0, y1, x0, x1], got {len(pml_width)} values")
+        if len(pml_width) != n:
+            faces = ", ".join(f"{a}0, {a}1" for a in AXES[ndim])
+            raise ValueError(f"pml_width must be one int or {n} [{faces}] for a {ndim}D model, got {len(pml_width)} values")
         widths = [as_int(f"pml_width[{i}]", w, minimum=0) for i, w in enumerate(pml_width)]
     else:
-        widths = [as_int("pml_width", pml_width, minimum=0)] * 4
+        widths = [as_int("pml_width", pml_width, minimum=0)] * n
     return widths
 
 
@@ -205,17 +224,17 @@ def pml_frequency(pml_freq, dt: float) -> float:
     return float(pml_freq)
 
 
-def cfl_step_ratio(dy: float, dx: float, dt: float, max_vel: float) -> int:
+def cfl_step_ratio(spacing: Sequence[float], dt: float, max_vel: float) -> int:
     """The number of internal steps per user step that keeps the Courant
-    number at or below COURANT_MAX."""
+    number at or below COURANT_MAX on a grid of these spacings."""
     if max_vel == 0:
         return 1  # a model at rest everywhere: any step is stable
-    max_dt = COURANT_MAX / math.sqrt(1 / dy**2 + 1 / dx**2) / max_vel
+    max_dt = COURANT_MAX / math.sqrt(sum(1 / h**2 for h in spacing)) / max_vel
     ratio = math.ceil(dt / max_dt - 1e-9)
     if ratio >= 20:
         warnings.warn(
             f"dt={dt} needs {ratio} internal steps per step for stability (grid spacing "
-            f"{dy}, {dx}, max velocity {max_vel}); a smaller dt would avoid resampling",
+            f"{', '.join(str(h) for h in spacing)}, max velocity {max_vel}); a smaller dt would avoid resampling",
             stacklevel=3,
         )
     return max(ratio, 1)
@@ -359,46 +378,52 @@ def check_fraction(name: str, x) -> float:
     return float(x)
 
 
-def check_locations(name: str, loc, n_shots: int | None, device: torch.device) -> torch.Tensor:
+def check_locations(name: str, loc, n_shots: int | None, device: torch.device, ndim: int = 2) -> torch.Tensor:
     loc = check_tensor(name, loc, ndims=(3,), device=device)
     if loc.dtype != torch.long:
         raise TypeError(f"{name} must have dtype torch.long (cell indices), got {loc.dtype}")
-    if loc.shape[-1] != 2:
-        raise ValueError(f"{name} must have shape [n_shots, n, 2], got {tuple(loc.shape)}")
+    if loc.shape[-1] != ndim:
+        raise ValueError(
+            f"{name} must have shape [n_shots, n, {ndim}] ({ndim} coordinates for a {ndim}D model), got {tuple(loc.shape)}"
+        )
     if n_shots is not None and loc.shape[0] != n_shots:
         raise ValueError(f"{name} has {loc.shape[0]} shots but other inputs have {n_shots}")
     return loc
 
 
 def survey_extents(
-    model_shape: tuple[int, int],
+    model_shape: tuple[int, ...],
     locations: list[torch.Tensor],
     survey_pad,
 ) -> list[int]:
-    """[y0, y1, x0, x1) of the model region to simulate: the whole model, or
-    the sources' and receivers' bounding box padded by survey_pad."""
-    ny, nx = model_shape
+    """[start, end) per dimension of the model region to simulate: the
+    whole model, or the sources' and receivers' bounding box padded by
+    survey_pad."""
+    ndim = len(model_shape)
+    whole = [e for n in model_shape for e in (0, n)]
     if survey_pad is None:
-        return [0, ny, 0, nx]
+        return whole
     if isinstance(survey_pad, (list, tuple)):
-        if len(survey_pad) != 4:
-            raise ValueError(f"survey_pad must be None, one int, or four values, got {len(survey_pad)}")
+        if len(survey_pad) != 2 * ndim:
+            raise ValueError(
+                f"survey_pad must be None, one int, or {2 * ndim} values for a {ndim}D model, got {len(survey_pad)}"
+            )
         pads = list(survey_pad)
     else:
-        pads = [survey_pad] * 4
+        pads = [survey_pad] * (2 * ndim)
     for i, p in enumerate(pads):
         if p is not None:
             as_int(f"survey_pad[{i}]", p, minimum=0)
-    pts = [loc.reshape(-1, 2) for loc in locations if loc is not None and loc.numel() > 0]
+    pts = [loc.reshape(-1, ndim) for loc in locations if loc is not None and loc.numel() > 0]
     pts = [p[(p != IGNORE_LOCATION).all(dim=1)] for p in pts]
     pts = [p for p in pts if p.numel() > 0]
     if not pts:
-        return [0, ny, 0, nx]
+        return whole
     allp = torch.cat(pts)
     lo = allp.min(dim=0).values.tolist()
     hi = allp.max(dim=0).values.tolist()
-    out = [0, ny, 0, nx]
-    for dim in range(2):
+    out = whole
+    for dim in range(ndim):
         p0, p1 = pads[2 * dim], pads[2 * dim + 1]
         n = model_shape[dim]
         if p0 is not None:
@@ -408,22 +433,27 @@ def survey_extents(
     return out
 
 
+_ORDINALS = ("first", "second", "third")
+
+
 def flat_indices(
     name: str,
     loc: torch.Tensor | None,
     n_shots: int,
     extents: list[int],
     pad: list[int],
-    padded_nx: int,
-    model_shape: tuple[int, int],
+    padded_shape: Sequence[int],
+    model_shape: tuple[int, ...],
     *,
     unique: bool = True,
 ) -> torch.Tensor:
-    """Flat cell indices into the padded simulation grid, [n_shots, n], -1
-    for ignored locations; raises for positions outside the model or the
-    simulated region and for duplicates within a shot."""
+    """Flat cell indices into the padded simulation grid of spatial shape
+    ``padded_shape``, [n_shots, n], -1 for ignored locations; raises for
+    positions outside the model or the simulated region and for
+    duplicates within a shot."""
     if loc is None:
         return torch.empty(n_shots, 0, dtype=torch.long)
+    ndim = len(model_shape)
     # NumPy: a handful of operations on a few hundred integers, where each
     # torch call's overhead would cost more than the work.
     loc = loc.detach().cpu()
@@ -434,7 +464,8 @@ def flat_indices(
     used = loc[~ignored]
     if used.size > 0:
         lo, hi = used.min(axis=0), used.max(axis=0)
-        for dim, label in enumerate(("y (first)", "x (second)")):
+        for dim in range(ndim):
+            label = f"{AXES[ndim][dim]} ({_ORDINALS[dim]})"
             if lo[dim] < 0 or hi[dim] >= model_shape[dim]:
                 bad = int(lo[dim]) if lo[dim] < 0 else int(hi[dim])
                 raise ValueError(
@@ -443,7 +474,9 @@ def flat_indices(
                 )
             if lo[dim] < extents[2 * dim] or hi[dim] >= extents[2 * dim + 1]:
                 raise ValueError(f"{name} lies outside the simulated region {extents} (set by survey_pad or origin)")
-    idx = (loc[..., 0] - extents[0] + pad[0]) * padded_nx + (loc[..., 1] - extents[2] + pad[2])
+    idx = np.zeros(loc.shape[:-1], dtype=np.int64)
+    for dim in range(ndim):
+        idx = idx * padded_shape[dim] + (loc[..., dim] - extents[2 * dim] + pad[2 * dim])
     idx[ignored] = -1
     if unique and idx.shape[-1] > 1:
         # Sorted, a shot's duplicates are neighbours; ignored entries (−1)
@@ -472,9 +505,10 @@ def check_survey(
     n_shots: int | None,
     dtype: torch.dtype,
     device: torch.device,
+    ndim: int = 2,
 ):
     """Checks a propagator's source amplitudes [n_shots, n_sources, nt],
-    source and receiver locations [n_shots, n, 2] and nt against each other;
+    source and receiver locations [n_shots, n, ndim] and nt against each other;
     ``names`` are the propagator's names for the first three arguments.
     Returns (amplitudes, source_locations, receiver_locations, nt, n_shots)."""
     amp_name, src_name, rec_name = names
@@ -484,7 +518,7 @@ def check_survey(
         amplitudes = check_tensor(amp_name, amplitudes, ndims=(3,), dtypes=(dtype,), device=device)
         check_finite(amp_name, amplitudes)
         n_shots = shot_count(amp_name, amplitudes.shape[0], n_shots)
-        source_locations = check_locations(src_name, source_locations, n_shots, device)
+        source_locations = check_locations(src_name, source_locations, n_shots, device, ndim)
         if source_locations.shape[1] != amplitudes.shape[1]:
             raise ValueError(
                 f"{src_name} has {source_locations.shape[1]} sources per shot but {amp_name} has {amplitudes.shape[1]}"
@@ -496,7 +530,7 @@ def check_survey(
         raise ValueError(f"give {amp_name}, or nt for the number of time steps")
     nt = as_int("nt", nt, minimum=0)
     if receiver_locations is not None:
-        receiver_locations = check_locations(rec_name, receiver_locations, n_shots, device)
+        receiver_locations = check_locations(rec_name, receiver_locations, n_shots, device, ndim)
         n_shots = shot_count(rec_name, receiver_locations.shape[0], n_shots)
     return amplitudes, source_locations, receiver_locations, nt, n_shots
 
@@ -560,15 +594,62 @@ def check_adjoint_scaling(c: torch.Tensor) -> None:
         )
 
 
-def no_z_fields(**fields) -> None:
-    """Deepwave's signatures list z-direction PML fields (psiz_m1, ...) for
-    3D models; a 2D propagation takes none. The message is Deepwave's."""
-    for name, field in fields.items():
-        if field is not None:
+def spatial_ndim(models: dict, wavefields: dict, locations: dict, axis_fields: dict) -> int:
+    """The number of spatial dimensions of a propagation, found as Deepwave
+    finds it: from the initial wavefields (their ndim − 1), else the
+    locations (their last dimension), checked against the PML fields of
+    each axis (``axis_fields`` maps "z", "y", "x" to {name: tensor}) and
+    the models (ndim dimensions, or ndim + 1 with one per shot). Without
+    wavefields or locations, a model of 1 or 2 dimensions says it; a model
+    of 3 dimensions is read as a batch of 2D models (torchwave's earlier
+    rule) and one of 4 as a batch of 3D models."""
+    ndim, source = -1, ""
+
+    def agree(n: int, name: str, what: str) -> None:
+        nonlocal ndim, source
+        if ndim < 0:
+            ndim, source = n, name
+        elif n != ndim:
+            raise ValueError(f"{name} {what} {n}D, but {source} says the propagation is {ndim}D")
+
+    for name, w in wavefields.items():
+        if w is not None:
+            if not isinstance(w, torch.Tensor):
+                raise TypeError(f"{name} must be a torch.Tensor, got {type(w).__name__}")
+            agree(w.ndim - 1, name, f"has {w.ndim} dimensions (shot first), so the propagation would be")
+    for name, loc in locations.items():
+        if loc is not None:
+            if not isinstance(loc, torch.Tensor):
+                raise TypeError(f"{name} must be a torch.Tensor, got {type(loc).__name__}")
+            if loc.ndim == 0:
+                raise ValueError(f"{name} must have shape [n_shots, n, ndim], got a scalar")
+            agree(loc.shape[-1], name, f"has {loc.shape[-1]} coordinates per location, so the propagation would be")
+    for axis, fields in axis_fields.items():
+        for name, w in fields.items():
+            if w is None:
+                continue
+            if not isinstance(w, torch.Tensor):
+                raise TypeError(f"{name} must be a torch.Tensor, got {type(w).__name__}")
+            agree(w.ndim - 1, name, f"has {w.ndim} dimensions (shot first), so the propagation would be")
+            if {"z": 3, "y": 2, "x": 1}[axis] > ndim:
+                # Deepwave's wording.
+                raise ValueError(
+                    f"The propagation was determined to be {ndim}d, so fields related to the {axis} dimension "
+                    f"should not be provided (got {name})."
+                )
+    for name, m in models.items():
+        if not isinstance(m, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(m).__name__}")
+        if ndim < 0:
+            if m.ndim not in (1, 2, 3, 4):
+                raise ValueError(f"{name} must have 1, 2 or 3 spatial dimensions (and optionally a shot dimension first), got {m.ndim}")
+            ndim, source = {1: 1, 2: 2, 3: 2, 4: 3}[m.ndim], name
+        if m.ndim not in (ndim, ndim + 1):
             raise ValueError(
-                "The propagation was determined to be 2d, so fields related to the z dimension should not be "
-                f"provided (got {name})."
+                f"the propagation is {ndim}D (from {source}), so {name} must have {ndim} dimensions, or {ndim + 1} "
+                f"with one model per shot, but it has {m.ndim} (shape {tuple(m.shape)})"
             )
+    return ndim
 
 
 def check_module_model(name: str, model, requires_grad) -> None:

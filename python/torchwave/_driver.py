@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -35,7 +36,7 @@ from . import _storage as storage
 __all__ = ["CallbackState", "empty_cache", "Setup", "Spec", "Propagation", "propagate", "reference"]
 
 PYTHON_BACKENDS = ("eager", "jit", "compile")
-_SPECS: Dict[str, Spec] = {}
+_SPECS: Dict[Tuple[str, int], Spec] = {}
 
 
 class CallbackState:
@@ -82,14 +83,14 @@ class CallbackState:
         return self._view(self._gradients[name], view)
 
     def _view(self, x: torch.Tensor, view: str) -> torch.Tensor:
-        h = self._fd_pad
+        h, p = self._fd_pad, self._pml_width
+        ndim = len(p) // 2
         if view == "full":
             return x
         if view == "pml":
-            return x[..., h : x.shape[-2] - h, h : x.shape[-1] - h]
+            return x[(..., *(slice(h, n - h) for n in x.shape[-ndim:]))]
         if view == "inner":
-            p = self._pml_width
-            return x[..., h + p[0] : x.shape[-2] - h - p[1], h + p[2] : x.shape[-1] - h - p[3]]
+            return x[(..., *(slice(h + p[2 * i], n - h - p[2 * i + 1]) for i, n in enumerate(x.shape[-ndim:])))]
         raise ValueError(f"view must be 'inner', 'pml' or 'full', got {view!r}")
 
 
@@ -105,11 +106,9 @@ class Setup:
     """Everything fixed for one propagation, on the padded grid."""
 
     n_shots: int
-    ny: int
-    nx: int
+    grid: Tuple[int, ...]  # the padded grid's spatial shape, slowest first
     accuracy: int  # the spatial stencil's order
-    dy: float
-    dx: float
+    spacing: Tuple[float, ...]  # the grid spacing per dimension
     dt_inner: float
     step_ratio: int
     nt_inner: int
@@ -122,8 +121,8 @@ class Setup:
     compression: Optional[str]  # None, "bf16" or "int8"
     strategy: str  # "full", "checkpoint" or "boundary"
     pml_width: List[int]
-    extents: List[int]  # the simulated region of the model: y0, y1, x0, x1
-    pad: List[int]  # halo + PML [y0, y1, x0, x1] around it
+    extents: List[int]  # the simulated region of the model: start, end per dimension
+    pad: List[int]  # halo + PML around it, start and end per dimension
     forward_callback: Optional[Callable]
     backward_callback: Optional[Callable]
     callback_frequency: int  # in user steps
@@ -139,8 +138,42 @@ class Setup:
         return self.accuracy // 2
 
     @property
-    def shape(self) -> Tuple[int, int, int]:
-        return (self.n_shots, self.ny, self.nx)
+    def ndim(self) -> int:
+        return len(self.grid)
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        return (self.n_shots, *self.grid)
+
+    # The sizes and spacings by axis name; 1 for an axis the grid lacks.
+    @property
+    def nz(self) -> int:
+        return self.grid[-3] if self.ndim >= 3 else 1
+
+    @property
+    def ny(self) -> int:
+        return self.grid[-2] if self.ndim >= 2 else 1
+
+    @property
+    def nx(self) -> int:
+        return self.grid[-1]
+
+    @property
+    def dz(self) -> float:
+        return self.spacing[-3] if self.ndim >= 3 else 1.0
+
+    @property
+    def dy(self) -> float:
+        return self.spacing[-2] if self.ndim >= 2 else 1.0
+
+    @property
+    def dx(self) -> float:
+        return self.spacing[-1]
+
+    def crop(self, field: torch.Tensor, margin: Sequence[int]) -> torch.Tensor:
+        """``field``'s spatial part without ``margin`` cells (start and end
+        per dimension) at its edges."""
+        return field[(..., *(slice(margin[2 * i], n - margin[2 * i + 1]) for i, n in enumerate(self.grid)))]
 
     def due(self, callback: Optional[Callable], step: int) -> bool:
         """Whether ``callback`` runs at internal step ``step``."""
@@ -154,6 +187,7 @@ class Spec:
     working fields in (buffer pairs, lists)."""
 
     name = ""
+    ndim = 2  # spatial dimensions
     model_names: Tuple[str, ...] = ()  # the Function's model inputs (c = v²dt², ...)
     n_sources = 1  # scaled source tensors [nt, shots, n_src]
     field_names: Tuple[str, ...] = ()  # initial and final fields, as callbacks name them
@@ -235,15 +269,15 @@ class Spec:
 
 
 def register(spec: Spec) -> Spec:
-    """Makes ``spec`` known by name (see :func:`spec_named`)."""
-    _SPECS[spec.name] = spec
+    """Makes ``spec`` known by name and dimension (see :func:`spec_named`)."""
+    _SPECS[(spec.name, spec.ndim)] = spec
     return spec
 
 
-def spec_named(name: str) -> Spec:
+def spec_named(name: str, ndim: int = 2) -> Spec:
     """A registered propagator spec: how one propagator's code reaches
     another's without importing it."""
-    return _SPECS[name]
+    return _SPECS[(name, ndim)]
 
 
 # Argument checks and the padded problem.
@@ -281,12 +315,13 @@ def check_options(
     storage_compression,
     storage_strategy,
     negative_dt: bool = True,
+    ndim: int = 2,
 ) -> Options:
     """Validates the options every propagator shares. A negative dt (where
     ``negative_dt``) runs the time-symmetric scheme backwards, as in
     Deepwave: the CFL rule and the PML use |dt|."""
     dt = common.as_nonzero_float("dt", dt) if negative_dt else common.as_positive_float("dt", dt)
-    widths = common.pml_widths(pml_width)
+    widths = common.pml_widths(pml_width, ndim)
     interval = common.as_int("model_gradient_sampling_interval", model_gradient_sampling_interval, minimum=1)
     callback_frequency = common.as_int("callback_frequency", callback_frequency, minimum=1)
     for name, cb in (("forward_callback", forward_callback), ("backward_callback", backward_callback)):
@@ -328,6 +363,7 @@ def check_shots(
     device,
     initial: Dict[str, Optional[torch.Tensor]],
     extra=None,
+    ndim: int = 2,
 ):
     """Checks the survey (``survey_names`` name its first three arguments),
     the initial fields and an optional ``extra`` (name, locations) receiver
@@ -342,14 +378,15 @@ def check_shots(
         n_shots,
         dtype,
         device,
+        ndim,
     )
     extra_locations = None
     if extra is not None and extra[1] is not None:
-        extra_locations = common.check_locations(extra[0], extra[1], n_shots, device)
+        extra_locations = common.check_locations(extra[0], extra[1], n_shots, device, ndim)
         n_shots = common.shot_count(extra[0], extra_locations.shape[0], n_shots)
     for name, w in initial.items():
         if w is not None:
-            common.check_tensor(name, w, ndims=(3,), dtypes=(dtype,), device=device)
+            common.check_tensor(name, w, ndims=(ndim + 1,), dtypes=(dtype,), device=device)
             common.check_finite(name, w)
             n_shots = common.shot_count(name, w.shape[0], n_shots)
     n_shots = 1 if n_shots is None else n_shots
@@ -372,10 +409,21 @@ def check_max_vel(max_vel, model_max: float) -> float:
 
 
 def pad_replicate(t: torch.Tensor, pad: Sequence[int]) -> torch.Tensor:
-    """A model [ny, nx] or [shots, ny, nx] as [1 or shots, ...] on the
-    padded grid, its edge values replicated into the PML and halo."""
-    t3 = t if t.ndim == 3 else t[None]
-    return torch.nn.functional.pad(t3, (pad[2], pad[3], pad[0], pad[1]), mode="replicate")
+    """A model of ndim = len(pad) / 2 spatial dimensions, with or without a
+    shot dimension first, as [1 or shots, ...] on the padded grid, its edge
+    values replicated into the PML and halo."""
+    ndim = len(pad) // 2
+    batched = t if t.ndim == ndim + 1 else t[None]
+    return torch.nn.functional.pad(batched, _torch_pad(pad), mode="replicate")
+
+
+def _torch_pad(pad: Sequence[int]) -> List[int]:
+    """Start and end per dimension, slowest first, in torch's order (the
+    last dimension first)."""
+    out: List[int] = []
+    for i in reversed(range(len(pad) // 2)):
+        out += [pad[2 * i], pad[2 * i + 1]]
+    return out
 
 
 def pad_initial(initial: Sequence[Optional[torch.Tensor]], masks, halo: int) -> List[Optional[torch.Tensor]]:
@@ -386,7 +434,7 @@ def pad_initial(initial: Sequence[Optional[torch.Tensor]], masks, halo: int) -> 
         if w is None:
             out.append(None)  # zero; allocated where it is needed
             continue
-        full = torch.nn.functional.pad(w, (halo, halo, halo, halo))
+        full = torch.nn.functional.pad(w, [halo] * (2 * (w.ndim - 1)))
         out.append(full if mask is None else full * mask)
     return out
 
@@ -436,10 +484,10 @@ def propagate(spec: Spec, setup: Setup, models, sources, initial, python_backend
         hooks.begin(
             n_steps=setup.nt_inner,
             n_shots=setup.n_shots,
-            region=(h + p[0], setup.ny - h - p[1], h + p[2], setup.nx - h - p[3]),
+            region=[e for i, n in enumerate(setup.grid) for e in (h + p[2 * i], n - h - p[2 * i + 1])],
             extents=setup.extents,
             dt=setup.dt_inner,
-            dh=(setup.dy, setup.dx),
+            dh=setup.spacing,
         )
     tensors = (*models, *sources, *initial)
     if python_backend is False and common.inside_functorch(*tensors):
@@ -457,8 +505,8 @@ def propagate(spec: Spec, setup: Setup, models, sources, initial, python_backend
     else:
         kind = "eager" if python_backend is True else python_backend
         outputs = reference(spec, setup, models, sources, initial, kind, hooks)
-    h, n = setup.halo, len(spec.field_names)
-    wavefields = [f[:, h : setup.ny - h, h : setup.nx - h] for f in outputs[:n]]
+    n = len(spec.field_names)
+    wavefields = [setup.crop(f, [setup.halo] * (2 * setup.ndim)) for f in outputs[:n]]
     receivers = [common.downsample(r.permute(1, 2, 0), setup.step_ratio, *setup.resampling) for r in outputs[n:]]
     return (*wavefields, *receivers)
 
@@ -667,7 +715,7 @@ def checkpointed(spec: Spec, setup: Setup, args, models, sources, n_series: int)
     """The "checkpoint" strategy's plan for ``n_series`` snapshot series:
     the spec's state at every segment start, from which the backward pass
     recomputes a segment's snapshots, by the spec's own forward run, into a
-    staging buffer [n_series, snapshots, shots, ny, nx]."""
+    staging buffer [n_series, snapshots, shots, *grid]."""
     n_store = -(-setup.nt_inner // setup.store_interval)
     per_segment = storage.staging_snapshots(n_series * n_store, state_fields=len(spec.field_names)) // n_series
     per_segment = max(per_segment, 1)
@@ -696,13 +744,13 @@ def checkpointed(spec: Spec, setup: Setup, args, models, sources, n_series: int)
 
 
 class Survey:
-    """Reads receivers from and adds sources to a field [shots, ny, nx] in
+    """Reads receivers from and adds sources to a field [shots, *grid] in
     plain PyTorch, through flat cell indices (-1: ignored)."""
 
     def __init__(self, index: torch.Tensor, setup: Setup, like: torch.Tensor):
         index = index.to(like.device)
         self.index, self.ok = index.clamp_min(0), (index >= 0).to(like.dtype)
-        self.cells = setup.ny * setup.nx
+        self.cells = math.prod(setup.grid)
 
     def record(self, u: torch.Tensor) -> torch.Tensor:
         return u.reshape(u.shape[0], self.cells).gather(1, self.index) * self.ok

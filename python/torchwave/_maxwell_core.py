@@ -179,7 +179,7 @@ def prepare(
 
     # The fastest wave decides the CFL step and the CPML damping.
     max_vel = driver.check_max_vel(max_vel, C0 / math.sqrt((epsilon.detach() * mu.detach()).min().item()))
-    step_ratio = common.cfl_step_ratio(dy, dx, dt, max_vel)
+    step_ratio = common.cfl_step_ratio((dy, dx), dt, max_vel)
     dt_inner = dt / step_ratio
     h = stencil // 2
     pad = [h + widths[0], h + widths[1], h + widths[2], h + widths[3]]
@@ -191,8 +191,8 @@ def prepare(
     # One model for all shots, or one per shot for all three coefficients.
     if max(ca.shape[0], cb.shape[0], cq.shape[0]) > 1:
         ca, cb, cq = (c.expand(n_shots, -1, -1) for c in (ca, cb, cq))
-    source_index = common.flat_indices("source_location", source_location, n_shots, extents, pad, nx, model_shape)
-    receiver_index = common.flat_indices("receiver_location", receiver_location, n_shots, extents, pad, nx, model_shape)
+    source_index = common.flat_indices("source_location", source_location, n_shots, extents, pad, (ny, nx), model_shape)
+    receiver_index = common.flat_indices("receiver_location", receiver_location, n_shots, extents, pad, (ny, nx), model_shape)
 
     # Sources: upsampled to the internal step and scaled to −cb/(dy·dx) at
     # their cell. storage_mode="none" gives no model gradient at all, not
@@ -218,11 +218,9 @@ def prepare(
     setup = driver.make_setup(
         options,
         n_shots=n_shots,
-        ny=ny,
-        nx=nx,
+        grid=(ny, nx),
         accuracy=stencil,
-        dy=dy,
-        dx=dx,
+        spacing=(dy, dx),
         dt_inner=dt_inner,
         step_ratio=step_ratio,
         nt_inner=nt_inner,

@@ -19,11 +19,11 @@ import torch
 
 def born_step(step, background: List[torch.Tensor], scattered: List[torch.Tensor], c, dc, *operator):
     """One Born step: returns the next background and scattered states
-    (six fields each) and W of the background. ``step`` is the scalar
-    reference step, ``operator`` its trailing arguments (profiles, halo,
-    weights)."""
-    bg = step(*background, c, *operator)
-    sc = step(*scattered, c, *operator)
-    w = bg[6]
+    (2 + 2·ndim fields each) and W of the background. ``step`` is the
+    scalar reference step, ``operator`` its trailing arguments (profiles,
+    halo, weights)."""
+    bg = step(background, c, *operator)
+    sc = step(scattered, c, *operator)
+    w = bg[-1]
     sc[0] = sc[0] + dc * w
-    return bg[:6], sc[:6], w
+    return bg[:-1], sc[:-1], w

@@ -39,14 +39,15 @@ from . import _driver as driver
 
 def differentiable_backward(ctx, grads):
     """The scalar Propagation's backward under create_graph=True, for its
-    tensor inputs (c, the scaled sources, the six initial fields, the
-    hooks' inputs)."""
+    tensor inputs (c, the scaled sources, the initial fields, the hooks'
+    inputs)."""
     *g_fields, g_rec = grads
     need = ctx.needs_input_grad[3:]
     setup = ctx.setup
+    n_fields = len(ctx.spec.field_names)
     if getattr(ctx, "hooks", None) is not None:
         raise NotImplementedError("second derivatives with registered imaging hooks are not available")
-    if any(need[2:8]):
+    if any(need[2 : 2 + n_fields]):
         if setup.store_interval != 1:
             # The reference's gradient is always exact: its derivative
             # would not be that of the sampled gradient.
@@ -69,7 +70,7 @@ def _reference_backward(ctx, grads):
     again from the forward's saved inputs, at the reference's speed, with
     autograd keeping every step. Under create_graph=True the saved inputs
     carry the caller's graph, so the result is differentiable through them."""
-    # c, the scaled sources, the six initial fields, each through an alias
+    # c, the scaled sources, the initial fields, each through an alias
     # node: the sources depend on c in the caller's graph, and a gradient
     # taken with respect to c itself would count that path twice.
     models, sources, initial = driver.saved_inputs(ctx)
@@ -84,15 +85,15 @@ def _reference_backward(ctx, grads):
         got = torch.autograd.grad(
             [o for o, _ in pairs], [inputs[i] for i in wanted], [g for _, g in pairs], create_graph=True, allow_unused=True
         )
-    out = [None] * 8
+    out = [None] * len(inputs)
     for i, g in zip(wanted, got):
         out[i] = torch.zeros_like(inputs[i]) if g is None else g
-    return (*out, *([None] * (len(need) - 8)))
+    return (*out, *([None] * (len(need) - len(inputs))))
 
 
 class _ScalarVectorJacobian(torch.autograd.Function):
     """(c, s, g_rec, g_fields) -> Jᵀg = (g_c, g_s), differentiable once
-    more; g_fields are the cotangents of the six final fields (None where
+    more; g_fields are the cotangents of the final fields (None where
     the loss does not use one)."""
 
     @staticmethod
@@ -130,10 +131,11 @@ class _ScalarVectorJacobian(torch.autograd.Function):
         with torch.enable_grad():
             c_ = c.detach().requires_grad_(need[0])
             src_ = src.detach().requires_grad_(need[1])
-            born = driver.spec_named("scalar_born")
-            out = driver.Propagation.apply(born, born_setup, None, c_, dc, src_, src_sc, *([None] * 12))
+            born = driver.spec_named("scalar_born", setup.ndim)
+            n = len(ctx.field_given)
+            out = driver.Propagation.apply(born, born_setup, None, c_, dc, src_, src_sc, *([None] * (2 * n)))
             # J·(δc, δs): the scattered receivers and final scattered fields.
-            scattered_fields, scattered = list(out[6:12]), out[-1]
+            scattered_fields, scattered = list(out[n : 2 * n]), out[-1]
             outputs, cotangents = [scattered], [g_rec]
             g_fields = iter(given)
             for field, is_given in zip(scattered_fields, ctx.field_given):

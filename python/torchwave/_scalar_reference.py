@@ -1,7 +1,8 @@
 """The scalar propagator written in plain PyTorch: the oracle the Go core is
 tested against, and the path for torch.func transforms and higher-order
 derivatives. It applies exactly the same discrete operator as the Go
-kernels, on the same padded grid, and lets autograd differentiate it."""
+kernels, on the same padded grid, and lets autograd differentiate it, in
+1, 2 or 3 spatial dimensions."""
 
 from __future__ import annotations
 
@@ -13,13 +14,18 @@ from . import _common as common
 
 
 def _pad_back(inner: torch.Tensor, dim: int, h: int) -> torch.Tensor:
-    pad = [h, h] if dim == -1 else [0, 0, h, h]
+    """``inner`` padded with h zeros at both ends of dimension ``dim`` (a
+    negative index)."""
+    pad: List[int] = []
+    for _ in range(-dim - 1):
+        pad += [0, 0]
+    pad += [h, h]
     return torch.nn.functional.pad(inner, pad)
 
 
 def _d1(u: torch.Tensor, dim: int, h: int, weights: List[float]) -> torch.Tensor:
-    """First derivative along dim (-2: y, -1: x) on the interior rows or
-    columns; the fields are zero in the halo, so the result is too."""
+    """First derivative along dim (negative: -1 is x) on the interior;
+    the fields are zero in the halo, so the result is too."""
     n = u.shape[dim]
     inner = torch.zeros_like(u.narrow(dim, h, n - 2 * h))
     for k in range(1, h + 1):
@@ -36,38 +42,35 @@ def _d2(u: torch.Tensor, dim: int, h: int, centre: float, weights: List[float]) 
 
 
 def scalar_step(
-    u: torch.Tensor,
-    up: torch.Tensor,
-    psiy: torch.Tensor,
-    psix: torch.Tensor,
-    zetay: torch.Tensor,
-    zetax: torch.Tensor,
+    fields: List[torch.Tensor],
     c: torch.Tensor,
-    ay: torch.Tensor,
-    by: torch.Tensor,
-    dby: torch.Tensor,
-    ax: torch.Tensor,
-    bx: torch.Tensor,
-    dbx: torch.Tensor,
+    profiles: List[torch.Tensor],
     h: int,
-    d1y: List[float],
-    d1x: List[float],
-    d2y0: float,
-    d2y: List[float],
-    d2x0: float,
-    d2x: List[float],
+    d1: List[List[float]],
+    d2_centre: List[float],
+    d2: List[List[float]],
 ) -> List[torch.Tensor]:
-    """One step: returns [u_next, u, ψy', ψx', ζy', ζx', W]. Profiles along
-    y have shape [ny, 1], along x [nx]. Weights are already divided by the
-    grid spacing."""
-    uy = _d1(u, -2, h, d1y)
-    ux = _d1(u, -1, h, d1x)
-    tmpy = (1 + by) * _d2(u, -2, h, d2y0, d2y) + dby * uy + _d1(ay * psiy, -2, h, d1y)
-    tmpx = (1 + bx) * _d2(u, -1, h, d2x0, d2x) + dbx * ux + _d1(ax * psix, -1, h, d1x)
-    w = (1 + by) * tmpy + ay * zetay + (1 + bx) * tmpx + ax * zetax
+    """One step of an n-dimensional grid. ``fields`` are [u, u_prev, ψ per
+    axis, ζ per axis] (axes slowest first); returns [u_next, u, ψ', ζ', W].
+    ``profiles`` are a, b, b' per axis, each shaped to broadcast along its
+    axis; the weights are already divided by the grid spacing."""
+    ndim = len(d1)
+    u, up = fields[0], fields[1]
+    psi, zeta = fields[2 : 2 + ndim], fields[2 + ndim : 2 + 2 * ndim]
+    w = torch.zeros_like(u)
+    new_psi: List[torch.Tensor] = []
+    new_zeta: List[torch.Tensor] = []
+    for i in range(ndim):
+        dim = i - ndim
+        a, b, db = profiles[3 * i], profiles[3 * i + 1], profiles[3 * i + 2]
+        du = _d1(u, dim, h, d1[i])
+        tmp = (1 + b) * _d2(u, dim, h, d2_centre[i], d2[i]) + db * du + _d1(a * psi[i], dim, h, d1[i])
+        w = w + (1 + b) * tmp + a * zeta[i]
+        new_psi.append(b * du + a * psi[i])
+        new_zeta.append(b * tmp + a * zeta[i])
     # The halo stays zero: W is zero there, and so are u and up.
     un = c * w + 2 * u - up
-    return [un, u, by * uy + ay * psiy, bx * ux + ax * psix, by * tmpy + ay * zetay, bx * tmpx + ax * zetax, w]
+    return [un, u] + new_psi + new_zeta + [w]
 
 
 def get_step(kind: str) -> Callable:

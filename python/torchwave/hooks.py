@@ -42,30 +42,37 @@ MODES = ("gradient", "imaging")
 
 
 def laplacian(field: torch.Tensor, dh: Union[float, Sequence[float]], accuracy: int = 4) -> torch.Tensor:
-    """Finite-difference Laplacian ∂²f/∂y² + ∂²f/∂x² of ``field`` [..., ny, nx]
-    with central differences of order ``accuracy`` (2, 4, 6 or 8) and grid
-    spacing ``dh`` (one number or (dy, dx)).
+    """Finite-difference Laplacian of ``field`` [..., ny, nx] (or, given
+    ``dh`` as one spacing per dimension, over the last ``len(dh)``
+    dimensions: [..., nx] in 1D, [..., nz, ny, nx] in 3D) with central
+    differences of order ``accuracy`` (2, 4, 6 or 8) and grid spacing ``dh``
+    (one number: 2D).
 
     It is zero on the border of ``accuracy // 2`` cells where the stencil
     would reach outside the field: a hook's fields end at the model's edge
     but the wave does not, so a difference across the edge would be
     spurious.
     """
-    if not isinstance(field, torch.Tensor) or field.ndim < 2:
-        raise TypeError("field must be a torch.Tensor of at least two dimensions [..., ny, nx]")
-    dy, dx = common.grid_spacing_2d(dh)
+    ndim = len(dh) if isinstance(dh, (list, tuple)) else 2
+    if not isinstance(field, torch.Tensor) or field.ndim < ndim:
+        raise TypeError(f"field must be a torch.Tensor of at least {ndim} dimensions")
+    spacing = common.grid_spacing_nd(dh, ndim)
     accuracy = common.accuracy_of(accuracy)
     h = accuracy // 2
     centre, weights = common.second_derivative_weights(accuracy)
-    ny, nx = field.shape[-2:]
-    if ny <= 2 * h or nx <= 2 * h:
+    shape = field.shape[field.ndim - ndim :]
+    if any(n <= 2 * h for n in shape):
         return torch.zeros_like(field)
-    ys, xs = slice(h, ny - h), slice(h, nx - h)
-    inner = field[..., ys, xs] * (centre / dy**2 + centre / dx**2)
+
+    def shifted(axis: int, k: int) -> tuple:
+        # The interior, moved k cells along one axis.
+        return (..., *(slice(h + k, n - h + k) if j == axis else slice(h, n - h) for j, n in enumerate(shape)))
+
+    inner = field[shifted(0, 0)] * sum(centre / d**2 for d in spacing)
     for k, w in enumerate(weights, 1):
-        inner.add_(field[..., h + k : ny - h + k, xs] + field[..., h - k : ny - h - k, xs], alpha=w / dy**2)
-        inner.add_(field[..., ys, h + k : nx - h + k] + field[..., ys, h - k : nx - h - k], alpha=w / dx**2)
-    return torch.nn.functional.pad(inner, (h, h, h, h))
+        for axis, d in enumerate(spacing):
+            inner.add_(field[shifted(axis, k)] + field[shifted(axis, -k)], alpha=w / d**2)
+    return torch.nn.functional.pad(inner, [h] * (2 * ndim))
 
 
 def standard_imaging_condition(
@@ -270,15 +277,16 @@ class HookRun:
         return self.imaging or any(h.name == name for h in self.hooks)
 
     def begin(self, *, n_steps: int, n_shots: int, region: Sequence[int], extents: Sequence[int], dt: float, dh) -> None:
-        """The grid: ``region`` (y0, y1, x0, x1) is the model's part of the
-        padded grid, ``extents`` the same cells in model coordinates."""
+        """The grid: ``region`` (start and end per dimension) is the model's
+        part of the padded grid, ``extents`` the same cells in model
+        coordinates."""
         self.n_steps, self.n_shots = n_steps, n_shots
         self.region, self.extents = tuple(region), tuple(extents)
         self.dt, self.dh = dt, tuple(dh)
-        e = self.extents
-        self.models = [m.detach()[..., e[0] : e[1], e[2] : e[3]] for m in self.model_list]
+        self.models = [m.detach()[self._within(self.extents)] for m in self.model_list]
         ref = self.models[0]
-        shape = (len(self.fields), n_steps, n_shots, e[1] - e[0], e[3] - e[2])
+        e = self.extents
+        shape = (len(self.fields), n_steps, n_shots, *(e[2 * i + 1] - e[2 * i] for i in range(len(e) // 2)))
         if ref.device.type == "cpu":
             # Reused between calls: first-touch page faults on a fresh
             # buffer cost more than the steps that fill it.
@@ -289,9 +297,13 @@ class HookRun:
         self._pending: Dict[int, Dict[str, torch.Tensor]] = {}
         self._seen: Set[int] = set()
 
+    @staticmethod
+    def _within(bounds: Sequence[int]) -> tuple:
+        """The index of the box with these starts and ends per dimension."""
+        return (..., *(slice(bounds[2 * i], bounds[2 * i + 1]) for i in range(len(bounds) // 2)))
+
     def crop(self, field: torch.Tensor) -> torch.Tensor:
-        r = self.region
-        return field[..., r[0] : r[1], r[2] : r[3]]
+        return field[self._within(self.region)]
 
     def forward_step(self, t: int, fields: Dict[str, torch.Tensor]) -> None:
         """Keeps the requested fields (padded grid) at the start of step t."""
@@ -330,8 +342,9 @@ class HookRun:
 
     def _accumulate(self, hook: _Hook, out) -> None:
         model = self.models[self.model_names.index(hook.name)]
-        region = tuple(model.shape[-2:])
-        allowed = [(self.n_shots, *region)] if model.ndim == 3 else [region, (self.n_shots, *region)]
+        ndim = len(self.region) // 2
+        region = tuple(model.shape[model.ndim - ndim :])
+        allowed = [(self.n_shots, *region)] if model.ndim > ndim else [region, (self.n_shots, *region)]
         expected = " or ".join(str(list(s)) for s in allowed)
         what = f"the {hook.mode}-mode hook for {hook.name!r}"
         if not isinstance(out, torch.Tensor):
@@ -343,7 +356,7 @@ class HookRun:
         if tuple(out.shape) not in allowed:
             raise ValueError(f"{what} returned a tensor of shape {list(out.shape)}; expected {expected}")
         out = out.detach()
-        if model.ndim == 2 and out.ndim == 3:
+        if model.ndim == ndim and out.ndim == ndim + 1:
             out = out.sum(dim=0)
         if hook.name in self._sums:
             self._sums[hook.name] += out
@@ -367,8 +380,7 @@ class HookRun:
             total = self._sums.get(hook.name)
             full = torch.zeros(model.shape, dtype=model.dtype, device=model.device)
             if total is not None:
-                e = self.extents
-                full[..., e[0] : e[1], e[2] : e[3]] = total
+                full[self._within(self.extents)] = total
             images[hook.name] = full
         self._sums = {}
         if self.imaging:

@@ -1,4 +1,4 @@
-"""Scalar (constant-density acoustic) wave propagation, 2D.
+"""Scalar (constant-density acoustic) wave propagation in 1D, 2D and 3D.
 
 `scalar` has Deepwave 0.0.27's signature, defaults and return tuple, so
 code written for Deepwave runs after changing the import. The compute runs
@@ -139,13 +139,30 @@ def scalar(
         receiver_amplitudes), the wavefields of the simulated region with
         its PML, and receiver amplitudes [n_shots, n_receivers, nt].
     """
-    common.no_z_fields(psiz_m1=psiz_m1, zetaz_m1=zetaz_m1)
+    given = dict(
+        wavefield_0=wavefield_0,
+        wavefield_m1=wavefield_m1,
+        psiz_m1=psiz_m1,
+        psiy_m1=psiy_m1,
+        psix_m1=psix_m1,
+        zetaz_m1=zetaz_m1,
+        zetay_m1=zetay_m1,
+        zetax_m1=zetax_m1,
+    )
+    ndim = common.spatial_ndim(
+        {"v": v},
+        {"wavefield_0": wavefield_0, "wavefield_m1": wavefield_m1},
+        {"source_locations": source_locations, "receiver_locations": receiver_locations},
+        {a: {f"psi{a}_m1": given[f"psi{a}_m1"], f"zeta{a}_m1": given[f"zeta{a}_m1"]} for a in "zyx"},
+    )
+    spec = SPECS[ndim]
     # Imaging-condition hooks of a Scalar module (see torchwave.hooks).
     hooks = None if _hooks is None else _hooks.bind({"v": v})
     if hooks is not None and hooks.replaces("v"):
         v = v.detach()  # its gradient comes from the hooks, not from autograd
     options = driver.check_options(
-        SPEC,
+        spec,
+        ndim=ndim,
         dt=dt,
         pml_width=pml_width,
         model_gradient_sampling_interval=model_gradient_sampling_interval,
@@ -161,9 +178,9 @@ def scalar(
         storage_compression=storage_compression,
         storage_strategy=storage_strategy,
     )
-    initial = dict(zip(core.FIELD_NAMES, [wavefield_0, wavefield_m1, psiy_m1, psix_m1, zetay_m1, zetax_m1]))
+    initial = core.initial_fields(ndim, given)
     setup, c, src, fields, v_pad = core.prepare(
-        SPEC,
+        spec,
         v,
         grid_spacing,
         dt,
@@ -188,19 +205,22 @@ def scalar(
     )
     if forward_callback is not None or backward_callback is not None:
         setup.models = {"v": v_pad}  # only callbacks need the padded model itself
-    return driver.propagate(SPEC, setup, [c], [src], fields, python_backend, hooks)
+    return driver.propagate(spec, setup, [c], [src], fields, python_backend, hooks)
 
 
 class _ScalarSpec(driver.Spec):
-    """The scalar propagator for the driver: model c = v²dt², one scaled
-    source, six fields; the Go core keeps the adjoint wavefield as
-    μ = c·λ."""
+    """The scalar propagator for the driver, in ``ndim`` dimensions: model
+    c = v²dt², one scaled source, u, u_prev and two CPML fields per axis;
+    the Go core keeps the adjoint wavefield as μ = c·λ."""
 
     name = "scalar"
     model_names = ("c",)
-    field_names = core.FIELD_NAMES
-    hook_names = core.HOOK_NAMES
     boundary = True
+
+    def __init__(self, ndim: int):
+        self.ndim = ndim
+        self.field_names = core.field_names(ndim)
+        self.hook_names = core.hook_names(ndim)
 
     def check_adjoint(self, models):
         common.check_adjoint_scaling(models[0])
@@ -215,11 +235,11 @@ class _ScalarSpec(driver.Spec):
         return core.current(state)
 
     def histories(self, setup, args, models, sources, wanted):
-        return [_history(setup, models[0], sources[0], args)]
+        return [_history(self, setup, models[0], sources[0], args)]
 
     def run(self, backward, setup, args, state, start, count, sources, receivers, stores, grads, histories):
         store, first = stores[0] if stores else (None, 0)
-        if store is not None and store.ndim == 5:
+        if store is not None and store.ndim == 3 + self.ndim:
             store = store[0]  # a checkpointed plan's staging of one series
         _run_chunk(
             backward,
@@ -280,17 +300,17 @@ class _ScalarSpec(driver.Spec):
 
         def advance(state, t):
             recorded = receivers.record(state[0])
-            *state, _ = step(*state, c, *operator)
+            *state, _ = step(state, c, *operator)
             state[0] = injection.inject(state[0], src[t])
             return state, [recorded]
 
         return advance
 
 
-SPEC = driver.register(_ScalarSpec())
+SPECS = {ndim: driver.register(_ScalarSpec(ndim)) for ndim in (1, 2, 3)}
 
 
-def _history(setup, c: torch.Tensor, src: torch.Tensor, core_args: dict):
+def _history(spec, setup, c: torch.Tensor, src: torch.Tensor, core_args: dict):
     """The plan that keeps (or recomputes) the forward snapshots the model
     gradient needs, following the storage options."""
     if setup.strategy == "boundary":
@@ -299,7 +319,7 @@ def _history(setup, c: torch.Tensor, src: torch.Tensor, core_args: dict):
         # same strips every iteration.
         return storage.Boundary(storage.snapshot_pool.take((setup.nt_inner + 2, setup.n_shots, cells), c.dtype), src)
     if setup.strategy == "checkpoint":
-        return driver.checkpointed(SPEC, setup, core_args, [c], [src], 1)
+        return driver.checkpointed(spec, setup, core_args, [c], [src], 1)
     return driver.stored_histories(setup, 1, c.device, c.dtype)[0]
 
 
@@ -363,8 +383,11 @@ class Scalar(HookedPropagator, torch.nn.Module):
     ):
         super().__init__()
         common.check_module_model("v", v, v_requires_grad)
-        common.check_tensor("v", v, ndims=(2, 3), dtypes=(torch.float32, torch.float64))
+        common.check_tensor("v", v, ndims=(1, 2, 3, 4), dtypes=(torch.float32, torch.float64))
         self.v = torch.nn.Parameter(v, requires_grad=v_requires_grad)
+        # The fields hooks can see; a model of three dimensions is taken
+        # to be 3D here (a batch of 2D models sees a subset).
+        self._wavefield_names = ("wavefield", *core.pml_keys(min(v.ndim, 3)))
         self.grid_spacing = grid_spacing
         self.storage_mode = storage_mode
         self.storage_path = storage_path

@@ -32,8 +32,11 @@ from .hooks import HookedPropagator, HookRun
 
 __all__ = ["scalar_born", "ScalarBorn"]
 
-_SCATTERED_NAMES = ("wavefield_sc_0", "wavefield_sc_m1", "psiy_sc_m1", "psix_sc_m1", "zetay_sc_m1", "zetax_sc_m1")
-_FIELD_KEYS = core.PML_KEYS
+
+def _scattered_names(ndim: int) -> Tuple[str, ...]:
+    """The scattered field's initial fields, in Deepwave's order."""
+    return tuple(n.replace("_m1", "_sc_m1").replace("wavefield_0", "wavefield_sc_0") for n in core.field_names(ndim))
+
 
 
 def scalar_born(
@@ -120,13 +123,41 @@ def scalar_born(
         background and scattered fields, then the background and the
         scattered receiver amplitudes [n_shots, n_receivers, nt].
     """
-    common.no_z_fields(psiz_m1=psiz_m1, zetaz_m1=zetaz_m1, psiz_sc_m1=psiz_sc_m1, zetaz_sc_m1=zetaz_sc_m1)
-    common.check_tensor("v", v, ndims=(2, 3), dtypes=(torch.float32, torch.float64))
-    scatter = common.check_tensor("scatter", scatter, ndims=(2, 3), dtypes=(v.dtype,), device=v.device)
+    given = dict(
+        wavefield_0=wavefield_0,
+        wavefield_m1=wavefield_m1,
+        psiz_m1=psiz_m1,
+        psiy_m1=psiy_m1,
+        psix_m1=psix_m1,
+        zetaz_m1=zetaz_m1,
+        zetay_m1=zetay_m1,
+        zetax_m1=zetax_m1,
+        wavefield_sc_0=wavefield_sc_0,
+        wavefield_sc_m1=wavefield_sc_m1,
+        psiz_sc_m1=psiz_sc_m1,
+        psiy_sc_m1=psiy_sc_m1,
+        psix_sc_m1=psix_sc_m1,
+        zetaz_sc_m1=zetaz_sc_m1,
+        zetay_sc_m1=zetay_sc_m1,
+        zetax_sc_m1=zetax_sc_m1,
+    )
+    ndim = common.spatial_ndim(
+        {"v": v, "scatter": scatter},
+        {k: given[k] for k in ("wavefield_0", "wavefield_m1", "wavefield_sc_0", "wavefield_sc_m1")},
+        {
+            "source_locations": source_locations,
+            "receiver_locations": receiver_locations,
+            "bg_receiver_locations": bg_receiver_locations,
+        },
+        {a: {k: given[k] for k in (f"psi{a}_m1", f"zeta{a}_m1", f"psi{a}_sc_m1", f"zeta{a}_sc_m1")} for a in "zyx"},
+    )
+    spec = SPECS[ndim]
+    common.check_tensor("v", v, ndims=(ndim, ndim + 1), dtypes=(torch.float32, torch.float64))
+    scatter = common.check_tensor("scatter", scatter, ndims=(ndim, ndim + 1), dtypes=(v.dtype,), device=v.device)
     common.check_finite("scatter", scatter)
-    if scatter.shape[-2:] != v.shape[-2:]:
-        raise ValueError(f"scatter has spatial shape {tuple(scatter.shape[-2:])}, but v has {tuple(v.shape[-2:])}")
-    if scatter.ndim == 3 and v.ndim == 3 and scatter.shape[0] != v.shape[0]:
+    if scatter.shape[-ndim:] != v.shape[-ndim:]:
+        raise ValueError(f"scatter has spatial shape {tuple(scatter.shape[-ndim:])}, but v has {tuple(v.shape[-ndim:])}")
+    if scatter.ndim == ndim + 1 and v.ndim == ndim + 1 and scatter.shape[0] != v.shape[0]:
         raise ValueError(f"scatter has {scatter.shape[0]} shots but v has {v.shape[0]}")
     # Imaging-condition hooks of a ScalarBorn module (see torchwave.hooks).
     hooks = None if _hooks is None else _hooks.bind({"v": v, "scatter": scatter})
@@ -134,7 +165,8 @@ def scalar_born(
         v = v.detach() if hooks.replaces("v") else v
         scatter = scatter.detach() if hooks.replaces("scatter") else scatter
     options = driver.check_options(
-        SPEC,
+        spec,
+        ndim=ndim,
         dt=dt,
         pml_width=pml_width,
         model_gradient_sampling_interval=model_gradient_sampling_interval,
@@ -150,27 +182,9 @@ def scalar_born(
         storage_compression=storage_compression,
         storage_strategy=storage_strategy,
     )
-    initial = dict(
-        zip(
-            core.FIELD_NAMES + _SCATTERED_NAMES,
-            [
-                wavefield_0,
-                wavefield_m1,
-                psiy_m1,
-                psix_m1,
-                zetay_m1,
-                zetax_m1,
-                wavefield_sc_0,
-                wavefield_sc_m1,
-                psiy_sc_m1,
-                psix_sc_m1,
-                zetay_sc_m1,
-                zetax_sc_m1,
-            ],
-        )
-    )
+    initial = core.initial_fields(ndim, given) | core.initial_fields(ndim, given, "_sc")
     setup, c, src, fields, v_pad = core.prepare(
-        SPEC,
+        spec,
         v,
         grid_spacing,
         dt,
@@ -194,19 +208,18 @@ def scalar_born(
         backward_callback,
         extra_receivers=("bg_receiver_locations", bg_receiver_locations),
     )
-    if scatter.ndim == 3 and scatter.shape[0] != setup.n_shots:
+    if scatter.ndim == ndim + 1 and scatter.shape[0] != setup.n_shots:
         raise ValueError(f"scatter has {scatter.shape[0]} shots but the other inputs have {setup.n_shots}")
 
     # The scattering potential on the padded grid, its edge values
     # replicated into the PML as v's are: then the scattered field is the
     # exact derivative of `scalar`'s (Deepwave pads scatter with zeros
     # instead; the two differ only for scatter on the model's edge).
-    y0, y1, x0, x1 = setup.extents
-    sc_pad = driver.pad_replicate(scatter[..., y0:y1, x0:x1], setup.pad)
+    sc_pad = driver.pad_replicate(scatter[core.within(setup.extents)], setup.pad)
     dc = 2 * setup.dt_inner**2 * v_pad * sc_pad
     if dc.shape[0] != c.shape[0]:  # one of v, scatter per shot: both per shot
-        c = c.expand(setup.n_shots, -1, -1)
-        dc = dc.expand(setup.n_shots, -1, -1)
+        c = c.expand(setup.shape)
+        dc = dc.expand(setup.shape)
     c, dc = c.contiguous(), dc.contiguous()
     # The scattered source: the change of the scaled background source
     # −v²dt²·f, i.e. −2·v·scatter·dt²·f at each source cell.
@@ -222,7 +235,7 @@ def scalar_born(
     )
     if forward_callback is not None or backward_callback is not None:
         setup.models = {"v": v_pad, "scatter": sc_pad}
-    return driver.propagate(SPEC, setup, [c, dc], [src, src_sc], fields, python_backend, hooks)
+    return driver.propagate(spec, setup, [c, dc], [src, src_sc], fields, python_backend, hooks)
 
 
 class _BornSpec(driver.Spec):
@@ -236,8 +249,13 @@ class _BornSpec(driver.Spec):
     name = "scalar_born"
     model_names = ("c", "dc")
     n_sources = 2
-    field_names = core.FIELD_NAMES + _SCATTERED_NAMES
-    hook_names = core.HOOK_NAMES + tuple(None if k is None else k + "_sc" for k in core.HOOK_NAMES)
+
+    def __init__(self, ndim: int):
+        self.ndim = ndim
+        self.field_names = core.field_names(ndim) + _scattered_names(ndim)
+        names = core.hook_names(ndim)
+        self.hook_names = names + tuple(None if k is None else k + "_sc" for k in names)
+        self.n_fields = len(names)  # of each wavefield
 
     def receiver_counts(self, setup):
         return [setup.extra_receiver_index.shape[1], setup.receiver_index.shape[1]]
@@ -257,10 +275,10 @@ class _BornSpec(driver.Spec):
         )
 
     def forward_state(self, setup, models, initial):
-        c = models[0]
+        c, n = models[0], self.n_fields
         return (
-            core.working_pairs(setup, initial[:6], c, first_slot=1, pair_slot=7),
-            core.working_pairs(setup, initial[6:], c, first_slot=9, pair_slot=15),
+            core.working_pairs(setup, initial[:n], c, first_slot=1, pair_slot=7),
+            core.working_pairs(setup, initial[n:], c, first_slot=9, pair_slot=15),
         )
 
     def current(self, state):
@@ -286,7 +304,7 @@ class _BornSpec(driver.Spec):
             count,
             *sources,
             *receivers,
-            _stores(stores),
+            _stores(stores, self.ndim),
             grad_c,
             grad_dc,
             with_background[0] if backward else True,
@@ -295,13 +313,14 @@ class _BornSpec(driver.Spec):
     def adjoint_state(self, setup, models, field_grads, need, wanted, hooks):
         # The background adjoint is needed only for gradients of background
         # inputs; the scattered adjoint alone serves scatter and its source.
-        with_background = wanted[0] or need[2] or any(need[4:10])
+        n = self.n_fields
+        with_background = wanted[0] or need[2] or any(need[4 : 4 + n])
         if hooks is not None:
             with_background = with_background or any(not k.endswith("_sc") for k in hooks.fields)
         c = models[0]
         return (
-            core.adjoint_pairs(setup, c, field_grads[:6], first_slot=1, pair_slot=7),
-            core.adjoint_pairs(setup, c, field_grads[6:], first_slot=11, pair_slot=17),
+            core.adjoint_pairs(setup, c, field_grads[:n], first_slot=1, pair_slot=7),
+            core.adjoint_pairs(setup, c, field_grads[n:], first_slot=11, pair_slot=17),
             with_background,
         )
 
@@ -309,7 +328,7 @@ class _BornSpec(driver.Spec):
         background, scattered, with_background = state
         c = models[0]
         names_sc = None if names is None else {k[:-3] for k in names if k.endswith("_sc")}
-        bg = core.adjoint_current(background, c, names) if with_background else [None] * 6
+        bg = core.adjoint_current(background, c, names) if with_background else [None] * self.n_fields
         return bg + core.adjoint_current(scattered, c, names_sc)
 
     def model_gradients(self, setup, models, grads):
@@ -324,14 +343,14 @@ class _BornSpec(driver.Spec):
 
     def reference_stepper(self, setup, models, sources, kind):
         step, operator = get_step(kind), core.operator(setup)
-        (c, dc), (src, src_sc) = models, sources
+        (c, dc), (src, src_sc), n = models, sources, self.n_fields
         injection = driver.Survey(setup.source_index, setup, c)
         bg_receivers = driver.Survey(setup.extra_receiver_index, setup, c)
         sc_receivers = driver.Survey(setup.receiver_index, setup, c)
 
         def advance(state, t):
-            recorded = [bg_receivers.record(state[0]), sc_receivers.record(state[6])]
-            background, scattered, _ = born_step(step, state[:6], state[6:], c, dc, *operator)
+            recorded = [bg_receivers.record(state[0]), sc_receivers.record(state[n])]
+            background, scattered, _ = born_step(step, state[:n], state[n:], c, dc, *operator)
             background[0] = injection.inject(background[0], src[t])
             scattered[0] = injection.inject(scattered[0], src_sc[t])
             return background + scattered, recorded
@@ -339,16 +358,16 @@ class _BornSpec(driver.Spec):
         return advance
 
 
-SPEC = driver.register(_BornSpec())
+SPECS = {ndim: driver.register(_BornSpec(ndim)) for ndim in (1, 2, 3)}
 
 
-def _stores(buffers) -> List[Tuple[Optional[torch.Tensor], int]]:
+def _stores(buffers, ndim: int) -> List[Tuple[Optional[torch.Tensor], int]]:
     """(buffer, first snapshot) of the background W history, then of the
     scattered one: one per plan, or both from a checkpointed plan, whose
-    staging holds them side by side [2, snapshots, shots, ny, nx]."""
+    staging holds them side by side [2, snapshots, shots, *grid]."""
     out = []
     for buffer, first in buffers:
-        if buffer is not None and buffer.ndim == 5:
+        if buffer is not None and buffer.ndim == 3 + ndim:
             out.extend((b, first) for b in buffer)
         else:
             out.append((buffer, first))
@@ -450,7 +469,7 @@ class ScalarBorn(HookedPropagator, torch.nn.Module):
     ``imaging`` takes the scattered receivers as its prediction.
     """
 
-    _wavefield_names = ("wavefield", *_FIELD_KEYS, "wavefield_sc", *(k + "_sc" for k in _FIELD_KEYS))
+    _wavefield_names = ("wavefield", *core.pml_keys(2), "wavefield_sc", *(k + "_sc" for k in core.pml_keys(2)))
     _source_type = ("wavefield", "wavefield_sc")
     _receiver_type = ("wavefield_sc", "wavefield")
     model_names = ("v", "scatter")
@@ -469,9 +488,11 @@ class ScalarBorn(HookedPropagator, torch.nn.Module):
         super().__init__()
         common.check_module_model("v", v, v_requires_grad)
         common.check_module_model("scatter", scatter, scatter_requires_grad)
-        common.check_tensor("v", v, ndims=(2, 3), dtypes=(torch.float32, torch.float64))
-        common.check_tensor("scatter", scatter, ndims=(2, 3), dtypes=(v.dtype,), device=v.device)
+        common.check_tensor("v", v, ndims=(1, 2, 3, 4), dtypes=(torch.float32, torch.float64))
+        common.check_tensor("scatter", scatter, ndims=(v.ndim,), dtypes=(v.dtype,), device=v.device)
         self.v = torch.nn.Parameter(v, requires_grad=v_requires_grad)
+        keys = core.pml_keys(min(v.ndim, 3))  # see Scalar
+        self._wavefield_names = ("wavefield", *keys, "wavefield_sc", *(k + "_sc" for k in keys))
         self.scatter = torch.nn.Parameter(scatter, requires_grad=scatter_requires_grad)
         self.grid_spacing = grid_spacing
         self.storage_mode = storage_mode
