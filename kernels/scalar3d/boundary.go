@@ -147,3 +147,70 @@ func (p *Problem[T]) checkBoundary(c *Chunk[T], backward bool) error {
 	}
 	return nil
 }
+
+// saveStrip copies one shot's u outside the box into its strip.
+func saveStrip[T Float](l boundaryLayout, strip, u []T) {
+	k := 0
+	for z := l.h; z < l.nz-l.h; z++ {
+		for y := l.h; y < l.ny-l.h; y++ {
+			base := (z*l.ny + y) * l.nx
+			a0, a1, b0, b1 := l.runs(z, y)
+			k += copy(strip[k:], u[base+a0:base+a1])
+			k += copy(strip[k:], u[base+b0:base+b1])
+		}
+	}
+}
+
+// stripOf returns shot's part of strip k.
+func stripOf[T Float](l boundaryLayout, b *Boundary[T], k, shots, shot int) []T {
+	n := l.cells()
+	off := (k*shots + shot) * n
+	return b.Strips[off : off+n]
+}
+
+// saveInitial records the initial state's strips (steps −1 and 0).
+func saveInitial[T Float](p *Problem[T], l boundaryLayout, b *Boundary[T], f *Fields[T], shot int) {
+	o, n := shot*p.Cells(), p.Cells()
+	saveStrip(l, stripOf(l, b, 0, p.NShots, shot), f.U[1][o:o+n])
+	saveStrip(l, stripOf(l, b, 1, p.NShots, shot), f.U[0][o:o+n])
+}
+
+// rebuildStep runs forward step n backwards for one shot: on entry
+// b.U[cur] holds u_{n+1} and b.U[nxt] u_n; on return b.U[cur] holds
+// u_{n−1}, and W_n is in w when w is not nil. step indexes the chunk's
+// source amplitudes.
+func rebuildStep[T Float](p *Problem[T], s *stencil[T], l boundaryLayout, b *Boundary[T], shot, n, step, cur, nxt int, w []T, zParallel bool) {
+	cells := p.Cells()
+	o := shot * cells
+	u, un := b.U[nxt][o:o+cells], b.U[cur][o:o+cells]
+	amp := b.SourceAmp[(step*p.NShots+shot)*p.NSources:]
+	for r := 0; r < p.NSources; r++ {
+		if i := p.SourceIndex[shot*p.NSources+r]; i >= 0 {
+			un[i] -= amp[r]
+		}
+	}
+	prev := stripOf(l, b, n, p.NShots, shot) // u_{n−1} outside the box
+	c := p.ModelOf(shot)
+	fv := fieldViews[T]{u: u, un: un, c: c, w: w}
+	runPlanes(s, zParallel, func(z0, z1 int) {
+		for z := z0; z < z1; z++ {
+			for y := l.h; y < l.ny-l.h; y++ {
+				base := (z*l.ny + y) * l.nx
+				a0, a1, b0, b1 := l.runs(z, y)
+				k := l.rowStart(z, y)
+				for _, run := range [2][2]int{{a0, a1}, {b0, b1}} {
+					for i := base + run[0]; i < base+run[1]; i++ {
+						if w != nil {
+							w[i] = (un[i] - 2*u[i] + prev[k]) / c[i]
+						}
+						un[i] = prev[k]
+						k++
+					}
+				}
+				if l.inBox(z, y) {
+					forwardInterior(s, &fv, base+l.x0, base+l.x1)
+				}
+			}
+		}
+	})
+}
