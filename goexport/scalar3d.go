@@ -11,9 +11,6 @@ import (
 // The 3D scalar family (ndim = 3): every [ny][nx] of the 2D call reads
 // [nz][ny][nx], with the z profiles and the z CPML fields as well.
 
-// err3D is what the 3D entries not built yet return.
-var err3D = fmt.Errorf("%w: 3D scalar propagation", errUnsupported)
-
 func runScalar3D[T scalar3d.Float](a scalarCall, backward bool) error {
 	if err := checkDims3D(a, true); err != nil {
 		return err
