@@ -148,7 +148,7 @@ def worker(spec: dict) -> dict:
         )
 
         def step_ratio(dt, vmax):
-            return _common.cfl_step_ratio(DX, DX, dt, vmax)
+            return _common.cfl_step_ratio((DX, DX), dt, vmax)
     else:
         import importlib.metadata
 

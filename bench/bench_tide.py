@@ -185,7 +185,7 @@ def load_library(name: str, threads: int):
 
         def step_ratio(kw):
             vmax = C0 / math.sqrt(float((kw["epsilon"] * kw["mu"]).min()))
-            return _common.cfl_step_ratio(DX, DX, kw["dt"], vmax)
+            return _common.cfl_step_ratio((DX, DX), kw["dt"], vmax)
     else:
         import importlib.metadata
 

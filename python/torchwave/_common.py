@@ -259,7 +259,10 @@ def second_derivative_weights(accuracy: int) -> tuple[float, list[float]]:
 def pml_profile(n, halo, widths, spacing, dt, max_vel, pml_freq, accuracy, dtype, device, **kwargs):
     """CPML coefficients (a, b, ∂b) along one axis (see _pml_profile),
     cached: an inversion asks for the same profiles every call. The
-    tensors are shared between calls and never written."""
+    tensors are shared between calls and never written. ``longest`` (a
+    keyword) is the physical width of the longest PML over every side and
+    dimension, which sets the damping of all of them, as in Deepwave;
+    default this axis's longest."""
     return _pml_profile(n, halo, tuple(widths), spacing, dt, max_vel, pml_freq, accuracy, dtype, device, **kwargs)
 
 
@@ -277,11 +280,13 @@ def _pml_profile(
     device: torch.device,
     reflection: float = 1e-3,
     power: int = 2,
+    longest: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """CPML coefficients (a, b, ∂b) along one axis of n padded cells.
 
     The damping σ grows as the power-th power of the depth into the PML to
-    σ0 = −(power+1)·v·ln(R)/(2L) at the outer edge; the frequency shift α
+    σ0 = −(power+1)·v·ln(R)/(2L) at the outer edge, L the physical width of
+    the longest PML (``longest``; default this axis's); the frequency shift α
     falls linearly from π·pml_freq at the inner edge. a = exp(−(σ+α)dt),
     b = σ/(σ+α)·(a−1); both are zero outside the PML. ∂b uses the same
     first-derivative stencil as the propagator."""
@@ -290,6 +295,8 @@ def _pml_profile(
     x = np.arange(n, dtype=np.float64)
     frac = np.zeros(n)
     sigma = np.zeros(n)
+    if longest is None:
+        longest = max(widths) * spacing
     for side, w in enumerate(widths):
         if w == 0:
             continue
@@ -298,7 +305,7 @@ def _pml_profile(
         else:
             f = (x - (n - 1 - halo - w)) / w
         f = np.clip(f, 0, 1)
-        sigma0 = -(1 + power) * max_vel * math.log(reflection) / (2 * w * spacing)
+        sigma0 = -(1 + power) * max_vel * math.log(reflection) / (2 * longest)
         sigma = np.where(f > frac, sigma0 * f**power, sigma)
         frac = np.maximum(frac, f)
     alpha = math.pi * pml_freq * (1 - frac)
@@ -366,7 +373,9 @@ def _taper_spectrum(spectrum: torch.Tensor, freq_taper_frac: float) -> torch.Ten
         window[-1] = 0
     taper = int(freq_taper_frac * n)
     if taper > 0:
-        window[n - taper :] = 0.5 * (1 + torch.cos(torch.linspace(0, math.pi, taper, dtype=torch.float64)))
+        # Deepwave's cosine: (1 + cos(πk/taper))/2 for k = 1 … taper.
+        k = torch.arange(1, taper + 1, dtype=torch.float64)
+        window[n - taper :] *= 0.5 * (1 + torch.cos(k / taper * math.pi))
     return spectrum * window.to(device=spectrum.device, dtype=spectrum.real.dtype)
 
 

@@ -86,7 +86,7 @@ def prepare(
         source_locations,
         receiver_locations,
         nt,
-        v.shape[0] if v.ndim == ndim + 1 else None,
+        _model_shots("v", v, ndim, source_amplitudes, source_locations, receiver_locations, initial),
         dtype,
         device,
         initial,
@@ -138,9 +138,20 @@ def prepare(
     )
     dt_pml = abs(dt_inner)
     profiles = []
+    longest = max(w * spacing[k // 2] for k, w in enumerate(widths))
     for i in range(ndim):
         profiles += common.pml_profile(
-            grid[i], h, widths[2 * i : 2 * i + 2], spacing[i], dt_pml, max_vel, pml_freq, accuracy, dtype, device
+            grid[i],
+            h,
+            widths[2 * i : 2 * i + 2],
+            spacing[i],
+            dt_pml,
+            max_vel,
+            pml_freq,
+            accuracy,
+            dtype,
+            device,
+            longest=longest,
         )
     setup = driver.make_setup(
         options,
@@ -170,6 +181,24 @@ def prepare(
         live = dict(zip(common.AXES[ndim], live_masks(setup, dtype, device)))
         masks = [live[n[-1]] if n.startswith(("psi", "zeta")) else None for n in (k.split("_")[0] for k in initial)]
     return setup, c, src, driver.pad_initial(list(initial.values()), masks, h), v_pad
+
+
+def _model_shots(name, model, ndim, amplitudes, source_locations, receiver_locations, initial) -> Optional[int]:
+    """The shot count a model with a shot dimension sets (None: one model
+    for every shot, including a shot dimension of 1, as in Deepwave),
+    checked against the survey's first, with both named."""
+    if model.ndim != ndim + 1 or model.shape[0] == 1:
+        return None
+    given = {"source_amplitudes": amplitudes, "source_locations": source_locations}
+    given.update(receiver_locations=receiver_locations, **initial)
+    for other, t in given.items():
+        if isinstance(t, torch.Tensor) and t.ndim >= 1 and t.shape[0] != model.shape[0]:
+            raise ValueError(
+                f"{name} has shape {tuple(model.shape)}: {model.shape[0]} {ndim}D models, one per shot (the "
+                f"propagation is {ndim}D), but {other} has {t.shape[0]} shots; give one model for all shots "
+                f"(shape {tuple(model.shape[1:])}), or one per shot"
+            )
+    return model.shape[0]
 
 
 def within(extents) -> tuple:

@@ -156,7 +156,12 @@ def scalar_born(
     common.check_finite("scatter", scatter)
     if scatter.shape[-ndim:] != v.shape[-ndim:]:
         raise ValueError(f"scatter has spatial shape {tuple(scatter.shape[-ndim:])}, but v has {tuple(v.shape[-ndim:])}")
-    if scatter.ndim == ndim + 1 and v.ndim == ndim + 1 and scatter.shape[0] != v.shape[0]:
+    if (
+        scatter.ndim == ndim + 1
+        and v.ndim == ndim + 1
+        and 1 not in (scatter.shape[0], v.shape[0])
+        and scatter.shape[0] != v.shape[0]
+    ):
         raise ValueError(f"scatter has {scatter.shape[0]} shots but v has {v.shape[0]}")
     # Imaging-condition hooks of a ScalarBorn module (see torchwave.hooks).
     hooks = None if _hooks is None else _hooks.bind({"v": v, "scatter": scatter})
@@ -207,7 +212,7 @@ def scalar_born(
         backward_callback,
         extra_receivers=("bg_receiver_locations", bg_receiver_locations),
     )
-    if scatter.ndim == ndim + 1 and scatter.shape[0] != setup.n_shots:
+    if scatter.ndim == ndim + 1 and scatter.shape[0] not in (1, setup.n_shots):
         raise ValueError(f"scatter has {scatter.shape[0]} shots but the other inputs have {setup.n_shots}")
 
     # The scattering potential on the padded grid, its edge values
