@@ -199,9 +199,12 @@ func forwardAxis[T Float](s *stencil[T], f *fieldViews[T], a, j, i int, live boo
 		dpsi += d1[k] * (pa[j+k]*psi[up] - pa[j-k]*psi[dn])
 	}
 	tmp := (1+pb[j])*udd + pdb[j]*ud + dpsi
+	// ζ is updated in place (zetan aliases zeta, as Python passes it):
+	// read it before writing.
+	z := zeta[i]
 	f.psin[a][i] = pb[j]*ud + pa[j]*psi[i]
-	f.zetan[a][i] = pb[j]*tmp + pa[j]*zeta[i]
-	return (1+pb[j])*tmp + pa[j]*zeta[i]
+	f.zetan[a][i] = pb[j]*tmp + pa[j]*z
+	return (1+pb[j])*tmp + pa[j]*z
 }
 
 // gather copies field values at idx into out, [shot][n], for shots
