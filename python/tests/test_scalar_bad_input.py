@@ -128,7 +128,7 @@ CASES = [
         "per_shot_v_shots",
         lambda p: dict(v=p["v"].expand(3, 10, 12)),
         ValueError,
-        r"^v has shape \(3, 10, 12\): 3 2D models, one per shot .*, but source_amplitudes has 2 shots",
+        r"^v has shape \(3, 10, 12\): 3 2D models, one per shot \(the propagation is 2D: source_locations has 2 coordinates\), but source_amplitudes has 2 shots",
     ),
     (
         "wavefield_shots",

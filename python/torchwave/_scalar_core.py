@@ -191,12 +191,22 @@ def _model_shots(name, model, ndim, amplitudes, source_locations, receiver_locat
         return None
     given = {"source_amplitudes": amplitudes, "source_locations": source_locations}
     given.update(receiver_locations=receiver_locations, **initial)
+    # What made the propagation ndim-D (see common.spatial_ndim).
+    wavefields = [k for k, t in initial.items() if t is not None and k.startswith("wavefield")]
+    locations = [k for k in ("source_locations", "receiver_locations") if given[k] is not None]
+    why = (
+        f"{wavefields[0]} has {ndim + 1} dimensions"
+        if wavefields
+        else f"{locations[0]} has {ndim} coordinates"
+        if locations
+        else ""
+    )
     for other, t in given.items():
         if isinstance(t, torch.Tensor) and t.ndim >= 1 and t.shape[0] != model.shape[0]:
             raise ValueError(
                 f"{name} has shape {tuple(model.shape)}: {model.shape[0]} {ndim}D models, one per shot (the "
-                f"propagation is {ndim}D), but {other} has {t.shape[0]} shots; give one model for all shots "
-                f"(shape {tuple(model.shape[1:])}), or one per shot"
+                f"propagation is {ndim}D: {why}), but {other} has {t.shape[0]} shots; give one model for all "
+                f"shots (shape {tuple(model.shape[1:])}), or one per shot"
             )
     return model.shape[0]
 
