@@ -48,6 +48,8 @@ type stencil[T Float] struct {
 	// Columns [x0, x1) are outside the x band: rows outside the z and y
 	// bands use the plain Laplacian on them.
 	x0, x1 int
+	// xBandCount[x] is the number of x-band columns before column x.
+	xBandCount []int32
 	// vec holds the weights as SIMD vectors for the archsimd kernels.
 	vec any
 }
@@ -74,6 +76,21 @@ func newStencil[T Float](p *Problem[T]) *stencil[T] {
 	s.stride = [3]int{p.NY * p.NX, p.NX, 1}
 	// The fast columns are the longest run of non-band columns.
 	s.x0, s.x1 = longestRun(not(s.band[axisX]), s.h, p.NX-s.h)
+	// Widen the band segments to whole vectors (8 cells): the row kernel
+	// is exact on any column, and its plain-Go tail is far slower than the
+	// interior kernel.
+	const lanes = 8
+	roundUp := func(n int) int { return (n + lanes - 1) / lanes * lanes }
+	if x0, x1 := s.h+roundUp(s.x0-s.h), p.NX-s.h-roundUp(p.NX-s.h-s.x1); x0 <= x1 {
+		s.x0, s.x1 = x0, x1
+	}
+	s.xBandCount = make([]int32, p.NX+1)
+	for x, b := range s.band[axisX] {
+		s.xBandCount[x+1] = s.xBandCount[x]
+		if b {
+			s.xBandCount[x+1]++
+		}
+	}
 	s.vec = vectorCoefficients(s)
 	return s
 }
