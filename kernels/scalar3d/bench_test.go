@@ -13,6 +13,12 @@ import (
 // benchSize is the model's cells per axis (the PML of 20 and the halo come
 // on top): TORCHWAVE_BENCH3D_N, 200 for the 240³ target problem, or a
 // small default so that a plain -bench run stays short.
+func init() {
+	if n, err := strconv.Atoi(os.Getenv("TORCHWAVE_BENCH3D_TILE")); err == nil && n > 0 {
+		tileBudget = n << 10
+	}
+}
+
 func benchSize() int {
 	if n, err := strconv.Atoi(os.Getenv("TORCHWAVE_BENCH3D_N")); err == nil && n > 0 {
 		return n
@@ -35,7 +41,9 @@ func benchProblem(acc, shots, n, pml int) (*Problem[float32], *Fields[float32]) 
 	z := func() []float32 {
 		slot++
 		off := (slot * 13 % 32) * 32
-		return make([]float32, cells+1024)[off : off+cells]
+		v := make([]float32, cells+1024)[off : off+cells]
+		clear(v) // touch every page before the timing starts
+		return v
 	}
 	p.C = append(z()[:0], p.C...)
 	pair := func() [2][]float32 { return [2][]float32{z(), z()} }
@@ -51,6 +59,9 @@ func benchChunk(p *Problem[float32], steps int) *Chunk[float32] {
 	return &Chunk[float32]{NSteps: steps, SourceAmp: make([]float32, steps*p.NSources*p.NShots), ReceiverAmp: make([]float32, steps*p.NReceivers*p.NShots)}
 }
 
+// reportCells reports cells per second; cells counts the model and PML
+// cells (the padded grid without its halo), as bench/bench_scalar3d.py
+// does.
 func reportCells(b *testing.B, cells int) {
 	b.ReportMetric(float64(cells)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mcells/s")
 }
@@ -82,7 +93,7 @@ func BenchmarkForward(b *testing.B) {
 			for b.Loop() {
 				Forward(p, f, c)
 			}
-			reportCells(b, p.NShots*p.Cells()*steps)
+			reportCells(b, p.NShots*modelCells(p)*steps)
 		})
 	}
 }
@@ -99,13 +110,45 @@ func BenchmarkForwardBackward(b *testing.B) {
 			c := benchChunk(p, steps)
 			c.Store = make([]float32, steps*p.NShots*p.Cells())
 			g := make([]float32, p.NShots*p.Cells())
+			clear(c.Store)
+			clear(g)
 			bc := benchChunk(p, steps)
 			bc.Store, bc.GradC = c.Store, g
 			for b.Loop() {
 				Forward(p, f, c)
 				Backward(p, f, bc)
 			}
-			reportCells(b, p.NShots*p.Cells()*steps)
+			reportCells(b, p.NShots*modelCells(p)*steps)
 		})
+	}
+}
+
+// modelCells is the number of cells of one shot's grid without the halo.
+func modelCells[T Float](p *Problem[T]) int {
+	h := p.Halo()
+	return (p.NZ - 2*h) * (p.NY - 2*h) * (p.NX - 2*h)
+}
+
+// BenchmarkKernels runs one shot on one thread on a grid without PML (the
+// interior kernel only) and on one that is all PML band (the row kernel
+// only), small enough to stay in cache: the kernels' compute speed.
+func BenchmarkKernels(b *testing.B) {
+	defer parallel.SetThreads(0)
+	parallel.SetThreads(1)
+	for _, bc := range []struct {
+		name   string
+		n, pml int
+	}{{"interior", 48, 0}, {"band", 8, 20}} {
+		for _, acc := range []int{8, 4} {
+			b.Run(fmt.Sprintf("%s/acc%d", bc.name, acc), func(b *testing.B) {
+				p, f := benchProblem(acc, 1, bc.n, bc.pml)
+				const steps = 10
+				c := benchChunk(p, steps)
+				for b.Loop() {
+					Forward(p, f, c)
+				}
+				reportCells(b, modelCells(p)*steps)
+			})
+		}
 	}
 }

@@ -90,30 +90,3 @@ func vectorCoefficients[T Float](s *stencil[T]) any {
 	return nil
 }
 
-// fwdRowCoefs are the profile values of row j of axis a that the forward
-// row kernel broadcasts: a, b, ∂b, 1+b, then per k d1·a[j+k], −d1·a[j−k].
-func fwdRowCoefs[T Float](s *stencil[T], a, j int) (c [12]T) {
-	pa, pb, pdb := s.a[a], s.b[a], s.db[a]
-	c[0], c[1], c[2], c[3] = pa[j], pb[j], pdb[j], 1+pb[j]
-	for k := 1; k <= s.h; k++ {
-		c[4+2*(k-1)] = s.d1[a][k] * pa[j+k]
-		c[5+2*(k-1)] = -s.d1[a][k] * pa[j-k]
-	}
-	return c
-}
-
-// bwdRowCoefs are those of the backward row kernel: a, b, 1+b, d20·(1+b),
-// then per k 1+b[j+k], b[j+k], 1+b[j−k], b[j−k], d2·(1+b[j+k]),
-// d2·(1+b[j−k]), d1·∂b[j+k], d1·b[j+k], −d1·∂b[j−k], −d1·b[j−k].
-func bwdRowCoefs[T Float](s *stencil[T], a, j int) (c [44]T) {
-	pa, pb, pdb := s.a[a], s.b[a], s.db[a]
-	c[0], c[1], c[2], c[3] = pa[j], pb[j], 1+pb[j], s.d20[a]*(1+pb[j])
-	for k := 1; k <= s.h; k++ {
-		q := 4 + 10*(k-1)
-		d1, d2 := s.d1[a][k], s.d2[a][k]
-		c[q], c[q+1], c[q+2], c[q+3] = 1+pb[j+k], pb[j+k], 1+pb[j-k], pb[j-k]
-		c[q+4], c[q+5] = d2*(1+pb[j+k]), d2*(1+pb[j-k])
-		c[q+6], c[q+7], c[q+8], c[q+9] = d1*pdb[j+k], d1*pb[j+k], -d1*pdb[j-k], -d1*pb[j-k]
-	}
-	return c
-}

@@ -56,18 +56,30 @@ func fwdInteriorF32A2(s *stencil[float32], f *fieldViews[float32], i0, i1 int) {
 		cy1 := vc.d2[1][1]
 		cx1 := vc.d2[2][1]
 		const size = 4
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 8 * size {
-			uc := ldF32(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF32(pu, o+1*size).Add(ldF32(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(cz1, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if store {
+			pw = unsafe.Add(pw, i0*size)
+		}
+		const step = 8 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF32(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF32(pu, oy1).Add(ldF32(pu, my1)).Mul(cy1)
+			lz := ldF32(pu, oz1).Add(ldF32(pu, mz1)).Mul(cz1)
+			lx = ldF32(pu, 1*size).Add(ldF32(pu, -1*size)).MulAdd(cx1, lx)
+			lap := lx.Add(ly).Add(lz)
 			if store {
-				stF32(lap, pw, o)
+				stF32(lap, pw, 0)
+				pw = unsafe.Add(pw, step)
 			}
-			stF32(ldF32(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, o))), pun, o)
+			stF32(ldF32(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -94,18 +106,30 @@ func bwdInteriorF32A2(s *stencil[float32], f *fieldViews[float32], i0, i1 int) {
 		cy1 := vc.d2[1][1]
 		cx1 := vc.d2[2][1]
 		const size = 4
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 8 * size {
-			uc := ldF32(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF32(pu, o+1*size).Add(ldF32(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(cz1, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if grad {
+			pw, pg = unsafe.Add(pw, i0*size), unsafe.Add(pg, i0*size)
+		}
+		const step = 8 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF32(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF32(pu, oy1).Add(ldF32(pu, my1)).Mul(cy1)
+			lz := ldF32(pu, oz1).Add(ldF32(pu, mz1)).Mul(cz1)
+			lx = ldF32(pu, 1*size).Add(ldF32(pu, -1*size)).MulAdd(cx1, lx)
+			lap := lx.Add(ly).Add(lz)
 			if grad {
-				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+				stF32(ldF32(pw, 0).MulAdd(uc, ldF32(pg, 0)), pg, 0)
+				pw, pg = unsafe.Add(pw, step), unsafe.Add(pg, step)
 			}
-			stF32(ldF32(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, o))), pun, o)
+			stF32(ldF32(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -147,13 +171,13 @@ func fwdRowF32A2(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [6]archsimd.Float32x8
 		if bz {
-			co := fwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefs[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := fwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefs[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}
@@ -261,13 +285,13 @@ func bwdRowF32A2(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [14]archsimd.Float32x8
 		if bz {
-			co := bwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefsB[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := bwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefsB[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}
@@ -386,21 +410,35 @@ func fwdInteriorF32A4(s *stencil[float32], f *fieldViews[float32], i0, i1 int) {
 		cx1 := vc.d2[2][1]
 		cx2 := vc.d2[2][2]
 		const size = 4
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 8 * size {
-			uc := ldF32(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF32(pu, o+1*size).Add(ldF32(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(cz1, lap)
-			lap = ldF32(pu, o+2*size).Add(ldF32(pu, o-2*size)).MulAdd(cx2, lap)
-			lap = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(cy2, lap)
-			lap = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(cz2, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		oz2, oy2 := 2*sz*size, 2*sy*size
+		mz2, my2 := -oz2, -oy2
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if store {
+			pw = unsafe.Add(pw, i0*size)
+		}
+		const step = 8 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF32(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF32(pu, oy1).Add(ldF32(pu, my1)).Mul(cy1)
+			lz := ldF32(pu, oz1).Add(ldF32(pu, mz1)).Mul(cz1)
+			lx = ldF32(pu, 1*size).Add(ldF32(pu, -1*size)).MulAdd(cx1, lx)
+			lx = ldF32(pu, 2*size).Add(ldF32(pu, -2*size)).MulAdd(cx2, lx)
+			ly = ldF32(pu, oy2).Add(ldF32(pu, my2)).MulAdd(cy2, ly)
+			lz = ldF32(pu, oz2).Add(ldF32(pu, mz2)).MulAdd(cz2, lz)
+			lap := lx.Add(ly).Add(lz)
 			if store {
-				stF32(lap, pw, o)
+				stF32(lap, pw, 0)
+				pw = unsafe.Add(pw, step)
 			}
-			stF32(ldF32(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, o))), pun, o)
+			stF32(ldF32(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -430,21 +468,35 @@ func bwdInteriorF32A4(s *stencil[float32], f *fieldViews[float32], i0, i1 int) {
 		cx1 := vc.d2[2][1]
 		cx2 := vc.d2[2][2]
 		const size = 4
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 8 * size {
-			uc := ldF32(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF32(pu, o+1*size).Add(ldF32(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(cz1, lap)
-			lap = ldF32(pu, o+2*size).Add(ldF32(pu, o-2*size)).MulAdd(cx2, lap)
-			lap = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(cy2, lap)
-			lap = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(cz2, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		oz2, oy2 := 2*sz*size, 2*sy*size
+		mz2, my2 := -oz2, -oy2
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if grad {
+			pw, pg = unsafe.Add(pw, i0*size), unsafe.Add(pg, i0*size)
+		}
+		const step = 8 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF32(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF32(pu, oy1).Add(ldF32(pu, my1)).Mul(cy1)
+			lz := ldF32(pu, oz1).Add(ldF32(pu, mz1)).Mul(cz1)
+			lx = ldF32(pu, 1*size).Add(ldF32(pu, -1*size)).MulAdd(cx1, lx)
+			lx = ldF32(pu, 2*size).Add(ldF32(pu, -2*size)).MulAdd(cx2, lx)
+			ly = ldF32(pu, oy2).Add(ldF32(pu, my2)).MulAdd(cy2, ly)
+			lz = ldF32(pu, oz2).Add(ldF32(pu, mz2)).MulAdd(cz2, lz)
+			lap := lx.Add(ly).Add(lz)
 			if grad {
-				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+				stF32(ldF32(pw, 0).MulAdd(uc, ldF32(pg, 0)), pg, 0)
+				pw, pg = unsafe.Add(pw, step), unsafe.Add(pg, step)
 			}
-			stF32(ldF32(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, o))), pun, o)
+			stF32(ldF32(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -486,13 +538,13 @@ func fwdRowF32A4(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [8]archsimd.Float32x8
 		if bz {
-			co := fwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefs[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := fwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefs[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}
@@ -614,13 +666,13 @@ func bwdRowF32A4(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [24]archsimd.Float32x8
 		if bz {
-			co := bwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefsB[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := bwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefsB[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}
@@ -776,24 +828,40 @@ func fwdInteriorF32A6(s *stencil[float32], f *fieldViews[float32], i0, i1 int) {
 		cx2 := vc.d2[2][2]
 		cx3 := vc.d2[2][3]
 		const size = 4
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 8 * size {
-			uc := ldF32(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF32(pu, o+1*size).Add(ldF32(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(cz1, lap)
-			lap = ldF32(pu, o+2*size).Add(ldF32(pu, o-2*size)).MulAdd(cx2, lap)
-			lap = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(cy2, lap)
-			lap = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(cz2, lap)
-			lap = ldF32(pu, o+3*size).Add(ldF32(pu, o-3*size)).MulAdd(cx3, lap)
-			lap = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(cy3, lap)
-			lap = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(cz3, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		oz2, oy2 := 2*sz*size, 2*sy*size
+		mz2, my2 := -oz2, -oy2
+		oz3, oy3 := 3*sz*size, 3*sy*size
+		mz3, my3 := -oz3, -oy3
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if store {
+			pw = unsafe.Add(pw, i0*size)
+		}
+		const step = 8 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF32(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF32(pu, oy1).Add(ldF32(pu, my1)).Mul(cy1)
+			lz := ldF32(pu, oz1).Add(ldF32(pu, mz1)).Mul(cz1)
+			lx = ldF32(pu, 1*size).Add(ldF32(pu, -1*size)).MulAdd(cx1, lx)
+			lx = ldF32(pu, 2*size).Add(ldF32(pu, -2*size)).MulAdd(cx2, lx)
+			ly = ldF32(pu, oy2).Add(ldF32(pu, my2)).MulAdd(cy2, ly)
+			lz = ldF32(pu, oz2).Add(ldF32(pu, mz2)).MulAdd(cz2, lz)
+			lx = ldF32(pu, 3*size).Add(ldF32(pu, -3*size)).MulAdd(cx3, lx)
+			ly = ldF32(pu, oy3).Add(ldF32(pu, my3)).MulAdd(cy3, ly)
+			lz = ldF32(pu, oz3).Add(ldF32(pu, mz3)).MulAdd(cz3, lz)
+			lap := lx.Add(ly).Add(lz)
 			if store {
-				stF32(lap, pw, o)
+				stF32(lap, pw, 0)
+				pw = unsafe.Add(pw, step)
 			}
-			stF32(ldF32(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, o))), pun, o)
+			stF32(ldF32(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -826,24 +894,40 @@ func bwdInteriorF32A6(s *stencil[float32], f *fieldViews[float32], i0, i1 int) {
 		cx2 := vc.d2[2][2]
 		cx3 := vc.d2[2][3]
 		const size = 4
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 8 * size {
-			uc := ldF32(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF32(pu, o+1*size).Add(ldF32(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(cz1, lap)
-			lap = ldF32(pu, o+2*size).Add(ldF32(pu, o-2*size)).MulAdd(cx2, lap)
-			lap = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(cy2, lap)
-			lap = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(cz2, lap)
-			lap = ldF32(pu, o+3*size).Add(ldF32(pu, o-3*size)).MulAdd(cx3, lap)
-			lap = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(cy3, lap)
-			lap = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(cz3, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		oz2, oy2 := 2*sz*size, 2*sy*size
+		mz2, my2 := -oz2, -oy2
+		oz3, oy3 := 3*sz*size, 3*sy*size
+		mz3, my3 := -oz3, -oy3
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if grad {
+			pw, pg = unsafe.Add(pw, i0*size), unsafe.Add(pg, i0*size)
+		}
+		const step = 8 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF32(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF32(pu, oy1).Add(ldF32(pu, my1)).Mul(cy1)
+			lz := ldF32(pu, oz1).Add(ldF32(pu, mz1)).Mul(cz1)
+			lx = ldF32(pu, 1*size).Add(ldF32(pu, -1*size)).MulAdd(cx1, lx)
+			lx = ldF32(pu, 2*size).Add(ldF32(pu, -2*size)).MulAdd(cx2, lx)
+			ly = ldF32(pu, oy2).Add(ldF32(pu, my2)).MulAdd(cy2, ly)
+			lz = ldF32(pu, oz2).Add(ldF32(pu, mz2)).MulAdd(cz2, lz)
+			lx = ldF32(pu, 3*size).Add(ldF32(pu, -3*size)).MulAdd(cx3, lx)
+			ly = ldF32(pu, oy3).Add(ldF32(pu, my3)).MulAdd(cy3, ly)
+			lz = ldF32(pu, oz3).Add(ldF32(pu, mz3)).MulAdd(cz3, lz)
+			lap := lx.Add(ly).Add(lz)
 			if grad {
-				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+				stF32(ldF32(pw, 0).MulAdd(uc, ldF32(pg, 0)), pg, 0)
+				pw, pg = unsafe.Add(pw, step), unsafe.Add(pg, step)
 			}
-			stF32(ldF32(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, o))), pun, o)
+			stF32(ldF32(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -885,13 +969,13 @@ func fwdRowF32A6(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [10]archsimd.Float32x8
 		if bz {
-			co := fwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefs[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := fwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefs[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}
@@ -1027,13 +1111,13 @@ func bwdRowF32A6(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [34]archsimd.Float32x8
 		if bz {
-			co := bwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefsB[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := bwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefsB[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}
@@ -1226,27 +1310,45 @@ func fwdInteriorF32A8(s *stencil[float32], f *fieldViews[float32], i0, i1 int) {
 		cx3 := vc.d2[2][3]
 		cx4 := vc.d2[2][4]
 		const size = 4
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 8 * size {
-			uc := ldF32(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF32(pu, o+1*size).Add(ldF32(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(cz1, lap)
-			lap = ldF32(pu, o+2*size).Add(ldF32(pu, o-2*size)).MulAdd(cx2, lap)
-			lap = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(cy2, lap)
-			lap = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(cz2, lap)
-			lap = ldF32(pu, o+3*size).Add(ldF32(pu, o-3*size)).MulAdd(cx3, lap)
-			lap = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(cy3, lap)
-			lap = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(cz3, lap)
-			lap = ldF32(pu, o+4*size).Add(ldF32(pu, o-4*size)).MulAdd(cx4, lap)
-			lap = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(cy4, lap)
-			lap = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(cz4, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		oz2, oy2 := 2*sz*size, 2*sy*size
+		mz2, my2 := -oz2, -oy2
+		oz3, oy3 := 3*sz*size, 3*sy*size
+		mz3, my3 := -oz3, -oy3
+		oz4, oy4 := 4*sz*size, 4*sy*size
+		mz4, my4 := -oz4, -oy4
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if store {
+			pw = unsafe.Add(pw, i0*size)
+		}
+		const step = 8 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF32(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF32(pu, oy1).Add(ldF32(pu, my1)).Mul(cy1)
+			lz := ldF32(pu, oz1).Add(ldF32(pu, mz1)).Mul(cz1)
+			lx = ldF32(pu, 1*size).Add(ldF32(pu, -1*size)).MulAdd(cx1, lx)
+			lx = ldF32(pu, 2*size).Add(ldF32(pu, -2*size)).MulAdd(cx2, lx)
+			ly = ldF32(pu, oy2).Add(ldF32(pu, my2)).MulAdd(cy2, ly)
+			lz = ldF32(pu, oz2).Add(ldF32(pu, mz2)).MulAdd(cz2, lz)
+			lx = ldF32(pu, 3*size).Add(ldF32(pu, -3*size)).MulAdd(cx3, lx)
+			ly = ldF32(pu, oy3).Add(ldF32(pu, my3)).MulAdd(cy3, ly)
+			lz = ldF32(pu, oz3).Add(ldF32(pu, mz3)).MulAdd(cz3, lz)
+			lx = ldF32(pu, 4*size).Add(ldF32(pu, -4*size)).MulAdd(cx4, lx)
+			ly = ldF32(pu, oy4).Add(ldF32(pu, my4)).MulAdd(cy4, ly)
+			lz = ldF32(pu, oz4).Add(ldF32(pu, mz4)).MulAdd(cz4, lz)
+			lap := lx.Add(ly).Add(lz)
 			if store {
-				stF32(lap, pw, o)
+				stF32(lap, pw, 0)
+				pw = unsafe.Add(pw, step)
 			}
-			stF32(ldF32(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, o))), pun, o)
+			stF32(ldF32(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -1282,27 +1384,45 @@ func bwdInteriorF32A8(s *stencil[float32], f *fieldViews[float32], i0, i1 int) {
 		cx3 := vc.d2[2][3]
 		cx4 := vc.d2[2][4]
 		const size = 4
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 8 * size {
-			uc := ldF32(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF32(pu, o+1*size).Add(ldF32(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(cz1, lap)
-			lap = ldF32(pu, o+2*size).Add(ldF32(pu, o-2*size)).MulAdd(cx2, lap)
-			lap = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(cy2, lap)
-			lap = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(cz2, lap)
-			lap = ldF32(pu, o+3*size).Add(ldF32(pu, o-3*size)).MulAdd(cx3, lap)
-			lap = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(cy3, lap)
-			lap = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(cz3, lap)
-			lap = ldF32(pu, o+4*size).Add(ldF32(pu, o-4*size)).MulAdd(cx4, lap)
-			lap = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(cy4, lap)
-			lap = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(cz4, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		oz2, oy2 := 2*sz*size, 2*sy*size
+		mz2, my2 := -oz2, -oy2
+		oz3, oy3 := 3*sz*size, 3*sy*size
+		mz3, my3 := -oz3, -oy3
+		oz4, oy4 := 4*sz*size, 4*sy*size
+		mz4, my4 := -oz4, -oy4
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if grad {
+			pw, pg = unsafe.Add(pw, i0*size), unsafe.Add(pg, i0*size)
+		}
+		const step = 8 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF32(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF32(pu, oy1).Add(ldF32(pu, my1)).Mul(cy1)
+			lz := ldF32(pu, oz1).Add(ldF32(pu, mz1)).Mul(cz1)
+			lx = ldF32(pu, 1*size).Add(ldF32(pu, -1*size)).MulAdd(cx1, lx)
+			lx = ldF32(pu, 2*size).Add(ldF32(pu, -2*size)).MulAdd(cx2, lx)
+			ly = ldF32(pu, oy2).Add(ldF32(pu, my2)).MulAdd(cy2, ly)
+			lz = ldF32(pu, oz2).Add(ldF32(pu, mz2)).MulAdd(cz2, lz)
+			lx = ldF32(pu, 3*size).Add(ldF32(pu, -3*size)).MulAdd(cx3, lx)
+			ly = ldF32(pu, oy3).Add(ldF32(pu, my3)).MulAdd(cy3, ly)
+			lz = ldF32(pu, oz3).Add(ldF32(pu, mz3)).MulAdd(cz3, lz)
+			lx = ldF32(pu, 4*size).Add(ldF32(pu, -4*size)).MulAdd(cx4, lx)
+			ly = ldF32(pu, oy4).Add(ldF32(pu, my4)).MulAdd(cy4, ly)
+			lz = ldF32(pu, oz4).Add(ldF32(pu, mz4)).MulAdd(cz4, lz)
+			lap := lx.Add(ly).Add(lz)
 			if grad {
-				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+				stF32(ldF32(pw, 0).MulAdd(uc, ldF32(pg, 0)), pg, 0)
+				pw, pg = unsafe.Add(pw, step), unsafe.Add(pg, step)
 			}
-			stF32(ldF32(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, o))), pun, o)
+			stF32(ldF32(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF32(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -1344,13 +1464,13 @@ func fwdRowF32A8(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [12]archsimd.Float32x8
 		if bz {
-			co := fwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefs[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := fwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefs[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}
@@ -1500,13 +1620,13 @@ func bwdRowF32A8(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [44]archsimd.Float32x8
 		if bz {
-			co := bwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefsB[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := bwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefsB[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}
@@ -1779,18 +1899,30 @@ func fwdInteriorF64A2(s *stencil[float64], f *fieldViews[float64], i0, i1 int) {
 		cy1 := vc.d2[1][1]
 		cx1 := vc.d2[2][1]
 		const size = 8
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 4 * size {
-			uc := ldF64(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF64(pu, o+1*size).Add(ldF64(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(cz1, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if store {
+			pw = unsafe.Add(pw, i0*size)
+		}
+		const step = 4 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF64(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF64(pu, oy1).Add(ldF64(pu, my1)).Mul(cy1)
+			lz := ldF64(pu, oz1).Add(ldF64(pu, mz1)).Mul(cz1)
+			lx = ldF64(pu, 1*size).Add(ldF64(pu, -1*size)).MulAdd(cx1, lx)
+			lap := lx.Add(ly).Add(lz)
 			if store {
-				stF64(lap, pw, o)
+				stF64(lap, pw, 0)
+				pw = unsafe.Add(pw, step)
 			}
-			stF64(ldF64(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, o))), pun, o)
+			stF64(ldF64(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -1817,18 +1949,30 @@ func bwdInteriorF64A2(s *stencil[float64], f *fieldViews[float64], i0, i1 int) {
 		cy1 := vc.d2[1][1]
 		cx1 := vc.d2[2][1]
 		const size = 8
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 4 * size {
-			uc := ldF64(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF64(pu, o+1*size).Add(ldF64(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(cz1, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if grad {
+			pw, pg = unsafe.Add(pw, i0*size), unsafe.Add(pg, i0*size)
+		}
+		const step = 4 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF64(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF64(pu, oy1).Add(ldF64(pu, my1)).Mul(cy1)
+			lz := ldF64(pu, oz1).Add(ldF64(pu, mz1)).Mul(cz1)
+			lx = ldF64(pu, 1*size).Add(ldF64(pu, -1*size)).MulAdd(cx1, lx)
+			lap := lx.Add(ly).Add(lz)
 			if grad {
-				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+				stF64(ldF64(pw, 0).MulAdd(uc, ldF64(pg, 0)), pg, 0)
+				pw, pg = unsafe.Add(pw, step), unsafe.Add(pg, step)
 			}
-			stF64(ldF64(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, o))), pun, o)
+			stF64(ldF64(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -1870,13 +2014,13 @@ func fwdRowF64A2(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [6]archsimd.Float64x4
 		if bz {
-			co := fwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefs[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := fwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefs[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}
@@ -1984,13 +2128,13 @@ func bwdRowF64A2(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [14]archsimd.Float64x4
 		if bz {
-			co := bwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefsB[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := bwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefsB[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}
@@ -2109,21 +2253,35 @@ func fwdInteriorF64A4(s *stencil[float64], f *fieldViews[float64], i0, i1 int) {
 		cx1 := vc.d2[2][1]
 		cx2 := vc.d2[2][2]
 		const size = 8
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 4 * size {
-			uc := ldF64(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF64(pu, o+1*size).Add(ldF64(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(cz1, lap)
-			lap = ldF64(pu, o+2*size).Add(ldF64(pu, o-2*size)).MulAdd(cx2, lap)
-			lap = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(cy2, lap)
-			lap = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(cz2, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		oz2, oy2 := 2*sz*size, 2*sy*size
+		mz2, my2 := -oz2, -oy2
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if store {
+			pw = unsafe.Add(pw, i0*size)
+		}
+		const step = 4 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF64(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF64(pu, oy1).Add(ldF64(pu, my1)).Mul(cy1)
+			lz := ldF64(pu, oz1).Add(ldF64(pu, mz1)).Mul(cz1)
+			lx = ldF64(pu, 1*size).Add(ldF64(pu, -1*size)).MulAdd(cx1, lx)
+			lx = ldF64(pu, 2*size).Add(ldF64(pu, -2*size)).MulAdd(cx2, lx)
+			ly = ldF64(pu, oy2).Add(ldF64(pu, my2)).MulAdd(cy2, ly)
+			lz = ldF64(pu, oz2).Add(ldF64(pu, mz2)).MulAdd(cz2, lz)
+			lap := lx.Add(ly).Add(lz)
 			if store {
-				stF64(lap, pw, o)
+				stF64(lap, pw, 0)
+				pw = unsafe.Add(pw, step)
 			}
-			stF64(ldF64(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, o))), pun, o)
+			stF64(ldF64(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -2153,21 +2311,35 @@ func bwdInteriorF64A4(s *stencil[float64], f *fieldViews[float64], i0, i1 int) {
 		cx1 := vc.d2[2][1]
 		cx2 := vc.d2[2][2]
 		const size = 8
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 4 * size {
-			uc := ldF64(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF64(pu, o+1*size).Add(ldF64(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(cz1, lap)
-			lap = ldF64(pu, o+2*size).Add(ldF64(pu, o-2*size)).MulAdd(cx2, lap)
-			lap = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(cy2, lap)
-			lap = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(cz2, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		oz2, oy2 := 2*sz*size, 2*sy*size
+		mz2, my2 := -oz2, -oy2
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if grad {
+			pw, pg = unsafe.Add(pw, i0*size), unsafe.Add(pg, i0*size)
+		}
+		const step = 4 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF64(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF64(pu, oy1).Add(ldF64(pu, my1)).Mul(cy1)
+			lz := ldF64(pu, oz1).Add(ldF64(pu, mz1)).Mul(cz1)
+			lx = ldF64(pu, 1*size).Add(ldF64(pu, -1*size)).MulAdd(cx1, lx)
+			lx = ldF64(pu, 2*size).Add(ldF64(pu, -2*size)).MulAdd(cx2, lx)
+			ly = ldF64(pu, oy2).Add(ldF64(pu, my2)).MulAdd(cy2, ly)
+			lz = ldF64(pu, oz2).Add(ldF64(pu, mz2)).MulAdd(cz2, lz)
+			lap := lx.Add(ly).Add(lz)
 			if grad {
-				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+				stF64(ldF64(pw, 0).MulAdd(uc, ldF64(pg, 0)), pg, 0)
+				pw, pg = unsafe.Add(pw, step), unsafe.Add(pg, step)
 			}
-			stF64(ldF64(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, o))), pun, o)
+			stF64(ldF64(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -2209,13 +2381,13 @@ func fwdRowF64A4(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [8]archsimd.Float64x4
 		if bz {
-			co := fwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefs[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := fwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefs[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}
@@ -2337,13 +2509,13 @@ func bwdRowF64A4(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [24]archsimd.Float64x4
 		if bz {
-			co := bwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefsB[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := bwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefsB[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}
@@ -2499,24 +2671,40 @@ func fwdInteriorF64A6(s *stencil[float64], f *fieldViews[float64], i0, i1 int) {
 		cx2 := vc.d2[2][2]
 		cx3 := vc.d2[2][3]
 		const size = 8
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 4 * size {
-			uc := ldF64(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF64(pu, o+1*size).Add(ldF64(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(cz1, lap)
-			lap = ldF64(pu, o+2*size).Add(ldF64(pu, o-2*size)).MulAdd(cx2, lap)
-			lap = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(cy2, lap)
-			lap = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(cz2, lap)
-			lap = ldF64(pu, o+3*size).Add(ldF64(pu, o-3*size)).MulAdd(cx3, lap)
-			lap = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(cy3, lap)
-			lap = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(cz3, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		oz2, oy2 := 2*sz*size, 2*sy*size
+		mz2, my2 := -oz2, -oy2
+		oz3, oy3 := 3*sz*size, 3*sy*size
+		mz3, my3 := -oz3, -oy3
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if store {
+			pw = unsafe.Add(pw, i0*size)
+		}
+		const step = 4 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF64(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF64(pu, oy1).Add(ldF64(pu, my1)).Mul(cy1)
+			lz := ldF64(pu, oz1).Add(ldF64(pu, mz1)).Mul(cz1)
+			lx = ldF64(pu, 1*size).Add(ldF64(pu, -1*size)).MulAdd(cx1, lx)
+			lx = ldF64(pu, 2*size).Add(ldF64(pu, -2*size)).MulAdd(cx2, lx)
+			ly = ldF64(pu, oy2).Add(ldF64(pu, my2)).MulAdd(cy2, ly)
+			lz = ldF64(pu, oz2).Add(ldF64(pu, mz2)).MulAdd(cz2, lz)
+			lx = ldF64(pu, 3*size).Add(ldF64(pu, -3*size)).MulAdd(cx3, lx)
+			ly = ldF64(pu, oy3).Add(ldF64(pu, my3)).MulAdd(cy3, ly)
+			lz = ldF64(pu, oz3).Add(ldF64(pu, mz3)).MulAdd(cz3, lz)
+			lap := lx.Add(ly).Add(lz)
 			if store {
-				stF64(lap, pw, o)
+				stF64(lap, pw, 0)
+				pw = unsafe.Add(pw, step)
 			}
-			stF64(ldF64(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, o))), pun, o)
+			stF64(ldF64(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -2549,24 +2737,40 @@ func bwdInteriorF64A6(s *stencil[float64], f *fieldViews[float64], i0, i1 int) {
 		cx2 := vc.d2[2][2]
 		cx3 := vc.d2[2][3]
 		const size = 8
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 4 * size {
-			uc := ldF64(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF64(pu, o+1*size).Add(ldF64(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(cz1, lap)
-			lap = ldF64(pu, o+2*size).Add(ldF64(pu, o-2*size)).MulAdd(cx2, lap)
-			lap = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(cy2, lap)
-			lap = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(cz2, lap)
-			lap = ldF64(pu, o+3*size).Add(ldF64(pu, o-3*size)).MulAdd(cx3, lap)
-			lap = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(cy3, lap)
-			lap = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(cz3, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		oz2, oy2 := 2*sz*size, 2*sy*size
+		mz2, my2 := -oz2, -oy2
+		oz3, oy3 := 3*sz*size, 3*sy*size
+		mz3, my3 := -oz3, -oy3
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if grad {
+			pw, pg = unsafe.Add(pw, i0*size), unsafe.Add(pg, i0*size)
+		}
+		const step = 4 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF64(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF64(pu, oy1).Add(ldF64(pu, my1)).Mul(cy1)
+			lz := ldF64(pu, oz1).Add(ldF64(pu, mz1)).Mul(cz1)
+			lx = ldF64(pu, 1*size).Add(ldF64(pu, -1*size)).MulAdd(cx1, lx)
+			lx = ldF64(pu, 2*size).Add(ldF64(pu, -2*size)).MulAdd(cx2, lx)
+			ly = ldF64(pu, oy2).Add(ldF64(pu, my2)).MulAdd(cy2, ly)
+			lz = ldF64(pu, oz2).Add(ldF64(pu, mz2)).MulAdd(cz2, lz)
+			lx = ldF64(pu, 3*size).Add(ldF64(pu, -3*size)).MulAdd(cx3, lx)
+			ly = ldF64(pu, oy3).Add(ldF64(pu, my3)).MulAdd(cy3, ly)
+			lz = ldF64(pu, oz3).Add(ldF64(pu, mz3)).MulAdd(cz3, lz)
+			lap := lx.Add(ly).Add(lz)
 			if grad {
-				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+				stF64(ldF64(pw, 0).MulAdd(uc, ldF64(pg, 0)), pg, 0)
+				pw, pg = unsafe.Add(pw, step), unsafe.Add(pg, step)
 			}
-			stF64(ldF64(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, o))), pun, o)
+			stF64(ldF64(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -2608,13 +2812,13 @@ func fwdRowF64A6(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [10]archsimd.Float64x4
 		if bz {
-			co := fwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefs[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := fwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefs[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}
@@ -2750,13 +2954,13 @@ func bwdRowF64A6(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [34]archsimd.Float64x4
 		if bz {
-			co := bwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefsB[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := bwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefsB[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}
@@ -2949,27 +3153,45 @@ func fwdInteriorF64A8(s *stencil[float64], f *fieldViews[float64], i0, i1 int) {
 		cx3 := vc.d2[2][3]
 		cx4 := vc.d2[2][4]
 		const size = 8
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 4 * size {
-			uc := ldF64(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF64(pu, o+1*size).Add(ldF64(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(cz1, lap)
-			lap = ldF64(pu, o+2*size).Add(ldF64(pu, o-2*size)).MulAdd(cx2, lap)
-			lap = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(cy2, lap)
-			lap = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(cz2, lap)
-			lap = ldF64(pu, o+3*size).Add(ldF64(pu, o-3*size)).MulAdd(cx3, lap)
-			lap = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(cy3, lap)
-			lap = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(cz3, lap)
-			lap = ldF64(pu, o+4*size).Add(ldF64(pu, o-4*size)).MulAdd(cx4, lap)
-			lap = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(cy4, lap)
-			lap = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(cz4, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		oz2, oy2 := 2*sz*size, 2*sy*size
+		mz2, my2 := -oz2, -oy2
+		oz3, oy3 := 3*sz*size, 3*sy*size
+		mz3, my3 := -oz3, -oy3
+		oz4, oy4 := 4*sz*size, 4*sy*size
+		mz4, my4 := -oz4, -oy4
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if store {
+			pw = unsafe.Add(pw, i0*size)
+		}
+		const step = 4 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF64(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF64(pu, oy1).Add(ldF64(pu, my1)).Mul(cy1)
+			lz := ldF64(pu, oz1).Add(ldF64(pu, mz1)).Mul(cz1)
+			lx = ldF64(pu, 1*size).Add(ldF64(pu, -1*size)).MulAdd(cx1, lx)
+			lx = ldF64(pu, 2*size).Add(ldF64(pu, -2*size)).MulAdd(cx2, lx)
+			ly = ldF64(pu, oy2).Add(ldF64(pu, my2)).MulAdd(cy2, ly)
+			lz = ldF64(pu, oz2).Add(ldF64(pu, mz2)).MulAdd(cz2, lz)
+			lx = ldF64(pu, 3*size).Add(ldF64(pu, -3*size)).MulAdd(cx3, lx)
+			ly = ldF64(pu, oy3).Add(ldF64(pu, my3)).MulAdd(cy3, ly)
+			lz = ldF64(pu, oz3).Add(ldF64(pu, mz3)).MulAdd(cz3, lz)
+			lx = ldF64(pu, 4*size).Add(ldF64(pu, -4*size)).MulAdd(cx4, lx)
+			ly = ldF64(pu, oy4).Add(ldF64(pu, my4)).MulAdd(cy4, ly)
+			lz = ldF64(pu, oz4).Add(ldF64(pu, mz4)).MulAdd(cz4, lz)
+			lap := lx.Add(ly).Add(lz)
 			if store {
-				stF64(lap, pw, o)
+				stF64(lap, pw, 0)
+				pw = unsafe.Add(pw, step)
 			}
-			stF64(ldF64(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, o))), pun, o)
+			stF64(ldF64(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -3005,27 +3227,45 @@ func bwdInteriorF64A8(s *stencil[float64], f *fieldViews[float64], i0, i1 int) {
 		cx3 := vc.d2[2][3]
 		cx4 := vc.d2[2][4]
 		const size = 8
-		oz, oy := sz*size, sy*size
-		pu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))
-		for o := i0 * size; o < e*size; o += 4 * size {
-			uc := ldF64(pu, o)
-			lap := uc.Mul(centre)
-			lap = ldF64(pu, o+1*size).Add(ldF64(pu, o-1*size)).MulAdd(cx1, lap)
-			lap = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(cy1, lap)
-			lap = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(cz1, lap)
-			lap = ldF64(pu, o+2*size).Add(ldF64(pu, o-2*size)).MulAdd(cx2, lap)
-			lap = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(cy2, lap)
-			lap = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(cz2, lap)
-			lap = ldF64(pu, o+3*size).Add(ldF64(pu, o-3*size)).MulAdd(cx3, lap)
-			lap = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(cy3, lap)
-			lap = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(cz3, lap)
-			lap = ldF64(pu, o+4*size).Add(ldF64(pu, o-4*size)).MulAdd(cx4, lap)
-			lap = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(cy4, lap)
-			lap = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(cz4, lap)
+		// Pointers walk the row; the neighbours are at loop-invariant
+		// byte offsets.
+		oz1, oy1 := 1*sz*size, 1*sy*size
+		mz1, my1 := -oz1, -oy1
+		oz2, oy2 := 2*sz*size, 2*sy*size
+		mz2, my2 := -oz2, -oy2
+		oz3, oy3 := 3*sz*size, 3*sy*size
+		mz3, my3 := -oz3, -oy3
+		oz4, oy4 := 4*sz*size, 4*sy*size
+		mz4, my4 := -oz4, -oy4
+		pu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)
+		pun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)
+		pc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)
+		if grad {
+			pw, pg = unsafe.Add(pw, i0*size), unsafe.Add(pg, i0*size)
+		}
+		const step = 4 * size
+		for v := 0; v < nv; v++ {
+			uc := ldF64(pu, 0)
+			lx := uc.Mul(centre)
+			ly := ldF64(pu, oy1).Add(ldF64(pu, my1)).Mul(cy1)
+			lz := ldF64(pu, oz1).Add(ldF64(pu, mz1)).Mul(cz1)
+			lx = ldF64(pu, 1*size).Add(ldF64(pu, -1*size)).MulAdd(cx1, lx)
+			lx = ldF64(pu, 2*size).Add(ldF64(pu, -2*size)).MulAdd(cx2, lx)
+			ly = ldF64(pu, oy2).Add(ldF64(pu, my2)).MulAdd(cy2, ly)
+			lz = ldF64(pu, oz2).Add(ldF64(pu, mz2)).MulAdd(cz2, lz)
+			lx = ldF64(pu, 3*size).Add(ldF64(pu, -3*size)).MulAdd(cx3, lx)
+			ly = ldF64(pu, oy3).Add(ldF64(pu, my3)).MulAdd(cy3, ly)
+			lz = ldF64(pu, oz3).Add(ldF64(pu, mz3)).MulAdd(cz3, lz)
+			lx = ldF64(pu, 4*size).Add(ldF64(pu, -4*size)).MulAdd(cx4, lx)
+			ly = ldF64(pu, oy4).Add(ldF64(pu, my4)).MulAdd(cy4, ly)
+			lz = ldF64(pu, oz4).Add(ldF64(pu, mz4)).MulAdd(cz4, lz)
+			lap := lx.Add(ly).Add(lz)
 			if grad {
-				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+				stF64(ldF64(pw, 0).MulAdd(uc, ldF64(pg, 0)), pg, 0)
+				pw, pg = unsafe.Add(pw, step), unsafe.Add(pg, step)
 			}
-			stF64(ldF64(pc, o).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, o))), pun, o)
+			stF64(ldF64(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ldF64(pun, 0))), pun, 0)
+			pu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)
 		}
 		i0 = e
 	}
@@ -3067,13 +3307,13 @@ func fwdRowF64A8(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [12]archsimd.Float64x4
 		if bz {
-			co := fwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefs[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := fwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefs[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}
@@ -3223,13 +3463,13 @@ func bwdRowF64A8(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
 		var cz, cy [44]archsimd.Float64x4
 		if bz {
-			co := bwdRowCoefs(s, axisZ, z)
+			co := &s.rowCoefsB[axisZ][z]
 			for n := range cz {
 				cz[n] = bc(co[n])
 			}
 		}
 		if by {
-			co := bwdRowCoefs(s, axisY, y)
+			co := &s.rowCoefsB[axisY][y]
 			for n := range cy {
 				cy[n] = bc(co[n])
 			}

@@ -138,22 +138,43 @@ func interior(b *w, t typ, h int, backward bool) {
 		}
 	}
 	b.p("\t\tconst size = %d", t.Size)
-	b.p("\t\toz, oy := sz*size, sy*size")
-	b.p("\t\tpu, pun, pc := unsafe.Pointer(unsafe.SliceData(f.u)), unsafe.Pointer(unsafe.SliceData(f.un)), unsafe.Pointer(unsafe.SliceData(f.c))")
-	b.p("\t\tfor o := i0 * size; o < e*size; o += %d * size {", t.Lanes)
-	b.p("\t\t\tuc := ld%s(pu, o)", t.Sfx)
-	b.p("\t\t\tlap := uc.Mul(centre)")
+	b.p("\t\t// Pointers walk the row; the neighbours are at loop-invariant")
+	b.p("\t\t// byte offsets.")
 	for k := 1; k <= h; k++ {
-		b.p("\t\t\tlap = ld%s(pu, o+%d*size).Add(ld%s(pu, o-%d*size)).MulAdd(cx%d, lap)", t.Sfx, k, t.Sfx, k, k)
-		b.p("\t\t\tlap = ld%s(pu, o+%d*oy).Add(ld%s(pu, o-%d*oy)).MulAdd(cy%d, lap)", t.Sfx, k, t.Sfx, k, k)
-		b.p("\t\t\tlap = ld%s(pu, o+%d*oz).Add(ld%s(pu, o-%d*oz)).MulAdd(cz%d, lap)", t.Sfx, k, t.Sfx, k, k)
+		b.p("\t\toz%d, oy%d := %d*sz*size, %d*sy*size", k, k, k, k)
+		b.p("\t\tmz%d, my%d := -oz%d, -oy%d", k, k, k, k)
 	}
+	b.p("\t\tpu := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.u)), i0*size)")
+	b.p("\t\tpun := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.un)), i0*size)")
+	b.p("\t\tpc := unsafe.Add(unsafe.Pointer(unsafe.SliceData(f.c)), i0*size)")
 	if backward {
-		b.p("\t\t\tif grad {\n\t\t\t\tst%s(ld%s(pw, o).MulAdd(uc, ld%s(pg, o)), pg, o)\n\t\t\t}", t.Sfx, t.Sfx, t.Sfx)
+		b.p("\t\tif grad {\n\t\t\tpw, pg = unsafe.Add(pw, i0*size), unsafe.Add(pg, i0*size)\n\t\t}")
 	} else {
-		b.p("\t\t\tif store {\n\t\t\t\tst%s(lap, pw, o)\n\t\t\t}", t.Sfx)
+		b.p("\t\tif store {\n\t\t\tpw = unsafe.Add(pw, i0*size)\n\t\t}")
 	}
-	b.p("\t\t\tst%s(ld%s(pc, o).MulAdd(lap, uc.Mul(two).Sub(ld%s(pun, o))), pun, o)", t.Sfx, t.Sfx, t.Sfx)
+	b.p("\t\tconst step = %d * size", t.Lanes)
+	b.p("\t\tfor v := 0; v < nv; v++ {")
+	b.p("\t\t\tuc := ld%s(pu, 0)", t.Sfx)
+	// Three accumulators, one per axis: one chain of dependent FMAs
+	// would bound the loop by their latency.
+	b.p("\t\t\tlx := uc.Mul(centre)")
+	b.p("\t\t\tly := ld%s(pu, oy1).Add(ld%s(pu, my1)).Mul(cy1)", t.Sfx, t.Sfx)
+	b.p("\t\t\tlz := ld%s(pu, oz1).Add(ld%s(pu, mz1)).Mul(cz1)", t.Sfx, t.Sfx)
+	for k := 1; k <= h; k++ {
+		b.p("\t\t\tlx = ld%s(pu, %d*size).Add(ld%s(pu, -%d*size)).MulAdd(cx%d, lx)", t.Sfx, k, t.Sfx, k, k)
+		if k > 1 {
+			b.p("\t\t\tly = ld%s(pu, oy%d).Add(ld%s(pu, my%d)).MulAdd(cy%d, ly)", t.Sfx, k, t.Sfx, k, k)
+			b.p("\t\t\tlz = ld%s(pu, oz%d).Add(ld%s(pu, mz%d)).MulAdd(cz%d, lz)", t.Sfx, k, t.Sfx, k, k)
+		}
+	}
+	b.p("\t\t\tlap := lx.Add(ly).Add(lz)")
+	if backward {
+		b.p("\t\t\tif grad {\n\t\t\t\tst%s(ld%s(pw, 0).MulAdd(uc, ld%s(pg, 0)), pg, 0)\n\t\t\t\tpw, pg = unsafe.Add(pw, step), unsafe.Add(pg, step)\n\t\t\t}", t.Sfx, t.Sfx, t.Sfx)
+	} else {
+		b.p("\t\t\tif store {\n\t\t\t\tst%s(lap, pw, 0)\n\t\t\t\tpw = unsafe.Add(pw, step)\n\t\t\t}", t.Sfx)
+	}
+	b.p("\t\t\tst%s(ld%s(pc, 0).MulAdd(lap, uc.Mul(two).Sub(ld%s(pun, 0))), pun, 0)", t.Sfx, t.Sfx, t.Sfx)
+	b.p("\t\t\tpu, pun, pc = unsafe.Add(pu, step), unsafe.Add(pun, step), unsafe.Add(pc, step)")
 	b.p("\t\t}")
 	b.p("\t\ti0 = e")
 	b.p("\t}")
@@ -174,9 +195,9 @@ func row(b *w, t typ, h int, backward bool) {
 		dir = "bwd"
 	}
 	name := fmt.Sprintf("%sRow%sA%d", dir, t.Sfx, 2*h)
-	nc := 4 + 2*h
+	nc, coefs := 4+2*h, "rowCoefs"
 	if backward {
-		nc = 4 + 10*h
+		nc, coefs = 4+10*h, "rowCoefsB"
 	}
 	b.p("")
 	b.p("// %s is the vector loop of %sRow on the columns [x0, x1) of row", name, map[bool]string{false: "forward", true: "backward"}[backward])
@@ -214,8 +235,8 @@ func row(b *w, t typ, h int, backward bool) {
 	b.p("\t\tptr := func(v []%s) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }", t.Elem)
 	b.p("\t\tpu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)")
 	b.p("\t\tvar cz, cy [%d]archsimd.%s", nc, t.Vec)
-	b.p("\t\tif bz {\n\t\t\tco := %sRowCoefs(s, axisZ, z)\n\t\t\tfor n := range cz {\n\t\t\t\tcz[n] = bc(co[n])\n\t\t\t}\n\t\t}", dir)
-	b.p("\t\tif by {\n\t\t\tco := %sRowCoefs(s, axisY, y)\n\t\t\tfor n := range cy {\n\t\t\t\tcy[n] = bc(co[n])\n\t\t\t}\n\t\t}", dir)
+	b.p("\t\tif bz {\n\t\t\tco := &s.%s[axisZ][z]\n\t\t\tfor n := range cz {\n\t\t\t\tcz[n] = bc(co[n])\n\t\t\t}\n\t\t}", coefs)
+	b.p("\t\tif by {\n\t\t\tco := &s.%s[axisY][y]\n\t\t\tfor n := range cy {\n\t\t\t\tcy[n] = bc(co[n])\n\t\t\t}\n\t\t}", coefs)
 	for a := 0; a < 3; a++ {
 		n := strings.ToLower(axisNames[a])
 		b.p("\t\tpp%s, pz%s, ppn%s, pzn%s := ptr(f.psi[%d]), ptr(f.zeta[%d]), ptr(f.psin[%d]), ptr(f.zetan[%d])", n, n, n, n, a, a, a, a)
