@@ -11,6 +11,19 @@ var forceGeneric = false
 // setGeneric sets forceGeneric.
 func setGeneric(on bool) { forceGeneric = on }
 
+// rowKind selects the row kernel of row (z, y): bit 0 for the z band,
+// bit 1 for the y band.
+func (s *stencil[T]) rowKind(z, y int) int {
+	k := 0
+	if s.band[axisZ][z] {
+		k = 1
+	}
+	if s.band[axisY][y] {
+		k |= 2
+	}
+	return k
+}
+
 // xBandCells is the number of x-band columns in [x0, x1).
 func (s *stencil[T]) xBandCells(x0, x1 int) int32 { return s.xBandCount[x1] - s.xBandCount[x0] }
 
@@ -50,12 +63,12 @@ func forwardRow[T Float](s *stencil[T], f *fieldViews[T], z, y, x0, x1 int) {
 	switch s := any(s).(type) {
 	case *stencil[float32]:
 		if !forceGeneric {
-			fwdRowF32[s.h](s, any(f).(*fieldViews[float32]), z, y, x0, x1)
+			fwdRowF32[s.h][s.rowKind(z, y)](s, any(f).(*fieldViews[float32]), z, y, x0, x1)
 			return
 		}
 	case *stencil[float64]:
 		if !forceGeneric {
-			fwdRowF64[s.h](s, any(f).(*fieldViews[float64]), z, y, x0, x1)
+			fwdRowF64[s.h][s.rowKind(z, y)](s, any(f).(*fieldViews[float64]), z, y, x0, x1)
 			return
 		}
 	}
@@ -66,12 +79,12 @@ func backwardRow[T Float](s *stencil[T], f *fieldViews[T], z, y, x0, x1 int) {
 	switch s := any(s).(type) {
 	case *stencil[float32]:
 		if !forceGeneric {
-			bwdRowF32[s.h](s, any(f).(*fieldViews[float32]), z, y, x0, x1)
+			bwdRowF32[s.h][s.rowKind(z, y)](s, any(f).(*fieldViews[float32]), z, y, x0, x1)
 			return
 		}
 	case *stencil[float64]:
 		if !forceGeneric {
-			bwdRowF64[s.h](s, any(f).(*fieldViews[float64]), z, y, x0, x1)
+			bwdRowF64[s.h][s.rowKind(z, y)](s, any(f).(*fieldViews[float64]), z, y, x0, x1)
 			return
 		}
 	}
@@ -89,4 +102,3 @@ func vectorCoefficients[T Float](s *stencil[T]) any {
 	}
 	return nil
 }
-

@@ -137,14 +137,14 @@ func bwdInteriorF32A2(s *stencil[float32], f *fieldViews[float32], i0, i1 int) {
 }
 
 // fwdRowF32A2 is the vector loop of forwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func fwdRowF32A2(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 8; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+8*nv
 		xe := x0 + 8*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -251,14 +251,767 @@ func fwdRowF32A2(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 }
 
 // bwdRowF32A2 is the vector loop of backwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func bwdRowF32A2(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 8; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+8*nv
 		xe := x0 + 8*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-1*st], f.psi[a][e-1+1*st], f.zeta[a][i0-1*st], f.zeta[a][e-1+1*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-1], s.b[axisX][xe-1+1], s.db[axisX][xe-1+1]
+		_, _ = s.a[axisX][xe-1+1], s.b[axisX][x0-1]
+		_ = s.db[axisX][x0-1]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [14]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
+					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
+					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				bc0 := ldF32(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float32x8
+				{
+					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				ax := ldF32(pax, xo)
+				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF32A2Z is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func fwdRowF32A2Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-1*st], f.psi[a][e-1+1*st], f.zeta[a][i0-1*st], f.zeta[a][e-1+1*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-1], s.b[axisX][xe-1+1], s.db[axisX][xe-1+1]
+		_, _ = s.a[axisX][xe-1+1], s.b[axisX][x0-1]
+		_ = s.db[axisX][x0-1]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [6]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				var dpsi archsimd.Float32x8
+				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF32(sum, pw, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF32A2Z is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func bwdRowF32A2Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-1*st], f.psi[a][e-1+1*st], f.zeta[a][i0-1*st], f.zeta[a][e-1+1*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-1], s.b[axisX][xe-1+1], s.db[axisX][xe-1+1]
+		_, _ = s.a[axisX][xe-1+1], s.b[axisX][x0-1]
+		_ = s.db[axisX][x0-1]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [14]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
+					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
+					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				bc0 := ldF32(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float32x8
+				{
+					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				ax := ldF32(pax, xo)
+				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF32A2Y is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func fwdRowF32A2Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-1*st], f.psi[a][e-1+1*st], f.zeta[a][i0-1*st], f.zeta[a][e-1+1*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-1], s.b[axisX][xe-1+1], s.db[axisX][xe-1+1]
+		_, _ = s.a[axisX][xe-1+1], s.b[axisX][x0-1]
+		_ = s.db[axisX][x0-1]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [6]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				var dpsi archsimd.Float32x8
+				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF32(sum, pw, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF32A2Y is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func bwdRowF32A2Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-1*st], f.psi[a][e-1+1*st], f.zeta[a][i0-1*st], f.zeta[a][e-1+1*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-1], s.b[axisX][xe-1+1], s.db[axisX][xe-1+1]
+		_, _ = s.a[axisX][xe-1+1], s.b[axisX][x0-1]
+		_ = s.db[axisX][x0-1]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [14]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
+					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
+					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				bc0 := ldF32(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float32x8
+				{
+					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				ax := ldF32(pax, xo)
+				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF32A2ZY is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func fwdRowF32A2ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-1*st], f.psi[a][e-1+1*st], f.zeta[a][i0-1*st], f.zeta[a][e-1+1*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-1], s.b[axisX][xe-1+1], s.db[axisX][xe-1+1]
+		_, _ = s.a[axisX][xe-1+1], s.b[axisX][x0-1]
+		_ = s.db[axisX][x0-1]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [6]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				var dpsi archsimd.Float32x8
+				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF32(sum, pw, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF32A2ZY is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func bwdRowF32A2ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -504,14 +1257,14 @@ func bwdInteriorF32A4(s *stencil[float32], f *fieldViews[float32], i0, i1 int) {
 }
 
 // fwdRowF32A4 is the vector loop of forwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func fwdRowF32A4(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 8; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+8*nv
 		xe := x0 + 8*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -632,14 +1385,911 @@ func fwdRowF32A4(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 }
 
 // bwdRowF32A4 is the vector loop of backwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func bwdRowF32A4(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 8; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+8*nv
 		xe := x0 + 8*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-2*st], f.psi[a][e-1+2*st], f.zeta[a][i0-2*st], f.zeta[a][e-1+2*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-2], s.b[axisX][xe-1+2], s.db[axisX][xe-1+2]
+		_, _ = s.a[axisX][xe-1+2], s.b[axisX][x0-2]
+		_ = s.db[axisX][x0-2]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [24]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
+					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF32(pzz, o+2*oz).MulAdd(cz[15], ldF32(pu, o+2*oz).Mul(cz[14]))
+					td := ldF32(pzz, o-2*oz).MulAdd(cz[17], ldF32(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF32(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF32(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
+					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF32(pzy, o+2*oy).MulAdd(cy[15], ldF32(pu, o+2*oy).Mul(cy[14]))
+					td := ldF32(pzy, o-2*oy).MulAdd(cy[17], ldF32(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF32(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF32(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				bc0 := ldF32(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float32x8
+				{
+					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				ax := ldF32(pax, xo)
+				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF32A4Z is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func fwdRowF32A4Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-2*st], f.psi[a][e-1+2*st], f.zeta[a][i0-2*st], f.zeta[a][e-1+2*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-2], s.b[axisX][xe-1+2], s.db[axisX][xe-1+2]
+		_, _ = s.a[axisX][xe-1+2], s.b[axisX][x0-2]
+		_ = s.db[axisX][x0-2]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [8]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF32(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF32(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF32(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF32(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				var dpsi archsimd.Float32x8
+				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF32(sum, pw, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF32A4Z is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func bwdRowF32A4Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-2*st], f.psi[a][e-1+2*st], f.zeta[a][i0-2*st], f.zeta[a][e-1+2*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-2], s.b[axisX][xe-1+2], s.db[axisX][xe-1+2]
+		_, _ = s.a[axisX][xe-1+2], s.b[axisX][x0-2]
+		_ = s.db[axisX][x0-2]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [24]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
+					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF32(pzz, o+2*oz).MulAdd(cz[15], ldF32(pu, o+2*oz).Mul(cz[14]))
+					td := ldF32(pzz, o-2*oz).MulAdd(cz[17], ldF32(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF32(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF32(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
+					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF32(pzy, o+2*oy).MulAdd(cy[15], ldF32(pu, o+2*oy).Mul(cy[14]))
+					td := ldF32(pzy, o-2*oy).MulAdd(cy[17], ldF32(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF32(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF32(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				bc0 := ldF32(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float32x8
+				{
+					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				ax := ldF32(pax, xo)
+				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF32A4Y is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func fwdRowF32A4Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-2*st], f.psi[a][e-1+2*st], f.zeta[a][i0-2*st], f.zeta[a][e-1+2*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-2], s.b[axisX][xe-1+2], s.db[axisX][xe-1+2]
+		_, _ = s.a[axisX][xe-1+2], s.b[axisX][x0-2]
+		_ = s.db[axisX][x0-2]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [8]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF32(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF32(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF32(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF32(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				var dpsi archsimd.Float32x8
+				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF32(sum, pw, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF32A4Y is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func bwdRowF32A4Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-2*st], f.psi[a][e-1+2*st], f.zeta[a][i0-2*st], f.zeta[a][e-1+2*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-2], s.b[axisX][xe-1+2], s.db[axisX][xe-1+2]
+		_, _ = s.a[axisX][xe-1+2], s.b[axisX][x0-2]
+		_ = s.db[axisX][x0-2]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [24]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
+					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF32(pzz, o+2*oz).MulAdd(cz[15], ldF32(pu, o+2*oz).Mul(cz[14]))
+					td := ldF32(pzz, o-2*oz).MulAdd(cz[17], ldF32(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF32(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF32(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
+					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF32(pzy, o+2*oy).MulAdd(cy[15], ldF32(pu, o+2*oy).Mul(cy[14]))
+					td := ldF32(pzy, o-2*oy).MulAdd(cy[17], ldF32(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF32(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF32(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				bc0 := ldF32(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float32x8
+				{
+					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				ax := ldF32(pax, xo)
+				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF32A4ZY is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func fwdRowF32A4ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-2*st], f.psi[a][e-1+2*st], f.zeta[a][i0-2*st], f.zeta[a][e-1+2*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-2], s.b[axisX][xe-1+2], s.db[axisX][xe-1+2]
+		_, _ = s.a[axisX][xe-1+2], s.b[axisX][x0-2]
+		_ = s.db[axisX][x0-2]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [8]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF32(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF32(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF32(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF32(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				var dpsi archsimd.Float32x8
+				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF32(sum, pw, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF32A4ZY is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func bwdRowF32A4ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -935,14 +2585,14 @@ func bwdInteriorF32A6(s *stencil[float32], f *fieldViews[float32], i0, i1 int) {
 }
 
 // fwdRowF32A6 is the vector loop of forwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func fwdRowF32A6(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 8; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+8*nv
 		xe := x0 + 8*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -1077,14 +2727,1055 @@ func fwdRowF32A6(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 }
 
 // bwdRowF32A6 is the vector loop of backwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func bwdRowF32A6(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 8; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+8*nv
 		xe := x0 + 8*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-3*st], f.psi[a][e-1+3*st], f.zeta[a][i0-3*st], f.zeta[a][e-1+3*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-3], s.b[axisX][xe-1+3], s.db[axisX][xe-1+3]
+		_, _ = s.a[axisX][xe-1+3], s.b[axisX][x0-3]
+		_ = s.db[axisX][x0-3]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [34]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
+					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF32(pzz, o+2*oz).MulAdd(cz[15], ldF32(pu, o+2*oz).Mul(cz[14]))
+					td := ldF32(pzz, o-2*oz).MulAdd(cz[17], ldF32(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF32(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF32(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				{
+					tu := ldF32(pzz, o+3*oz).MulAdd(cz[25], ldF32(pu, o+3*oz).Mul(cz[24]))
+					td := ldF32(pzz, o-3*oz).MulAdd(cz[27], ldF32(pu, o-3*oz).Mul(cz[26]))
+					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
+					dd = tu.MulAdd(cz[30], dd)
+					dd = ldF32(ppz, o+3*oz).MulAdd(cz[31], dd)
+					dd = td.MulAdd(cz[32], dd)
+					dd = ldF32(ppz, o-3*oz).MulAdd(cz[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
+					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF32(pzy, o+2*oy).MulAdd(cy[15], ldF32(pu, o+2*oy).Mul(cy[14]))
+					td := ldF32(pzy, o-2*oy).MulAdd(cy[17], ldF32(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF32(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF32(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				{
+					tu := ldF32(pzy, o+3*oy).MulAdd(cy[25], ldF32(pu, o+3*oy).Mul(cy[24]))
+					td := ldF32(pzy, o-3*oy).MulAdd(cy[27], ldF32(pu, o-3*oy).Mul(cy[26]))
+					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
+					dd = tu.MulAdd(cy[30], dd)
+					dd = ldF32(ppy, o+3*oy).MulAdd(cy[31], dd)
+					dd = td.MulAdd(cy[32], dd)
+					dd = ldF32(ppy, o-3*oy).MulAdd(cy[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				bc0 := ldF32(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float32x8
+				{
+					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
+					td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+					up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
+					dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+				}
+				ax := ldF32(pax, xo)
+				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF32A6Z is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func fwdRowF32A6Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-3*st], f.psi[a][e-1+3*st], f.zeta[a][i0-3*st], f.zeta[a][e-1+3*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-3], s.b[axisX][xe-1+3], s.db[axisX][xe-1+3]
+		_, _ = s.a[axisX][xe-1+3], s.b[axisX][x0-3]
+		_ = s.db[axisX][x0-3]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [10]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				ud = ldF32(pu, o+3*oz).Sub(ldF32(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
+				udd = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
+				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF32(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF32(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				dpsi = ldF32(ppz, o+3*oz).MulAdd(cz[8], dpsi)
+				dpsi = ldF32(ppz, o-3*oz).MulAdd(cz[9], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				ud = ldF32(pu, o+3*oy).Sub(ldF32(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
+				udd = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
+				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF32(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF32(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				dpsi = ldF32(ppy, o+3*oy).MulAdd(cy[8], dpsi)
+				dpsi = ldF32(ppy, o-3*oy).MulAdd(cy[9], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+				udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+				var dpsi archsimd.Float32x8
+				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF32(sum, pw, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF32A6Z is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func bwdRowF32A6Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-3*st], f.psi[a][e-1+3*st], f.zeta[a][i0-3*st], f.zeta[a][e-1+3*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-3], s.b[axisX][xe-1+3], s.db[axisX][xe-1+3]
+		_, _ = s.a[axisX][xe-1+3], s.b[axisX][x0-3]
+		_ = s.db[axisX][x0-3]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [34]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
+					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF32(pzz, o+2*oz).MulAdd(cz[15], ldF32(pu, o+2*oz).Mul(cz[14]))
+					td := ldF32(pzz, o-2*oz).MulAdd(cz[17], ldF32(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF32(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF32(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				{
+					tu := ldF32(pzz, o+3*oz).MulAdd(cz[25], ldF32(pu, o+3*oz).Mul(cz[24]))
+					td := ldF32(pzz, o-3*oz).MulAdd(cz[27], ldF32(pu, o-3*oz).Mul(cz[26]))
+					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
+					dd = tu.MulAdd(cz[30], dd)
+					dd = ldF32(ppz, o+3*oz).MulAdd(cz[31], dd)
+					dd = td.MulAdd(cz[32], dd)
+					dd = ldF32(ppz, o-3*oz).MulAdd(cz[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
+					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF32(pzy, o+2*oy).MulAdd(cy[15], ldF32(pu, o+2*oy).Mul(cy[14]))
+					td := ldF32(pzy, o-2*oy).MulAdd(cy[17], ldF32(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF32(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF32(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				{
+					tu := ldF32(pzy, o+3*oy).MulAdd(cy[25], ldF32(pu, o+3*oy).Mul(cy[24]))
+					td := ldF32(pzy, o-3*oy).MulAdd(cy[27], ldF32(pu, o-3*oy).Mul(cy[26]))
+					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
+					dd = tu.MulAdd(cy[30], dd)
+					dd = ldF32(ppy, o+3*oy).MulAdd(cy[31], dd)
+					dd = td.MulAdd(cy[32], dd)
+					dd = ldF32(ppy, o-3*oy).MulAdd(cy[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				bc0 := ldF32(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float32x8
+				{
+					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
+					td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+					up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
+					dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+				}
+				ax := ldF32(pax, xo)
+				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF32A6Y is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func fwdRowF32A6Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-3*st], f.psi[a][e-1+3*st], f.zeta[a][i0-3*st], f.zeta[a][e-1+3*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-3], s.b[axisX][xe-1+3], s.db[axisX][xe-1+3]
+		_, _ = s.a[axisX][xe-1+3], s.b[axisX][x0-3]
+		_ = s.db[axisX][x0-3]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [10]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				ud = ldF32(pu, o+3*oz).Sub(ldF32(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
+				udd = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
+				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF32(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF32(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				dpsi = ldF32(ppz, o+3*oz).MulAdd(cz[8], dpsi)
+				dpsi = ldF32(ppz, o-3*oz).MulAdd(cz[9], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				ud = ldF32(pu, o+3*oy).Sub(ldF32(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
+				udd = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
+				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF32(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF32(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				dpsi = ldF32(ppy, o+3*oy).MulAdd(cy[8], dpsi)
+				dpsi = ldF32(ppy, o-3*oy).MulAdd(cy[9], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+				udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+				var dpsi archsimd.Float32x8
+				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF32(sum, pw, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF32A6Y is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func bwdRowF32A6Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-3*st], f.psi[a][e-1+3*st], f.zeta[a][i0-3*st], f.zeta[a][e-1+3*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-3], s.b[axisX][xe-1+3], s.db[axisX][xe-1+3]
+		_, _ = s.a[axisX][xe-1+3], s.b[axisX][x0-3]
+		_ = s.db[axisX][x0-3]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [34]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
+					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF32(pzz, o+2*oz).MulAdd(cz[15], ldF32(pu, o+2*oz).Mul(cz[14]))
+					td := ldF32(pzz, o-2*oz).MulAdd(cz[17], ldF32(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF32(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF32(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				{
+					tu := ldF32(pzz, o+3*oz).MulAdd(cz[25], ldF32(pu, o+3*oz).Mul(cz[24]))
+					td := ldF32(pzz, o-3*oz).MulAdd(cz[27], ldF32(pu, o-3*oz).Mul(cz[26]))
+					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
+					dd = tu.MulAdd(cz[30], dd)
+					dd = ldF32(ppz, o+3*oz).MulAdd(cz[31], dd)
+					dd = td.MulAdd(cz[32], dd)
+					dd = ldF32(ppz, o-3*oz).MulAdd(cz[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
+					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF32(pzy, o+2*oy).MulAdd(cy[15], ldF32(pu, o+2*oy).Mul(cy[14]))
+					td := ldF32(pzy, o-2*oy).MulAdd(cy[17], ldF32(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF32(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF32(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				{
+					tu := ldF32(pzy, o+3*oy).MulAdd(cy[25], ldF32(pu, o+3*oy).Mul(cy[24]))
+					td := ldF32(pzy, o-3*oy).MulAdd(cy[27], ldF32(pu, o-3*oy).Mul(cy[26]))
+					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
+					dd = tu.MulAdd(cy[30], dd)
+					dd = ldF32(ppy, o+3*oy).MulAdd(cy[31], dd)
+					dd = td.MulAdd(cy[32], dd)
+					dd = ldF32(ppy, o-3*oy).MulAdd(cy[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				bc0 := ldF32(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float32x8
+				{
+					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
+					td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+					up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
+					dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+				}
+				ax := ldF32(pax, xo)
+				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF32A6ZY is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func fwdRowF32A6ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-3*st], f.psi[a][e-1+3*st], f.zeta[a][i0-3*st], f.zeta[a][e-1+3*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-3], s.b[axisX][xe-1+3], s.db[axisX][xe-1+3]
+		_, _ = s.a[axisX][xe-1+3], s.b[axisX][x0-3]
+		_ = s.db[axisX][x0-3]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [10]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				ud = ldF32(pu, o+3*oz).Sub(ldF32(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
+				udd = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
+				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF32(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF32(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				dpsi = ldF32(ppz, o+3*oz).MulAdd(cz[8], dpsi)
+				dpsi = ldF32(ppz, o-3*oz).MulAdd(cz[9], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				ud = ldF32(pu, o+3*oy).Sub(ldF32(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
+				udd = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
+				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF32(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF32(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				dpsi = ldF32(ppy, o+3*oy).MulAdd(cy[8], dpsi)
+				dpsi = ldF32(ppy, o-3*oy).MulAdd(cy[9], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+				udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+				var dpsi archsimd.Float32x8
+				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF32(sum, pw, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF32A6ZY is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func bwdRowF32A6ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -1430,14 +4121,14 @@ func bwdInteriorF32A8(s *stencil[float32], f *fieldViews[float32], i0, i1 int) {
 }
 
 // fwdRowF32A8 is the vector loop of forwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func fwdRowF32A8(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 8; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+8*nv
 		xe := x0 + 8*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -1586,14 +4277,1199 @@ func fwdRowF32A8(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 }
 
 // bwdRowF32A8 is the vector loop of backwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func bwdRowF32A8(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 8; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+8*nv
 		xe := x0 + 8*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-4*st], f.psi[a][e-1+4*st], f.zeta[a][i0-4*st], f.zeta[a][e-1+4*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-4], s.b[axisX][xe-1+4], s.db[axisX][xe-1+4]
+		_, _ = s.a[axisX][xe-1+4], s.b[axisX][x0-4]
+		_ = s.db[axisX][x0-4]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [44]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
+					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF32(pzz, o+2*oz).MulAdd(cz[15], ldF32(pu, o+2*oz).Mul(cz[14]))
+					td := ldF32(pzz, o-2*oz).MulAdd(cz[17], ldF32(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF32(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF32(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				{
+					tu := ldF32(pzz, o+3*oz).MulAdd(cz[25], ldF32(pu, o+3*oz).Mul(cz[24]))
+					td := ldF32(pzz, o-3*oz).MulAdd(cz[27], ldF32(pu, o-3*oz).Mul(cz[26]))
+					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
+					dd = tu.MulAdd(cz[30], dd)
+					dd = ldF32(ppz, o+3*oz).MulAdd(cz[31], dd)
+					dd = td.MulAdd(cz[32], dd)
+					dd = ldF32(ppz, o-3*oz).MulAdd(cz[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
+				}
+				{
+					tu := ldF32(pzz, o+4*oz).MulAdd(cz[35], ldF32(pu, o+4*oz).Mul(cz[34]))
+					td := ldF32(pzz, o-4*oz).MulAdd(cz[37], ldF32(pu, o-4*oz).Mul(cz[36]))
+					sum = td.MulAdd(cz[39], tu.MulAdd(cz[38], sum))
+					dd = tu.MulAdd(cz[40], dd)
+					dd = ldF32(ppz, o+4*oz).MulAdd(cz[41], dd)
+					dd = td.MulAdd(cz[42], dd)
+					dd = ldF32(ppz, o-4*oz).MulAdd(cz[43], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][4], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				lz = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
+					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF32(pzy, o+2*oy).MulAdd(cy[15], ldF32(pu, o+2*oy).Mul(cy[14]))
+					td := ldF32(pzy, o-2*oy).MulAdd(cy[17], ldF32(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF32(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF32(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				{
+					tu := ldF32(pzy, o+3*oy).MulAdd(cy[25], ldF32(pu, o+3*oy).Mul(cy[24]))
+					td := ldF32(pzy, o-3*oy).MulAdd(cy[27], ldF32(pu, o-3*oy).Mul(cy[26]))
+					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
+					dd = tu.MulAdd(cy[30], dd)
+					dd = ldF32(ppy, o+3*oy).MulAdd(cy[31], dd)
+					dd = td.MulAdd(cy[32], dd)
+					dd = ldF32(ppy, o-3*oy).MulAdd(cy[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
+				}
+				{
+					tu := ldF32(pzy, o+4*oy).MulAdd(cy[35], ldF32(pu, o+4*oy).Mul(cy[34]))
+					td := ldF32(pzy, o-4*oy).MulAdd(cy[37], ldF32(pu, o-4*oy).Mul(cy[36]))
+					sum = td.MulAdd(cy[39], tu.MulAdd(cy[38], sum))
+					dd = tu.MulAdd(cy[40], dd)
+					dd = ldF32(ppy, o+4*oy).MulAdd(cy[41], dd)
+					dd = td.MulAdd(cy[42], dd)
+					dd = ldF32(ppy, o-4*oy).MulAdd(cy[43], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][4], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				ly = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				bc0 := ldF32(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float32x8
+				{
+					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
+					td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+					up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
+					dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+4*size), ldF32(pbx, xo-4*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+4*ox).MulAdd(bu, ldF32(pu, o+4*ox).Mul(opu))
+					td := ldF32(pzx, o-4*ox).MulAdd(bd, ldF32(pu, o-4*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
+					up := ldF32(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+4*ox)))
+					dn := ldF32(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF32(ppx, o-4*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
+				}
+				ax := ldF32(pax, xo)
+				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF32A8Z is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func fwdRowF32A8Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-4*st], f.psi[a][e-1+4*st], f.zeta[a][i0-4*st], f.zeta[a][e-1+4*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-4], s.b[axisX][xe-1+4], s.db[axisX][xe-1+4]
+		_, _ = s.a[axisX][xe-1+4], s.b[axisX][x0-4]
+		_ = s.db[axisX][x0-4]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [12]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				ud = ldF32(pu, o+3*oz).Sub(ldF32(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
+				udd = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
+				ud = ldF32(pu, o+4*oz).Sub(ldF32(pu, o-4*oz)).MulAdd(vc.d1[0][4], ud)
+				udd = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(vc.d2[0][4], udd)
+				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF32(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF32(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				dpsi = ldF32(ppz, o+3*oz).MulAdd(cz[8], dpsi)
+				dpsi = ldF32(ppz, o-3*oz).MulAdd(cz[9], dpsi)
+				dpsi = ldF32(ppz, o+4*oz).MulAdd(cz[10], dpsi)
+				dpsi = ldF32(ppz, o-4*oz).MulAdd(cz[11], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				lz = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				ud = ldF32(pu, o+3*oy).Sub(ldF32(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
+				udd = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
+				ud = ldF32(pu, o+4*oy).Sub(ldF32(pu, o-4*oy)).MulAdd(vc.d1[1][4], ud)
+				udd = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(vc.d2[1][4], udd)
+				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF32(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF32(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				dpsi = ldF32(ppy, o+3*oy).MulAdd(cy[8], dpsi)
+				dpsi = ldF32(ppy, o-3*oy).MulAdd(cy[9], dpsi)
+				dpsi = ldF32(ppy, o+4*oy).MulAdd(cy[10], dpsi)
+				dpsi = ldF32(ppy, o-4*oy).MulAdd(cy[11], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				ly = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+				udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+				ud = ldF32(pu, o+4*ox).Sub(ldF32(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
+				udd = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
+				var dpsi archsimd.Float32x8
+				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+				dpsi = ldF32(pax, xo+4*size).Mul(ldF32(ppx, o+4*ox)).Sub(ldF32(pax, xo-4*size).Mul(ldF32(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
+				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF32(sum, pw, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF32A8Z is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func bwdRowF32A8Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-4*st], f.psi[a][e-1+4*st], f.zeta[a][i0-4*st], f.zeta[a][e-1+4*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-4], s.b[axisX][xe-1+4], s.db[axisX][xe-1+4]
+		_, _ = s.a[axisX][xe-1+4], s.b[axisX][x0-4]
+		_ = s.db[axisX][x0-4]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [44]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
+					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF32(pzz, o+2*oz).MulAdd(cz[15], ldF32(pu, o+2*oz).Mul(cz[14]))
+					td := ldF32(pzz, o-2*oz).MulAdd(cz[17], ldF32(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF32(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF32(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				{
+					tu := ldF32(pzz, o+3*oz).MulAdd(cz[25], ldF32(pu, o+3*oz).Mul(cz[24]))
+					td := ldF32(pzz, o-3*oz).MulAdd(cz[27], ldF32(pu, o-3*oz).Mul(cz[26]))
+					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
+					dd = tu.MulAdd(cz[30], dd)
+					dd = ldF32(ppz, o+3*oz).MulAdd(cz[31], dd)
+					dd = td.MulAdd(cz[32], dd)
+					dd = ldF32(ppz, o-3*oz).MulAdd(cz[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
+				}
+				{
+					tu := ldF32(pzz, o+4*oz).MulAdd(cz[35], ldF32(pu, o+4*oz).Mul(cz[34]))
+					td := ldF32(pzz, o-4*oz).MulAdd(cz[37], ldF32(pu, o-4*oz).Mul(cz[36]))
+					sum = td.MulAdd(cz[39], tu.MulAdd(cz[38], sum))
+					dd = tu.MulAdd(cz[40], dd)
+					dd = ldF32(ppz, o+4*oz).MulAdd(cz[41], dd)
+					dd = td.MulAdd(cz[42], dd)
+					dd = ldF32(ppz, o-4*oz).MulAdd(cz[43], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][4], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				lz = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
+					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF32(pzy, o+2*oy).MulAdd(cy[15], ldF32(pu, o+2*oy).Mul(cy[14]))
+					td := ldF32(pzy, o-2*oy).MulAdd(cy[17], ldF32(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF32(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF32(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				{
+					tu := ldF32(pzy, o+3*oy).MulAdd(cy[25], ldF32(pu, o+3*oy).Mul(cy[24]))
+					td := ldF32(pzy, o-3*oy).MulAdd(cy[27], ldF32(pu, o-3*oy).Mul(cy[26]))
+					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
+					dd = tu.MulAdd(cy[30], dd)
+					dd = ldF32(ppy, o+3*oy).MulAdd(cy[31], dd)
+					dd = td.MulAdd(cy[32], dd)
+					dd = ldF32(ppy, o-3*oy).MulAdd(cy[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
+				}
+				{
+					tu := ldF32(pzy, o+4*oy).MulAdd(cy[35], ldF32(pu, o+4*oy).Mul(cy[34]))
+					td := ldF32(pzy, o-4*oy).MulAdd(cy[37], ldF32(pu, o-4*oy).Mul(cy[36]))
+					sum = td.MulAdd(cy[39], tu.MulAdd(cy[38], sum))
+					dd = tu.MulAdd(cy[40], dd)
+					dd = ldF32(ppy, o+4*oy).MulAdd(cy[41], dd)
+					dd = td.MulAdd(cy[42], dd)
+					dd = ldF32(ppy, o-4*oy).MulAdd(cy[43], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][4], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				ly = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				bc0 := ldF32(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float32x8
+				{
+					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
+					td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+					up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
+					dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+4*size), ldF32(pbx, xo-4*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+4*ox).MulAdd(bu, ldF32(pu, o+4*ox).Mul(opu))
+					td := ldF32(pzx, o-4*ox).MulAdd(bd, ldF32(pu, o-4*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
+					up := ldF32(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+4*ox)))
+					dn := ldF32(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF32(ppx, o-4*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
+				}
+				ax := ldF32(pax, xo)
+				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF32A8Y is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func fwdRowF32A8Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-4*st], f.psi[a][e-1+4*st], f.zeta[a][i0-4*st], f.zeta[a][e-1+4*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-4], s.b[axisX][xe-1+4], s.db[axisX][xe-1+4]
+		_, _ = s.a[axisX][xe-1+4], s.b[axisX][x0-4]
+		_ = s.db[axisX][x0-4]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [12]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				ud = ldF32(pu, o+3*oz).Sub(ldF32(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
+				udd = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
+				ud = ldF32(pu, o+4*oz).Sub(ldF32(pu, o-4*oz)).MulAdd(vc.d1[0][4], ud)
+				udd = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(vc.d2[0][4], udd)
+				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF32(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF32(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				dpsi = ldF32(ppz, o+3*oz).MulAdd(cz[8], dpsi)
+				dpsi = ldF32(ppz, o-3*oz).MulAdd(cz[9], dpsi)
+				dpsi = ldF32(ppz, o+4*oz).MulAdd(cz[10], dpsi)
+				dpsi = ldF32(ppz, o-4*oz).MulAdd(cz[11], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				lz = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				ud = ldF32(pu, o+3*oy).Sub(ldF32(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
+				udd = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
+				ud = ldF32(pu, o+4*oy).Sub(ldF32(pu, o-4*oy)).MulAdd(vc.d1[1][4], ud)
+				udd = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(vc.d2[1][4], udd)
+				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF32(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF32(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				dpsi = ldF32(ppy, o+3*oy).MulAdd(cy[8], dpsi)
+				dpsi = ldF32(ppy, o-3*oy).MulAdd(cy[9], dpsi)
+				dpsi = ldF32(ppy, o+4*oy).MulAdd(cy[10], dpsi)
+				dpsi = ldF32(ppy, o-4*oy).MulAdd(cy[11], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				ly = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+				udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+				ud = ldF32(pu, o+4*ox).Sub(ldF32(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
+				udd = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
+				var dpsi archsimd.Float32x8
+				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+				dpsi = ldF32(pax, xo+4*size).Mul(ldF32(ppx, o+4*ox)).Sub(ldF32(pax, xo-4*size).Mul(ldF32(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
+				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF32(sum, pw, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF32A8Y is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func bwdRowF32A8Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-4*st], f.psi[a][e-1+4*st], f.zeta[a][i0-4*st], f.zeta[a][e-1+4*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-4], s.b[axisX][xe-1+4], s.db[axisX][xe-1+4]
+		_, _ = s.a[axisX][xe-1+4], s.b[axisX][x0-4]
+		_ = s.db[axisX][x0-4]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [44]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
+					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF32(pzz, o+2*oz).MulAdd(cz[15], ldF32(pu, o+2*oz).Mul(cz[14]))
+					td := ldF32(pzz, o-2*oz).MulAdd(cz[17], ldF32(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF32(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF32(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				{
+					tu := ldF32(pzz, o+3*oz).MulAdd(cz[25], ldF32(pu, o+3*oz).Mul(cz[24]))
+					td := ldF32(pzz, o-3*oz).MulAdd(cz[27], ldF32(pu, o-3*oz).Mul(cz[26]))
+					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
+					dd = tu.MulAdd(cz[30], dd)
+					dd = ldF32(ppz, o+3*oz).MulAdd(cz[31], dd)
+					dd = td.MulAdd(cz[32], dd)
+					dd = ldF32(ppz, o-3*oz).MulAdd(cz[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
+				}
+				{
+					tu := ldF32(pzz, o+4*oz).MulAdd(cz[35], ldF32(pu, o+4*oz).Mul(cz[34]))
+					td := ldF32(pzz, o-4*oz).MulAdd(cz[37], ldF32(pu, o-4*oz).Mul(cz[36]))
+					sum = td.MulAdd(cz[39], tu.MulAdd(cz[38], sum))
+					dd = tu.MulAdd(cz[40], dd)
+					dd = ldF32(ppz, o+4*oz).MulAdd(cz[41], dd)
+					dd = td.MulAdd(cz[42], dd)
+					dd = ldF32(ppz, o-4*oz).MulAdd(cz[43], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][4], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				lz = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float32x8
+				{
+					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
+					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF32(pzy, o+2*oy).MulAdd(cy[15], ldF32(pu, o+2*oy).Mul(cy[14]))
+					td := ldF32(pzy, o-2*oy).MulAdd(cy[17], ldF32(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF32(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF32(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				{
+					tu := ldF32(pzy, o+3*oy).MulAdd(cy[25], ldF32(pu, o+3*oy).Mul(cy[24]))
+					td := ldF32(pzy, o-3*oy).MulAdd(cy[27], ldF32(pu, o-3*oy).Mul(cy[26]))
+					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
+					dd = tu.MulAdd(cy[30], dd)
+					dd = ldF32(ppy, o+3*oy).MulAdd(cy[31], dd)
+					dd = td.MulAdd(cy[32], dd)
+					dd = ldF32(ppy, o-3*oy).MulAdd(cy[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
+				}
+				{
+					tu := ldF32(pzy, o+4*oy).MulAdd(cy[35], ldF32(pu, o+4*oy).Mul(cy[34]))
+					td := ldF32(pzy, o-4*oy).MulAdd(cy[37], ldF32(pu, o-4*oy).Mul(cy[36]))
+					sum = td.MulAdd(cy[39], tu.MulAdd(cy[38], sum))
+					dd = tu.MulAdd(cy[40], dd)
+					dd = ldF32(ppy, o+4*oy).MulAdd(cy[41], dd)
+					dd = td.MulAdd(cy[42], dd)
+					dd = ldF32(ppy, o-4*oy).MulAdd(cy[43], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][4], dt)
+				}
+				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				ly = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				bc0 := ldF32(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float32x8
+				{
+					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
+					td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+					up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
+					dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+				}
+				{
+					bu, bd := ldF32(pbx, xo+4*size), ldF32(pbx, xo-4*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF32(pzx, o+4*ox).MulAdd(bu, ldF32(pu, o+4*ox).Mul(opu))
+					td := ldF32(pzx, o-4*ox).MulAdd(bd, ldF32(pu, o-4*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
+					up := ldF32(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+4*ox)))
+					dn := ldF32(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF32(ppx, o-4*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
+				}
+				ax := ldF32(pax, xo)
+				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF32(ldF32(pw, o).MulAdd(uc, ldF32(pg, o)), pg, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF32A8ZY is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func fwdRowF32A8ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-4*st], f.psi[a][e-1+4*st], f.zeta[a][i0-4*st], f.zeta[a][e-1+4*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-4], s.b[axisX][xe-1+4], s.db[axisX][xe-1+4]
+		_, _ = s.a[axisX][xe-1+4], s.b[axisX][x0-4]
+		_ = s.db[axisX][x0-4]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF32)
+		const size = 4
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat32x8
+		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [12]archsimd.Float32x8
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 8 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF32(pu, o)
+			var partZ archsimd.Float32x8
+			if bz {
+				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				ud = ldF32(pu, o+3*oz).Sub(ldF32(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
+				udd = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
+				ud = ldF32(pu, o+4*oz).Sub(ldF32(pu, o-4*oz)).MulAdd(vc.d1[0][4], ud)
+				udd = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(vc.d2[0][4], udd)
+				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF32(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF32(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				dpsi = ldF32(ppz, o+3*oz).MulAdd(cz[8], dpsi)
+				dpsi = ldF32(ppz, o-3*oz).MulAdd(cz[9], dpsi)
+				dpsi = ldF32(ppz, o+4*oz).MulAdd(cz[10], dpsi)
+				dpsi = ldF32(ppz, o-4*oz).MulAdd(cz[11], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
+				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				lz = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float32x8
+			if by {
+				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				ud = ldF32(pu, o+3*oy).Sub(ldF32(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
+				udd = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
+				ud = ldF32(pu, o+4*oy).Sub(ldF32(pu, o-4*oy)).MulAdd(vc.d1[1][4], ud)
+				udd = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(vc.d2[1][4], udd)
+				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF32(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF32(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				dpsi = ldF32(ppy, o+3*oy).MulAdd(cy[8], dpsi)
+				dpsi = ldF32(ppy, o-3*oy).MulAdd(cy[9], dpsi)
+				dpsi = ldF32(ppy, o+4*oy).MulAdd(cy[10], dpsi)
+				dpsi = ldF32(ppy, o-4*oy).MulAdd(cy[11], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
+				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				ly = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
+				partY = ly
+			}
+			var partX archsimd.Float32x8
+			if s.xBandCells(x, x+8) > 0 {
+				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+				udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+				ud = ldF32(pu, o+4*ox).Sub(ldF32(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
+				udd = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
+				var dpsi archsimd.Float32x8
+				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+				dpsi = ldF32(pax, xo+4*size).Mul(ldF32(ppx, o+4*ox)).Sub(ldF32(pax, xo-4*size).Mul(ldF32(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
+				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF32(sum, pw, o)
+			}
+			stF32(ldF32(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF32(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF32A8ZY is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func bwdRowF32A8ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 8; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+8*nv
+		xe := x0 + 8*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -1838,18 +5714,18 @@ var bwdInteriorF32 = [5]func(*stencil[float32], *fieldViews[float32], int, int){
 	4: bwdInteriorF32A8,
 }
 
-var fwdRowF32 = [5]func(*stencil[float32], *fieldViews[float32], int, int, int, int){
-	1: fwdRowF32A2,
-	2: fwdRowF32A4,
-	3: fwdRowF32A6,
-	4: fwdRowF32A8,
+var fwdRowF32 = [5][4]func(*stencil[float32], *fieldViews[float32], int, int, int, int){
+	1: {fwdRowF32A2, fwdRowF32A2Z, fwdRowF32A2Y, fwdRowF32A2ZY},
+	2: {fwdRowF32A4, fwdRowF32A4Z, fwdRowF32A4Y, fwdRowF32A4ZY},
+	3: {fwdRowF32A6, fwdRowF32A6Z, fwdRowF32A6Y, fwdRowF32A6ZY},
+	4: {fwdRowF32A8, fwdRowF32A8Z, fwdRowF32A8Y, fwdRowF32A8ZY},
 }
 
-var bwdRowF32 = [5]func(*stencil[float32], *fieldViews[float32], int, int, int, int){
-	1: bwdRowF32A2,
-	2: bwdRowF32A4,
-	3: bwdRowF32A6,
-	4: bwdRowF32A8,
+var bwdRowF32 = [5][4]func(*stencil[float32], *fieldViews[float32], int, int, int, int){
+	1: {bwdRowF32A2, bwdRowF32A2Z, bwdRowF32A2Y, bwdRowF32A2ZY},
+	2: {bwdRowF32A4, bwdRowF32A4Z, bwdRowF32A4Y, bwdRowF32A4ZY},
+	3: {bwdRowF32A6, bwdRowF32A6Z, bwdRowF32A6Y, bwdRowF32A6ZY},
+	4: {bwdRowF32A8, bwdRowF32A8Z, bwdRowF32A8Y, bwdRowF32A8ZY},
 }
 
 func ldF64(p unsafe.Pointer, off int) archsimd.Float64x4 {
@@ -1980,14 +5856,14 @@ func bwdInteriorF64A2(s *stencil[float64], f *fieldViews[float64], i0, i1 int) {
 }
 
 // fwdRowF64A2 is the vector loop of forwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func fwdRowF64A2(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 4; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+4*nv
 		xe := x0 + 4*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -2094,14 +5970,767 @@ func fwdRowF64A2(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 }
 
 // bwdRowF64A2 is the vector loop of backwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func bwdRowF64A2(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 4; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+4*nv
 		xe := x0 + 4*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-1*st], f.psi[a][e-1+1*st], f.zeta[a][i0-1*st], f.zeta[a][e-1+1*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-1], s.b[axisX][xe-1+1], s.db[axisX][xe-1+1]
+		_, _ = s.a[axisX][xe-1+1], s.b[axisX][x0-1]
+		_ = s.db[axisX][x0-1]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [14]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
+					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
+					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				bc0 := ldF64(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float64x4
+				{
+					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				ax := ldF64(pax, xo)
+				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF64A2Z is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func fwdRowF64A2Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-1*st], f.psi[a][e-1+1*st], f.zeta[a][i0-1*st], f.zeta[a][e-1+1*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-1], s.b[axisX][xe-1+1], s.db[axisX][xe-1+1]
+		_, _ = s.a[axisX][xe-1+1], s.b[axisX][x0-1]
+		_ = s.db[axisX][x0-1]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [6]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				var dpsi archsimd.Float64x4
+				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF64(sum, pw, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF64A2Z is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func bwdRowF64A2Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-1*st], f.psi[a][e-1+1*st], f.zeta[a][i0-1*st], f.zeta[a][e-1+1*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-1], s.b[axisX][xe-1+1], s.db[axisX][xe-1+1]
+		_, _ = s.a[axisX][xe-1+1], s.b[axisX][x0-1]
+		_ = s.db[axisX][x0-1]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [14]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
+					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
+					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				bc0 := ldF64(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float64x4
+				{
+					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				ax := ldF64(pax, xo)
+				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF64A2Y is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func fwdRowF64A2Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-1*st], f.psi[a][e-1+1*st], f.zeta[a][i0-1*st], f.zeta[a][e-1+1*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-1], s.b[axisX][xe-1+1], s.db[axisX][xe-1+1]
+		_, _ = s.a[axisX][xe-1+1], s.b[axisX][x0-1]
+		_ = s.db[axisX][x0-1]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [6]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				var dpsi archsimd.Float64x4
+				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF64(sum, pw, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF64A2Y is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func bwdRowF64A2Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-1*st], f.psi[a][e-1+1*st], f.zeta[a][i0-1*st], f.zeta[a][e-1+1*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-1], s.b[axisX][xe-1+1], s.db[axisX][xe-1+1]
+		_, _ = s.a[axisX][xe-1+1], s.b[axisX][x0-1]
+		_ = s.db[axisX][x0-1]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [14]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
+					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
+					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				bc0 := ldF64(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float64x4
+				{
+					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				ax := ldF64(pax, xo)
+				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF64A2ZY is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func fwdRowF64A2ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-1*st], f.psi[a][e-1+1*st], f.zeta[a][i0-1*st], f.zeta[a][e-1+1*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-1], s.b[axisX][xe-1+1], s.db[axisX][xe-1+1]
+		_, _ = s.a[axisX][xe-1+1], s.b[axisX][x0-1]
+		_ = s.db[axisX][x0-1]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [6]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				var dpsi archsimd.Float64x4
+				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF64(sum, pw, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF64A2ZY is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func bwdRowF64A2ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-1*sz], f.u[e-1+1*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -2347,14 +6976,14 @@ func bwdInteriorF64A4(s *stencil[float64], f *fieldViews[float64], i0, i1 int) {
 }
 
 // fwdRowF64A4 is the vector loop of forwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func fwdRowF64A4(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 4; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+4*nv
 		xe := x0 + 4*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -2475,14 +7104,911 @@ func fwdRowF64A4(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 }
 
 // bwdRowF64A4 is the vector loop of backwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func bwdRowF64A4(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 4; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+4*nv
 		xe := x0 + 4*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-2*st], f.psi[a][e-1+2*st], f.zeta[a][i0-2*st], f.zeta[a][e-1+2*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-2], s.b[axisX][xe-1+2], s.db[axisX][xe-1+2]
+		_, _ = s.a[axisX][xe-1+2], s.b[axisX][x0-2]
+		_ = s.db[axisX][x0-2]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [24]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
+					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF64(pzz, o+2*oz).MulAdd(cz[15], ldF64(pu, o+2*oz).Mul(cz[14]))
+					td := ldF64(pzz, o-2*oz).MulAdd(cz[17], ldF64(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF64(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF64(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
+					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF64(pzy, o+2*oy).MulAdd(cy[15], ldF64(pu, o+2*oy).Mul(cy[14]))
+					td := ldF64(pzy, o-2*oy).MulAdd(cy[17], ldF64(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF64(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF64(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				bc0 := ldF64(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float64x4
+				{
+					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				ax := ldF64(pax, xo)
+				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF64A4Z is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func fwdRowF64A4Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-2*st], f.psi[a][e-1+2*st], f.zeta[a][i0-2*st], f.zeta[a][e-1+2*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-2], s.b[axisX][xe-1+2], s.db[axisX][xe-1+2]
+		_, _ = s.a[axisX][xe-1+2], s.b[axisX][x0-2]
+		_ = s.db[axisX][x0-2]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [8]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF64(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF64(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF64(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF64(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				var dpsi archsimd.Float64x4
+				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF64(sum, pw, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF64A4Z is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func bwdRowF64A4Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-2*st], f.psi[a][e-1+2*st], f.zeta[a][i0-2*st], f.zeta[a][e-1+2*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-2], s.b[axisX][xe-1+2], s.db[axisX][xe-1+2]
+		_, _ = s.a[axisX][xe-1+2], s.b[axisX][x0-2]
+		_ = s.db[axisX][x0-2]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [24]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
+					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF64(pzz, o+2*oz).MulAdd(cz[15], ldF64(pu, o+2*oz).Mul(cz[14]))
+					td := ldF64(pzz, o-2*oz).MulAdd(cz[17], ldF64(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF64(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF64(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
+					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF64(pzy, o+2*oy).MulAdd(cy[15], ldF64(pu, o+2*oy).Mul(cy[14]))
+					td := ldF64(pzy, o-2*oy).MulAdd(cy[17], ldF64(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF64(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF64(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				bc0 := ldF64(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float64x4
+				{
+					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				ax := ldF64(pax, xo)
+				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF64A4Y is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func fwdRowF64A4Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-2*st], f.psi[a][e-1+2*st], f.zeta[a][i0-2*st], f.zeta[a][e-1+2*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-2], s.b[axisX][xe-1+2], s.db[axisX][xe-1+2]
+		_, _ = s.a[axisX][xe-1+2], s.b[axisX][x0-2]
+		_ = s.db[axisX][x0-2]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [8]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF64(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF64(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF64(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF64(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				var dpsi archsimd.Float64x4
+				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF64(sum, pw, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF64A4Y is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func bwdRowF64A4Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-2*st], f.psi[a][e-1+2*st], f.zeta[a][i0-2*st], f.zeta[a][e-1+2*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-2], s.b[axisX][xe-1+2], s.db[axisX][xe-1+2]
+		_, _ = s.a[axisX][xe-1+2], s.b[axisX][x0-2]
+		_ = s.db[axisX][x0-2]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [24]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
+					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF64(pzz, o+2*oz).MulAdd(cz[15], ldF64(pu, o+2*oz).Mul(cz[14]))
+					td := ldF64(pzz, o-2*oz).MulAdd(cz[17], ldF64(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF64(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF64(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
+					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF64(pzy, o+2*oy).MulAdd(cy[15], ldF64(pu, o+2*oy).Mul(cy[14]))
+					td := ldF64(pzy, o-2*oy).MulAdd(cy[17], ldF64(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF64(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF64(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				bc0 := ldF64(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float64x4
+				{
+					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				ax := ldF64(pax, xo)
+				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF64A4ZY is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func fwdRowF64A4ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-2*st], f.psi[a][e-1+2*st], f.zeta[a][i0-2*st], f.zeta[a][e-1+2*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-2], s.b[axisX][xe-1+2], s.db[axisX][xe-1+2]
+		_, _ = s.a[axisX][xe-1+2], s.b[axisX][x0-2]
+		_ = s.db[axisX][x0-2]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [8]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF64(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF64(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF64(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF64(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				var dpsi archsimd.Float64x4
+				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF64(sum, pw, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF64A4ZY is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func bwdRowF64A4ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-2*sz], f.u[e-1+2*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -2778,14 +8304,14 @@ func bwdInteriorF64A6(s *stencil[float64], f *fieldViews[float64], i0, i1 int) {
 }
 
 // fwdRowF64A6 is the vector loop of forwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func fwdRowF64A6(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 4; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+4*nv
 		xe := x0 + 4*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -2920,14 +8446,1055 @@ func fwdRowF64A6(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 }
 
 // bwdRowF64A6 is the vector loop of backwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func bwdRowF64A6(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 4; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+4*nv
 		xe := x0 + 4*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-3*st], f.psi[a][e-1+3*st], f.zeta[a][i0-3*st], f.zeta[a][e-1+3*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-3], s.b[axisX][xe-1+3], s.db[axisX][xe-1+3]
+		_, _ = s.a[axisX][xe-1+3], s.b[axisX][x0-3]
+		_ = s.db[axisX][x0-3]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [34]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
+					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF64(pzz, o+2*oz).MulAdd(cz[15], ldF64(pu, o+2*oz).Mul(cz[14]))
+					td := ldF64(pzz, o-2*oz).MulAdd(cz[17], ldF64(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF64(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF64(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				{
+					tu := ldF64(pzz, o+3*oz).MulAdd(cz[25], ldF64(pu, o+3*oz).Mul(cz[24]))
+					td := ldF64(pzz, o-3*oz).MulAdd(cz[27], ldF64(pu, o-3*oz).Mul(cz[26]))
+					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
+					dd = tu.MulAdd(cz[30], dd)
+					dd = ldF64(ppz, o+3*oz).MulAdd(cz[31], dd)
+					dd = td.MulAdd(cz[32], dd)
+					dd = ldF64(ppz, o-3*oz).MulAdd(cz[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
+					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF64(pzy, o+2*oy).MulAdd(cy[15], ldF64(pu, o+2*oy).Mul(cy[14]))
+					td := ldF64(pzy, o-2*oy).MulAdd(cy[17], ldF64(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF64(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF64(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				{
+					tu := ldF64(pzy, o+3*oy).MulAdd(cy[25], ldF64(pu, o+3*oy).Mul(cy[24]))
+					td := ldF64(pzy, o-3*oy).MulAdd(cy[27], ldF64(pu, o-3*oy).Mul(cy[26]))
+					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
+					dd = tu.MulAdd(cy[30], dd)
+					dd = ldF64(ppy, o+3*oy).MulAdd(cy[31], dd)
+					dd = td.MulAdd(cy[32], dd)
+					dd = ldF64(ppy, o-3*oy).MulAdd(cy[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				bc0 := ldF64(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float64x4
+				{
+					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
+					td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+					up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
+					dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+				}
+				ax := ldF64(pax, xo)
+				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF64A6Z is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func fwdRowF64A6Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-3*st], f.psi[a][e-1+3*st], f.zeta[a][i0-3*st], f.zeta[a][e-1+3*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-3], s.b[axisX][xe-1+3], s.db[axisX][xe-1+3]
+		_, _ = s.a[axisX][xe-1+3], s.b[axisX][x0-3]
+		_ = s.db[axisX][x0-3]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [10]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				ud = ldF64(pu, o+3*oz).Sub(ldF64(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
+				udd = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
+				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF64(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF64(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				dpsi = ldF64(ppz, o+3*oz).MulAdd(cz[8], dpsi)
+				dpsi = ldF64(ppz, o-3*oz).MulAdd(cz[9], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				ud = ldF64(pu, o+3*oy).Sub(ldF64(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
+				udd = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
+				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF64(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF64(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				dpsi = ldF64(ppy, o+3*oy).MulAdd(cy[8], dpsi)
+				dpsi = ldF64(ppy, o-3*oy).MulAdd(cy[9], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+				udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+				var dpsi archsimd.Float64x4
+				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF64(sum, pw, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF64A6Z is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func bwdRowF64A6Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-3*st], f.psi[a][e-1+3*st], f.zeta[a][i0-3*st], f.zeta[a][e-1+3*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-3], s.b[axisX][xe-1+3], s.db[axisX][xe-1+3]
+		_, _ = s.a[axisX][xe-1+3], s.b[axisX][x0-3]
+		_ = s.db[axisX][x0-3]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [34]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
+					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF64(pzz, o+2*oz).MulAdd(cz[15], ldF64(pu, o+2*oz).Mul(cz[14]))
+					td := ldF64(pzz, o-2*oz).MulAdd(cz[17], ldF64(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF64(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF64(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				{
+					tu := ldF64(pzz, o+3*oz).MulAdd(cz[25], ldF64(pu, o+3*oz).Mul(cz[24]))
+					td := ldF64(pzz, o-3*oz).MulAdd(cz[27], ldF64(pu, o-3*oz).Mul(cz[26]))
+					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
+					dd = tu.MulAdd(cz[30], dd)
+					dd = ldF64(ppz, o+3*oz).MulAdd(cz[31], dd)
+					dd = td.MulAdd(cz[32], dd)
+					dd = ldF64(ppz, o-3*oz).MulAdd(cz[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
+					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF64(pzy, o+2*oy).MulAdd(cy[15], ldF64(pu, o+2*oy).Mul(cy[14]))
+					td := ldF64(pzy, o-2*oy).MulAdd(cy[17], ldF64(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF64(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF64(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				{
+					tu := ldF64(pzy, o+3*oy).MulAdd(cy[25], ldF64(pu, o+3*oy).Mul(cy[24]))
+					td := ldF64(pzy, o-3*oy).MulAdd(cy[27], ldF64(pu, o-3*oy).Mul(cy[26]))
+					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
+					dd = tu.MulAdd(cy[30], dd)
+					dd = ldF64(ppy, o+3*oy).MulAdd(cy[31], dd)
+					dd = td.MulAdd(cy[32], dd)
+					dd = ldF64(ppy, o-3*oy).MulAdd(cy[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				bc0 := ldF64(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float64x4
+				{
+					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
+					td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+					up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
+					dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+				}
+				ax := ldF64(pax, xo)
+				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF64A6Y is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func fwdRowF64A6Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-3*st], f.psi[a][e-1+3*st], f.zeta[a][i0-3*st], f.zeta[a][e-1+3*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-3], s.b[axisX][xe-1+3], s.db[axisX][xe-1+3]
+		_, _ = s.a[axisX][xe-1+3], s.b[axisX][x0-3]
+		_ = s.db[axisX][x0-3]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [10]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				ud = ldF64(pu, o+3*oz).Sub(ldF64(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
+				udd = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
+				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF64(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF64(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				dpsi = ldF64(ppz, o+3*oz).MulAdd(cz[8], dpsi)
+				dpsi = ldF64(ppz, o-3*oz).MulAdd(cz[9], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				ud = ldF64(pu, o+3*oy).Sub(ldF64(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
+				udd = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
+				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF64(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF64(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				dpsi = ldF64(ppy, o+3*oy).MulAdd(cy[8], dpsi)
+				dpsi = ldF64(ppy, o-3*oy).MulAdd(cy[9], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+				udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+				var dpsi archsimd.Float64x4
+				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF64(sum, pw, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF64A6Y is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func bwdRowF64A6Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-3*st], f.psi[a][e-1+3*st], f.zeta[a][i0-3*st], f.zeta[a][e-1+3*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-3], s.b[axisX][xe-1+3], s.db[axisX][xe-1+3]
+		_, _ = s.a[axisX][xe-1+3], s.b[axisX][x0-3]
+		_ = s.db[axisX][x0-3]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [34]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
+					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF64(pzz, o+2*oz).MulAdd(cz[15], ldF64(pu, o+2*oz).Mul(cz[14]))
+					td := ldF64(pzz, o-2*oz).MulAdd(cz[17], ldF64(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF64(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF64(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				{
+					tu := ldF64(pzz, o+3*oz).MulAdd(cz[25], ldF64(pu, o+3*oz).Mul(cz[24]))
+					td := ldF64(pzz, o-3*oz).MulAdd(cz[27], ldF64(pu, o-3*oz).Mul(cz[26]))
+					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
+					dd = tu.MulAdd(cz[30], dd)
+					dd = ldF64(ppz, o+3*oz).MulAdd(cz[31], dd)
+					dd = td.MulAdd(cz[32], dd)
+					dd = ldF64(ppz, o-3*oz).MulAdd(cz[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
+					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF64(pzy, o+2*oy).MulAdd(cy[15], ldF64(pu, o+2*oy).Mul(cy[14]))
+					td := ldF64(pzy, o-2*oy).MulAdd(cy[17], ldF64(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF64(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF64(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				{
+					tu := ldF64(pzy, o+3*oy).MulAdd(cy[25], ldF64(pu, o+3*oy).Mul(cy[24]))
+					td := ldF64(pzy, o-3*oy).MulAdd(cy[27], ldF64(pu, o-3*oy).Mul(cy[26]))
+					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
+					dd = tu.MulAdd(cy[30], dd)
+					dd = ldF64(ppy, o+3*oy).MulAdd(cy[31], dd)
+					dd = td.MulAdd(cy[32], dd)
+					dd = ldF64(ppy, o-3*oy).MulAdd(cy[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				bc0 := ldF64(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float64x4
+				{
+					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
+					td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+					up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
+					dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+				}
+				ax := ldF64(pax, xo)
+				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF64A6ZY is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func fwdRowF64A6ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-3*st], f.psi[a][e-1+3*st], f.zeta[a][i0-3*st], f.zeta[a][e-1+3*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-3], s.b[axisX][xe-1+3], s.db[axisX][xe-1+3]
+		_, _ = s.a[axisX][xe-1+3], s.b[axisX][x0-3]
+		_ = s.db[axisX][x0-3]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [10]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				ud = ldF64(pu, o+3*oz).Sub(ldF64(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
+				udd = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
+				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF64(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF64(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				dpsi = ldF64(ppz, o+3*oz).MulAdd(cz[8], dpsi)
+				dpsi = ldF64(ppz, o-3*oz).MulAdd(cz[9], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				ud = ldF64(pu, o+3*oy).Sub(ldF64(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
+				udd = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
+				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF64(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF64(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				dpsi = ldF64(ppy, o+3*oy).MulAdd(cy[8], dpsi)
+				dpsi = ldF64(ppy, o-3*oy).MulAdd(cy[9], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+				udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+				var dpsi archsimd.Float64x4
+				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF64(sum, pw, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF64A6ZY is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func bwdRowF64A6ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-3*sz], f.u[e-1+3*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -3273,14 +9840,14 @@ func bwdInteriorF64A8(s *stencil[float64], f *fieldViews[float64], i0, i1 int) {
 }
 
 // fwdRowF64A8 is the vector loop of forwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func fwdRowF64A8(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 4; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+4*nv
 		xe := x0 + 4*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -3429,14 +9996,1199 @@ func fwdRowF64A8(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 }
 
 // bwdRowF64A8 is the vector loop of backwardRow on the columns [x0, x1) of row
-// (z, y); the tail runs in plain Go.
+// (z, y), for rows in neither the z nor the y band; the tail runs in plain Go.
 func bwdRowF64A8(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
 	if nv := (x1 - x0) / 4; nv > 0 {
 		base := (z*s.ny + y) * s.nx
 		i0, e := base+x0, base+x0+4*nv
 		xe := x0 + 4*nv
 		sz, sy := s.stride[axisZ], s.stride[axisY]
-		bz, by := s.band[axisZ][z], s.band[axisY][y]
+		const bz, by = false, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-4*st], f.psi[a][e-1+4*st], f.zeta[a][i0-4*st], f.zeta[a][e-1+4*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-4], s.b[axisX][xe-1+4], s.db[axisX][xe-1+4]
+		_, _ = s.a[axisX][xe-1+4], s.b[axisX][x0-4]
+		_ = s.db[axisX][x0-4]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [44]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
+					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF64(pzz, o+2*oz).MulAdd(cz[15], ldF64(pu, o+2*oz).Mul(cz[14]))
+					td := ldF64(pzz, o-2*oz).MulAdd(cz[17], ldF64(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF64(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF64(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				{
+					tu := ldF64(pzz, o+3*oz).MulAdd(cz[25], ldF64(pu, o+3*oz).Mul(cz[24]))
+					td := ldF64(pzz, o-3*oz).MulAdd(cz[27], ldF64(pu, o-3*oz).Mul(cz[26]))
+					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
+					dd = tu.MulAdd(cz[30], dd)
+					dd = ldF64(ppz, o+3*oz).MulAdd(cz[31], dd)
+					dd = td.MulAdd(cz[32], dd)
+					dd = ldF64(ppz, o-3*oz).MulAdd(cz[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
+				}
+				{
+					tu := ldF64(pzz, o+4*oz).MulAdd(cz[35], ldF64(pu, o+4*oz).Mul(cz[34]))
+					td := ldF64(pzz, o-4*oz).MulAdd(cz[37], ldF64(pu, o-4*oz).Mul(cz[36]))
+					sum = td.MulAdd(cz[39], tu.MulAdd(cz[38], sum))
+					dd = tu.MulAdd(cz[40], dd)
+					dd = ldF64(ppz, o+4*oz).MulAdd(cz[41], dd)
+					dd = td.MulAdd(cz[42], dd)
+					dd = ldF64(ppz, o-4*oz).MulAdd(cz[43], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][4], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				lz = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
+					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF64(pzy, o+2*oy).MulAdd(cy[15], ldF64(pu, o+2*oy).Mul(cy[14]))
+					td := ldF64(pzy, o-2*oy).MulAdd(cy[17], ldF64(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF64(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF64(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				{
+					tu := ldF64(pzy, o+3*oy).MulAdd(cy[25], ldF64(pu, o+3*oy).Mul(cy[24]))
+					td := ldF64(pzy, o-3*oy).MulAdd(cy[27], ldF64(pu, o-3*oy).Mul(cy[26]))
+					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
+					dd = tu.MulAdd(cy[30], dd)
+					dd = ldF64(ppy, o+3*oy).MulAdd(cy[31], dd)
+					dd = td.MulAdd(cy[32], dd)
+					dd = ldF64(ppy, o-3*oy).MulAdd(cy[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
+				}
+				{
+					tu := ldF64(pzy, o+4*oy).MulAdd(cy[35], ldF64(pu, o+4*oy).Mul(cy[34]))
+					td := ldF64(pzy, o-4*oy).MulAdd(cy[37], ldF64(pu, o-4*oy).Mul(cy[36]))
+					sum = td.MulAdd(cy[39], tu.MulAdd(cy[38], sum))
+					dd = tu.MulAdd(cy[40], dd)
+					dd = ldF64(ppy, o+4*oy).MulAdd(cy[41], dd)
+					dd = td.MulAdd(cy[42], dd)
+					dd = ldF64(ppy, o-4*oy).MulAdd(cy[43], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][4], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				ly = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				bc0 := ldF64(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float64x4
+				{
+					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
+					td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+					up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
+					dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+4*size), ldF64(pbx, xo-4*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+4*ox).MulAdd(bu, ldF64(pu, o+4*ox).Mul(opu))
+					td := ldF64(pzx, o-4*ox).MulAdd(bd, ldF64(pu, o-4*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
+					up := ldF64(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+4*ox)))
+					dn := ldF64(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF64(ppx, o-4*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
+				}
+				ax := ldF64(pax, xo)
+				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF64A8Z is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func fwdRowF64A8Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-4*st], f.psi[a][e-1+4*st], f.zeta[a][i0-4*st], f.zeta[a][e-1+4*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-4], s.b[axisX][xe-1+4], s.db[axisX][xe-1+4]
+		_, _ = s.a[axisX][xe-1+4], s.b[axisX][x0-4]
+		_ = s.db[axisX][x0-4]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [12]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				ud = ldF64(pu, o+3*oz).Sub(ldF64(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
+				udd = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
+				ud = ldF64(pu, o+4*oz).Sub(ldF64(pu, o-4*oz)).MulAdd(vc.d1[0][4], ud)
+				udd = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(vc.d2[0][4], udd)
+				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF64(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF64(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				dpsi = ldF64(ppz, o+3*oz).MulAdd(cz[8], dpsi)
+				dpsi = ldF64(ppz, o-3*oz).MulAdd(cz[9], dpsi)
+				dpsi = ldF64(ppz, o+4*oz).MulAdd(cz[10], dpsi)
+				dpsi = ldF64(ppz, o-4*oz).MulAdd(cz[11], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				lz = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				ud = ldF64(pu, o+3*oy).Sub(ldF64(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
+				udd = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
+				ud = ldF64(pu, o+4*oy).Sub(ldF64(pu, o-4*oy)).MulAdd(vc.d1[1][4], ud)
+				udd = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(vc.d2[1][4], udd)
+				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF64(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF64(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				dpsi = ldF64(ppy, o+3*oy).MulAdd(cy[8], dpsi)
+				dpsi = ldF64(ppy, o-3*oy).MulAdd(cy[9], dpsi)
+				dpsi = ldF64(ppy, o+4*oy).MulAdd(cy[10], dpsi)
+				dpsi = ldF64(ppy, o-4*oy).MulAdd(cy[11], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				ly = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+				udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+				ud = ldF64(pu, o+4*ox).Sub(ldF64(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
+				udd = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
+				var dpsi archsimd.Float64x4
+				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+				dpsi = ldF64(pax, xo+4*size).Mul(ldF64(ppx, o+4*ox)).Sub(ldF64(pax, xo-4*size).Mul(ldF64(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
+				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF64(sum, pw, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF64A8Z is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z band only; the tail runs in plain Go.
+func bwdRowF64A8Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, false
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-4*st], f.psi[a][e-1+4*st], f.zeta[a][i0-4*st], f.zeta[a][e-1+4*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-4], s.b[axisX][xe-1+4], s.db[axisX][xe-1+4]
+		_, _ = s.a[axisX][xe-1+4], s.b[axisX][x0-4]
+		_ = s.db[axisX][x0-4]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [44]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
+					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF64(pzz, o+2*oz).MulAdd(cz[15], ldF64(pu, o+2*oz).Mul(cz[14]))
+					td := ldF64(pzz, o-2*oz).MulAdd(cz[17], ldF64(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF64(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF64(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				{
+					tu := ldF64(pzz, o+3*oz).MulAdd(cz[25], ldF64(pu, o+3*oz).Mul(cz[24]))
+					td := ldF64(pzz, o-3*oz).MulAdd(cz[27], ldF64(pu, o-3*oz).Mul(cz[26]))
+					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
+					dd = tu.MulAdd(cz[30], dd)
+					dd = ldF64(ppz, o+3*oz).MulAdd(cz[31], dd)
+					dd = td.MulAdd(cz[32], dd)
+					dd = ldF64(ppz, o-3*oz).MulAdd(cz[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
+				}
+				{
+					tu := ldF64(pzz, o+4*oz).MulAdd(cz[35], ldF64(pu, o+4*oz).Mul(cz[34]))
+					td := ldF64(pzz, o-4*oz).MulAdd(cz[37], ldF64(pu, o-4*oz).Mul(cz[36]))
+					sum = td.MulAdd(cz[39], tu.MulAdd(cz[38], sum))
+					dd = tu.MulAdd(cz[40], dd)
+					dd = ldF64(ppz, o+4*oz).MulAdd(cz[41], dd)
+					dd = td.MulAdd(cz[42], dd)
+					dd = ldF64(ppz, o-4*oz).MulAdd(cz[43], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][4], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				lz = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
+					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF64(pzy, o+2*oy).MulAdd(cy[15], ldF64(pu, o+2*oy).Mul(cy[14]))
+					td := ldF64(pzy, o-2*oy).MulAdd(cy[17], ldF64(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF64(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF64(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				{
+					tu := ldF64(pzy, o+3*oy).MulAdd(cy[25], ldF64(pu, o+3*oy).Mul(cy[24]))
+					td := ldF64(pzy, o-3*oy).MulAdd(cy[27], ldF64(pu, o-3*oy).Mul(cy[26]))
+					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
+					dd = tu.MulAdd(cy[30], dd)
+					dd = ldF64(ppy, o+3*oy).MulAdd(cy[31], dd)
+					dd = td.MulAdd(cy[32], dd)
+					dd = ldF64(ppy, o-3*oy).MulAdd(cy[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
+				}
+				{
+					tu := ldF64(pzy, o+4*oy).MulAdd(cy[35], ldF64(pu, o+4*oy).Mul(cy[34]))
+					td := ldF64(pzy, o-4*oy).MulAdd(cy[37], ldF64(pu, o-4*oy).Mul(cy[36]))
+					sum = td.MulAdd(cy[39], tu.MulAdd(cy[38], sum))
+					dd = tu.MulAdd(cy[40], dd)
+					dd = ldF64(ppy, o+4*oy).MulAdd(cy[41], dd)
+					dd = td.MulAdd(cy[42], dd)
+					dd = ldF64(ppy, o-4*oy).MulAdd(cy[43], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][4], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				ly = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				bc0 := ldF64(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float64x4
+				{
+					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
+					td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+					up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
+					dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+4*size), ldF64(pbx, xo-4*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+4*ox).MulAdd(bu, ldF64(pu, o+4*ox).Mul(opu))
+					td := ldF64(pzx, o-4*ox).MulAdd(bd, ldF64(pu, o-4*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
+					up := ldF64(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+4*ox)))
+					dn := ldF64(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF64(ppx, o-4*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
+				}
+				ax := ldF64(pax, xo)
+				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF64A8Y is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func fwdRowF64A8Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-4*st], f.psi[a][e-1+4*st], f.zeta[a][i0-4*st], f.zeta[a][e-1+4*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-4], s.b[axisX][xe-1+4], s.db[axisX][xe-1+4]
+		_, _ = s.a[axisX][xe-1+4], s.b[axisX][x0-4]
+		_ = s.db[axisX][x0-4]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [12]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				ud = ldF64(pu, o+3*oz).Sub(ldF64(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
+				udd = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
+				ud = ldF64(pu, o+4*oz).Sub(ldF64(pu, o-4*oz)).MulAdd(vc.d1[0][4], ud)
+				udd = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(vc.d2[0][4], udd)
+				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF64(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF64(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				dpsi = ldF64(ppz, o+3*oz).MulAdd(cz[8], dpsi)
+				dpsi = ldF64(ppz, o-3*oz).MulAdd(cz[9], dpsi)
+				dpsi = ldF64(ppz, o+4*oz).MulAdd(cz[10], dpsi)
+				dpsi = ldF64(ppz, o-4*oz).MulAdd(cz[11], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				lz = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				ud = ldF64(pu, o+3*oy).Sub(ldF64(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
+				udd = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
+				ud = ldF64(pu, o+4*oy).Sub(ldF64(pu, o-4*oy)).MulAdd(vc.d1[1][4], ud)
+				udd = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(vc.d2[1][4], udd)
+				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF64(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF64(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				dpsi = ldF64(ppy, o+3*oy).MulAdd(cy[8], dpsi)
+				dpsi = ldF64(ppy, o-3*oy).MulAdd(cy[9], dpsi)
+				dpsi = ldF64(ppy, o+4*oy).MulAdd(cy[10], dpsi)
+				dpsi = ldF64(ppy, o-4*oy).MulAdd(cy[11], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				ly = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+				udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+				ud = ldF64(pu, o+4*ox).Sub(ldF64(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
+				udd = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
+				var dpsi archsimd.Float64x4
+				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+				dpsi = ldF64(pax, xo+4*size).Mul(ldF64(ppx, o+4*ox)).Sub(ldF64(pax, xo-4*size).Mul(ldF64(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
+				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF64(sum, pw, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF64A8Y is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the y band only; the tail runs in plain Go.
+func bwdRowF64A8Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = false, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-4*st], f.psi[a][e-1+4*st], f.zeta[a][i0-4*st], f.zeta[a][e-1+4*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-4], s.b[axisX][xe-1+4], s.db[axisX][xe-1+4]
+		_, _ = s.a[axisX][xe-1+4], s.b[axisX][x0-4]
+		_ = s.db[axisX][x0-4]
+		grad := f.g != nil
+		var pw, pg unsafe.Pointer
+		if grad {
+			_, _ = f.w[e-1], f.g[e-1]
+			pw, pg = unsafe.Pointer(unsafe.SliceData(f.w)), unsafe.Pointer(unsafe.SliceData(f.g))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [44]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefsB[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefsB[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
+					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
+					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
+					dd = tu.MulAdd(cz[10], dd)
+					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
+					dd = td.MulAdd(cz[12], dd)
+					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
+				}
+				{
+					tu := ldF64(pzz, o+2*oz).MulAdd(cz[15], ldF64(pu, o+2*oz).Mul(cz[14]))
+					td := ldF64(pzz, o-2*oz).MulAdd(cz[17], ldF64(pu, o-2*oz).Mul(cz[16]))
+					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
+					dd = tu.MulAdd(cz[20], dd)
+					dd = ldF64(ppz, o+2*oz).MulAdd(cz[21], dd)
+					dd = td.MulAdd(cz[22], dd)
+					dd = ldF64(ppz, o-2*oz).MulAdd(cz[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
+				}
+				{
+					tu := ldF64(pzz, o+3*oz).MulAdd(cz[25], ldF64(pu, o+3*oz).Mul(cz[24]))
+					td := ldF64(pzz, o-3*oz).MulAdd(cz[27], ldF64(pu, o-3*oz).Mul(cz[26]))
+					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
+					dd = tu.MulAdd(cz[30], dd)
+					dd = ldF64(ppz, o+3*oz).MulAdd(cz[31], dd)
+					dd = td.MulAdd(cz[32], dd)
+					dd = ldF64(ppz, o-3*oz).MulAdd(cz[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
+				}
+				{
+					tu := ldF64(pzz, o+4*oz).MulAdd(cz[35], ldF64(pu, o+4*oz).Mul(cz[34]))
+					td := ldF64(pzz, o-4*oz).MulAdd(cz[37], ldF64(pu, o-4*oz).Mul(cz[36]))
+					sum = td.MulAdd(cz[39], tu.MulAdd(cz[38], sum))
+					dd = tu.MulAdd(cz[40], dd)
+					dd = ldF64(ppz, o+4*oz).MulAdd(cz[41], dd)
+					dd = td.MulAdd(cz[42], dd)
+					dd = ldF64(ppz, o-4*oz).MulAdd(cz[43], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[0][4], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
+				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
+				partZ = sum.Sub(dd)
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				lz = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
+				var dd, dt archsimd.Float64x4
+				{
+					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
+					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
+					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
+					dd = tu.MulAdd(cy[10], dd)
+					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
+					dd = td.MulAdd(cy[12], dd)
+					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
+				}
+				{
+					tu := ldF64(pzy, o+2*oy).MulAdd(cy[15], ldF64(pu, o+2*oy).Mul(cy[14]))
+					td := ldF64(pzy, o-2*oy).MulAdd(cy[17], ldF64(pu, o-2*oy).Mul(cy[16]))
+					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
+					dd = tu.MulAdd(cy[20], dd)
+					dd = ldF64(ppy, o+2*oy).MulAdd(cy[21], dd)
+					dd = td.MulAdd(cy[22], dd)
+					dd = ldF64(ppy, o-2*oy).MulAdd(cy[23], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
+				}
+				{
+					tu := ldF64(pzy, o+3*oy).MulAdd(cy[25], ldF64(pu, o+3*oy).Mul(cy[24]))
+					td := ldF64(pzy, o-3*oy).MulAdd(cy[27], ldF64(pu, o-3*oy).Mul(cy[26]))
+					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
+					dd = tu.MulAdd(cy[30], dd)
+					dd = ldF64(ppy, o+3*oy).MulAdd(cy[31], dd)
+					dd = td.MulAdd(cy[32], dd)
+					dd = ldF64(ppy, o-3*oy).MulAdd(cy[33], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
+				}
+				{
+					tu := ldF64(pzy, o+4*oy).MulAdd(cy[35], ldF64(pu, o+4*oy).Mul(cy[34]))
+					td := ldF64(pzy, o-4*oy).MulAdd(cy[37], ldF64(pu, o-4*oy).Mul(cy[36]))
+					sum = td.MulAdd(cy[39], tu.MulAdd(cy[38], sum))
+					dd = tu.MulAdd(cy[40], dd)
+					dd = ldF64(ppy, o+4*oy).MulAdd(cy[41], dd)
+					dd = td.MulAdd(cy[42], dd)
+					dd = ldF64(ppy, o-4*oy).MulAdd(cy[43], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[1][4], dt)
+				}
+				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
+				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
+				partY = sum.Sub(dd)
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				ly = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				bc0 := ldF64(pbx, xo)
+				opb0 := bc0.Add(vc.one)
+				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+				var dd, dt archsimd.Float64x4
+				{
+					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
+					td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+					up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
+					dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+				}
+				{
+					bu, bd := ldF64(pbx, xo+4*size), ldF64(pbx, xo-4*size)
+					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+					tu := ldF64(pzx, o+4*ox).MulAdd(bu, ldF64(pu, o+4*ox).Mul(opu))
+					td := ldF64(pzx, o-4*ox).MulAdd(bd, ldF64(pu, o-4*ox).Mul(opd))
+					sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
+					up := ldF64(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+4*ox)))
+					dn := ldF64(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF64(ppx, o-4*ox)))
+					dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
+					dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
+				}
+				ax := ldF64(pax, xo)
+				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+				partX = sum.Sub(dd)
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if grad {
+				stF64(ldF64(pw, o).MulAdd(uc, ldF64(pg, o)), pg, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	backwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// fwdRowF64A8ZY is the vector loop of forwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func fwdRowF64A8ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
+		// One bounds check per call: the extreme cells it touches.
+		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
+		for a, st := range [3]int{sz, sy, 1} {
+			if a == axisZ && !bz || a == axisY && !by || a == axisX && s.xBandCells(x0, xe) == 0 {
+				continue
+			}
+			_, _, _, _, _ = f.psi[a][i0-4*st], f.psi[a][e-1+4*st], f.zeta[a][i0-4*st], f.zeta[a][e-1+4*st], f.psin[a][e-1]
+			_ = f.zetan[a][e-1]
+		}
+		_, _, _ = s.a[axisX][x0-4], s.b[axisX][xe-1+4], s.db[axisX][xe-1+4]
+		_, _ = s.a[axisX][xe-1+4], s.b[axisX][x0-4]
+		_ = s.db[axisX][x0-4]
+		store := f.w != nil
+		var pw unsafe.Pointer
+		if store {
+			_ = f.w[e-1]
+			pw = unsafe.Pointer(unsafe.SliceData(f.w))
+		}
+		vc := s.vec.(*vecF64)
+		const size = 8
+		oz, oy, ox := sz*size, sy*size, size
+		bc := archsimd.BroadcastFloat64x4
+		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
+		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
+		var cz, cy [12]archsimd.Float64x4
+		if bz {
+			co := &s.rowCoefs[axisZ][z]
+			for n := range cz {
+				cz[n] = bc(co[n])
+			}
+		}
+		if by {
+			co := &s.rowCoefs[axisY][y]
+			for n := range cy {
+				cy[n] = bc(co[n])
+			}
+		}
+		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
+		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
+		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
+		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
+		for x := x0; x < xe; x += 4 {
+			o, xo := (base+x)*size, x*size
+			uc := ldF64(pu, o)
+			var partZ archsimd.Float64x4
+			if bz {
+				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
+				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
+				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
+				udd = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
+				ud = ldF64(pu, o+3*oz).Sub(ldF64(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
+				udd = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
+				ud = ldF64(pu, o+4*oz).Sub(ldF64(pu, o-4*oz)).MulAdd(vc.d1[0][4], ud)
+				udd = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(vc.d2[0][4], udd)
+				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
+				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
+				dpsi = ldF64(ppz, o+2*oz).MulAdd(cz[6], dpsi)
+				dpsi = ldF64(ppz, o-2*oz).MulAdd(cz[7], dpsi)
+				dpsi = ldF64(ppz, o+3*oz).MulAdd(cz[8], dpsi)
+				dpsi = ldF64(ppz, o-3*oz).MulAdd(cz[9], dpsi)
+				dpsi = ldF64(ppz, o+4*oz).MulAdd(cz[10], dpsi)
+				dpsi = ldF64(ppz, o-4*oz).MulAdd(cz[11], dpsi)
+				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
+				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
+				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
+				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
+			} else {
+				lz := uc.Mul(vc.d20[0])
+				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
+				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
+				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
+				lz = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
+				partZ = lz
+			}
+			var partY archsimd.Float64x4
+			if by {
+				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
+				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
+				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
+				udd = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
+				ud = ldF64(pu, o+3*oy).Sub(ldF64(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
+				udd = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
+				ud = ldF64(pu, o+4*oy).Sub(ldF64(pu, o-4*oy)).MulAdd(vc.d1[1][4], ud)
+				udd = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(vc.d2[1][4], udd)
+				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
+				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
+				dpsi = ldF64(ppy, o+2*oy).MulAdd(cy[6], dpsi)
+				dpsi = ldF64(ppy, o-2*oy).MulAdd(cy[7], dpsi)
+				dpsi = ldF64(ppy, o+3*oy).MulAdd(cy[8], dpsi)
+				dpsi = ldF64(ppy, o-3*oy).MulAdd(cy[9], dpsi)
+				dpsi = ldF64(ppy, o+4*oy).MulAdd(cy[10], dpsi)
+				dpsi = ldF64(ppy, o-4*oy).MulAdd(cy[11], dpsi)
+				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
+				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
+				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
+				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
+				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
+			} else {
+				ly := uc.Mul(vc.d20[1])
+				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
+				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
+				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
+				ly = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
+				partY = ly
+			}
+			var partX archsimd.Float64x4
+			if s.xBandCells(x, x+4) > 0 {
+				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+				ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+				udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+				ud = ldF64(pu, o+4*ox).Sub(ldF64(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
+				udd = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
+				var dpsi archsimd.Float64x4
+				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+				dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+				dpsi = ldF64(pax, xo+4*size).Mul(ldF64(ppx, o+4*ox)).Sub(ldF64(pax, xo-4*size).Mul(ldF64(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
+				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+				opbx := bx.Add(vc.one)
+				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+			} else {
+				lx := uc.Mul(vc.d20[2])
+				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+				lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+				partX = lx
+			}
+			sum := partZ.Add(partY).Add(partX)
+			if store {
+				stF64(sum, pw, o)
+			}
+			stF64(ldF64(pc, o).MulAdd(sum, uc.Mul(vc.two).Sub(ldF64(pun, o))), pun, o)
+		}
+		x0 = xe
+	}
+	forwardRowGeneric(s, f, z, y, x0, x1)
+}
+
+// bwdRowF64A8ZY is the vector loop of backwardRow on the columns [x0, x1) of row
+// (z, y), for rows in the z and y bands; the tail runs in plain Go.
+func bwdRowF64A8ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) {
+	if nv := (x1 - x0) / 4; nv > 0 {
+		base := (z*s.ny + y) * s.nx
+		i0, e := base+x0, base+x0+4*nv
+		xe := x0 + 4*nv
+		sz, sy := s.stride[axisZ], s.stride[axisY]
+		const bz, by = true, true
 		// One bounds check per call: the extreme cells it touches.
 		_, _, _, _ = f.u[i0-4*sz], f.u[e-1+4*sz], f.un[e-1], f.c[e-1]
 		for a, st := range [3]int{sz, sy, 1} {
@@ -3681,16 +11433,16 @@ var bwdInteriorF64 = [5]func(*stencil[float64], *fieldViews[float64], int, int){
 	4: bwdInteriorF64A8,
 }
 
-var fwdRowF64 = [5]func(*stencil[float64], *fieldViews[float64], int, int, int, int){
-	1: fwdRowF64A2,
-	2: fwdRowF64A4,
-	3: fwdRowF64A6,
-	4: fwdRowF64A8,
+var fwdRowF64 = [5][4]func(*stencil[float64], *fieldViews[float64], int, int, int, int){
+	1: {fwdRowF64A2, fwdRowF64A2Z, fwdRowF64A2Y, fwdRowF64A2ZY},
+	2: {fwdRowF64A4, fwdRowF64A4Z, fwdRowF64A4Y, fwdRowF64A4ZY},
+	3: {fwdRowF64A6, fwdRowF64A6Z, fwdRowF64A6Y, fwdRowF64A6ZY},
+	4: {fwdRowF64A8, fwdRowF64A8Z, fwdRowF64A8Y, fwdRowF64A8ZY},
 }
 
-var bwdRowF64 = [5]func(*stencil[float64], *fieldViews[float64], int, int, int, int){
-	1: bwdRowF64A2,
-	2: bwdRowF64A4,
-	3: bwdRowF64A6,
-	4: bwdRowF64A8,
+var bwdRowF64 = [5][4]func(*stencil[float64], *fieldViews[float64], int, int, int, int){
+	1: {bwdRowF64A2, bwdRowF64A2Z, bwdRowF64A2Y, bwdRowF64A2ZY},
+	2: {bwdRowF64A4, bwdRowF64A4Z, bwdRowF64A4Y, bwdRowF64A4ZY},
+	3: {bwdRowF64A6, bwdRowF64A6Z, bwdRowF64A6Y, bwdRowF64A6ZY},
+	4: {bwdRowF64A8, bwdRowF64A8Z, bwdRowF64A8Y, bwdRowF64A8ZY},
 }

@@ -69,25 +69,39 @@ func generate() ([]genfile.File, error) {
 		for h := 1; h <= 4; h++ {
 			interior(&b, t, h, false)
 			interior(&b, t, h, true)
-			row(&b, t, h, false)
-			row(&b, t, h, true)
+			for kind := range 4 {
+				row(&b, t, h, false, kind)
+				row(&b, t, h, true, kind)
+			}
 		}
 		dispatch(&b, t)
 	}
 	return []genfile.File{{Name: "zz_generated_simd_amd64.go", Data: []byte(b.String())}}, nil
 }
 
-// dispatch writes the per-accuracy tables of one type.
+// Row kinds: bit 0 set for a z-band row, bit 1 for a y-band row; kind 0
+// is the x-band segments of the other rows. Each kind has its kernel, with
+// the other axes' code compiled out.
+var (
+	kindNames = [4]string{"", "Z", "Y", "ZY"}
+	kindWords = [4]string{"in neither the z nor the y band", "in the z band only", "in the y band only", "in the z and y bands"}
+)
+
+// dispatch writes the per-accuracy (and per row kind) tables of one type.
 func dispatch(b *w, t typ) {
-	for _, k := range []string{"fwdInterior", "bwdInterior", "fwdRow", "bwdRow"} {
-		sig := "func(*stencil[%s], *fieldViews[%s], int, int)"
-		if strings.HasSuffix(k, "Row") {
-			sig = "func(*stencil[%s], *fieldViews[%s], int, int, int, int)"
-		}
+	for _, k := range []string{"fwdInterior", "bwdInterior"} {
 		b.p("")
-		b.p("var %s%s = [5]"+sig+"{", k, t.Sfx, t.Elem, t.Elem)
+		b.p("var %s%s = [5]func(*stencil[%s], *fieldViews[%s], int, int){", k, t.Sfx, t.Elem, t.Elem)
 		for h := 1; h <= 4; h++ {
 			b.p("\t%d: %s%sA%d,", h, k, t.Sfx, 2*h)
+		}
+		b.p("}")
+	}
+	for _, k := range []string{"fwdRow", "bwdRow"} {
+		b.p("")
+		b.p("var %s%s = [5][4]func(*stencil[%s], *fieldViews[%s], int, int, int, int){", k, t.Sfx, t.Elem, t.Elem)
+		for h := 1; h <= 4; h++ {
+			b.p("\t%d: {%s%sA%d, %s%sA%dZ, %s%sA%dY, %s%sA%dZY},", h, k, t.Sfx, 2*h, k, t.Sfx, 2*h, k, t.Sfx, 2*h, k, t.Sfx, 2*h)
 		}
 		b.p("}")
 	}
@@ -189,26 +203,26 @@ func interior(b *w, t typ, h int, backward bool) {
 // row writes the band-row kernel: per vector, each axis either its CPML
 // terms (z and y with the row's profile values, x with the columns') or
 // its plain second derivative.
-func row(b *w, t typ, h int, backward bool) {
+func row(b *w, t typ, h int, backward bool, kind int) {
 	dir := "fwd"
 	if backward {
 		dir = "bwd"
 	}
-	name := fmt.Sprintf("%sRow%sA%d", dir, t.Sfx, 2*h)
+	name := fmt.Sprintf("%sRow%sA%d%s", dir, t.Sfx, 2*h, kindNames[kind])
 	nc, coefs := 4+2*h, "rowCoefs"
 	if backward {
 		nc, coefs = 4+10*h, "rowCoefsB"
 	}
 	b.p("")
 	b.p("// %s is the vector loop of %sRow on the columns [x0, x1) of row", name, map[bool]string{false: "forward", true: "backward"}[backward])
-	b.p("// (z, y); the tail runs in plain Go.")
+	b.p("// (z, y), for rows %s; the tail runs in plain Go.", kindWords[kind])
 	b.p("func %s(s *stencil[%s], f *fieldViews[%s], z, y, x0, x1 int) {", name, t.Elem, t.Elem)
 	b.p("\tif nv := (x1 - x0) / %d; nv > 0 {", t.Lanes)
 	b.p("\t\tbase := (z*s.ny + y) * s.nx")
 	b.p("\t\ti0, e := base+x0, base+x0+%d*nv", t.Lanes)
 	b.p("\t\txe := x0 + %d*nv", t.Lanes)
 	b.p("\t\tsz, sy := s.stride[axisZ], s.stride[axisY]")
-	b.p("\t\tbz, by := s.band[axisZ][z], s.band[axisY][y]")
+	b.p("\t\tconst bz, by = %v, %v", kind&1 != 0, kind&2 != 0)
 	b.p("\t\t// One bounds check per call: the extreme cells it touches.")
 	b.p("\t\t_, _, _, _ = f.u[i0-%d*sz], f.u[e-1+%d*sz], f.un[e-1], f.c[e-1]", h, h)
 	b.p("\t\tfor a, st := range [3]int{sz, sy, 1} {")
