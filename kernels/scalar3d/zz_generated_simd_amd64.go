@@ -166,78 +166,46 @@ func fwdRowF32A2(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF32)
 		const size = 4
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [6]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -280,101 +248,55 @@ func bwdRowF32A2(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF32)
 		const size = 4
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [14]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
-					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
-					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -420,28 +342,18 @@ func fwdRowF32A2Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [6]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [6]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisZ][z][:6] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
@@ -451,44 +363,34 @@ func fwdRowF32A2Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -534,28 +436,18 @@ func bwdRowF32A2Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [14]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [14]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisZ][z][:14] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float32x8
@@ -572,60 +464,43 @@ func bwdRowF32A2Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
-					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -671,20 +546,10 @@ func fwdRowF32A2Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [6]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [6]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisY][y][:6] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -692,23 +557,13 @@ func fwdRowF32A2Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
@@ -718,28 +573,28 @@ func fwdRowF32A2Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -785,20 +640,10 @@ func bwdRowF32A2Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [14]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [14]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisY][y][:14] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -806,30 +651,13 @@ func bwdRowF32A2Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
-					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float32x8
@@ -846,37 +674,37 @@ func bwdRowF32A2Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -922,18 +750,13 @@ func fwdRowF32A2ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [6]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [6]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisZ][z][:6] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [6]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisY][y][:6] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -943,7 +766,7 @@ func fwdRowF32A2ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
@@ -953,13 +776,9 @@ func fwdRowF32A2ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
@@ -969,28 +788,28 @@ func fwdRowF32A2ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -1036,18 +855,13 @@ func bwdRowF32A2ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [14]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [14]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisZ][z][:14] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [14]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisY][y][:14] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -1057,7 +871,7 @@ func bwdRowF32A2ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float32x8
@@ -1074,13 +888,9 @@ func bwdRowF32A2ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float32x8
@@ -1097,37 +907,37 @@ func bwdRowF32A2ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -1286,66 +1096,22 @@ func fwdRowF32A4(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF32)
 		const size = 4
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [8]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
-				udd = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
-				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
-				dpsi = ldF32(ppz, o+2*oz).MulAdd(cz[6], dpsi)
-				dpsi = ldF32(ppz, o-2*oz).MulAdd(cz[7], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
-				udd = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
-				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
-				dpsi = ldF32(ppy, o+2*oy).MulAdd(cy[6], dpsi)
-				dpsi = ldF32(ppy, o-2*oy).MulAdd(cy[7], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -1353,25 +1119,29 @@ func fwdRowF32A4(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -1414,92 +1184,22 @@ func bwdRowF32A4(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF32)
 		const size = 4
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [24]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
-					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				{
-					tu := ldF32(pzz, o+2*oz).MulAdd(cz[15], ldF32(pu, o+2*oz).Mul(cz[14]))
-					td := ldF32(pzz, o-2*oz).MulAdd(cz[17], ldF32(pu, o-2*oz).Mul(cz[16]))
-					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
-					dd = tu.MulAdd(cz[20], dd)
-					dd = ldF32(ppz, o+2*oz).MulAdd(cz[21], dd)
-					dd = td.MulAdd(cz[22], dd)
-					dd = ldF32(ppz, o-2*oz).MulAdd(cz[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
-					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				{
-					tu := ldF32(pzy, o+2*oy).MulAdd(cy[15], ldF32(pu, o+2*oy).Mul(cy[14]))
-					td := ldF32(pzy, o-2*oy).MulAdd(cy[17], ldF32(pu, o-2*oy).Mul(cy[16]))
-					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
-					dd = tu.MulAdd(cy[20], dd)
-					dd = ldF32(ppy, o+2*oy).MulAdd(cy[21], dd)
-					dd = td.MulAdd(cy[22], dd)
-					dd = ldF32(ppy, o-2*oy).MulAdd(cy[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -1507,42 +1207,46 @@ func bwdRowF32A4(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+						td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+						dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
-					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
-					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -1588,28 +1292,18 @@ func fwdRowF32A4Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [8]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [8]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisZ][z][:8] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
@@ -1623,28 +1317,9 @@ func fwdRowF32A4Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
-				udd = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
-				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
-				dpsi = ldF32(ppy, o+2*oy).MulAdd(cy[6], dpsi)
-				dpsi = ldF32(ppy, o-2*oy).MulAdd(cy[7], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -1652,25 +1327,29 @@ func fwdRowF32A4Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -1716,28 +1395,18 @@ func bwdRowF32A4Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [24]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [24]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisZ][z][:24] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float32x8
@@ -1764,41 +1433,9 @@ func bwdRowF32A4Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
-					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				{
-					tu := ldF32(pzy, o+2*oy).MulAdd(cy[15], ldF32(pu, o+2*oy).Mul(cy[14]))
-					td := ldF32(pzy, o-2*oy).MulAdd(cy[17], ldF32(pu, o-2*oy).Mul(cy[16]))
-					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
-					dd = tu.MulAdd(cy[20], dd)
-					dd = ldF32(ppy, o+2*oy).MulAdd(cy[21], dd)
-					dd = td.MulAdd(cy[22], dd)
-					dd = ldF32(ppy, o-2*oy).MulAdd(cy[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -1806,42 +1443,46 @@ func bwdRowF32A4Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+						td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+						dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
-					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
-					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -1887,20 +1528,10 @@ func fwdRowF32A4Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [8]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [8]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisY][y][:8] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -1908,28 +1539,14 @@ func fwdRowF32A4Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
-				udd = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
-				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
-				dpsi = ldF32(ppz, o+2*oz).MulAdd(cz[6], dpsi)
-				dpsi = ldF32(ppz, o-2*oz).MulAdd(cz[7], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
@@ -1943,33 +1560,32 @@ func fwdRowF32A4Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -2015,20 +1631,10 @@ func bwdRowF32A4Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [24]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [24]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisY][y][:24] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -2036,41 +1642,14 @@ func bwdRowF32A4Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
-					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				{
-					tu := ldF32(pzz, o+2*oz).MulAdd(cz[15], ldF32(pu, o+2*oz).Mul(cz[14]))
-					td := ldF32(pzz, o-2*oz).MulAdd(cz[17], ldF32(pu, o-2*oz).Mul(cz[16]))
-					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
-					dd = tu.MulAdd(cz[20], dd)
-					dd = ldF32(ppz, o+2*oz).MulAdd(cz[21], dd)
-					dd = td.MulAdd(cz[22], dd)
-					dd = ldF32(ppz, o-2*oz).MulAdd(cz[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float32x8
@@ -2097,50 +1676,49 @@ func bwdRowF32A4Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+						td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+						dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
-					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
-					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -2186,18 +1764,13 @@ func fwdRowF32A4ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [8]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [8]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisZ][z][:8] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [8]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisY][y][:8] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -2207,7 +1780,7 @@ func fwdRowF32A4ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
@@ -2221,14 +1794,9 @@ func fwdRowF32A4ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
@@ -2242,33 +1810,32 @@ func fwdRowF32A4ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -2314,18 +1881,13 @@ func bwdRowF32A4ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [24]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [24]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisZ][z][:24] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [24]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisY][y][:24] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -2335,7 +1897,7 @@ func bwdRowF32A4ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float32x8
@@ -2362,14 +1924,9 @@ func bwdRowF32A4ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float32x8
@@ -2396,50 +1953,49 @@ func bwdRowF32A4ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+						td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+						dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
-					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
-					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -2614,49 +2170,15 @@ func fwdRowF32A6(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF32)
 		const size = 4
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [10]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
-				udd = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
-				ud = ldF32(pu, o+3*oz).Sub(ldF32(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
-				udd = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
-				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
-				dpsi = ldF32(ppz, o+2*oz).MulAdd(cz[6], dpsi)
-				dpsi = ldF32(ppz, o-2*oz).MulAdd(cz[7], dpsi)
-				dpsi = ldF32(ppz, o+3*oz).MulAdd(cz[8], dpsi)
-				dpsi = ldF32(ppz, o-3*oz).MulAdd(cz[9], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -2664,25 +2186,7 @@ func fwdRowF32A6(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
-				udd = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
-				ud = ldF32(pu, o+3*oy).Sub(ldF32(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
-				udd = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
-				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
-				dpsi = ldF32(ppy, o+2*oy).MulAdd(cy[6], dpsi)
-				dpsi = ldF32(ppy, o-2*oy).MulAdd(cy[7], dpsi)
-				dpsi = ldF32(ppy, o+3*oy).MulAdd(cy[8], dpsi)
-				dpsi = ldF32(ppy, o-3*oy).MulAdd(cy[9], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -2691,29 +2195,33 @@ func fwdRowF32A6(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -2756,68 +2264,15 @@ func bwdRowF32A6(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF32)
 		const size = 4
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [34]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
-					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				{
-					tu := ldF32(pzz, o+2*oz).MulAdd(cz[15], ldF32(pu, o+2*oz).Mul(cz[14]))
-					td := ldF32(pzz, o-2*oz).MulAdd(cz[17], ldF32(pu, o-2*oz).Mul(cz[16]))
-					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
-					dd = tu.MulAdd(cz[20], dd)
-					dd = ldF32(ppz, o+2*oz).MulAdd(cz[21], dd)
-					dd = td.MulAdd(cz[22], dd)
-					dd = ldF32(ppz, o-2*oz).MulAdd(cz[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
-				}
-				{
-					tu := ldF32(pzz, o+3*oz).MulAdd(cz[25], ldF32(pu, o+3*oz).Mul(cz[24]))
-					td := ldF32(pzz, o-3*oz).MulAdd(cz[27], ldF32(pu, o-3*oz).Mul(cz[26]))
-					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
-					dd = tu.MulAdd(cz[30], dd)
-					dd = ldF32(ppz, o+3*oz).MulAdd(cz[31], dd)
-					dd = td.MulAdd(cz[32], dd)
-					dd = ldF32(ppz, o-3*oz).MulAdd(cz[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -2825,44 +2280,7 @@ func bwdRowF32A6(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
-					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				{
-					tu := ldF32(pzy, o+2*oy).MulAdd(cy[15], ldF32(pu, o+2*oy).Mul(cy[14]))
-					td := ldF32(pzy, o-2*oy).MulAdd(cy[17], ldF32(pu, o-2*oy).Mul(cy[16]))
-					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
-					dd = tu.MulAdd(cy[20], dd)
-					dd = ldF32(ppy, o+2*oy).MulAdd(cy[21], dd)
-					dd = td.MulAdd(cy[22], dd)
-					dd = ldF32(ppy, o-2*oy).MulAdd(cy[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
-				}
-				{
-					tu := ldF32(pzy, o+3*oy).MulAdd(cy[25], ldF32(pu, o+3*oy).Mul(cy[24]))
-					td := ldF32(pzy, o-3*oy).MulAdd(cy[27], ldF32(pu, o-3*oy).Mul(cy[26]))
-					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
-					dd = tu.MulAdd(cy[30], dd)
-					dd = ldF32(ppy, o+3*oy).MulAdd(cy[31], dd)
-					dd = td.MulAdd(cy[32], dd)
-					dd = ldF32(ppy, o-3*oy).MulAdd(cy[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -2871,54 +2289,58 @@ func bwdRowF32A6(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+						td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+						dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
+						td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
+						dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
-					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
-					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
-					td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
-					dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -2964,28 +2386,18 @@ func fwdRowF32A6Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [10]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [10]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisZ][z][:10] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
@@ -3003,33 +2415,9 @@ func fwdRowF32A6Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
-				udd = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
-				ud = ldF32(pu, o+3*oy).Sub(ldF32(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
-				udd = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
-				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
-				dpsi = ldF32(ppy, o+2*oy).MulAdd(cy[6], dpsi)
-				dpsi = ldF32(ppy, o-2*oy).MulAdd(cy[7], dpsi)
-				dpsi = ldF32(ppy, o+3*oy).MulAdd(cy[8], dpsi)
-				dpsi = ldF32(ppy, o-3*oy).MulAdd(cy[9], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -3038,29 +2426,33 @@ func fwdRowF32A6Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -3106,28 +2498,18 @@ func bwdRowF32A6Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [34]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [34]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisZ][z][:34] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float32x8
@@ -3164,52 +2546,9 @@ func bwdRowF32A6Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
-					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				{
-					tu := ldF32(pzy, o+2*oy).MulAdd(cy[15], ldF32(pu, o+2*oy).Mul(cy[14]))
-					td := ldF32(pzy, o-2*oy).MulAdd(cy[17], ldF32(pu, o-2*oy).Mul(cy[16]))
-					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
-					dd = tu.MulAdd(cy[20], dd)
-					dd = ldF32(ppy, o+2*oy).MulAdd(cy[21], dd)
-					dd = td.MulAdd(cy[22], dd)
-					dd = ldF32(ppy, o-2*oy).MulAdd(cy[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
-				}
-				{
-					tu := ldF32(pzy, o+3*oy).MulAdd(cy[25], ldF32(pu, o+3*oy).Mul(cy[24]))
-					td := ldF32(pzy, o-3*oy).MulAdd(cy[27], ldF32(pu, o-3*oy).Mul(cy[26]))
-					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
-					dd = tu.MulAdd(cy[30], dd)
-					dd = ldF32(ppy, o+3*oy).MulAdd(cy[31], dd)
-					dd = td.MulAdd(cy[32], dd)
-					dd = ldF32(ppy, o-3*oy).MulAdd(cy[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -3218,54 +2557,58 @@ func bwdRowF32A6Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+						td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+						dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
+						td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
+						dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
-					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
-					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
-					td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
-					dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -3311,20 +2654,10 @@ func fwdRowF32A6Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [10]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [10]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisY][y][:10] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -3332,25 +2665,7 @@ func fwdRowF32A6Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
-				udd = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
-				ud = ldF32(pu, o+3*oz).Sub(ldF32(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
-				udd = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
-				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
-				dpsi = ldF32(ppz, o+2*oz).MulAdd(cz[6], dpsi)
-				dpsi = ldF32(ppz, o-2*oz).MulAdd(cz[7], dpsi)
-				dpsi = ldF32(ppz, o+3*oz).MulAdd(cz[8], dpsi)
-				dpsi = ldF32(ppz, o-3*oz).MulAdd(cz[9], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -3358,7 +2673,7 @@ func fwdRowF32A6Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
@@ -3376,38 +2691,36 @@ func fwdRowF32A6Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -3453,20 +2766,10 @@ func bwdRowF32A6Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [34]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [34]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisY][y][:34] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -3474,44 +2777,7 @@ func bwdRowF32A6Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
-					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				{
-					tu := ldF32(pzz, o+2*oz).MulAdd(cz[15], ldF32(pu, o+2*oz).Mul(cz[14]))
-					td := ldF32(pzz, o-2*oz).MulAdd(cz[17], ldF32(pu, o-2*oz).Mul(cz[16]))
-					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
-					dd = tu.MulAdd(cz[20], dd)
-					dd = ldF32(ppz, o+2*oz).MulAdd(cz[21], dd)
-					dd = td.MulAdd(cz[22], dd)
-					dd = ldF32(ppz, o-2*oz).MulAdd(cz[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
-				}
-				{
-					tu := ldF32(pzz, o+3*oz).MulAdd(cz[25], ldF32(pu, o+3*oz).Mul(cz[24]))
-					td := ldF32(pzz, o-3*oz).MulAdd(cz[27], ldF32(pu, o-3*oz).Mul(cz[26]))
-					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
-					dd = tu.MulAdd(cz[30], dd)
-					dd = ldF32(ppz, o+3*oz).MulAdd(cz[31], dd)
-					dd = td.MulAdd(cz[32], dd)
-					dd = ldF32(ppz, o-3*oz).MulAdd(cz[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -3519,7 +2785,7 @@ func bwdRowF32A6Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float32x8
@@ -3556,63 +2822,61 @@ func bwdRowF32A6Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+						td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+						dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
+						td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
+						dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
-					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
-					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
-					td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
-					dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -3658,18 +2922,13 @@ func fwdRowF32A6ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [10]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [10]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisZ][z][:10] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [10]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisY][y][:10] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -3679,7 +2938,7 @@ func fwdRowF32A6ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
@@ -3697,15 +2956,9 @@ func fwdRowF32A6ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
@@ -3723,38 +2976,36 @@ func fwdRowF32A6ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -3800,18 +3051,13 @@ func bwdRowF32A6ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [34]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [34]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisZ][z][:34] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [34]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisY][y][:34] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -3821,7 +3067,7 @@ func bwdRowF32A6ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float32x8
@@ -3858,15 +3104,9 @@ func bwdRowF32A6ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float32x8
@@ -3903,63 +3143,61 @@ func bwdRowF32A6ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+						td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+						dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
+						td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
+						dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
-					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
-					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
-					td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
-					dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -4150,53 +3388,15 @@ func fwdRowF32A8(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF32)
 		const size = 4
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [12]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
-				udd = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
-				ud = ldF32(pu, o+3*oz).Sub(ldF32(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
-				udd = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
-				ud = ldF32(pu, o+4*oz).Sub(ldF32(pu, o-4*oz)).MulAdd(vc.d1[0][4], ud)
-				udd = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(vc.d2[0][4], udd)
-				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
-				dpsi = ldF32(ppz, o+2*oz).MulAdd(cz[6], dpsi)
-				dpsi = ldF32(ppz, o-2*oz).MulAdd(cz[7], dpsi)
-				dpsi = ldF32(ppz, o+3*oz).MulAdd(cz[8], dpsi)
-				dpsi = ldF32(ppz, o-3*oz).MulAdd(cz[9], dpsi)
-				dpsi = ldF32(ppz, o+4*oz).MulAdd(cz[10], dpsi)
-				dpsi = ldF32(ppz, o-4*oz).MulAdd(cz[11], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -4205,29 +3405,7 @@ func fwdRowF32A8(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
-				udd = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
-				ud = ldF32(pu, o+3*oy).Sub(ldF32(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
-				udd = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
-				ud = ldF32(pu, o+4*oy).Sub(ldF32(pu, o-4*oy)).MulAdd(vc.d1[1][4], ud)
-				udd = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(vc.d2[1][4], udd)
-				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
-				dpsi = ldF32(ppy, o+2*oy).MulAdd(cy[6], dpsi)
-				dpsi = ldF32(ppy, o-2*oy).MulAdd(cy[7], dpsi)
-				dpsi = ldF32(ppy, o+3*oy).MulAdd(cy[8], dpsi)
-				dpsi = ldF32(ppy, o-3*oy).MulAdd(cy[9], dpsi)
-				dpsi = ldF32(ppy, o+4*oy).MulAdd(cy[10], dpsi)
-				dpsi = ldF32(ppy, o-4*oy).MulAdd(cy[11], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -4237,33 +3415,37 @@ func fwdRowF32A8(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				ud = ldF32(pu, o+4*ox).Sub(ldF32(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
-				udd = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				dpsi = ldF32(pax, xo+4*size).Mul(ldF32(ppx, o+4*ox)).Sub(ldF32(pax, xo-4*size).Mul(ldF32(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					ud = ldF32(pu, o+4*ox).Sub(ldF32(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
+					udd = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					dpsi = ldF32(pax, xo+4*size).Mul(ldF32(ppx, o+4*ox)).Sub(ldF32(pax, xo-4*size).Mul(ldF32(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -4306,78 +3488,15 @@ func bwdRowF32A8(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF32)
 		const size = 4
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [44]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
-					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				{
-					tu := ldF32(pzz, o+2*oz).MulAdd(cz[15], ldF32(pu, o+2*oz).Mul(cz[14]))
-					td := ldF32(pzz, o-2*oz).MulAdd(cz[17], ldF32(pu, o-2*oz).Mul(cz[16]))
-					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
-					dd = tu.MulAdd(cz[20], dd)
-					dd = ldF32(ppz, o+2*oz).MulAdd(cz[21], dd)
-					dd = td.MulAdd(cz[22], dd)
-					dd = ldF32(ppz, o-2*oz).MulAdd(cz[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
-				}
-				{
-					tu := ldF32(pzz, o+3*oz).MulAdd(cz[25], ldF32(pu, o+3*oz).Mul(cz[24]))
-					td := ldF32(pzz, o-3*oz).MulAdd(cz[27], ldF32(pu, o-3*oz).Mul(cz[26]))
-					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
-					dd = tu.MulAdd(cz[30], dd)
-					dd = ldF32(ppz, o+3*oz).MulAdd(cz[31], dd)
-					dd = td.MulAdd(cz[32], dd)
-					dd = ldF32(ppz, o-3*oz).MulAdd(cz[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
-				}
-				{
-					tu := ldF32(pzz, o+4*oz).MulAdd(cz[35], ldF32(pu, o+4*oz).Mul(cz[34]))
-					td := ldF32(pzz, o-4*oz).MulAdd(cz[37], ldF32(pu, o-4*oz).Mul(cz[36]))
-					sum = td.MulAdd(cz[39], tu.MulAdd(cz[38], sum))
-					dd = tu.MulAdd(cz[40], dd)
-					dd = ldF32(ppz, o+4*oz).MulAdd(cz[41], dd)
-					dd = td.MulAdd(cz[42], dd)
-					dd = ldF32(ppz, o-4*oz).MulAdd(cz[43], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][4], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -4386,54 +3505,7 @@ func bwdRowF32A8(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
-					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				{
-					tu := ldF32(pzy, o+2*oy).MulAdd(cy[15], ldF32(pu, o+2*oy).Mul(cy[14]))
-					td := ldF32(pzy, o-2*oy).MulAdd(cy[17], ldF32(pu, o-2*oy).Mul(cy[16]))
-					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
-					dd = tu.MulAdd(cy[20], dd)
-					dd = ldF32(ppy, o+2*oy).MulAdd(cy[21], dd)
-					dd = td.MulAdd(cy[22], dd)
-					dd = ldF32(ppy, o-2*oy).MulAdd(cy[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
-				}
-				{
-					tu := ldF32(pzy, o+3*oy).MulAdd(cy[25], ldF32(pu, o+3*oy).Mul(cy[24]))
-					td := ldF32(pzy, o-3*oy).MulAdd(cy[27], ldF32(pu, o-3*oy).Mul(cy[26]))
-					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
-					dd = tu.MulAdd(cy[30], dd)
-					dd = ldF32(ppy, o+3*oy).MulAdd(cy[31], dd)
-					dd = td.MulAdd(cy[32], dd)
-					dd = ldF32(ppy, o-3*oy).MulAdd(cy[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
-				}
-				{
-					tu := ldF32(pzy, o+4*oy).MulAdd(cy[35], ldF32(pu, o+4*oy).Mul(cy[34]))
-					td := ldF32(pzy, o-4*oy).MulAdd(cy[37], ldF32(pu, o-4*oy).Mul(cy[36]))
-					sum = td.MulAdd(cy[39], tu.MulAdd(cy[38], sum))
-					dd = tu.MulAdd(cy[40], dd)
-					dd = ldF32(ppy, o+4*oy).MulAdd(cy[41], dd)
-					dd = td.MulAdd(cy[42], dd)
-					dd = ldF32(ppy, o-4*oy).MulAdd(cy[43], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][4], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -4443,66 +3515,70 @@ func bwdRowF32A8(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int) 
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+						td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+						dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
+						td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
+						dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+4*size), ldF32(pbx, xo-4*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+4*ox).MulAdd(bu, ldF32(pu, o+4*ox).Mul(opu))
+						td := ldF32(pzx, o-4*ox).MulAdd(bd, ldF32(pu, o-4*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
+						up := ldF32(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+4*ox)))
+						dn := ldF32(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF32(ppx, o-4*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
-					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
-					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
-					td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
-					dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				{
-					bu, bd := ldF32(pbx, xo+4*size), ldF32(pbx, xo-4*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+4*ox).MulAdd(bu, ldF32(pu, o+4*ox).Mul(opu))
-					td := ldF32(pzx, o-4*ox).MulAdd(bd, ldF32(pu, o-4*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
-					up := ldF32(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+4*ox)))
-					dn := ldF32(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF32(ppx, o-4*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
-				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -4548,28 +3624,18 @@ func fwdRowF32A8Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [12]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [12]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisZ][z][:12] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
@@ -4591,38 +3657,9 @@ func fwdRowF32A8Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				lz = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
-				udd = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
-				ud = ldF32(pu, o+3*oy).Sub(ldF32(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
-				udd = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
-				ud = ldF32(pu, o+4*oy).Sub(ldF32(pu, o-4*oy)).MulAdd(vc.d1[1][4], ud)
-				udd = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(vc.d2[1][4], udd)
-				dpsi := ldF32(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF32(ppy, o-oy).MulAdd(cy[5], dpsi)
-				dpsi = ldF32(ppy, o+2*oy).MulAdd(cy[6], dpsi)
-				dpsi = ldF32(ppy, o-2*oy).MulAdd(cy[7], dpsi)
-				dpsi = ldF32(ppy, o+3*oy).MulAdd(cy[8], dpsi)
-				dpsi = ldF32(ppy, o-3*oy).MulAdd(cy[9], dpsi)
-				dpsi = ldF32(ppy, o+4*oy).MulAdd(cy[10], dpsi)
-				dpsi = ldF32(ppy, o-4*oy).MulAdd(cy[11], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -4632,33 +3669,37 @@ func fwdRowF32A8Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				ud = ldF32(pu, o+4*ox).Sub(ldF32(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
-				udd = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				dpsi = ldF32(pax, xo+4*size).Mul(ldF32(ppx, o+4*ox)).Sub(ldF32(pax, xo-4*size).Mul(ldF32(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					ud = ldF32(pu, o+4*ox).Sub(ldF32(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
+					udd = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					dpsi = ldF32(pax, xo+4*size).Mul(ldF32(ppx, o+4*ox)).Sub(ldF32(pax, xo-4*size).Mul(ldF32(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -4704,28 +3745,18 @@ func bwdRowF32A8Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [44]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [44]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisZ][z][:44] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 8 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float32x8
@@ -4772,63 +3803,9 @@ func bwdRowF32A8Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				lz = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
-				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzy, o+1*oy).MulAdd(cy[5], ldF32(pu, o+1*oy).Mul(cy[4]))
-					td := ldF32(pzy, o-1*oy).MulAdd(cy[7], ldF32(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF32(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF32(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				{
-					tu := ldF32(pzy, o+2*oy).MulAdd(cy[15], ldF32(pu, o+2*oy).Mul(cy[14]))
-					td := ldF32(pzy, o-2*oy).MulAdd(cy[17], ldF32(pu, o-2*oy).Mul(cy[16]))
-					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
-					dd = tu.MulAdd(cy[20], dd)
-					dd = ldF32(ppy, o+2*oy).MulAdd(cy[21], dd)
-					dd = td.MulAdd(cy[22], dd)
-					dd = ldF32(ppy, o-2*oy).MulAdd(cy[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
-				}
-				{
-					tu := ldF32(pzy, o+3*oy).MulAdd(cy[25], ldF32(pu, o+3*oy).Mul(cy[24]))
-					td := ldF32(pzy, o-3*oy).MulAdd(cy[27], ldF32(pu, o-3*oy).Mul(cy[26]))
-					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
-					dd = tu.MulAdd(cy[30], dd)
-					dd = ldF32(ppy, o+3*oy).MulAdd(cy[31], dd)
-					dd = td.MulAdd(cy[32], dd)
-					dd = ldF32(ppy, o-3*oy).MulAdd(cy[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
-				}
-				{
-					tu := ldF32(pzy, o+4*oy).MulAdd(cy[35], ldF32(pu, o+4*oy).Mul(cy[34]))
-					td := ldF32(pzy, o-4*oy).MulAdd(cy[37], ldF32(pu, o-4*oy).Mul(cy[36]))
-					sum = td.MulAdd(cy[39], tu.MulAdd(cy[38], sum))
-					dd = tu.MulAdd(cy[40], dd)
-					dd = ldF32(ppy, o+4*oy).MulAdd(cy[41], dd)
-					dd = td.MulAdd(cy[42], dd)
-					dd = ldF32(ppy, o-4*oy).MulAdd(cy[43], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][4], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -4838,66 +3815,70 @@ func bwdRowF32A8Z(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+						td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+						dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
+						td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
+						dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+4*size), ldF32(pbx, xo-4*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+4*ox).MulAdd(bu, ldF32(pu, o+4*ox).Mul(opu))
+						td := ldF32(pzx, o-4*ox).MulAdd(bd, ldF32(pu, o-4*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
+						up := ldF32(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+4*ox)))
+						dn := ldF32(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF32(ppx, o-4*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
-					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
-					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
-					td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
-					dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				{
-					bu, bd := ldF32(pbx, xo+4*size), ldF32(pbx, xo-4*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+4*ox).MulAdd(bu, ldF32(pu, o+4*ox).Mul(opu))
-					td := ldF32(pzx, o-4*ox).MulAdd(bd, ldF32(pu, o-4*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
-					up := ldF32(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+4*ox)))
-					dn := ldF32(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF32(ppx, o-4*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
-				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -4943,20 +3924,10 @@ func fwdRowF32A8Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [12]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [12]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisY][y][:12] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -4964,29 +3935,7 @@ func fwdRowF32A8Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
-				udd = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
-				ud = ldF32(pu, o+3*oz).Sub(ldF32(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
-				udd = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
-				ud = ldF32(pu, o+4*oz).Sub(ldF32(pu, o-4*oz)).MulAdd(vc.d1[0][4], ud)
-				udd = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(vc.d2[0][4], udd)
-				dpsi := ldF32(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF32(ppz, o-oz).MulAdd(cz[5], dpsi)
-				dpsi = ldF32(ppz, o+2*oz).MulAdd(cz[6], dpsi)
-				dpsi = ldF32(ppz, o-2*oz).MulAdd(cz[7], dpsi)
-				dpsi = ldF32(ppz, o+3*oz).MulAdd(cz[8], dpsi)
-				dpsi = ldF32(ppz, o-3*oz).MulAdd(cz[9], dpsi)
-				dpsi = ldF32(ppz, o+4*oz).MulAdd(cz[10], dpsi)
-				dpsi = ldF32(ppz, o-4*oz).MulAdd(cz[11], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -4995,7 +3944,7 @@ func fwdRowF32A8Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
@@ -5017,43 +3966,40 @@ func fwdRowF32A8Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				ly = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				ud = ldF32(pu, o+4*ox).Sub(ldF32(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
-				udd = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				dpsi = ldF32(pax, xo+4*size).Mul(ldF32(ppx, o+4*ox)).Sub(ldF32(pax, xo-4*size).Mul(ldF32(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					ud = ldF32(pu, o+4*ox).Sub(ldF32(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
+					udd = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					dpsi = ldF32(pax, xo+4*size).Mul(ldF32(ppx, o+4*ox)).Sub(ldF32(pax, xo-4*size).Mul(ldF32(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -5099,20 +4045,10 @@ func bwdRowF32A8Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [44]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [44]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisY][y][:44] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -5120,54 +4056,7 @@ func bwdRowF32A8Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
-				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float32x8
-				{
-					tu := ldF32(pzz, o+1*oz).MulAdd(cz[5], ldF32(pu, o+1*oz).Mul(cz[4]))
-					td := ldF32(pzz, o-1*oz).MulAdd(cz[7], ldF32(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF32(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF32(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				{
-					tu := ldF32(pzz, o+2*oz).MulAdd(cz[15], ldF32(pu, o+2*oz).Mul(cz[14]))
-					td := ldF32(pzz, o-2*oz).MulAdd(cz[17], ldF32(pu, o-2*oz).Mul(cz[16]))
-					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
-					dd = tu.MulAdd(cz[20], dd)
-					dd = ldF32(ppz, o+2*oz).MulAdd(cz[21], dd)
-					dd = td.MulAdd(cz[22], dd)
-					dd = ldF32(ppz, o-2*oz).MulAdd(cz[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
-				}
-				{
-					tu := ldF32(pzz, o+3*oz).MulAdd(cz[25], ldF32(pu, o+3*oz).Mul(cz[24]))
-					td := ldF32(pzz, o-3*oz).MulAdd(cz[27], ldF32(pu, o-3*oz).Mul(cz[26]))
-					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
-					dd = tu.MulAdd(cz[30], dd)
-					dd = ldF32(ppz, o+3*oz).MulAdd(cz[31], dd)
-					dd = td.MulAdd(cz[32], dd)
-					dd = ldF32(ppz, o-3*oz).MulAdd(cz[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
-				}
-				{
-					tu := ldF32(pzz, o+4*oz).MulAdd(cz[35], ldF32(pu, o+4*oz).Mul(cz[34]))
-					td := ldF32(pzz, o-4*oz).MulAdd(cz[37], ldF32(pu, o-4*oz).Mul(cz[36]))
-					sum = td.MulAdd(cz[39], tu.MulAdd(cz[38], sum))
-					dd = tu.MulAdd(cz[40], dd)
-					dd = ldF32(ppz, o+4*oz).MulAdd(cz[41], dd)
-					dd = td.MulAdd(cz[42], dd)
-					dd = ldF32(ppz, o-4*oz).MulAdd(cz[43], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][4], dt)
-				}
-				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -5176,7 +4065,7 @@ func bwdRowF32A8Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float32x8
@@ -5223,76 +4112,73 @@ func bwdRowF32A8Y(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int)
 				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				ly = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+						td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+						dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
+						td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
+						dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+4*size), ldF32(pbx, xo-4*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+4*ox).MulAdd(bu, ldF32(pu, o+4*ox).Mul(opu))
+						td := ldF32(pzx, o-4*ox).MulAdd(bd, ldF32(pu, o-4*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
+						up := ldF32(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+4*ox)))
+						dn := ldF32(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF32(ppx, o-4*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
-					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
-					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
-					td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
-					dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				{
-					bu, bd := ldF32(pbx, xo+4*size), ldF32(pbx, xo-4*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+4*ox).MulAdd(bu, ldF32(pu, o+4*ox).Mul(opu))
-					td := ldF32(pzx, o-4*ox).MulAdd(bd, ldF32(pu, o-4*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
-					up := ldF32(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+4*ox)))
-					dn := ldF32(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF32(ppx, o-4*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
-				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -5338,18 +4224,13 @@ func fwdRowF32A8ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [12]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [12]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisZ][z][:12] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [12]archsimd.Float32x8
+		for n, v := range s.rowCoefs[axisY][y][:12] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -5359,7 +4240,7 @@ func fwdRowF32A8ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				ud := ldF32(pu, o+oz).Sub(ldF32(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF32(pu, o+oz).Add(ldF32(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				ud = ldF32(pu, o+2*oz).Sub(ldF32(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
@@ -5381,16 +4262,9 @@ func fwdRowF32A8ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF32(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				lz = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				ud := ldF32(pu, o+oy).Sub(ldF32(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF32(pu, o+oy).Add(ldF32(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				ud = ldF32(pu, o+2*oy).Sub(ldF32(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
@@ -5412,43 +4286,40 @@ func fwdRowF32A8ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF32(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				ly = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				ud = ldF32(pu, o+4*ox).Sub(ldF32(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
-				udd = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
-				var dpsi archsimd.Float32x8
-				dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				dpsi = ldF32(pax, xo+4*size).Mul(ldF32(ppx, o+4*ox)).Sub(ldF32(pax, xo-4*size).Mul(ldF32(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
-				ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF32(pu, o+ox).Sub(ldF32(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF32(pu, o+ox).Add(ldF32(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF32(pu, o+2*ox).Sub(ldF32(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF32(pu, o+3*ox).Sub(ldF32(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					ud = ldF32(pu, o+4*ox).Sub(ldF32(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
+					udd = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
+					var dpsi archsimd.Float32x8
+					dpsi = ldF32(pax, xo+1*size).Mul(ldF32(ppx, o+1*ox)).Sub(ldF32(pax, xo-1*size).Mul(ldF32(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF32(pax, xo+2*size).Mul(ldF32(ppx, o+2*ox)).Sub(ldF32(pax, xo-2*size).Mul(ldF32(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF32(pax, xo+3*size).Mul(ldF32(ppx, o+3*ox)).Sub(ldF32(pax, xo-3*size).Mul(ldF32(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					dpsi = ldF32(pax, xo+4*size).Mul(ldF32(ppx, o+4*ox)).Sub(ldF32(pax, xo-4*size).Mul(ldF32(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
+					ax, bx, dbx := ldF32(pax, xo), ldF32(pbx, xo), ldF32(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					stF32(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF32(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -5494,18 +4365,13 @@ func bwdRowF32A8ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat32x8
 		ptr := func(v []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [44]archsimd.Float32x8
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [44]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisZ][z][:44] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [44]archsimd.Float32x8
+		for n, v := range s.rowCoefsB[axisY][y][:44] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -5515,7 +4381,7 @@ func bwdRowF32A8ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF32(pu, o)
 			var partZ archsimd.Float32x8
-			if bz {
+			{
 				psi0, zeta0 := ldF32(ppz, o), ldF32(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float32x8
@@ -5562,16 +4428,9 @@ func bwdRowF32A8ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF32(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF32(pu, o+1*oz).Add(ldF32(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF32(pu, o+2*oz).Add(ldF32(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF32(pu, o+3*oz).Add(ldF32(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				lz = ldF32(pu, o+4*oz).Add(ldF32(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float32x8
-			if by {
+			{
 				psi0, zeta0 := ldF32(ppy, o), ldF32(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float32x8
@@ -5618,76 +4477,73 @@ func bwdRowF32A8ZY(s *stencil[float32], f *fieldViews[float32], z, y, x0, x1 int
 				stF32(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF32(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF32(pu, o+1*oy).Add(ldF32(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF32(pu, o+2*oy).Add(ldF32(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF32(pu, o+3*oy).Add(ldF32(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				ly = ldF32(pu, o+4*oy).Add(ldF32(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
-				partY = ly
 			}
 			var partX archsimd.Float32x8
 			if s.xBandCells(x, x+8) > 0 {
-				psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
-				bc0 := ldF32(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float32x8
 				{
-					bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
-					td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
-					dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF32(ppx, o), ldF32(pzx, o)
+					bc0 := ldF32(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float32x8
+					{
+						bu, bd := ldF32(pbx, xo+1*size), ldF32(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+1*ox).MulAdd(bu, ldF32(pu, o+1*ox).Mul(opu))
+						td := ldF32(pzx, o-1*ox).MulAdd(bd, ldF32(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF32(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+1*ox)))
+						dn := ldF32(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF32(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
+						td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
+						dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
+						td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
+						dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					{
+						bu, bd := ldF32(pbx, xo+4*size), ldF32(pbx, xo-4*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF32(pzx, o+4*ox).MulAdd(bu, ldF32(pu, o+4*ox).Mul(opu))
+						td := ldF32(pzx, o-4*ox).MulAdd(bd, ldF32(pu, o-4*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
+						up := ldF32(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+4*ox)))
+						dn := ldF32(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF32(ppx, o-4*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
+					}
+					ax := ldF32(pax, xo)
+					stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF32(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF32(pbx, xo+2*size), ldF32(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+2*ox).MulAdd(bu, ldF32(pu, o+2*ox).Mul(opu))
-					td := ldF32(pzx, o-2*ox).MulAdd(bd, ldF32(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF32(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+2*ox)))
-					dn := ldF32(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF32(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF32(pbx, xo+3*size), ldF32(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+3*ox).MulAdd(bu, ldF32(pu, o+3*ox).Mul(opu))
-					td := ldF32(pzx, o-3*ox).MulAdd(bd, ldF32(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF32(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+3*ox)))
-					dn := ldF32(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF32(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				{
-					bu, bd := ldF32(pbx, xo+4*size), ldF32(pbx, xo-4*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF32(pzx, o+4*ox).MulAdd(bu, ldF32(pu, o+4*ox).Mul(opu))
-					td := ldF32(pzx, o-4*ox).MulAdd(bd, ldF32(pu, o-4*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
-					up := ldF32(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF32(ppx, o+4*ox)))
-					dn := ldF32(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF32(ppx, o-4*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
-				}
-				ax := ldF32(pax, xo)
-				stF32(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF32(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF32(pu, o+1*ox).Add(ldF32(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF32(pu, o+2*ox).Add(ldF32(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF32(pu, o+3*ox).Add(ldF32(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF32(pu, o+4*ox).Add(ldF32(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -5885,78 +4741,46 @@ func fwdRowF64A2(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF64)
 		const size = 8
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [6]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -5999,101 +4823,55 @@ func bwdRowF64A2(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF64)
 		const size = 8
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [14]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
-					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
-					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -6139,28 +4917,18 @@ func fwdRowF64A2Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [6]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [6]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisZ][z][:6] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
@@ -6170,44 +4938,34 @@ func fwdRowF64A2Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -6253,28 +5011,18 @@ func bwdRowF64A2Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [14]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [14]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisZ][z][:14] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float64x4
@@ -6291,60 +5039,43 @@ func bwdRowF64A2Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
-					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -6390,20 +5121,10 @@ func fwdRowF64A2Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [6]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [6]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisY][y][:6] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -6411,23 +5132,13 @@ func fwdRowF64A2Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
@@ -6437,28 +5148,28 @@ func fwdRowF64A2Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -6504,20 +5215,10 @@ func bwdRowF64A2Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [14]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [14]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisY][y][:14] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -6525,30 +5226,13 @@ func bwdRowF64A2Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
-					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float64x4
@@ -6565,37 +5249,37 @@ func bwdRowF64A2Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -6641,18 +5325,13 @@ func fwdRowF64A2ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [6]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [6]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisZ][z][:6] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [6]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisY][y][:6] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -6662,7 +5341,7 @@ func fwdRowF64A2ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
@@ -6672,13 +5351,9 @@ func fwdRowF64A2ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
@@ -6688,28 +5363,28 @@ func fwdRowF64A2ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -6755,18 +5430,13 @@ func bwdRowF64A2ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [14]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [14]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisZ][z][:14] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [14]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisY][y][:14] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -6776,7 +5446,7 @@ func bwdRowF64A2ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float64x4
@@ -6793,13 +5463,9 @@ func bwdRowF64A2ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float64x4
@@ -6816,37 +5482,37 @@ func bwdRowF64A2ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -7005,66 +5671,22 @@ func fwdRowF64A4(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF64)
 		const size = 8
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [8]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
-				udd = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
-				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
-				dpsi = ldF64(ppz, o+2*oz).MulAdd(cz[6], dpsi)
-				dpsi = ldF64(ppz, o-2*oz).MulAdd(cz[7], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
-				udd = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
-				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
-				dpsi = ldF64(ppy, o+2*oy).MulAdd(cy[6], dpsi)
-				dpsi = ldF64(ppy, o-2*oy).MulAdd(cy[7], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -7072,25 +5694,29 @@ func fwdRowF64A4(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -7133,92 +5759,22 @@ func bwdRowF64A4(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF64)
 		const size = 8
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [24]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
-					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				{
-					tu := ldF64(pzz, o+2*oz).MulAdd(cz[15], ldF64(pu, o+2*oz).Mul(cz[14]))
-					td := ldF64(pzz, o-2*oz).MulAdd(cz[17], ldF64(pu, o-2*oz).Mul(cz[16]))
-					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
-					dd = tu.MulAdd(cz[20], dd)
-					dd = ldF64(ppz, o+2*oz).MulAdd(cz[21], dd)
-					dd = td.MulAdd(cz[22], dd)
-					dd = ldF64(ppz, o-2*oz).MulAdd(cz[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
-					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				{
-					tu := ldF64(pzy, o+2*oy).MulAdd(cy[15], ldF64(pu, o+2*oy).Mul(cy[14]))
-					td := ldF64(pzy, o-2*oy).MulAdd(cy[17], ldF64(pu, o-2*oy).Mul(cy[16]))
-					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
-					dd = tu.MulAdd(cy[20], dd)
-					dd = ldF64(ppy, o+2*oy).MulAdd(cy[21], dd)
-					dd = td.MulAdd(cy[22], dd)
-					dd = ldF64(ppy, o-2*oy).MulAdd(cy[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -7226,42 +5782,46 @@ func bwdRowF64A4(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+						td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+						dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
-					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
-					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -7307,28 +5867,18 @@ func fwdRowF64A4Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [8]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [8]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisZ][z][:8] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
@@ -7342,28 +5892,9 @@ func fwdRowF64A4Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
-				udd = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
-				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
-				dpsi = ldF64(ppy, o+2*oy).MulAdd(cy[6], dpsi)
-				dpsi = ldF64(ppy, o-2*oy).MulAdd(cy[7], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -7371,25 +5902,29 @@ func fwdRowF64A4Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -7435,28 +5970,18 @@ func bwdRowF64A4Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [24]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [24]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisZ][z][:24] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float64x4
@@ -7483,41 +6008,9 @@ func bwdRowF64A4Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
-					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				{
-					tu := ldF64(pzy, o+2*oy).MulAdd(cy[15], ldF64(pu, o+2*oy).Mul(cy[14]))
-					td := ldF64(pzy, o-2*oy).MulAdd(cy[17], ldF64(pu, o-2*oy).Mul(cy[16]))
-					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
-					dd = tu.MulAdd(cy[20], dd)
-					dd = ldF64(ppy, o+2*oy).MulAdd(cy[21], dd)
-					dd = td.MulAdd(cy[22], dd)
-					dd = ldF64(ppy, o-2*oy).MulAdd(cy[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -7525,42 +6018,46 @@ func bwdRowF64A4Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+						td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+						dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
-					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
-					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -7606,20 +6103,10 @@ func fwdRowF64A4Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [8]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [8]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisY][y][:8] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -7627,28 +6114,14 @@ func fwdRowF64A4Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
-				udd = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
-				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
-				dpsi = ldF64(ppz, o+2*oz).MulAdd(cz[6], dpsi)
-				dpsi = ldF64(ppz, o-2*oz).MulAdd(cz[7], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
@@ -7662,33 +6135,32 @@ func fwdRowF64A4Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -7734,20 +6206,10 @@ func bwdRowF64A4Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [24]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [24]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisY][y][:24] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -7755,41 +6217,14 @@ func bwdRowF64A4Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
-					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				{
-					tu := ldF64(pzz, o+2*oz).MulAdd(cz[15], ldF64(pu, o+2*oz).Mul(cz[14]))
-					td := ldF64(pzz, o-2*oz).MulAdd(cz[17], ldF64(pu, o-2*oz).Mul(cz[16]))
-					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
-					dd = tu.MulAdd(cz[20], dd)
-					dd = ldF64(ppz, o+2*oz).MulAdd(cz[21], dd)
-					dd = td.MulAdd(cz[22], dd)
-					dd = ldF64(ppz, o-2*oz).MulAdd(cz[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float64x4
@@ -7816,50 +6251,49 @@ func bwdRowF64A4Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+						td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+						dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
-					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
-					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -7905,18 +6339,13 @@ func fwdRowF64A4ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [8]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [8]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisZ][z][:8] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [8]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisY][y][:8] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -7926,7 +6355,7 @@ func fwdRowF64A4ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
@@ -7940,14 +6369,9 @@ func fwdRowF64A4ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
@@ -7961,33 +6385,32 @@ func fwdRowF64A4ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -8033,18 +6456,13 @@ func bwdRowF64A4ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [24]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [24]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisZ][z][:24] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [24]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisY][y][:24] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -8054,7 +6472,7 @@ func bwdRowF64A4ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float64x4
@@ -8081,14 +6499,9 @@ func bwdRowF64A4ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float64x4
@@ -8115,50 +6528,49 @@ func bwdRowF64A4ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+						td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+						dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
-					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
-					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -8333,49 +6745,15 @@ func fwdRowF64A6(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF64)
 		const size = 8
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [10]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
-				udd = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
-				ud = ldF64(pu, o+3*oz).Sub(ldF64(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
-				udd = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
-				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
-				dpsi = ldF64(ppz, o+2*oz).MulAdd(cz[6], dpsi)
-				dpsi = ldF64(ppz, o-2*oz).MulAdd(cz[7], dpsi)
-				dpsi = ldF64(ppz, o+3*oz).MulAdd(cz[8], dpsi)
-				dpsi = ldF64(ppz, o-3*oz).MulAdd(cz[9], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -8383,25 +6761,7 @@ func fwdRowF64A6(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
-				udd = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
-				ud = ldF64(pu, o+3*oy).Sub(ldF64(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
-				udd = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
-				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
-				dpsi = ldF64(ppy, o+2*oy).MulAdd(cy[6], dpsi)
-				dpsi = ldF64(ppy, o-2*oy).MulAdd(cy[7], dpsi)
-				dpsi = ldF64(ppy, o+3*oy).MulAdd(cy[8], dpsi)
-				dpsi = ldF64(ppy, o-3*oy).MulAdd(cy[9], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -8410,29 +6770,33 @@ func fwdRowF64A6(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -8475,68 +6839,15 @@ func bwdRowF64A6(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF64)
 		const size = 8
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [34]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
-					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				{
-					tu := ldF64(pzz, o+2*oz).MulAdd(cz[15], ldF64(pu, o+2*oz).Mul(cz[14]))
-					td := ldF64(pzz, o-2*oz).MulAdd(cz[17], ldF64(pu, o-2*oz).Mul(cz[16]))
-					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
-					dd = tu.MulAdd(cz[20], dd)
-					dd = ldF64(ppz, o+2*oz).MulAdd(cz[21], dd)
-					dd = td.MulAdd(cz[22], dd)
-					dd = ldF64(ppz, o-2*oz).MulAdd(cz[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
-				}
-				{
-					tu := ldF64(pzz, o+3*oz).MulAdd(cz[25], ldF64(pu, o+3*oz).Mul(cz[24]))
-					td := ldF64(pzz, o-3*oz).MulAdd(cz[27], ldF64(pu, o-3*oz).Mul(cz[26]))
-					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
-					dd = tu.MulAdd(cz[30], dd)
-					dd = ldF64(ppz, o+3*oz).MulAdd(cz[31], dd)
-					dd = td.MulAdd(cz[32], dd)
-					dd = ldF64(ppz, o-3*oz).MulAdd(cz[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -8544,44 +6855,7 @@ func bwdRowF64A6(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
-					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				{
-					tu := ldF64(pzy, o+2*oy).MulAdd(cy[15], ldF64(pu, o+2*oy).Mul(cy[14]))
-					td := ldF64(pzy, o-2*oy).MulAdd(cy[17], ldF64(pu, o-2*oy).Mul(cy[16]))
-					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
-					dd = tu.MulAdd(cy[20], dd)
-					dd = ldF64(ppy, o+2*oy).MulAdd(cy[21], dd)
-					dd = td.MulAdd(cy[22], dd)
-					dd = ldF64(ppy, o-2*oy).MulAdd(cy[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
-				}
-				{
-					tu := ldF64(pzy, o+3*oy).MulAdd(cy[25], ldF64(pu, o+3*oy).Mul(cy[24]))
-					td := ldF64(pzy, o-3*oy).MulAdd(cy[27], ldF64(pu, o-3*oy).Mul(cy[26]))
-					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
-					dd = tu.MulAdd(cy[30], dd)
-					dd = ldF64(ppy, o+3*oy).MulAdd(cy[31], dd)
-					dd = td.MulAdd(cy[32], dd)
-					dd = ldF64(ppy, o-3*oy).MulAdd(cy[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -8590,54 +6864,58 @@ func bwdRowF64A6(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+						td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+						dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
+						td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
+						dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
-					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
-					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
-					td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
-					dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -8683,28 +6961,18 @@ func fwdRowF64A6Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [10]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [10]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisZ][z][:10] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
@@ -8722,33 +6990,9 @@ func fwdRowF64A6Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
-				udd = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
-				ud = ldF64(pu, o+3*oy).Sub(ldF64(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
-				udd = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
-				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
-				dpsi = ldF64(ppy, o+2*oy).MulAdd(cy[6], dpsi)
-				dpsi = ldF64(ppy, o-2*oy).MulAdd(cy[7], dpsi)
-				dpsi = ldF64(ppy, o+3*oy).MulAdd(cy[8], dpsi)
-				dpsi = ldF64(ppy, o-3*oy).MulAdd(cy[9], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -8757,29 +7001,33 @@ func fwdRowF64A6Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -8825,28 +7073,18 @@ func bwdRowF64A6Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [34]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [34]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisZ][z][:34] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float64x4
@@ -8883,52 +7121,9 @@ func bwdRowF64A6Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
-					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				{
-					tu := ldF64(pzy, o+2*oy).MulAdd(cy[15], ldF64(pu, o+2*oy).Mul(cy[14]))
-					td := ldF64(pzy, o-2*oy).MulAdd(cy[17], ldF64(pu, o-2*oy).Mul(cy[16]))
-					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
-					dd = tu.MulAdd(cy[20], dd)
-					dd = ldF64(ppy, o+2*oy).MulAdd(cy[21], dd)
-					dd = td.MulAdd(cy[22], dd)
-					dd = ldF64(ppy, o-2*oy).MulAdd(cy[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
-				}
-				{
-					tu := ldF64(pzy, o+3*oy).MulAdd(cy[25], ldF64(pu, o+3*oy).Mul(cy[24]))
-					td := ldF64(pzy, o-3*oy).MulAdd(cy[27], ldF64(pu, o-3*oy).Mul(cy[26]))
-					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
-					dd = tu.MulAdd(cy[30], dd)
-					dd = ldF64(ppy, o+3*oy).MulAdd(cy[31], dd)
-					dd = td.MulAdd(cy[32], dd)
-					dd = ldF64(ppy, o-3*oy).MulAdd(cy[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -8937,54 +7132,58 @@ func bwdRowF64A6Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+						td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+						dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
+						td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
+						dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
-					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
-					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
-					td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
-					dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -9030,20 +7229,10 @@ func fwdRowF64A6Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [10]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [10]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisY][y][:10] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -9051,25 +7240,7 @@ func fwdRowF64A6Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
-				udd = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
-				ud = ldF64(pu, o+3*oz).Sub(ldF64(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
-				udd = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
-				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
-				dpsi = ldF64(ppz, o+2*oz).MulAdd(cz[6], dpsi)
-				dpsi = ldF64(ppz, o-2*oz).MulAdd(cz[7], dpsi)
-				dpsi = ldF64(ppz, o+3*oz).MulAdd(cz[8], dpsi)
-				dpsi = ldF64(ppz, o-3*oz).MulAdd(cz[9], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -9077,7 +7248,7 @@ func fwdRowF64A6Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
@@ -9095,38 +7266,36 @@ func fwdRowF64A6Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -9172,20 +7341,10 @@ func bwdRowF64A6Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [34]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [34]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisY][y][:34] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -9193,44 +7352,7 @@ func bwdRowF64A6Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
-					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				{
-					tu := ldF64(pzz, o+2*oz).MulAdd(cz[15], ldF64(pu, o+2*oz).Mul(cz[14]))
-					td := ldF64(pzz, o-2*oz).MulAdd(cz[17], ldF64(pu, o-2*oz).Mul(cz[16]))
-					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
-					dd = tu.MulAdd(cz[20], dd)
-					dd = ldF64(ppz, o+2*oz).MulAdd(cz[21], dd)
-					dd = td.MulAdd(cz[22], dd)
-					dd = ldF64(ppz, o-2*oz).MulAdd(cz[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
-				}
-				{
-					tu := ldF64(pzz, o+3*oz).MulAdd(cz[25], ldF64(pu, o+3*oz).Mul(cz[24]))
-					td := ldF64(pzz, o-3*oz).MulAdd(cz[27], ldF64(pu, o-3*oz).Mul(cz[26]))
-					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
-					dd = tu.MulAdd(cz[30], dd)
-					dd = ldF64(ppz, o+3*oz).MulAdd(cz[31], dd)
-					dd = td.MulAdd(cz[32], dd)
-					dd = ldF64(ppz, o-3*oz).MulAdd(cz[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -9238,7 +7360,7 @@ func bwdRowF64A6Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float64x4
@@ -9275,63 +7397,61 @@ func bwdRowF64A6Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+						td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+						dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
+						td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
+						dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
-					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
-					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
-					td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
-					dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -9377,18 +7497,13 @@ func fwdRowF64A6ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [10]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [10]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisZ][z][:10] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [10]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisY][y][:10] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -9398,7 +7513,7 @@ func fwdRowF64A6ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
@@ -9416,15 +7531,9 @@ func fwdRowF64A6ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
@@ -9442,38 +7551,36 @@ func fwdRowF64A6ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -9519,18 +7626,13 @@ func bwdRowF64A6ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [34]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [34]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisZ][z][:34] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [34]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisY][y][:34] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -9540,7 +7642,7 @@ func bwdRowF64A6ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float64x4
@@ -9577,15 +7679,9 @@ func bwdRowF64A6ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float64x4
@@ -9622,63 +7718,61 @@ func bwdRowF64A6ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+						td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+						dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
+						td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
+						dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
-					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
-					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
-					td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
-					dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -9869,53 +7963,15 @@ func fwdRowF64A8(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF64)
 		const size = 8
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [12]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
-				udd = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
-				ud = ldF64(pu, o+3*oz).Sub(ldF64(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
-				udd = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
-				ud = ldF64(pu, o+4*oz).Sub(ldF64(pu, o-4*oz)).MulAdd(vc.d1[0][4], ud)
-				udd = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(vc.d2[0][4], udd)
-				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
-				dpsi = ldF64(ppz, o+2*oz).MulAdd(cz[6], dpsi)
-				dpsi = ldF64(ppz, o-2*oz).MulAdd(cz[7], dpsi)
-				dpsi = ldF64(ppz, o+3*oz).MulAdd(cz[8], dpsi)
-				dpsi = ldF64(ppz, o-3*oz).MulAdd(cz[9], dpsi)
-				dpsi = ldF64(ppz, o+4*oz).MulAdd(cz[10], dpsi)
-				dpsi = ldF64(ppz, o-4*oz).MulAdd(cz[11], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -9924,29 +7980,7 @@ func fwdRowF64A8(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
-				udd = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
-				ud = ldF64(pu, o+3*oy).Sub(ldF64(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
-				udd = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
-				ud = ldF64(pu, o+4*oy).Sub(ldF64(pu, o-4*oy)).MulAdd(vc.d1[1][4], ud)
-				udd = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(vc.d2[1][4], udd)
-				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
-				dpsi = ldF64(ppy, o+2*oy).MulAdd(cy[6], dpsi)
-				dpsi = ldF64(ppy, o-2*oy).MulAdd(cy[7], dpsi)
-				dpsi = ldF64(ppy, o+3*oy).MulAdd(cy[8], dpsi)
-				dpsi = ldF64(ppy, o-3*oy).MulAdd(cy[9], dpsi)
-				dpsi = ldF64(ppy, o+4*oy).MulAdd(cy[10], dpsi)
-				dpsi = ldF64(ppy, o-4*oy).MulAdd(cy[11], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -9956,33 +7990,37 @@ func fwdRowF64A8(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				ud = ldF64(pu, o+4*ox).Sub(ldF64(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
-				udd = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				dpsi = ldF64(pax, xo+4*size).Mul(ldF64(ppx, o+4*ox)).Sub(ldF64(pax, xo-4*size).Mul(ldF64(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					ud = ldF64(pu, o+4*ox).Sub(ldF64(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
+					udd = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					dpsi = ldF64(pax, xo+4*size).Mul(ldF64(ppx, o+4*ox)).Sub(ldF64(pax, xo-4*size).Mul(ldF64(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -10025,78 +8063,15 @@ func bwdRowF64A8(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 		vc := s.vec.(*vecF64)
 		const size = 8
 		oz, oy, ox := sz*size, sy*size, size
-		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [44]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
-					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				{
-					tu := ldF64(pzz, o+2*oz).MulAdd(cz[15], ldF64(pu, o+2*oz).Mul(cz[14]))
-					td := ldF64(pzz, o-2*oz).MulAdd(cz[17], ldF64(pu, o-2*oz).Mul(cz[16]))
-					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
-					dd = tu.MulAdd(cz[20], dd)
-					dd = ldF64(ppz, o+2*oz).MulAdd(cz[21], dd)
-					dd = td.MulAdd(cz[22], dd)
-					dd = ldF64(ppz, o-2*oz).MulAdd(cz[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
-				}
-				{
-					tu := ldF64(pzz, o+3*oz).MulAdd(cz[25], ldF64(pu, o+3*oz).Mul(cz[24]))
-					td := ldF64(pzz, o-3*oz).MulAdd(cz[27], ldF64(pu, o-3*oz).Mul(cz[26]))
-					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
-					dd = tu.MulAdd(cz[30], dd)
-					dd = ldF64(ppz, o+3*oz).MulAdd(cz[31], dd)
-					dd = td.MulAdd(cz[32], dd)
-					dd = ldF64(ppz, o-3*oz).MulAdd(cz[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
-				}
-				{
-					tu := ldF64(pzz, o+4*oz).MulAdd(cz[35], ldF64(pu, o+4*oz).Mul(cz[34]))
-					td := ldF64(pzz, o-4*oz).MulAdd(cz[37], ldF64(pu, o-4*oz).Mul(cz[36]))
-					sum = td.MulAdd(cz[39], tu.MulAdd(cz[38], sum))
-					dd = tu.MulAdd(cz[40], dd)
-					dd = ldF64(ppz, o+4*oz).MulAdd(cz[41], dd)
-					dd = td.MulAdd(cz[42], dd)
-					dd = ldF64(ppz, o-4*oz).MulAdd(cz[43], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][4], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -10105,54 +8080,7 @@ func bwdRowF64A8(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
-					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				{
-					tu := ldF64(pzy, o+2*oy).MulAdd(cy[15], ldF64(pu, o+2*oy).Mul(cy[14]))
-					td := ldF64(pzy, o-2*oy).MulAdd(cy[17], ldF64(pu, o-2*oy).Mul(cy[16]))
-					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
-					dd = tu.MulAdd(cy[20], dd)
-					dd = ldF64(ppy, o+2*oy).MulAdd(cy[21], dd)
-					dd = td.MulAdd(cy[22], dd)
-					dd = ldF64(ppy, o-2*oy).MulAdd(cy[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
-				}
-				{
-					tu := ldF64(pzy, o+3*oy).MulAdd(cy[25], ldF64(pu, o+3*oy).Mul(cy[24]))
-					td := ldF64(pzy, o-3*oy).MulAdd(cy[27], ldF64(pu, o-3*oy).Mul(cy[26]))
-					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
-					dd = tu.MulAdd(cy[30], dd)
-					dd = ldF64(ppy, o+3*oy).MulAdd(cy[31], dd)
-					dd = td.MulAdd(cy[32], dd)
-					dd = ldF64(ppy, o-3*oy).MulAdd(cy[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
-				}
-				{
-					tu := ldF64(pzy, o+4*oy).MulAdd(cy[35], ldF64(pu, o+4*oy).Mul(cy[34]))
-					td := ldF64(pzy, o-4*oy).MulAdd(cy[37], ldF64(pu, o-4*oy).Mul(cy[36]))
-					sum = td.MulAdd(cy[39], tu.MulAdd(cy[38], sum))
-					dd = tu.MulAdd(cy[40], dd)
-					dd = ldF64(ppy, o+4*oy).MulAdd(cy[41], dd)
-					dd = td.MulAdd(cy[42], dd)
-					dd = ldF64(ppy, o-4*oy).MulAdd(cy[43], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][4], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -10162,66 +8090,70 @@ func bwdRowF64A8(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int) 
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+						td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+						dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
+						td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
+						dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+4*size), ldF64(pbx, xo-4*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+4*ox).MulAdd(bu, ldF64(pu, o+4*ox).Mul(opu))
+						td := ldF64(pzx, o-4*ox).MulAdd(bd, ldF64(pu, o-4*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
+						up := ldF64(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+4*ox)))
+						dn := ldF64(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF64(ppx, o-4*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
-					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
-					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
-					td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
-					dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				{
-					bu, bd := ldF64(pbx, xo+4*size), ldF64(pbx, xo-4*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+4*ox).MulAdd(bu, ldF64(pu, o+4*ox).Mul(opu))
-					td := ldF64(pzx, o-4*ox).MulAdd(bd, ldF64(pu, o-4*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
-					up := ldF64(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+4*ox)))
-					dn := ldF64(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF64(ppx, o-4*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
-				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -10267,28 +8199,18 @@ func fwdRowF64A8Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [12]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [12]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisZ][z][:12] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
@@ -10310,38 +8232,9 @@ func fwdRowF64A8Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				lz = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
-				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
-				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
-				udd = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], udd)
-				ud = ldF64(pu, o+3*oy).Sub(ldF64(pu, o-3*oy)).MulAdd(vc.d1[1][3], ud)
-				udd = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], udd)
-				ud = ldF64(pu, o+4*oy).Sub(ldF64(pu, o-4*oy)).MulAdd(vc.d1[1][4], ud)
-				udd = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(vc.d2[1][4], udd)
-				dpsi := ldF64(ppy, o+oy).Mul(cy[4])
-				dpsi = ldF64(ppy, o-oy).MulAdd(cy[5], dpsi)
-				dpsi = ldF64(ppy, o+2*oy).MulAdd(cy[6], dpsi)
-				dpsi = ldF64(ppy, o-2*oy).MulAdd(cy[7], dpsi)
-				dpsi = ldF64(ppy, o+3*oy).MulAdd(cy[8], dpsi)
-				dpsi = ldF64(ppy, o-3*oy).MulAdd(cy[9], dpsi)
-				dpsi = ldF64(ppy, o+4*oy).MulAdd(cy[10], dpsi)
-				dpsi = ldF64(ppy, o-4*oy).MulAdd(cy[11], dpsi)
-				tmp := ud.MulAdd(cy[2], udd.Mul(cy[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
-				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
-				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -10351,33 +8244,37 @@ func fwdRowF64A8Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				ud = ldF64(pu, o+4*ox).Sub(ldF64(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
-				udd = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				dpsi = ldF64(pax, xo+4*size).Mul(ldF64(ppx, o+4*ox)).Sub(ldF64(pax, xo-4*size).Mul(ldF64(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					ud = ldF64(pu, o+4*ox).Sub(ldF64(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
+					udd = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					dpsi = ldF64(pax, xo+4*size).Mul(ldF64(ppx, o+4*ox)).Sub(ldF64(pax, xo-4*size).Mul(ldF64(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -10423,28 +8320,18 @@ func bwdRowF64A8Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [44]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
-		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cz [44]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisZ][z][:44] {
+			cz[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
-		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
 		for x := x0; x < xe; x += 4 {
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float64x4
@@ -10491,63 +8378,9 @@ func bwdRowF64A8Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				lz = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
-				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
-				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzy, o+1*oy).MulAdd(cy[5], ldF64(pu, o+1*oy).Mul(cy[4]))
-					td := ldF64(pzy, o-1*oy).MulAdd(cy[7], ldF64(pu, o-1*oy).Mul(cy[6]))
-					sum = td.MulAdd(cy[9], tu.MulAdd(cy[8], sum))
-					dd = tu.MulAdd(cy[10], dd)
-					dd = ldF64(ppy, o+1*oy).MulAdd(cy[11], dd)
-					dd = td.MulAdd(cy[12], dd)
-					dd = ldF64(ppy, o-1*oy).MulAdd(cy[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][1], dt)
-				}
-				{
-					tu := ldF64(pzy, o+2*oy).MulAdd(cy[15], ldF64(pu, o+2*oy).Mul(cy[14]))
-					td := ldF64(pzy, o-2*oy).MulAdd(cy[17], ldF64(pu, o-2*oy).Mul(cy[16]))
-					sum = td.MulAdd(cy[19], tu.MulAdd(cy[18], sum))
-					dd = tu.MulAdd(cy[20], dd)
-					dd = ldF64(ppy, o+2*oy).MulAdd(cy[21], dd)
-					dd = td.MulAdd(cy[22], dd)
-					dd = ldF64(ppy, o-2*oy).MulAdd(cy[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][2], dt)
-				}
-				{
-					tu := ldF64(pzy, o+3*oy).MulAdd(cy[25], ldF64(pu, o+3*oy).Mul(cy[24]))
-					td := ldF64(pzy, o-3*oy).MulAdd(cy[27], ldF64(pu, o-3*oy).Mul(cy[26]))
-					sum = td.MulAdd(cy[29], tu.MulAdd(cy[28], sum))
-					dd = tu.MulAdd(cy[30], dd)
-					dd = ldF64(ppy, o+3*oy).MulAdd(cy[31], dd)
-					dd = td.MulAdd(cy[32], dd)
-					dd = ldF64(ppy, o-3*oy).MulAdd(cy[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][3], dt)
-				}
-				{
-					tu := ldF64(pzy, o+4*oy).MulAdd(cy[35], ldF64(pu, o+4*oy).Mul(cy[34]))
-					td := ldF64(pzy, o-4*oy).MulAdd(cy[37], ldF64(pu, o-4*oy).Mul(cy[36]))
-					sum = td.MulAdd(cy[39], tu.MulAdd(cy[38], sum))
-					dd = tu.MulAdd(cy[40], dd)
-					dd = ldF64(ppy, o+4*oy).MulAdd(cy[41], dd)
-					dd = td.MulAdd(cy[42], dd)
-					dd = ldF64(ppy, o-4*oy).MulAdd(cy[43], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[1][4], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
-				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
-				partY = sum.Sub(dd)
-			} else {
+			{
 				ly := uc.Mul(vc.d20[1])
 				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
 				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
@@ -10557,66 +8390,70 @@ func bwdRowF64A8Z(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+						td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+						dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
+						td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
+						dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+4*size), ldF64(pbx, xo-4*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+4*ox).MulAdd(bu, ldF64(pu, o+4*ox).Mul(opu))
+						td := ldF64(pzx, o-4*ox).MulAdd(bd, ldF64(pu, o-4*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
+						up := ldF64(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+4*ox)))
+						dn := ldF64(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF64(ppx, o-4*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
-					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
-					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
-					td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
-					dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				{
-					bu, bd := ldF64(pbx, xo+4*size), ldF64(pbx, xo-4*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+4*ox).MulAdd(bu, ldF64(pu, o+4*ox).Mul(opu))
-					td := ldF64(pzx, o-4*ox).MulAdd(bd, ldF64(pu, o-4*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
-					up := ldF64(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+4*ox)))
-					dn := ldF64(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF64(ppx, o-4*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
-				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -10662,20 +8499,10 @@ func fwdRowF64A8Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [12]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [12]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisY][y][:12] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -10683,29 +8510,7 @@ func fwdRowF64A8Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
-				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
-				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
-				udd = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], udd)
-				ud = ldF64(pu, o+3*oz).Sub(ldF64(pu, o-3*oz)).MulAdd(vc.d1[0][3], ud)
-				udd = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], udd)
-				ud = ldF64(pu, o+4*oz).Sub(ldF64(pu, o-4*oz)).MulAdd(vc.d1[0][4], ud)
-				udd = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(vc.d2[0][4], udd)
-				dpsi := ldF64(ppz, o+oz).Mul(cz[4])
-				dpsi = ldF64(ppz, o-oz).MulAdd(cz[5], dpsi)
-				dpsi = ldF64(ppz, o+2*oz).MulAdd(cz[6], dpsi)
-				dpsi = ldF64(ppz, o-2*oz).MulAdd(cz[7], dpsi)
-				dpsi = ldF64(ppz, o+3*oz).MulAdd(cz[8], dpsi)
-				dpsi = ldF64(ppz, o-3*oz).MulAdd(cz[9], dpsi)
-				dpsi = ldF64(ppz, o+4*oz).MulAdd(cz[10], dpsi)
-				dpsi = ldF64(ppz, o-4*oz).MulAdd(cz[11], dpsi)
-				tmp := ud.MulAdd(cz[2], udd.Mul(cz[3])).Add(dpsi)
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
-				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
-				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -10714,7 +8519,7 @@ func fwdRowF64A8Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
@@ -10736,43 +8541,40 @@ func fwdRowF64A8Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				ly = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				ud = ldF64(pu, o+4*ox).Sub(ldF64(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
-				udd = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				dpsi = ldF64(pax, xo+4*size).Mul(ldF64(ppx, o+4*ox)).Sub(ldF64(pax, xo-4*size).Mul(ldF64(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					ud = ldF64(pu, o+4*ox).Sub(ldF64(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
+					udd = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					dpsi = ldF64(pax, xo+4*size).Mul(ldF64(ppx, o+4*ox)).Sub(ldF64(pax, xo-4*size).Mul(ldF64(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -10818,20 +8620,10 @@ func bwdRowF64A8Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [44]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cy [44]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisY][y][:44] {
+			cy[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
-		}
-		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
 		ppx, pzx, ppnx, pznx := ptr(f.psi[2]), ptr(f.zeta[2]), ptr(f.psin[2]), ptr(f.zetan[2])
 		pax, pbx, pdbx := ptr(s.a[axisX]), ptr(s.b[axisX]), ptr(s.db[axisX])
@@ -10839,54 +8631,7 @@ func bwdRowF64A8Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
-				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
-				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
-				var dd, dt archsimd.Float64x4
-				{
-					tu := ldF64(pzz, o+1*oz).MulAdd(cz[5], ldF64(pu, o+1*oz).Mul(cz[4]))
-					td := ldF64(pzz, o-1*oz).MulAdd(cz[7], ldF64(pu, o-1*oz).Mul(cz[6]))
-					sum = td.MulAdd(cz[9], tu.MulAdd(cz[8], sum))
-					dd = tu.MulAdd(cz[10], dd)
-					dd = ldF64(ppz, o+1*oz).MulAdd(cz[11], dd)
-					dd = td.MulAdd(cz[12], dd)
-					dd = ldF64(ppz, o-1*oz).MulAdd(cz[13], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][1], dt)
-				}
-				{
-					tu := ldF64(pzz, o+2*oz).MulAdd(cz[15], ldF64(pu, o+2*oz).Mul(cz[14]))
-					td := ldF64(pzz, o-2*oz).MulAdd(cz[17], ldF64(pu, o-2*oz).Mul(cz[16]))
-					sum = td.MulAdd(cz[19], tu.MulAdd(cz[18], sum))
-					dd = tu.MulAdd(cz[20], dd)
-					dd = ldF64(ppz, o+2*oz).MulAdd(cz[21], dd)
-					dd = td.MulAdd(cz[22], dd)
-					dd = ldF64(ppz, o-2*oz).MulAdd(cz[23], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][2], dt)
-				}
-				{
-					tu := ldF64(pzz, o+3*oz).MulAdd(cz[25], ldF64(pu, o+3*oz).Mul(cz[24]))
-					td := ldF64(pzz, o-3*oz).MulAdd(cz[27], ldF64(pu, o-3*oz).Mul(cz[26]))
-					sum = td.MulAdd(cz[29], tu.MulAdd(cz[28], sum))
-					dd = tu.MulAdd(cz[30], dd)
-					dd = ldF64(ppz, o+3*oz).MulAdd(cz[31], dd)
-					dd = td.MulAdd(cz[32], dd)
-					dd = ldF64(ppz, o-3*oz).MulAdd(cz[33], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][3], dt)
-				}
-				{
-					tu := ldF64(pzz, o+4*oz).MulAdd(cz[35], ldF64(pu, o+4*oz).Mul(cz[34]))
-					td := ldF64(pzz, o-4*oz).MulAdd(cz[37], ldF64(pu, o-4*oz).Mul(cz[36]))
-					sum = td.MulAdd(cz[39], tu.MulAdd(cz[38], sum))
-					dd = tu.MulAdd(cz[40], dd)
-					dd = ldF64(ppz, o+4*oz).MulAdd(cz[41], dd)
-					dd = td.MulAdd(cz[42], dd)
-					dd = ldF64(ppz, o-4*oz).MulAdd(cz[43], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[0][4], dt)
-				}
-				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
-				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
-				partZ = sum.Sub(dd)
-			} else {
+			{
 				lz := uc.Mul(vc.d20[0])
 				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
 				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
@@ -10895,7 +8640,7 @@ func bwdRowF64A8Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float64x4
@@ -10942,76 +8687,73 @@ func bwdRowF64A8Y(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int)
 				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				ly = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+						td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+						dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
+						td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
+						dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+4*size), ldF64(pbx, xo-4*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+4*ox).MulAdd(bu, ldF64(pu, o+4*ox).Mul(opu))
+						td := ldF64(pzx, o-4*ox).MulAdd(bd, ldF64(pu, o-4*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
+						up := ldF64(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+4*ox)))
+						dn := ldF64(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF64(ppx, o-4*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
-					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
-					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
-					td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
-					dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				{
-					bu, bd := ldF64(pbx, xo+4*size), ldF64(pbx, xo-4*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+4*ox).MulAdd(bu, ldF64(pu, o+4*ox).Mul(opu))
-					td := ldF64(pzx, o-4*ox).MulAdd(bd, ldF64(pu, o-4*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
-					up := ldF64(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+4*ox)))
-					dn := ldF64(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF64(ppx, o-4*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
-				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {
@@ -11057,18 +8799,13 @@ func fwdRowF64A8ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [12]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefs[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [12]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisZ][z][:12] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefs[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [12]archsimd.Float64x4
+		for n, v := range s.rowCoefs[axisY][y][:12] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -11078,7 +8815,7 @@ func fwdRowF64A8ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				ud := ldF64(pu, o+oz).Sub(ldF64(pu, o-oz)).Mul(vc.d1[0][1])
 				udd := ldF64(pu, o+oz).Add(ldF64(pu, o-oz)).MulAdd(vc.d2[0][1], uc.Mul(vc.d20[0]))
 				ud = ldF64(pu, o+2*oz).Sub(ldF64(pu, o-2*oz)).MulAdd(vc.d1[0][2], ud)
@@ -11100,16 +8837,9 @@ func fwdRowF64A8ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.MulAdd(cz[0], ud.Mul(cz[1])), ppnz, o)
 				stF64(zeta0.MulAdd(cz[0], tmp.Mul(cz[1])), pznz, o)
 				partZ = zeta0.MulAdd(cz[0], tmp.Mul(cz[3]))
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				lz = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				ud := ldF64(pu, o+oy).Sub(ldF64(pu, o-oy)).Mul(vc.d1[1][1])
 				udd := ldF64(pu, o+oy).Add(ldF64(pu, o-oy)).MulAdd(vc.d2[1][1], uc.Mul(vc.d20[1]))
 				ud = ldF64(pu, o+2*oy).Sub(ldF64(pu, o-2*oy)).MulAdd(vc.d1[1][2], ud)
@@ -11131,43 +8861,40 @@ func fwdRowF64A8ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.MulAdd(cy[0], ud.Mul(cy[1])), ppny, o)
 				stF64(zeta0.MulAdd(cy[0], tmp.Mul(cy[1])), pzny, o)
 				partY = zeta0.MulAdd(cy[0], tmp.Mul(cy[3]))
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				ly = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
-				udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
-				ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
-				udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
-				ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
-				udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
-				ud = ldF64(pu, o+4*ox).Sub(ldF64(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
-				udd = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
-				var dpsi archsimd.Float64x4
-				dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
-				dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
-				dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
-				dpsi = ldF64(pax, xo+4*size).Mul(ldF64(ppx, o+4*ox)).Sub(ldF64(pax, xo-4*size).Mul(ldF64(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
-				ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
-				opbx := bx.Add(vc.one)
-				tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
-				stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
-				partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				{
+					ud := ldF64(pu, o+ox).Sub(ldF64(pu, o-ox)).Mul(vc.d1[2][1])
+					udd := ldF64(pu, o+ox).Add(ldF64(pu, o-ox)).MulAdd(vc.d2[2][1], uc.Mul(vc.d20[2]))
+					ud = ldF64(pu, o+2*ox).Sub(ldF64(pu, o-2*ox)).MulAdd(vc.d1[2][2], ud)
+					udd = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], udd)
+					ud = ldF64(pu, o+3*ox).Sub(ldF64(pu, o-3*ox)).MulAdd(vc.d1[2][3], ud)
+					udd = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], udd)
+					ud = ldF64(pu, o+4*ox).Sub(ldF64(pu, o-4*ox)).MulAdd(vc.d1[2][4], ud)
+					udd = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], udd)
+					var dpsi archsimd.Float64x4
+					dpsi = ldF64(pax, xo+1*size).Mul(ldF64(ppx, o+1*ox)).Sub(ldF64(pax, xo-1*size).Mul(ldF64(ppx, o-1*ox))).MulAdd(vc.d1[2][1], dpsi)
+					dpsi = ldF64(pax, xo+2*size).Mul(ldF64(ppx, o+2*ox)).Sub(ldF64(pax, xo-2*size).Mul(ldF64(ppx, o-2*ox))).MulAdd(vc.d1[2][2], dpsi)
+					dpsi = ldF64(pax, xo+3*size).Mul(ldF64(ppx, o+3*ox)).Sub(ldF64(pax, xo-3*size).Mul(ldF64(ppx, o-3*ox))).MulAdd(vc.d1[2][3], dpsi)
+					dpsi = ldF64(pax, xo+4*size).Mul(ldF64(ppx, o+4*ox)).Sub(ldF64(pax, xo-4*size).Mul(ldF64(ppx, o-4*ox))).MulAdd(vc.d1[2][4], dpsi)
+					ax, bx, dbx := ldF64(pax, xo), ldF64(pbx, xo), ldF64(pdbx, xo)
+					opbx := bx.Add(vc.one)
+					tmp := ud.MulAdd(dbx, udd.Mul(opbx)).Add(dpsi)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					stF64(psi0.MulAdd(ax, ud.Mul(bx)), ppnx, o)
+					stF64(zeta0.MulAdd(ax, tmp.Mul(bx)), pznx, o)
+					partX = zeta0.MulAdd(ax, tmp.Mul(opbx))
+				}
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if store {
@@ -11213,18 +8940,13 @@ func bwdRowF64A8ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 		bc := archsimd.BroadcastFloat64x4
 		ptr := func(v []float64) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }
 		pu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)
-		var cz, cy [44]archsimd.Float64x4
-		if bz {
-			co := &s.rowCoefsB[axisZ][z]
-			for n := range cz {
-				cz[n] = bc(co[n])
-			}
+		var cz [44]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisZ][z][:44] {
+			cz[n] = bc(v)
 		}
-		if by {
-			co := &s.rowCoefsB[axisY][y]
-			for n := range cy {
-				cy[n] = bc(co[n])
-			}
+		var cy [44]archsimd.Float64x4
+		for n, v := range s.rowCoefsB[axisY][y][:44] {
+			cy[n] = bc(v)
 		}
 		ppz, pzz, ppnz, pznz := ptr(f.psi[0]), ptr(f.zeta[0]), ptr(f.psin[0]), ptr(f.zetan[0])
 		ppy, pzy, ppny, pzny := ptr(f.psi[1]), ptr(f.zeta[1]), ptr(f.psin[1]), ptr(f.zetan[1])
@@ -11234,7 +8956,7 @@ func bwdRowF64A8ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 			o, xo := (base+x)*size, x*size
 			uc := ldF64(pu, o)
 			var partZ archsimd.Float64x4
-			if bz {
+			{
 				psi0, zeta0 := ldF64(ppz, o), ldF64(pzz, o)
 				sum := zeta0.MulAdd(cz[1], uc.Mul(cz[2])).Mul(cz[3])
 				var dd, dt archsimd.Float64x4
@@ -11281,16 +9003,9 @@ func bwdRowF64A8ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.Sub(dt).Mul(cz[0]), ppnz, o)
 				stF64(uc.Add(zeta0).Mul(cz[0]), pznz, o)
 				partZ = sum.Sub(dd)
-			} else {
-				lz := uc.Mul(vc.d20[0])
-				lz = ldF64(pu, o+1*oz).Add(ldF64(pu, o-1*oz)).MulAdd(vc.d2[0][1], lz)
-				lz = ldF64(pu, o+2*oz).Add(ldF64(pu, o-2*oz)).MulAdd(vc.d2[0][2], lz)
-				lz = ldF64(pu, o+3*oz).Add(ldF64(pu, o-3*oz)).MulAdd(vc.d2[0][3], lz)
-				lz = ldF64(pu, o+4*oz).Add(ldF64(pu, o-4*oz)).MulAdd(vc.d2[0][4], lz)
-				partZ = lz
 			}
 			var partY archsimd.Float64x4
-			if by {
+			{
 				psi0, zeta0 := ldF64(ppy, o), ldF64(pzy, o)
 				sum := zeta0.MulAdd(cy[1], uc.Mul(cy[2])).Mul(cy[3])
 				var dd, dt archsimd.Float64x4
@@ -11337,76 +9052,73 @@ func bwdRowF64A8ZY(s *stencil[float64], f *fieldViews[float64], z, y, x0, x1 int
 				stF64(psi0.Sub(dt).Mul(cy[0]), ppny, o)
 				stF64(uc.Add(zeta0).Mul(cy[0]), pzny, o)
 				partY = sum.Sub(dd)
-			} else {
-				ly := uc.Mul(vc.d20[1])
-				ly = ldF64(pu, o+1*oy).Add(ldF64(pu, o-1*oy)).MulAdd(vc.d2[1][1], ly)
-				ly = ldF64(pu, o+2*oy).Add(ldF64(pu, o-2*oy)).MulAdd(vc.d2[1][2], ly)
-				ly = ldF64(pu, o+3*oy).Add(ldF64(pu, o-3*oy)).MulAdd(vc.d2[1][3], ly)
-				ly = ldF64(pu, o+4*oy).Add(ldF64(pu, o-4*oy)).MulAdd(vc.d2[1][4], ly)
-				partY = ly
 			}
 			var partX archsimd.Float64x4
 			if s.xBandCells(x, x+4) > 0 {
-				psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
-				bc0 := ldF64(pbx, xo)
-				opb0 := bc0.Add(vc.one)
-				sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
-				var dd, dt archsimd.Float64x4
 				{
-					bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
-					td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
-					up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
-					dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					psi0, zeta0 := ldF64(ppx, o), ldF64(pzx, o)
+					bc0 := ldF64(pbx, xo)
+					opb0 := bc0.Add(vc.one)
+					sum := opb0.Mul(vc.d20[2]).Mul(zeta0.MulAdd(bc0, uc.Mul(opb0)))
+					var dd, dt archsimd.Float64x4
+					{
+						bu, bd := ldF64(pbx, xo+1*size), ldF64(pbx, xo-1*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+1*ox).MulAdd(bu, ldF64(pu, o+1*ox).Mul(opu))
+						td := ldF64(pzx, o-1*ox).MulAdd(bd, ldF64(pu, o-1*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][1], opu.Mul(tu).MulAdd(vc.d2[2][1], sum))
+						up := ldF64(pdbx, xo+1*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+1*ox)))
+						dn := ldF64(pdbx, xo-1*size).MulAdd(td, bd.Mul(ldF64(ppx, o-1*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][1], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][1], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
+						td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
+						up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
+						dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
+						td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
+						up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
+						dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
+					}
+					{
+						bu, bd := ldF64(pbx, xo+4*size), ldF64(pbx, xo-4*size)
+						opu, opd := bu.Add(vc.one), bd.Add(vc.one)
+						tu := ldF64(pzx, o+4*ox).MulAdd(bu, ldF64(pu, o+4*ox).Mul(opu))
+						td := ldF64(pzx, o-4*ox).MulAdd(bd, ldF64(pu, o-4*ox).Mul(opd))
+						sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
+						up := ldF64(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+4*ox)))
+						dn := ldF64(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF64(ppx, o-4*ox)))
+						dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
+						dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
+					}
+					ax := ldF64(pax, xo)
+					stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
+					stF64(uc.Add(zeta0).Mul(ax), pznx, o)
+					partX = sum.Sub(dd)
 				}
-				{
-					bu, bd := ldF64(pbx, xo+2*size), ldF64(pbx, xo-2*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+2*ox).MulAdd(bu, ldF64(pu, o+2*ox).Mul(opu))
-					td := ldF64(pzx, o-2*ox).MulAdd(bd, ldF64(pu, o-2*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][2], opu.Mul(tu).MulAdd(vc.d2[2][2], sum))
-					up := ldF64(pdbx, xo+2*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+2*ox)))
-					dn := ldF64(pdbx, xo-2*size).MulAdd(td, bd.Mul(ldF64(ppx, o-2*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][2], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][2], dt)
-				}
-				{
-					bu, bd := ldF64(pbx, xo+3*size), ldF64(pbx, xo-3*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+3*ox).MulAdd(bu, ldF64(pu, o+3*ox).Mul(opu))
-					td := ldF64(pzx, o-3*ox).MulAdd(bd, ldF64(pu, o-3*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][3], opu.Mul(tu).MulAdd(vc.d2[2][3], sum))
-					up := ldF64(pdbx, xo+3*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+3*ox)))
-					dn := ldF64(pdbx, xo-3*size).MulAdd(td, bd.Mul(ldF64(ppx, o-3*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][3], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][3], dt)
-				}
-				{
-					bu, bd := ldF64(pbx, xo+4*size), ldF64(pbx, xo-4*size)
-					opu, opd := bu.Add(vc.one), bd.Add(vc.one)
-					tu := ldF64(pzx, o+4*ox).MulAdd(bu, ldF64(pu, o+4*ox).Mul(opu))
-					td := ldF64(pzx, o-4*ox).MulAdd(bd, ldF64(pu, o-4*ox).Mul(opd))
-					sum = opd.Mul(td).MulAdd(vc.d2[2][4], opu.Mul(tu).MulAdd(vc.d2[2][4], sum))
-					up := ldF64(pdbx, xo+4*size).MulAdd(tu, bu.Mul(ldF64(ppx, o+4*ox)))
-					dn := ldF64(pdbx, xo-4*size).MulAdd(td, bd.Mul(ldF64(ppx, o-4*ox)))
-					dd = up.Sub(dn).MulAdd(vc.d1[2][4], dd)
-					dt = tu.Sub(td).MulAdd(vc.d1[2][4], dt)
-				}
-				ax := ldF64(pax, xo)
-				stF64(psi0.Sub(dt).Mul(ax), ppnx, o)
-				stF64(uc.Add(zeta0).Mul(ax), pznx, o)
-				partX = sum.Sub(dd)
 			} else {
-				lx := uc.Mul(vc.d20[2])
-				lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
-				lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
-				lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
-				lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
-				partX = lx
+				{
+					lx := uc.Mul(vc.d20[2])
+					lx = ldF64(pu, o+1*ox).Add(ldF64(pu, o-1*ox)).MulAdd(vc.d2[2][1], lx)
+					lx = ldF64(pu, o+2*ox).Add(ldF64(pu, o-2*ox)).MulAdd(vc.d2[2][2], lx)
+					lx = ldF64(pu, o+3*ox).Add(ldF64(pu, o-3*ox)).MulAdd(vc.d2[2][3], lx)
+					lx = ldF64(pu, o+4*ox).Add(ldF64(pu, o-4*ox)).MulAdd(vc.d2[2][4], lx)
+					partX = lx
+				}
 			}
 			sum := partZ.Add(partY).Add(partX)
 			if grad {

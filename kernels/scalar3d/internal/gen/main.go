@@ -245,13 +245,26 @@ func row(b *w, t typ, h int, backward bool, kind int) {
 	b.p("\t\tvc := s.vec.(*vec%s)", t.Sfx)
 	b.p("\t\tconst size = %d", t.Size)
 	b.p("\t\toz, oy, ox := sz*size, sy*size, size")
-	b.p("\t\tbc := archsimd.Broadcast%s", t.Vec)
+	if kind != 0 {
+		b.p("\t\tbc := archsimd.Broadcast%s", t.Vec)
+	}
 	b.p("\t\tptr := func(v []%s) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(v)) }", t.Elem)
 	b.p("\t\tpu, pun, pc := ptr(f.u), ptr(f.un), ptr(f.c)")
-	b.p("\t\tvar cz, cy [%d]archsimd.%s", nc, t.Vec)
-	b.p("\t\tif bz {\n\t\t\tco := &s.%s[axisZ][z]\n\t\t\tfor n := range cz {\n\t\t\t\tcz[n] = bc(co[n])\n\t\t\t}\n\t\t}", coefs)
-	b.p("\t\tif by {\n\t\t\tco := &s.%s[axisY][y]\n\t\t\tfor n := range cy {\n\t\t\t\tcy[n] = bc(co[n])\n\t\t\t}\n\t\t}", coefs)
+	// The row's profile values as vectors, for the axes whose band holds
+	// the row (declared only there: zeroing them costs as much as a short
+	// segment's work).
+	if kind&1 != 0 {
+		b.p("\t\tvar cz [%d]archsimd.%s", nc, t.Vec)
+		b.p("\t\tfor n, v := range s.%s[axisZ][z][:%d] {\n\t\t\tcz[n] = bc(v)\n\t\t}", coefs, nc)
+	}
+	if kind&2 != 0 {
+		b.p("\t\tvar cy [%d]archsimd.%s", nc, t.Vec)
+		b.p("\t\tfor n, v := range s.%s[axisY][y][:%d] {\n\t\t\tcy[n] = bc(v)\n\t\t}", coefs, nc)
+	}
 	for a := 0; a < 3; a++ {
+		if a < 2 && kind&(1<<a) == 0 {
+			continue
+		}
 		n := strings.ToLower(axisNames[a])
 		b.p("\t\tpp%s, pz%s, ppn%s, pzn%s := ptr(f.psi[%d]), ptr(f.zeta[%d]), ptr(f.psin[%d]), ptr(f.zetan[%d])", n, n, n, n, a, a, a, a)
 	}
@@ -264,23 +277,33 @@ func row(b *w, t typ, h int, backward bool, kind int) {
 		off := "o" + n
 		part := "part" + axisNames[a]
 		b.p("\t\t\tvar %s archsimd.%s", part, t.Vec)
-		switch a {
-		case 0:
-			b.p("\t\t\tif bz {")
-		case 1:
-			b.p("\t\t\tif by {")
-		case 2:
+		cpml := func() {
+			b.p("\t\t\t{")
+			if backward {
+				bwdAxis(b, t, h, a, off, part)
+			} else {
+				fwdAxis(b, t, h, a, off, part)
+			}
+			b.p("\t\t\t}")
+		}
+		plain := func() {
+			b.p("\t\t\t{")
+			lapAxis(b, t, h, a, "l"+n, off)
+			b.p("\t\t\t%s = l%s", part, n)
+			b.p("\t\t\t}")
+		}
+		switch {
+		case a < 2 && kind&(1<<a) != 0:
+			cpml()
+		case a < 2:
+			plain()
+		default:
 			b.p("\t\t\tif s.xBandCells(x, x+%d) > 0 {", t.Lanes)
+			cpml()
+			b.p("\t\t\t} else {")
+			plain()
+			b.p("\t\t\t}")
 		}
-		if backward {
-			bwdAxis(b, t, h, a, off, part)
-		} else {
-			fwdAxis(b, t, h, a, off, part)
-		}
-		b.p("\t\t\t} else {")
-		lapAxis(b, t, h, a, "l"+n, off)
-		b.p("\t\t\t%s = l%s", part, n)
-		b.p("\t\t\t}")
 	}
 	b.p("\t\t\tsum := partZ.Add(partY).Add(partX)")
 	if backward {
