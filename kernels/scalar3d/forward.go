@@ -82,13 +82,15 @@ type (
 	interiorKernel[T Float] func(s *stencil[T], f *fieldViews[T], i0, i1 int)
 )
 
+// tileBudget is the bytes of u the planes of one tile span.
+var tileBudget = 512 << 10
+
 // tileRows is how many rows of y one tile spans: the planes z ± h of a
 // tile, 2h+1 of them, stay in cache while z advances through the tile.
 func (s *stencil[T]) tileRows() int {
 	var zero T
 	size := int(unsafe.Sizeof(zero))
-	const budget = 512 << 10
-	return max(8, budget/((2*s.h+1)*s.nx*size)-2*s.h)
+	return max(8, tileBudget/((2*s.h+1)*s.nx*size)-2*s.h)
 }
 
 // update applies one step to the planes [z0, z1), tile by tile in y: band

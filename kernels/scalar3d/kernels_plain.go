@@ -21,5 +21,8 @@ func backwardRow[T Float](s *stencil[T], f *fieldViews[T], z, y, x0, x1 int) {
 	backwardRowGeneric(s, f, z, y, x0, x1)
 }
 
+// setGeneric has no effect: every kernel is the plain-Go one.
+func setGeneric(bool) {}
+
 // vectorCoefficients has nothing to prepare without vector kernels.
 func vectorCoefficients[T Float](*stencil[T]) any { return nil }

@@ -48,6 +48,13 @@ type stencil[T Float] struct {
 	// Columns [x0, x1) are outside the x band: rows outside the z and y
 	// bands use the plain Laplacian on them.
 	x0, x1 int
+	// xBandCount[x] is the number of x-band columns before column x.
+	xBandCount []int32
+	// rowCoefs[a][j] and rowCoefsB[a][j], for the z and y axes (a = 0, 1),
+	// are the profile values of row j that the vector row kernels
+	// broadcast, forward and backward (see fwdRowCoefs, bwdRowCoefs).
+	rowCoefs  [2][][12]T
+	rowCoefsB [2][][44]T
 	// vec holds the weights as SIMD vectors for the archsimd kernels.
 	vec any
 }
@@ -74,6 +81,30 @@ func newStencil[T Float](p *Problem[T]) *stencil[T] {
 	s.stride = [3]int{p.NY * p.NX, p.NX, 1}
 	// The fast columns are the longest run of non-band columns.
 	s.x0, s.x1 = longestRun(not(s.band[axisX]), s.h, p.NX-s.h)
+	// Widen the band segments to whole vectors (8 cells): the row kernel
+	// is exact on any column, and its plain-Go tail is far slower than the
+	// interior kernel.
+	const lanes = 8
+	roundUp := func(n int) int { return (n + lanes - 1) / lanes * lanes }
+	if x0, x1 := s.h+roundUp(s.x0-s.h), p.NX-s.h-roundUp(p.NX-s.h-s.x1); x0 <= x1 {
+		s.x0, s.x1 = x0, x1
+	}
+	s.xBandCount = make([]int32, p.NX+1)
+	for x, b := range s.band[axisX] {
+		s.xBandCount[x+1] = s.xBandCount[x]
+		if b {
+			s.xBandCount[x+1]++
+		}
+	}
+	for a := range 2 {
+		n := len(s.a[a])
+		s.rowCoefs[a], s.rowCoefsB[a] = make([][12]T, n), make([][44]T, n)
+		for j := s.h; j < n-s.h; j++ {
+			if s.band[a][j] {
+				s.rowCoefs[a][j], s.rowCoefsB[a][j] = fwdRowCoefs(s, a, j), bwdRowCoefs(s, a, j)
+			}
+		}
+	}
 	s.vec = vectorCoefficients(s)
 	return s
 }
@@ -99,4 +130,32 @@ func band[T Float](h int, a, b, db []T) []bool {
 		}
 	}
 	return out
+}
+
+// fwdRowCoefs are the profile values of row j of axis a that the forward
+// row kernel broadcasts: a, b, ∂b, 1+b, then per k d1·a[j+k], −d1·a[j−k].
+func fwdRowCoefs[T Float](s *stencil[T], a, j int) (c [12]T) {
+	pa, pb, pdb := s.a[a], s.b[a], s.db[a]
+	c[0], c[1], c[2], c[3] = pa[j], pb[j], pdb[j], 1+pb[j]
+	for k := 1; k <= s.h; k++ {
+		c[4+2*(k-1)] = s.d1[a][k] * pa[j+k]
+		c[5+2*(k-1)] = -s.d1[a][k] * pa[j-k]
+	}
+	return c
+}
+
+// bwdRowCoefs are those of the backward row kernel: a, b, 1+b, d20·(1+b),
+// then per k 1+b[j+k], b[j+k], 1+b[j−k], b[j−k], d2·(1+b[j+k]),
+// d2·(1+b[j−k]), d1·∂b[j+k], d1·b[j+k], −d1·∂b[j−k], −d1·b[j−k].
+func bwdRowCoefs[T Float](s *stencil[T], a, j int) (c [44]T) {
+	pa, pb, pdb := s.a[a], s.b[a], s.db[a]
+	c[0], c[1], c[2], c[3] = pa[j], pb[j], 1+pb[j], s.d20[a]*(1+pb[j])
+	for k := 1; k <= s.h; k++ {
+		q := 4 + 10*(k-1)
+		d1, d2 := s.d1[a][k], s.d2[a][k]
+		c[q], c[q+1], c[q+2], c[q+3] = 1+pb[j+k], pb[j+k], 1+pb[j-k], pb[j-k]
+		c[q+4], c[q+5] = d2*(1+pb[j+k]), d2*(1+pb[j-k])
+		c[q+6], c[q+7], c[q+8], c[q+9] = d1*pdb[j+k], d1*pb[j+k], -d1*pdb[j-k], -d1*pb[j-k]
+	}
+	return c
 }
