@@ -3,8 +3,9 @@ PYTHON ?= python3
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 PY_DEPS := torch numpy scipy pytest matplotlib tqdm ruff dask distributed
-# What the tests of torchwave.io and of the wheel need besides.
-TEST_DEPS := segyio build auditwheel
+# What the tests need besides: torchwave.io and the wheel; Deepwave 0.0.27,
+# the reference the agreement tests compare with (it takes the torch above).
+TEST_DEPS := segyio build auditwheel deepwave==0.0.27
 # What `make docs` needs.
 DOCS_DEPS := mkdocs-material "mkdocstrings[python]"
 # The type checker of `make lint`, pinned: another version may report otherwise.
@@ -36,7 +37,7 @@ deps:
 		echo "== installing $(PY_DEPS) into $$($(PYTHON) -c 'import sys; print(sys.prefix)')"; \
 		echo "== (PyTorch and its libraries are a few GB: this takes minutes)"; \
 		$(PYTHON) -m pip install $(PY_DEPS); }
-	@$(PYTHON) -c "import segyio, build, auditwheel" 2>/dev/null || { \
+	@$(PYTHON) -c "import segyio, build, auditwheel, deepwave" 2>/dev/null || { \
 		echo "== installing $(TEST_DEPS)"; $(PYTHON) -m pip install $(TEST_DEPS); }
 	@$(PYTHON) -m ruff --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q ruff
 	@$(PYTHON) -m mypy --version 2>/dev/null | grep -q '^mypy $(subst mypy==,,$(MYPY)) ' || \
