@@ -18,6 +18,7 @@ Measured (float64):
 from __future__ import annotations
 
 import math
+import os
 import warnings
 
 import numpy as np
@@ -196,6 +197,10 @@ def _green_error(ndim, accuracy):
 
 @pytest.fixture(scope="module")
 def green_errors():
+    if not os.environ.get("TORCHWAVE_ACOUSTIC_GREEN"):
+        # ~25 s through the pure-PyTorch path on an idle machine (minutes on
+        # a loaded one); to run on the Go core once it is wired.
+        pytest.skip("set TORCHWAVE_ACOUSTIC_GREEN=1 (slow until the Go core serves acoustic)")
     torch.set_flush_denormal(True)  # the 3D tail underflows: denormals run 10× slower
     try:
         return {(nd, a): _green_error(nd, a) for nd in (2, 3) for a in (2, 4, 6, 8)}
