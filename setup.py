@@ -1,58 +1,45 @@
 """Builds torchwave's Go core (a c-shared library) into the package.
 
-`pip install .` and `pip install -e .` both run `go build`; Go 1.26 must be
-on PATH. On amd64 the CPU kernels use archsimd (GOEXPERIMENT=simd)."""
+`python -m build`, `pip install .` and `pip install -e .` go through the
+in-tree PEP 517 backend build_backend/torchwave_build.py (setuptools plus a
+check for Go 1.26 and a C compiler); `build_py` runs `go build`. On amd64
+the CPU kernels use archsimd (GOEXPERIMENT=simd). The wheel is tagged
+py3-none-manylinux_2_34_<arch>: the library is loaded with ctypes, so one
+wheel serves every CPython and every torch."""
 
-import os
 import pathlib
-import platform
 import runpy
-import shutil
-import subprocess
 
 from setuptools import setup
+from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_py import build_py
 from setuptools.dist import Distribution
 
 ROOT = pathlib.Path(__file__).resolve().parent
-LIBRARY = "libtorchwave.so"
-
-
-def build_library(target: pathlib.Path) -> None:
-    go = shutil.which("go") or ("/usr/local/go/bin/go" if os.path.exists("/usr/local/go/bin/go") else None)
-    if go is None:
-        raise RuntimeError("building torchwave needs Go 1.26 on PATH (https://go.dev/dl/)")
-    source_hash = runpy.run_path(str(ROOT / "python" / "torchwave" / "_sourcehash.py"))["source_hash"](ROOT)
-    env = dict(os.environ, CGO_ENABLED="1")
-    if platform.machine().lower() in ("x86_64", "amd64"):
-        env["GOEXPERIMENT"] = "simd"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            go,
-            "build",
-            "-buildmode=c-shared",
-            "-trimpath",
-            "-ldflags",
-            f"-s -w -X main.sourceHash={source_hash}",
-            "-o",
-            str(target),
-            "./goexport",
-        ],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
-    target.with_suffix(".h").unlink(missing_ok=True)
+BACKEND = runpy.run_path(str(ROOT / "build_backend" / "torchwave_build.py"))
+LIBRARY = BACKEND["LIBRARY"]
 
 
 class BuildPyWithGo(build_py):
     def run(self):
         super().run()
         if getattr(self, "editable_mode", False):
-            build_library(ROOT / "python" / "torchwave" / LIBRARY)
+            BACKEND["build_library"](ROOT / "python" / "torchwave" / LIBRARY, ROOT)
         else:
-            build_library(pathlib.Path(self.build_lib) / "torchwave" / LIBRARY)
+            BACKEND["build_library"](pathlib.Path(self.build_lib) / "torchwave" / LIBRARY, ROOT)
+
+
+class BdistWheelAnyPython(bdist_wheel):
+    """py3-none-<platform>: no Python extension module, only a library
+    loaded with ctypes."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        self.root_is_pure = False
+
+    def get_tag(self):
+        _, _, plat = super().get_tag()
+        return "py3", "none", BACKEND["wheel_platform_tag"](plat)
 
 
 class BinaryDistribution(Distribution):
@@ -62,4 +49,4 @@ class BinaryDistribution(Distribution):
         return True
 
 
-setup(cmdclass={"build_py": BuildPyWithGo}, distclass=BinaryDistribution)
+setup(cmdclass={"build_py": BuildPyWithGo, "bdist_wheel": BdistWheelAnyPython}, distclass=BinaryDistribution)

@@ -35,7 +35,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import torchwave  # noqa: E402
@@ -123,19 +122,11 @@ def plot(path, result, dh) -> pathlib.Path:
         (result["registered"], f"registered 2dt²v∇²u·λ (cosine {result['cosine_inner']:.4f})"),
         (result["cross_correlation"], "imaging mode: cross-correlation"),
     ]
-    ny, nx = result["autograd"].shape
-    extent = (0.0, nx * dh, ny * dh, 0.0)
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.8), layout="constrained")
     for ax, (img, title) in zip(axes, panels):
-        img = img.double().numpy()
         # Clip at the 98th percentile: the source cell and the edges would
         # otherwise set the colour scale.
-        lim = float(np.percentile(np.abs(img), 98)) or 1.0
-        im = ax.imshow(img, extent=extent, cmap="seismic", vmin=-lim, vmax=lim, aspect="equal")
-        ax.set_title(title)
-        ax.set_xlabel("x (m)")
-        ax.set_ylabel("depth (m)")
-        fig.colorbar(im, ax=ax, shrink=0.8)
+        torchwave.plot.image(img, dh, ax=ax, title=title, clip=98.0)
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

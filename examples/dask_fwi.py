@@ -75,30 +75,20 @@ def relative_error(v: np.ndarray, v_true: np.ndarray) -> float:
 
 
 def plot(path, v_true, v_init, v_inv, errors, dx, source_locations, receiver_locations):
-    n = v_true.shape[0]
-    extent = (0.0, n * dx, n * dx, 0.0)
     fig, axes = plt.subplots(1, 5, figsize=(21, 4.2), layout="constrained")
-    for ax, model, title in zip(axes[:3], (v_true, v_init, v_inv), ("True model", "Initial model", "Inverted model")):
-        im = ax.imshow(model, extent=extent, cmap="viridis", vmin=V_BACKGROUND - 100, vmax=V_CIRCLE + 100)
-        ax.set_title(title)
-        ax.set_xlabel("x (m)")
-        ax.set_ylabel("depth (m)")
-    fig.colorbar(im, ax=axes[:3], label="wavespeed (m/s)", shrink=0.9)
-    src, rec = source_locations[:, 0].numpy(), receiver_locations[0].numpy()
-    axes[0].plot((src[:, 1] + 0.5) * dx, (src[:, 0] + 0.5) * dx, "*", color="r", ms=9, ls="none", label="sources")
-    axes[0].plot(
-        (rec[::4, 1] + 0.5) * dx, (rec[::4, 0] + 0.5) * dx, "<", color="w", mec="k", mew=0.3, ms=3, ls="none", label="receivers"
-    )
+    scale = {"vmin": V_BACKGROUND - 100, "vmax": V_CIRCLE + 100, "colorbar": False}
+    survey = {"sources": source_locations[:, 0], "receivers": receiver_locations[0, ::4]}
+    torchwave.plot.model(v_true, dx, ax=axes[0], title="True model", **scale, **survey)
     axes[0].legend(loc="lower center", fontsize=7)
-    im = axes[3].imshow(100 * np.abs(v_inv - v_true) / v_true, extent=extent, cmap="hot", vmin=0, vmax=15)
-    axes[3].set_title("Inverted model: error (%)")
-    axes[3].set_xlabel("x (m)")
-    fig.colorbar(im, ax=axes[3], shrink=0.9)
-    axes[4].plot(np.arange(len(errors)), 100 * np.asarray(errors), "o-", ms=3)
-    axes[4].set_xlabel("L-BFGS-B iteration")
-    axes[4].set_ylabel("relative model error (%)")
+    torchwave.plot.model(v_init, dx, ax=axes[1], title="Initial model", **scale)
+    torchwave.plot.model(v_inv, dx, ax=axes[2], title="Inverted model", **scale)
+    fig.colorbar(axes[0].images[-1], ax=axes[:3], label="wavespeed (m/s)", shrink=0.9)
+    error = 100 * np.abs(v_inv - v_true) / v_true
+    torchwave.plot.model(error, dx, ax=axes[3], title="Inverted model: error (%)", cmap="hot", vmin=0, vmax=15, label=None)
+    torchwave.plot.history(
+        100 * np.asarray(errors), ax=axes[4], log=False, xlabel="L-BFGS-B iteration", ylabel="relative model error (%)"
+    )
     axes[4].set_title("||v - v_true|| / ||v_true||")
-    axes[4].grid(True, alpha=0.3)
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

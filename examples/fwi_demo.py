@@ -81,39 +81,36 @@ def relative_error(v: torch.Tensor, v_true: torch.Tensor) -> float:
     return float(torch.linalg.norm(v.double() - v_true.double()) / torch.linalg.norm(v_true.double()))
 
 
-def plot(path, v_true, v_init, v_inv, losses, dx, err0, err1, source_locations, receiver_locations):
-    ny, nx = v_true.shape
-    extent = (0.0, nx * dx, ny * dx, 0.0)  # metres; depth increases downwards
+def plot(path, v_true, v_init, v_inv, losses, dx, dt, err0, err1, source_locations, receiver_locations, observed):
+    """The models on one colour scale, the middle shot's observed data as
+    an image and as wiggles, and the loss, drawn with torchwave.plot."""
     vmin, vmax = float(v_true.min()), float(v_true.max())
-    fig = plt.figure(figsize=(12, 6.6), layout="constrained")
-    grid = fig.add_gridspec(2, 2)
+    fig, axes = plt.subplots(2, 3, figsize=(16, 6.6), layout="constrained")
     panels = [
-        (grid[0, 0], v_true, "True model"),
-        (grid[0, 1], v_init, f"Initial model (smoothed), error {100 * err0:.2f}%"),
-        (grid[1, 0], v_inv, f"Inverted model, error {100 * err1:.2f}%"),
+        (v_true, "True model"),
+        (v_init, f"Initial model (smoothed), error {100 * err0:.2f}%"),
+        (v_inv, f"Inverted model, error {100 * err1:.2f}%"),
     ]
-    axes = []
-    for spec, model, title in panels:
-        ax = fig.add_subplot(spec)
-        im = ax.imshow(model.numpy(), extent=extent, cmap="viridis", vmin=vmin, vmax=vmax, aspect="equal")
-        ax.set_title(title)
-        ax.set_xlabel("x (m)")
-        ax.set_ylabel("depth (m)")
-        axes.append(ax)
-    rec = receiver_locations[0].numpy()
-    src = source_locations[:, 0].numpy()
-    axes[0].plot(
-        (rec[:, 1] + 0.5) * dx, (rec[:, 0] + 0.5) * dx, "v", color="w", mec="k", mew=0.3, ms=3, ls="none", label="receivers"
+    survey = {"sources": source_locations[:, 0], "receivers": receiver_locations[0]}
+    for i, (ax, (model, title)) in enumerate(zip(axes[0], panels)):
+        torchwave.plot.model(model, dx, ax=ax, title=title, vmin=vmin, vmax=vmax, colorbar=False, **(survey if i == 0 else {}))
+    axes[0, 0].legend(loc="lower right", fontsize=7)
+    fig.colorbar(axes[0, 0].images[-1], ax=axes[0], label="wavespeed (m/s)", shrink=0.8)
+    shot = observed.shape[0] // 2
+    x = receiver_locations[shot, :, 1] * dx
+    torchwave.plot.shot_gather(observed[shot], dt, ax=axes[1, 0], offsets=x, title=f"Observed data, shot {shot + 1}")
+    torchwave.plot.shot_gather(
+        observed[shot],
+        dt,
+        ax=axes[1, 1],
+        mode="wiggle",
+        offsets=x,
+        every=max(1, len(x) // 40),
+        title="The same, every few traces",
     )
-    axes[0].plot((src[:, 1] + 0.5) * dx, (src[:, 0] + 0.5) * dx, "*", color="r", ms=9, ls="none", label="sources")
-    axes[0].legend(loc="lower right", fontsize=7)
-    fig.colorbar(im, ax=axes, label="wavespeed (m/s)", shrink=0.8)
-    ax = fig.add_subplot(grid[1, 1])
-    ax.semilogy(np.arange(1, len(losses) + 1), losses, "o-", ms=3)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("normalised data misfit")
-    ax.set_title("Loss")
-    ax.grid(True, which="both", alpha=0.3)
+    for ax in axes[1, :2]:
+        ax.set_xlabel("receiver x (m)")
+    torchwave.plot.history(np.asarray(losses), ax=axes[1, 2], ylabel="normalised data misfit", title="Loss")
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -203,7 +200,7 @@ def run(
     seconds = time.perf_counter() - start
     path = None
     if out is not None:
-        path = plot(out, v_true, v_init, v_inv, losses, dx, err0, err1, source_locations, receiver_locations)
+        path = plot(out, v_true, v_init, v_inv, losses, dx, dt, err0, err1, source_locations, receiver_locations, observed)
     return {
         "error_initial": err0,
         "error_final": err1,

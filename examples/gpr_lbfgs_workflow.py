@@ -190,17 +190,9 @@ def _plot(runs: dict, out: pathlib.Path) -> None:
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
     images = [("true", true_permittivity().numpy())] + [(name, run["result"].x.reshape(NY, NX)) for name, run in runs.items()]
     for ax, (title, image) in zip(axes, images):
-        shown = ax.imshow(image, vmin=EPS_START, vmax=EPS_BLOCK, cmap="viridis")
-        ax.set_title(f"permittivity: {title}")
-        ax.set_xlabel("x (cells)")
-        ax.set_ylabel("depth (cells)")
-    fig.colorbar(shown, ax=axes[:3], shrink=0.8, label="relative permittivity")
-    for name, run in runs.items():
-        axes[3].semilogy(run["losses"], marker="o", label=name)
-    axes[3].set_xlabel("iteration")
-    axes[3].set_ylabel("loss")
-    axes[3].legend()
-    axes[3].set_title("receiver MSE")
+        torchwave.plot.model(image, ax=ax, title=f"permittivity: {title}", vmin=EPS_START, vmax=EPS_BLOCK, colorbar=False)
+    fig.colorbar(axes[0].images[-1], ax=axes[:3], shrink=0.8, label="relative permittivity")
+    torchwave.plot.history({name: run["losses"] for name, run in runs.items()}, ax=axes[3], title="receiver MSE")
     fig.savefig(out, dpi=110, bbox_inches="tight")
     plt.close(fig)
 

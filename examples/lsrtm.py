@@ -137,23 +137,14 @@ def run(
 def plot(result: dict, out: pathlib.Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 4, figsize=(17, 4), constrained_layout=True)
-    n = result["image"].shape[-1]
-    extent = [0, n * result["dx"], n * result["dx"], 0]
     panels = [
         (result["perturbation"], "true perturbation v − v_smooth (m/s)"),
         (result["rtm"], "RTM (first gradient step)"),
         (result["image"], f"LSRTM after {len(result['losses']) - 1} epochs (m/s)"),
     ]
     for ax, (img, title) in zip(axes, panels):
-        clip = float(img.abs().quantile(0.99)) or 1.0
-        im = ax.imshow(img.numpy(), cmap="seismic", vmin=-clip, vmax=clip, extent=extent)
-        ax.set_title(title)
-        ax.set_xlabel("x (m)")
-        fig.colorbar(im, ax=ax, shrink=0.8)
-    axes[0].set_ylabel("depth (m)")
-    axes[3].semilogy(result["losses"], "o-")
-    axes[3].set_xlabel("epoch")
-    axes[3].set_title("loss (misfit + TV)")
+        torchwave.plot.image(img, result["dx"], ax=ax, title=title)
+    torchwave.plot.history(result["losses"], ax=axes[3], xlabel="epoch", title="loss (misfit + TV)")
     fig.savefig(out, dpi=110)
     plt.close(fig)
 

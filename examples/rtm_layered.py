@@ -119,23 +119,12 @@ def run(
 
 def plot(result: dict, out: pathlib.Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    ny, nx = result["image"].shape
-    extent = [0, nx * result["dx"], ny * result["dx"], 0]
+    dx = result["dx"]
     fig, axes = plt.subplots(3, 1, figsize=(8, 10), constrained_layout=True)
-    for ax, model, title in (
-        (axes[0], result["v_true"], "true model (m/s)"),
-        (axes[1], result["v_smooth"], "migration model (m/s)"),
-    ):
-        im = ax.imshow(model.numpy(), cmap="viridis", extent=extent)
-        ax.set_title(title)
-        fig.colorbar(im, ax=ax, shrink=0.8)
-    clip = float(result["image"].abs().quantile(0.99)) or 1.0
-    im = axes[2].imshow(result["image"].numpy(), cmap="gray", vmin=-clip, vmax=clip, extent=extent)
-    axes[2].set_title(f"RTM image (correlation with v − v_smooth: {result['correlation']:.2f})")
-    fig.colorbar(im, ax=axes[2], shrink=0.8)
-    for ax in axes:
-        ax.set_ylabel("depth (m)")
-    axes[2].set_xlabel("x (m)")
+    torchwave.plot.model(result["v_true"], dx, ax=axes[0], title="true model (m/s)")
+    torchwave.plot.model(result["v_smooth"], dx, ax=axes[1], title="migration model (m/s)")
+    title = f"RTM image (correlation with v − v_smooth: {result['correlation']:.2f})"
+    torchwave.plot.image(result["image"], dx, ax=axes[2], title=title, cmap="gray")
     fig.savefig(out, dpi=110)
     plt.close(fig)
 

@@ -123,6 +123,17 @@ func runBornTyped[T scalar.Float](a bornCall, backward bool) error {
 // checkBornDims is checkDims for a Born call; without state, the
 // background's fields and amplitudes may be null.
 func checkBornDims(a bornCall, state bool) error {
+	if err := checkBornSizes(a); err != nil {
+		return err
+	}
+	required := append(scalarPointers(a.bg, state), namedPointer{"dc", a.dc})
+	required = append(required, fieldPointers("_sc", a.uSc, a.psiySc, a.psixSc, a.zetaySc, a.zetaxSc)...)
+	return checkPointers(append(required, bornSurveyPointers(a)...))
+}
+
+// checkBornSizes is checkScalarSizes for a Born call: the background's
+// sizes and the scattered receivers'.
+func checkBornSizes(a bornCall) error {
 	if err := checkScalarSizes(a.bg); err != nil {
 		return err
 	}
@@ -138,8 +149,14 @@ func checkBornDims(a bornCall, state bool) error {
 		float64(s.nSteps)*float64(s.nShots)*float64(a.nReceiversSc) > sizeLimit {
 		return errors.New("problem size overflows")
 	}
-	required := append(scalarPointers(a.bg, state), namedPointer{"dc", a.dc})
-	required = append(required, fieldPointers("_sc", a.uSc, a.psiySc, a.psixSc, a.zetaySc, a.zetaxSc)...)
+	return nil
+}
+
+// bornSurveyPointers lists the scattered sources' and receivers' buffers
+// a Born call must have.
+func bornSurveyPointers(a bornCall) []namedPointer {
+	var required []namedPointer
+	s := a.bg.sizes()
 	if s.nSources > 0 && s.nSteps > 0 {
 		required = append(required, namedPointer{"source_amplitudes_sc", a.sourceAmpSc})
 	}
@@ -149,5 +166,5 @@ func checkBornDims(a bornCall, state bool) error {
 			required = append(required, namedPointer{"receiver_amplitudes_sc", a.receiverAmpSc})
 		}
 	}
-	return checkPointers(required)
+	return required
 }

@@ -36,3 +36,24 @@ func TestCheckStoreWindow(t *testing.T) {
 		t.Errorf("no steps: %v", err)
 	}
 }
+
+func TestCheckLocationsND(t *testing.T) {
+	// 3D 6×7×8, halo 2: (2,2,2) is inside, (1,3,3) and (3,3,6) are not.
+	at := func(z, y, x int) int64 { return int64((z*7+y)*8 + x) }
+	if err := CheckLocationsND("source", []int64{at(2, 2, 2), -1, at(3, 4, 5)}, 1, 3, 2, 6, 7, 8); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []int64{at(1, 3, 3), at(3, 3, 6), at(3, 5, 3), at(4, 3, 3), -2, 6 * 7 * 8} {
+		if err := CheckLocationsND("source", []int64{bad}, 1, 1, 2, 6, 7, 8); err == nil {
+			t.Errorf("index %d accepted", bad)
+		}
+	}
+	// 2D agrees with CheckLocations.
+	for i := int64(-1); i < 12*14+2; i++ {
+		a := CheckLocations("r", []int64{i}, 1, 1, 12, 14, 2) == nil
+		b := CheckLocationsND("r", []int64{i}, 1, 1, 2, 12, 14) == nil
+		if a != b {
+			t.Errorf("index %d: 2D %v, ND %v", i, a, b)
+		}
+	}
+}

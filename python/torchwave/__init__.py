@@ -39,12 +39,16 @@ __all__ = [
 ]
 
 
+#: Submodules imported on first access (or by ``import torchwave.NAME``):
+#: each needs an optional package that plain ``import torchwave`` must not
+#: (distributed: Dask, ``torchwave[dask]``; io: segyio for SEG-Y,
+#: ``torchwave[segy]``; plot: Matplotlib, ``torchwave[plot]``).
+_LAZY_SUBMODULES = ("distributed", "io", "plot")
+
+
 def __getattr__(name: str):
-    # torchwave.distributed needs Dask, which plain ``import torchwave``
-    # must not: it is imported on first access (or by
-    # ``import torchwave.distributed``).
-    if name == "distributed":
+    if name in _LAZY_SUBMODULES:
         import importlib
 
-        return importlib.import_module(f"{__name__}.distributed")
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,3 @@
+package scalar3d
+
+//go:generate go run ./internal/gen
