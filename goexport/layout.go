@@ -27,6 +27,7 @@ var abiStructs = []abiStruct{
 	{"tw_scalar_boundary_args", reflect.TypeFor[C.tw_scalar_boundary_args](), C.sizeof_tw_scalar_boundary_args},
 	{"tw_scalar_born_args", reflect.TypeFor[C.tw_scalar_born_args](), C.sizeof_tw_scalar_born_args},
 	{"tw_maxwell_args", reflect.TypeFor[C.tw_maxwell_args](), C.sizeof_tw_maxwell_args},
+	{"tw_acoustic_args", reflect.TypeFor[C.tw_acoustic_args](), C.sizeof_tw_acoustic_args},
 }
 
 type abiConst struct {

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#define TW_ABI_VERSION 7
+#define TW_ABI_VERSION 8
 
 enum tw_status {
 	TW_OK = 0,
@@ -185,5 +185,40 @@ typedef struct {
 	void *store_ey, *store_curl, *store_dz, *store_dx; /* [n_store][n_shots][ny][nx] or NULL */
 	void *grad_ca, *grad_cb, *grad_cq;                 /* [n_shots][ny][nx] */
 } tw_maxwell_args;
+
+/* One call of the variable-density acoustic propagator (velocity and
+ * pressure on a staggered grid): a chunk of time steps on the CPU, in 1D,
+ * 2D or 3D. Every pointer is owned by the caller; both passes work in
+ * place on single buffers. Per-axis arrays are indexed by the 3D axis
+ * (0: z, 1: y, 2: x); the entries of an axis the grid lacks (z in 1D and
+ * 2D, y in 1D, whose sizes are 1) are not used and may be NULL. Survey
+ * arrays are indexed [0] pressure, [1 + axis] the velocity along that
+ * axis. Fields are [n_shots][nz][ny][nx]; k and buoyancy [n_shots or 1]
+ * [nz][ny][nx] (k_per_shot, b_per_shot); profiles a, b on the cells and
+ * ah, bh on the half cells, [n] along their axis. Backward: the fields
+ * hold the adjoint state; source amplitude buffers receive the sources'
+ * gradients, receiver amplitude buffers give the receivers'; grad_k and
+ * grad_b (per shot, unscaled by store_interval, or NULL) gain the model
+ * gradients and need store_k and store_b (sum_d D-_d v_d and the
+ * pressure gradient G_d of the forward, [n_store][n_shots][nz][ny][nx]). */
+typedef struct {
+	int64_t dtype, ndim;
+	int64_t n_shots, nz, ny, nx, accuracy;
+	int64_t step0, n_steps, store_interval;
+	int64_t k_per_shot, b_per_shot;
+	int64_t n_store;     /* number of snapshots each store buffer holds */
+	int64_t store_first; /* the snapshot (step / store_interval) store_*[0] holds */
+	double dt;
+	double rd[3];        /* 1 / grid spacing */
+	void *k, *b[3];      /* bulk modulus, buoyancy */
+	void *a[3], *bp[3], *ah[3], *bh[3];
+	void *p, *v[3], *phi[3], *psi[3];
+	int64_t n_sources[4], n_receivers[4];
+	const int64_t *source_index[4], *receiver_index[4]; /* [n_shots][n], -1 ignored */
+	void *source_amplitudes[4];   /* [n_steps][n_shots][n_sources[i]] */
+	void *receiver_amplitudes[4]; /* [n_steps][n_shots][n_receivers[i]] */
+	void *store_k, *store_b[3];   /* or NULL */
+	void *grad_k, *grad_b[3];     /* [n_shots][nz][ny][nx] or NULL */
+} tw_acoustic_args;
 
 #endif

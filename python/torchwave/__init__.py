@@ -9,6 +9,7 @@ exact discrete adjoint running in torchwave's Go core.
 from . import hooks, location_interpolation, optim, wavelets, workflow
 from ._common import IGNORE_LOCATION
 from ._lib import get_num_threads, set_num_threads, simd_enabled
+from .acoustic import Acoustic, acoustic
 from .maxwell import MaxwellTM, maxwelltm
 from .scalar import CallbackState, Scalar, empty_cache, scalar
 from .scalar_born import ScalarBorn, scalar_born
@@ -16,6 +17,8 @@ from .scalar_born import ScalarBorn, scalar_born
 __version__ = "0.1.0"
 
 __all__ = [
+    "Acoustic",
+    "acoustic",
     "CallbackState",
     "IGNORE_LOCATION",
     "MaxwellTM",

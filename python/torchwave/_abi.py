@@ -16,7 +16,7 @@ import ctypes
 import json
 from typing import Dict, List, Tuple
 
-ABI_VERSION = 7
+ABI_VERSION = 8
 
 # enum tw_status
 TW_OK, TW_EINVAL, TW_EPANIC, TW_EUNSUPPORTED = 0, 1, 2, 3
@@ -28,6 +28,8 @@ SIMD = {"TW_SIMD_SCALAR": 1, "TW_SIMD_MAXWELL": 2}
 
 _i64, _f64, _ptr = ctypes.c_int64, ctypes.c_double, ctypes.c_void_p
 _pair = ctypes.c_void_p * 2
+_axes = ctypes.c_void_p * 3  # per 3D axis z, y, x
+_survey = ctypes.c_void_p * 4  # per field p, vz, vy, vx
 _dptr = ctypes.POINTER(ctypes.c_double)
 _errbuf = [ctypes.c_char_p, ctypes.c_int]
 
@@ -119,20 +121,55 @@ class MaxwellArgs(ctypes.Structure):
     )
 
 
+class AcousticArgs(ctypes.Structure):
+    """tw_acoustic_args: one chunk of the acoustic propagator, 1D to 3D."""
+
+    _fields_ = (
+        _ints("dtype", "ndim", "n_shots", "nz", "ny", "nx", "accuracy", "step0", "n_steps", "store_interval")
+        + _ints("k_per_shot", "b_per_shot", "n_store", "store_first")
+        + [("dt", _f64), ("rd", _f64 * 3), ("k", _ptr), ("b", _axes)]
+        + [(n, _axes) for n in ("a", "bp", "ah", "bh")]
+        + [("p", _ptr)]
+        + [(n, _axes) for n in ("v", "phi", "psi")]
+        + [("n_sources", _i64 * 4), ("n_receivers", _i64 * 4)]
+        + [(n, _survey) for n in ("source_index", "receiver_index", "source_amplitudes", "receiver_amplitudes")]
+        + [("store_k", _ptr), ("store_b", _axes), ("grad_k", _ptr), ("grad_b", _axes)]
+    )
+
+
 #: The C struct each mirror stands for.
 STRUCTS: Dict[str, type] = {
     "tw_scalar_args": ScalarArgs,
     "tw_scalar_boundary_args": ScalarBoundaryArgs,
     "tw_scalar_born_args": ScalarBornArgs,
     "tw_maxwell_args": MaxwellArgs,
+    "tw_acoustic_args": AcousticArgs,
 }
 
-#: The buffer pairs of each struct: Python gives them as 2-lists of tensors.
+#: The buffer pairs (and other pointer arrays) of each struct: Python gives
+#: them as lists of tensors (or None), at most the array's length; missing
+#: entries are NULL.
 PAIRS: Dict[type, Tuple[str, ...]] = {
     ScalarArgs: ("u", "psiy", "psix", "zetay", "zetax", "psiz", "zetaz"),
     ScalarBoundaryArgs: ("u",),
     ScalarBornArgs: ("u_sc", "psiy_sc", "psix_sc", "zetay_sc", "zetax_sc", "psiz_sc", "zetaz_sc"),
     MaxwellArgs: ("ey", "m_ey_x", "m_ey_z", "m_hx_z", "m_hz_x"),
+    AcousticArgs: (
+        "b",
+        "a",
+        "bp",
+        "ah",
+        "bh",
+        "v",
+        "phi",
+        "psi",
+        "source_index",
+        "receiver_index",
+        "source_amplitudes",
+        "receiver_amplitudes",
+        "store_b",
+        "grad_b",
+    ),
 }
 
 
@@ -157,6 +194,8 @@ PROTOTYPES: Dict[str, Tuple[list, type]] = {
     "tw_scalar_born_backward": (_struct_call(ScalarBornArgs), ctypes.c_int),
     "tw_maxwell_forward": (_struct_call(MaxwellArgs), ctypes.c_int),
     "tw_maxwell_backward": (_struct_call(MaxwellArgs), ctypes.c_int),
+    "tw_acoustic_forward": (_struct_call(AcousticArgs), ctypes.c_int),
+    "tw_acoustic_backward": (_struct_call(AcousticArgs), ctypes.c_int),
     "tw_int8_encode": ([_i64, _i64, _i64, _i64, _ptr, _ptr, *_errbuf], ctypes.c_int),
     "tw_int8_decode": ([_i64, _i64, _i64, _i64, _ptr, _ptr, *_errbuf], ctypes.c_int),
     "tw_lbfgsb_new": (

@@ -136,6 +136,9 @@ class Setup:
     # Per receiver output of the spec, the function from its cells'
     # records to the interpolated points' (None: the cells are the points).
     receiver_maps: List[Optional[Callable]] = dataclasses.field(default_factory=list)
+    # A propagator's own index sets by name, where one source and one
+    # receiver set do not describe its survey (acoustic's per field).
+    survey: Dict[str, List[torch.Tensor]] = dataclasses.field(default_factory=dict)
 
     @property
     def halo(self) -> int:
@@ -200,6 +203,10 @@ class Spec:
 
     def receiver_counts(self, setup: Setup) -> List[int]:
         return [setup.receiver_index.shape[1]]
+
+    def source_counts(self, setup: Setup) -> List[int]:
+        """Sources per shot of each scaled source tensor."""
+        return [setup.source_index.shape[1]] * self.n_sources
 
     def check_adjoint(self, models) -> None:
         """Refuses models the Go adjoint cannot serve."""
@@ -673,7 +680,7 @@ def _adjoint(ctx, saved, hook_kept, grads):
         torch.zeros(setup.nt_inner, setup.n_shots, n, dtype=dtype) if g is None else g.contiguous()
         for g, n in zip(grads[n_f:], spec.receiver_counts(setup))
     ]
-    g_srcs = [torch.zeros(setup.nt_inner, setup.n_shots, setup.source_index.shape[1], dtype=dtype) for _ in range(n_s)]
+    g_srcs = [torch.zeros(setup.nt_inner, setup.n_shots, n, dtype=dtype) for n in spec.source_counts(setup)]
     acc = spec.gradient_buffers(setup, models, ctx.wanted)
     args = spec.core_args(setup, models)
     spec.backward_start(ctx.histories)

@@ -132,11 +132,15 @@ def _fill(args: ctypes.Structure, kw: dict) -> None:
     pairs = _abi.PAIRS.get(type(args), ())
     for name, value in kw.items():
         if name in pairs:
-            pair = getattr(args, name)
-            pair[0] = tensor_pointer(value[0])
-            pair[1] = tensor_pointer(value[1]) if len(value) > 1 else None
+            array = getattr(args, name)
+            if len(value) > len(array):
+                raise RuntimeError(f"internal error: {len(value)} buffers for {name}, which holds {len(array)}")
+            for i in range(len(array)):
+                array[i] = tensor_pointer(value[i]) if i < len(value) else None
         elif isinstance(value, torch.Tensor) or value is None:
             setattr(args, name, tensor_pointer(value))
+        elif isinstance(value, (list, tuple)):
+            setattr(args, name, tuple(value))  # a count array (ctypes takes tuples)
         else:
             setattr(args, name, value)
 
@@ -191,6 +195,16 @@ def maxwell_call(backward: bool, **kw) -> None:
     args = _abi.MaxwellArgs()
     _fill(args, kw)
     _run("tw_maxwell_backward" if backward else "tw_maxwell_forward", args, "torchwave maxwelltm")
+
+
+def acoustic_call(backward: bool, **kw) -> None:
+    """Runs one chunk of the acoustic propagator in Go. Keyword names are
+    the fields of tw_acoustic_args; the pointer arrays (per axis z, y, x,
+    or per survey field p, vz, vy, vx) as lists of tensors or None, the
+    count arrays (rd, n_sources, n_receivers) as lists of numbers."""
+    args = _abi.AcousticArgs()
+    _fill(args, kw)
+    _run("tw_acoustic_backward" if backward else "tw_acoustic_forward", args, "torchwave acoustic")
 
 
 def int8_call(encode: bool, dtype: int, rows: int, n: int, nbytes: int, src: torch.Tensor, dst: torch.Tensor) -> None:
