@@ -80,7 +80,30 @@ def _maxwell(storage):
     return run, [eps, sigma]
 
 
-PROPAGATORS = {"scalar": _scalar, "scalar_born": _born, "maxwelltm": _maxwell}
+def _acoustic(storage):
+    src, src_loc, rec_loc = _survey()
+
+    def run(v, rho):
+        out = torchwave.acoustic(
+            v,
+            rho,
+            5.0,
+            0.001,
+            source_amplitudes_p=src,
+            source_locations_p=src_loc,
+            receiver_locations_p=rec_loc,
+            pml_freq=25,
+            max_vel=1600,
+            **storage,
+        )
+        return out[-3]  # the pressure receivers (then those of vy and vx)
+
+    rho = torch.full((NY, NX), 1000.0, dtype=torch.float64)
+    rho[NY // 2 :] = 1800.0
+    return run, [_two_layer(), rho]
+
+
+PROPAGATORS = {"scalar": _scalar, "scalar_born": _born, "maxwelltm": _maxwell, "acoustic": _acoustic}
 
 
 def _clone_to_cpu_and_back():
