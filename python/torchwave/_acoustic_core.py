@@ -12,7 +12,7 @@ import torch
 
 from . import _common as common
 from . import _driver as driver
-from ._scalar_core import _extents, within
+from ._scalar_core import _extents
 
 
 def axes(ndim: int) -> Tuple[str, ...]:
@@ -281,7 +281,7 @@ def prepare(
     pad = [h + w for w in widths]
     grid = tuple(extents[2 * i + 1] - extents[2 * i] + pad[2 * i] + pad[2 * i + 1] for i in range(ndim))
 
-    region = within(extents)
+    region = common.box(extents)
     v_pad = driver.pad_replicate(v[region], pad)
     rho_pad = driver.pad_replicate(rho[region], pad)
     k = rho_pad * v_pad**2

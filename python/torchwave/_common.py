@@ -398,6 +398,12 @@ def check_locations(name: str, loc, n_shots: int | None, device: torch.device, n
     return loc
 
 
+def box(bounds: Sequence[int]) -> tuple:
+    """The index of the box with these starts and ends per dimension
+    (start, end of the slowest first), over a tensor's last dimensions."""
+    return (..., *(slice(bounds[2 * i], bounds[2 * i + 1]) for i in range(len(bounds) // 2)))
+
+
 def survey_extents(
     model_shape: tuple[int, ...],
     locations: list[torch.Tensor],

@@ -96,7 +96,7 @@ def prepare(
     )
     model_shape = tuple(v.shape[-ndim:])
     extents = _extents(model_shape, widths, initial, origin, survey_pad, [source_locations, receiver_locations, extra_locations])
-    v_sim = v[within(extents)]
+    v_sim = v[common.box(extents)]
 
     batched = common.inside_vmap(v)
     if batched and max_vel is None:
@@ -209,11 +209,6 @@ def _model_shots(name, model, ndim, amplitudes, source_locations, receiver_locat
                 f"shots (shape {tuple(model.shape[1:])}), or one per shot"
             )
     return model.shape[0]
-
-
-def within(extents) -> tuple:
-    """The index of the box with these starts and ends per dimension."""
-    return (..., *(slice(extents[2 * i], extents[2 * i + 1]) for i in range(len(extents) // 2)))
 
 
 def _extents(model_shape, widths, initial, origin, survey_pad, locations) -> List[int]:

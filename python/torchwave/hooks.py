@@ -283,7 +283,7 @@ class HookRun:
         self.n_steps, self.n_shots = n_steps, n_shots
         self.region, self.extents = tuple(region), tuple(extents)
         self.dt, self.dh = dt, tuple(dh)
-        self.models = [m.detach()[self._within(self.extents)] for m in self.model_list]
+        self.models = [m.detach()[common.box(self.extents)] for m in self.model_list]
         ref = self.models[0]
         e = self.extents
         shape = (len(self.fields), n_steps, n_shots, *(e[2 * i + 1] - e[2 * i] for i in range(len(e) // 2)))
@@ -297,13 +297,8 @@ class HookRun:
         self._pending: Dict[int, Dict[str, torch.Tensor]] = {}
         self._seen: Set[int] = set()
 
-    @staticmethod
-    def _within(bounds: Sequence[int]) -> tuple:
-        """The index of the box with these starts and ends per dimension."""
-        return (..., *(slice(bounds[2 * i], bounds[2 * i + 1]) for i in range(len(bounds) // 2)))
-
     def crop(self, field: torch.Tensor) -> torch.Tensor:
-        return field[self._within(self.region)]
+        return field[common.box(self.region)]
 
     def forward_step(self, t: int, fields: Dict[str, torch.Tensor]) -> None:
         """Keeps the requested fields (padded grid) at the start of step t."""
@@ -380,7 +375,7 @@ class HookRun:
             total = self._sums.get(hook.name)
             full = torch.zeros(model.shape, dtype=model.dtype, device=model.device)
             if total is not None:
-                full[self._within(self.extents)] = total
+                full[common.box(self.extents)] = total
             images[hook.name] = full
         self._sums = {}
         if self.imaging:

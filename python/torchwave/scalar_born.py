@@ -219,7 +219,7 @@ def scalar_born(
     # replicated into the PML as v's are: then the scattered field is the
     # exact derivative of `scalar`'s (Deepwave pads scatter with zeros
     # instead; the two differ only for scatter on the model's edge).
-    sc_pad = driver.pad_replicate(scatter[core.within(setup.extents)], setup.pad)
+    sc_pad = driver.pad_replicate(scatter[common.box(setup.extents)], setup.pad)
     dc = 2 * setup.dt_inner**2 * v_pad * sc_pad
     if dc.shape[0] != c.shape[0]:  # one of v, scatter per shot: both per shot
         c = c.expand(setup.shape)
