@@ -1,6 +1,5 @@
 package acoustic
 
-import "github.com/torchwave/torchwave/kernels/parallel"
 
 // shotView is one shot's slices of the fields and models.
 type shotView[T Float] struct {
@@ -58,16 +57,14 @@ func (p *Problem[T]) box(f int) (lo, hi [3]int) {
 	return lo, hi
 }
 
-// Forward runs c.NSteps steps from c.Step0 in place on f, recording the
-// receivers and storing snapshots where c asks.
-func Forward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
-	parallel.For(p.NShots, func(lo, hi int) {
-		for s := lo; s < hi; s++ {
-			for t := 0; t < c.NSteps; t++ {
-				p.forwardStep(f, c, s, t)
-			}
+// referenceForward is Forward cell by cell, shot by shot: the per-cell
+// formula the row kernels are tested against.
+func referenceForward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
+	for s := 0; s < p.NShots; s++ {
+		for t := 0; t < c.NSteps; t++ {
+			p.forwardStep(f, c, s, t)
 		}
-	})
+	}
 }
 
 func (p *Problem[T]) forwardStep(f *Fields[T], c *Chunk[T], s, t int) {
@@ -160,22 +157,4 @@ func fieldIndex[T Float](p *Problem[T], k int) int {
 		return 0
 	}
 	return 1 + p.Axes()[k-1]
-}
-
-// field is the survey field (and box) of the velocity along 3D axis d.
-func (p *Problem[T]) field(d int) int { return 1 + d - (3 - p.NDim) }
-
-// inject adds (or, gathering, reads into amp) the sources of one shot.
-func (p *Problem[T]) inject(amp []T, index []int64, n int, field []T, s, t int, gather bool) {
-	for q := 0; q < n; q++ {
-		i := index[s*n+q]
-		if i < 0 {
-			continue
-		}
-		if gather {
-			amp[(t*p.NShots+s)*n+q] = field[i]
-		} else {
-			field[i] += amp[(t*p.NShots+s)*n+q]
-		}
-	}
 }

@@ -1,27 +1,13 @@
 package acoustic
 
-import "github.com/torchwave/torchwave/kernels/parallel"
 
-// Backward runs the exact adjoint of steps [c.Step0, c.Step0 + c.NSteps)
-// backwards in time, in place on f (the adjoint state), reading the
-// receivers' gradients from c.ReceiverAmp, writing the sources' into
-// c.SourceAmp and adding the model gradients (per shot, unscaled by the
-// store interval) into c.GradK and c.GradB.
-//
-// With λ the adjoint after a step and λdiv = −dt·K·λp, the transposed
-// pressure half is λD_d = (1+b_d)·λdiv + b_d·λφ_d, λv_d −= D⁺_d-like
-// differences of λD_d, λφ_d ← a_d·(λφ_d + λdiv), ∂K += −dt·(Σ E_d)·λp; the
-// transposed velocity half is λG_d = −dt·B_d·λv_d, λT_d = (1+bh_d)·λG_d +
-// bh_d·λψ_d, λp −= D⁻_d-like differences of λT_d, λψ_d ← ah_d·(λψ_d + λG_d),
-// ∂B_d += −dt·G_d·λv_d.
-func Backward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
-	parallel.For(p.NShots, func(lo, hi int) {
-		for s := lo; s < hi; s++ {
-			for t := c.NSteps - 1; t >= 0; t-- {
-				p.backwardStep(f, c, s, t)
-			}
+// referenceBackward is Backward cell by cell, shot by shot.
+func referenceBackward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
+	for s := 0; s < p.NShots; s++ {
+		for t := c.NSteps - 1; t >= 0; t-- {
+			p.backwardStep(f, c, s, t)
 		}
-	})
+	}
 }
 
 func (p *Problem[T]) backwardStep(f *Fields[T], c *Chunk[T], s, t int) {
