@@ -9,21 +9,26 @@ import (
 // testProblem is a small random problem in ndim dimensions with every
 // kind of source and receiver and a PML of 2 cells.
 func testProblem(ndim, accuracy, shots int, rng *rand.Rand) *Problem[float64] {
+	return testProblemWith(ndim, accuracy, shots, []int{9, 10, 11}, 2, rng)
+}
+
+// testProblemWith is testProblem with the given interior sizes (slowest
+// axis first) and PML width.
+func testProblemWith(ndim, accuracy, shots int, sizes []int, pml int, rng *rand.Rand) *Problem[float64] {
 	h := accuracy / 2
 	p := &Problem[float64]{NShots: shots, NDim: ndim, Accuracy: accuracy, N: [3]int{1, 1, 1}, DT: 4e-4, StoreInterval: 1}
-	sizes := []int{9, 10, 11}
 	for k, d := range []int{0, 1, 2}[3-ndim:] {
-		p.N[d] = sizes[k] + 2*h + 4
+		p.N[d] = sizes[k] + 2*h + 2*pml
 		p.RD[d] = 1 / (4.0 + float64(k))
 		n := p.N[d]
 		for _, prof := range []*[]float64{&p.A[d], &p.Bp[d], &p.AH[d], &p.BH[d]} {
 			*prof = make([]float64, n)
 		}
 		for j := 0; j < n; j++ {
-			if j < h+2 || j >= n-h-2 {
+			if j < h+pml || j >= n-h-pml {
 				p.A[d][j], p.Bp[d][j] = 0.5+0.4*rng.Float64(), -0.3*rng.Float64()
 			}
-			if j < h+2 || j >= n-h-3 {
+			if j < h+pml || j >= n-h-pml-1 {
 				p.AH[d][j], p.BH[d][j] = 0.5+0.4*rng.Float64(), -0.3*rng.Float64()
 			}
 		}

@@ -1,0 +1,3 @@
+package acoustic
+
+//go:generate go run ./internal/gen
