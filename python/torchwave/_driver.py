@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import time
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
@@ -594,6 +595,45 @@ def _segment(histories) -> Optional[int]:
     return histories[0].segment if histories else None
 
 
+#: The wall time, in seconds, one Go call aims at. Python runs a signal
+#: handler (Ctrl-C's KeyboardInterrupt) only when the call returns, so
+#: this bounds how long a pending signal waits.
+CALL_SECONDS = 0.1
+
+
+class Pacer:
+    """Cuts runs of steps into Go calls of about :data:`CALL_SECONDS`
+    each, from the measured time per step: the first call is one step, and
+    each call takes at most four times the steps of the one before, so a
+    step much slower than the last measured (page faults, a loaded CPU)
+    overruns the target by a bounded factor only."""
+
+    def __init__(self) -> None:
+        self.per_step = 0.0  # seconds, from the last call; 0: not measured
+        self.last = 0  # steps of the last call
+
+    def size(self) -> int:
+        if self.last == 0:
+            return 1
+        n = 4 * self.last
+        if self.per_step * n > CALL_SECONDS:
+            n = max(1, int(CALL_SECONDS / self.per_step))
+        return n
+
+    def split(self, start: int, count: int, reverse: bool = False) -> Iterator[Tuple[int, int]]:
+        """(start, count) pieces of ``[start, start + count)``, last first
+        when ``reverse``; the time until the next piece is asked for is
+        taken as the piece's."""
+        done = 0
+        while done < count:
+            n = min(self.size(), count - done)
+            first = start + count - done - n if reverse else start + done
+            t0 = time.perf_counter()
+            yield first, n
+            self.per_step, self.last = (time.perf_counter() - t0) / n, n
+            done += n
+
+
 def _hooked(spec: Spec, fields, names) -> Dict[str, torch.Tensor]:
     return {k: f for k, f in zip(spec.hook_names, fields) if k is not None and k in names}
 
@@ -625,15 +665,17 @@ class Propagation(torch.autograd.Function):
             for h in histories:
                 if isinstance(h, storage.Checkpointed):
                     h.save_initial(state)
+            pacer = Pacer()
             for start, count in chunks(setup, setup.forward_callback, _segment(histories), hooks):
                 if setup.due(setup.forward_callback, start):
                     setup.forward_callback(callback_state(spec, setup, start, spec.current(state), {}))
                 if hooks is not None:
                     hooks.forward_step(start, _hooked(spec, spec.current(state), hooks.fields))
-                stores = [h.forward_buffer(start, count) for h in histories]
-                spec.run(False, setup, args, state, start, count, srcs, receivers, stores, None, histories)
-                for h in histories:
-                    h.after_forward(start, count, state)
+                for first, n in pacer.split(start, count):
+                    stores = [h.forward_buffer(first, n) for h in histories]
+                    spec.run(False, setup, args, state, first, n, srcs, receivers, stores, None, histories)
+                    for h in histories:
+                        h.after_forward(first, n, state)
             spec.forward_done(histories, state)
         except BaseException:
             for h in histories:
@@ -684,9 +726,11 @@ def _adjoint(ctx, saved, hook_kept, grads):
     acc = spec.gradient_buffers(setup, models, ctx.wanted)
     args = spec.core_args(setup, models)
     spec.backward_start(ctx.histories)
+    pacer = Pacer()
     for start, count in reversed(chunks(setup, setup.backward_callback, _segment(ctx.histories), hooks)):
-        stores = [h.backward_buffer(start, count) for h in ctx.histories]
-        spec.run(True, setup, args, state, start, count, g_srcs, g_recs, stores, acc, ctx.histories)
+        for first, n in pacer.split(start, count, reverse=True):
+            stores = [h.backward_buffer(first, n) for h in ctx.histories]
+            spec.run(True, setup, args, state, first, n, g_srcs, g_recs, stores, acc, ctx.histories)
         if hooks is not None:
             # ∂loss/∂(state at `start`).
             fields = spec.adjoint_fields(state, models, hooks.fields)
@@ -778,9 +822,11 @@ def checkpointed(spec: Spec, setup: Setup, args, models, sources, n_series: int)
     dtype = models[0].dtype
     scratch = [torch.empty(setup.nt_inner, setup.n_shots, n, dtype=dtype) for n in spec.receiver_counts(setup)]
     plans: list = []  # the plan itself, for the spec's run
+    pacer = Pacer()
 
     def recompute(state, start, count, staging, first):
-        spec.run(False, setup, args, state, start, count, sources, scratch, [(staging, first)], None, plans)
+        for step, n in pacer.split(start, count):
+            spec.run(False, setup, args, state, step, n, sources, scratch, [(staging, first)], None, plans)
 
     plans.append(
         storage.Checkpointed(
