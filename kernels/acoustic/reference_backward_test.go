@@ -1,6 +1,5 @@
 package acoustic
 
-
 // referenceBackward is Backward cell by cell, shot by shot.
 func referenceBackward[T Float](p *Problem[T], f *Fields[T], c *Chunk[T]) {
 	for s := 0; s < p.NShots; s++ {

@@ -1,6 +1,5 @@
 package acoustic
 
-
 // shotView is one shot's slices of the fields and models.
 type shotView[T Float] struct {
 	p, k        []T
