@@ -184,7 +184,7 @@ func bwdARF32A2(q *plan[float32], sh *shot[float32], d, base, x0, x1 int, band b
 		if band {
 			_, _ = sh.phi[d][i0-0*st], sh.phi[d][e-1+1*st]
 			pphi = ptrF32(sh.phi[d], i0)
-			for m := 1 - 1; m <= 1; m++ {
+			for m := 0; m <= 1; m++ {
 				bpv[m+0] = bc(q.Bp[d][j+m])
 			}
 		}
@@ -919,7 +919,7 @@ func bwdARF32A4(q *plan[float32], sh *shot[float32], d, base, x0, x1 int, band b
 		if band {
 			_, _ = sh.phi[d][i0-1*st], sh.phi[d][e-1+2*st]
 			pphi = ptrF32(sh.phi[d], i0)
-			for m := 1 - 2; m <= 2; m++ {
+			for m := -1; m <= 2; m++ {
 				bpv[m+1] = bc(q.Bp[d][j+m])
 			}
 		}
@@ -1694,7 +1694,7 @@ func bwdARF32A6(q *plan[float32], sh *shot[float32], d, base, x0, x1 int, band b
 		if band {
 			_, _ = sh.phi[d][i0-2*st], sh.phi[d][e-1+3*st]
 			pphi = ptrF32(sh.phi[d], i0)
-			for m := 1 - 3; m <= 3; m++ {
+			for m := -2; m <= 3; m++ {
 				bpv[m+2] = bc(q.Bp[d][j+m])
 			}
 		}
@@ -2509,7 +2509,7 @@ func bwdARF32A8(q *plan[float32], sh *shot[float32], d, base, x0, x1 int, band b
 		if band {
 			_, _ = sh.phi[d][i0-3*st], sh.phi[d][e-1+4*st]
 			pphi = ptrF32(sh.phi[d], i0)
-			for m := 1 - 4; m <= 4; m++ {
+			for m := -3; m <= 4; m++ {
 				bpv[m+3] = bc(q.Bp[d][j+m])
 			}
 		}
@@ -3377,7 +3377,7 @@ func bwdARF64A2(q *plan[float64], sh *shot[float64], d, base, x0, x1 int, band b
 		if band {
 			_, _ = sh.phi[d][i0-0*st], sh.phi[d][e-1+1*st]
 			pphi = ptrF64(sh.phi[d], i0)
-			for m := 1 - 1; m <= 1; m++ {
+			for m := 0; m <= 1; m++ {
 				bpv[m+0] = bc(q.Bp[d][j+m])
 			}
 		}
@@ -4112,7 +4112,7 @@ func bwdARF64A4(q *plan[float64], sh *shot[float64], d, base, x0, x1 int, band b
 		if band {
 			_, _ = sh.phi[d][i0-1*st], sh.phi[d][e-1+2*st]
 			pphi = ptrF64(sh.phi[d], i0)
-			for m := 1 - 2; m <= 2; m++ {
+			for m := -1; m <= 2; m++ {
 				bpv[m+1] = bc(q.Bp[d][j+m])
 			}
 		}
@@ -4887,7 +4887,7 @@ func bwdARF64A6(q *plan[float64], sh *shot[float64], d, base, x0, x1 int, band b
 		if band {
 			_, _ = sh.phi[d][i0-2*st], sh.phi[d][e-1+3*st]
 			pphi = ptrF64(sh.phi[d], i0)
-			for m := 1 - 3; m <= 3; m++ {
+			for m := -2; m <= 3; m++ {
 				bpv[m+2] = bc(q.Bp[d][j+m])
 			}
 		}
@@ -5702,7 +5702,7 @@ func bwdARF64A8(q *plan[float64], sh *shot[float64], d, base, x0, x1 int, band b
 		if band {
 			_, _ = sh.phi[d][i0-3*st], sh.phi[d][e-1+4*st]
 			pphi = ptrF64(sh.phi[d], i0)
-			for m := 1 - 4; m <= 4; m++ {
+			for m := -3; m <= 4; m++ {
 				bpv[m+3] = bc(q.Bp[d][j+m])
 			}
 		}

@@ -140,7 +140,9 @@ CHUNKED = [
 ]
 
 
-@pytest.mark.parametrize("kind, ndim, options", CHUNKED, ids=[f"{k}{n}d-{'-'.join(map(str, o.values())) or 'full'}" for k, n, o in CHUNKED])
+@pytest.mark.parametrize(
+    "kind, ndim, options", CHUNKED, ids=[f"{k}{n}d-{'-'.join(map(str, o.values())) or 'full'}" for k, n, o in CHUNKED]
+)
 def test_results_do_not_depend_on_the_calls_the_steps_are_cut_into(monkeypatch, tmp_path, kind, ndim, options):
     options = dict(options, storage_path=tmp_path) if options.get("storage_mode") == "disk" else options
     with monkeypatch.context() as m:

@@ -218,7 +218,7 @@ func bwdA(b *w, t typ, h int, x bool) {
 		checks(b, "q.Bp[2]", fmt.Sprintf("x0-%d", h-1), fmt.Sprintf("xe-1+%d", h))
 		b.p("\t\t\tpbp = ptr%s(q.Bp[2], x0)", t.Sfx)
 	} else {
-		b.p("\t\t\tfor m := 1 - %d; m <= %d; m++ {\n\t\t\t\tbpv[m+%d] = bc(q.Bp[d][j+m])\n\t\t\t}", h, h, h-1)
+		b.p("\t\t\tfor m := %d; m <= %d; m++ {\n\t\t\t\tbpv[m+%d] = bc(q.Bp[d][j+m])\n\t\t\t}", 1-h, h, h-1)
 	}
 	b.p("\t\t}")
 	b.p("\t\t_, _, _ = pphi, pbp, bpv")
