@@ -543,7 +543,7 @@ def test_bad_propagator_arguments_fail_before_any_cluster_starts(problem):
         )
 
     with pytest.raises(
-        ValueError, match=r"unknown propagator 'elastic'; ShotObjective runs 'scalar', 'scalar_born', 'maxwelltm'"
+        ValueError, match=r"unknown propagator 'elastic'; ShotObjective runs 'scalar', 'scalar_born', 'acoustic', 'maxwelltm'"
     ):
         build(propagator="elastic")
     with pytest.raises(ValueError, match="does not know how to call propagator .*<lambda>"):

@@ -930,7 +930,8 @@ def _check_fixed_models(spec, inverted, fixed_models, model_shape, dtype) -> Dic
     others = [name for name in spec.models if name not in inverted]
     for name in inverted:
         if name in fixed_models:
-            raise ValueError(f"fixed_models holds {name!r}, an inverted model; give only {others}")
+            which = "the inverted model" if len(inverted) == 1 else "an inverted model"
+            raise ValueError(f"fixed_models holds {name!r}, {which}; give only {others}")
     unknown = sorted(set(fixed_models) - set(others))
     if unknown:
         raise ValueError(f"fixed_models has {unknown}, which are not among {spec.name}'s other model arguments {others}")
