@@ -126,6 +126,7 @@ EXAMPLES = {
     "custom_imaging": [],
     "gpr_lbfgs_workflow": [],
     "dask_fwi": ["--iterations", "8"],
+    "acoustic_joint_inversion": ["--no-progress"],
 }
 
 

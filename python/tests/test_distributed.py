@@ -1,6 +1,7 @@
 """torchwave.distributed on a real Dask LocalCluster (spawned worker
 processes): loss and gradient equal the serial ones for 1 and 2 workers and
-any shot grouping, through all three call styles; a worker killed
+any shot grouping, through all three call styles, for every propagator
+(acoustic with v and rho inverted together), in 1D, 2D and 3D; a worker killed
 mid-evaluation changes nothing; a worker's exception reaches the caller;
 bad input fails early with the argument named."""
 
@@ -542,7 +543,7 @@ def test_bad_propagator_arguments_fail_before_any_cluster_starts(problem):
         )
 
     with pytest.raises(
-        ValueError, match=r"unknown propagator 'elastic'; ShotObjective runs 'scalar', 'scalar_born', 'maxwelltm'"
+        ValueError, match=r"unknown propagator 'elastic'; ShotObjective runs 'scalar', 'scalar_born', 'acoustic', 'maxwelltm'"
     ):
         build(propagator="elastic")
     with pytest.raises(ValueError, match="does not know how to call propagator .*<lambda>"):
@@ -575,3 +576,199 @@ def test_bad_propagator_arguments_fail_before_any_cluster_starts(problem):
         build(initial_model=np.ones(7), pml_freq=25.0)
     with pytest.raises(ValueError, match="max_vel must be a positive number"):
         build(max_vel=-1.0, pml_freq=25.0)
+
+
+# --------------------------------------------- acoustic, several models, 1D/3D
+
+
+def _acoustic_problem(ndim: int = 2, n_shots: int = 3):
+    """A small float64 acoustic problem in `ndim` dimensions: a layered
+    wavespeed and a density with an anomaly, pressure sources on one side
+    and receivers of every kind on the other; observed data (of every
+    receiver kind) from a perturbed model."""
+    shape = {1: (40,), 2: (20, 22), 3: (10, 11, 12)}[ndim]
+    nt, dx = 50, 5.0
+    gen = torch.Generator().manual_seed(7)
+    v = 1500.0 + 500.0 * torch.rand(shape, generator=gen, dtype=torch.float64)
+    rho = 1000.0 + 800.0 * torch.rand(shape, generator=gen, dtype=torch.float64)
+    dt = 0.5 * dx / (float(v.max()) * math.sqrt(ndim))
+    src = torchwave.wavelets.ricker(40.0, nt, dt, peak_time=1.5 / 40.0, dtype=torch.float64)
+    src = src.reshape(1, 1, -1).repeat(n_shots, 1, 1) * (1.0 + torch.arange(n_shots, dtype=torch.float64)).reshape(-1, 1, 1)
+    src_loc = torch.stack(
+        [torch.tensor([1 + i % (n - 2) for n in shape]) + torch.tensor([0] * (ndim - 1) + [i]) for i in range(n_shots)]
+    )[:, None, :]
+    rec_loc = torch.tensor([[n - 3 - (j % 2) for n in shape[:-1]] + [2 + 2 * j] for j in range(4)])[None].repeat(n_shots, 1, 1)
+    p = dict(grid_spacing=dx, dt=dt, accuracy=4, pml_width=4, pml_freq=40.0)
+    kinds = twd._acoustic_kinds(ndim)
+    receivers = {f"receiver_locations_{k}": rec_loc for k in kinds}
+    with torch.no_grad():
+        out = torchwave.acoustic(1.05 * v, 0.95 * rho, **p, source_amplitudes_p=src, source_locations_p=src_loc, **receivers)
+    observed = dict(zip(kinds, out[-len(kinds) :]))
+    return dict(v=v, rho=rho, src=src, src_loc=src_loc, rec_loc=rec_loc, options=p, observed=observed, shape=shape)
+
+
+def _acoustic_local(a, inverted, receiver_kind, max_vel):
+    """Loss and gradients of the same objective in one local acoustic call."""
+    models = {name: a[name].clone().requires_grad_(name in inverted) for name in ("v", "rho")}
+    kinds = twd._acoustic_kinds(len(a["shape"]))
+    out = torchwave.acoustic(
+        models["v"],
+        models["rho"],
+        **a["options"],
+        max_vel=max_vel,
+        source_amplitudes_p=a["src"],
+        source_locations_p=a["src_loc"],
+        **{f"receiver_locations_{receiver_kind}": a["rec_loc"]},
+    )
+    f = twd.l2_misfit(out[kinds.index(receiver_kind) - len(kinds)], a["observed"][receiver_kind])
+    f.backward()
+    return float(f.detach()), np.concatenate([models[name].grad.numpy().ravel() for name in inverted])
+
+
+def test_acoustic_joint_objective_equals_local(client):
+    """acoustic on a 2-worker LocalCluster with v and rho inverted together
+    (x = [v, rho] stacked), pressure data and then x-velocity data: loss
+    and gradient equal one local call's; max_vel comes from the upper
+    bound of v in the stacked bounds; loss(v, rho) gives both gradients."""
+    a = _acoustic_problem(2)
+    x = np.concatenate([a["v"].numpy().ravel(), a["rho"].numpy().ravel()])
+    m = x.size // 2
+    lower = np.concatenate([np.full(m, 1000.0), np.full(m, 500.0)])
+    upper = np.concatenate([np.full(m, 2600.0), np.full(m, 3000.0)])
+    for kind in ("p", "x"):
+        with twd.ShotObjective(
+            a["shape"],
+            a["options"]["grid_spacing"],
+            a["options"]["dt"],
+            a["src"],
+            a["src_loc"],
+            a["rec_loc"],
+            a["observed"][kind],
+            propagator="acoustic",
+            inverted=("v", "rho"),
+            receiver_kind=kind,
+            bounds=(lower, upper),
+            client=client,
+            **{k: a["options"][k] for k in PROPAGATOR},
+        ) as objective:
+            assert objective.inverted == ("v", "rho") and objective.receiver_kind == kind and objective.source_kind == "p"
+            assert objective.max_vel == 2600.0 and objective.max_vel_from == "bounds"
+            f, g = objective.value_and_grad(x)
+            f_ref, g_ref = _acoustic_local(a, ("v", "rho"), kind, 2600.0)
+            assert abs(f - f_ref) <= TOL * abs(f_ref)
+            assert _rel(g[:m], g_ref[:m]) <= TOL and _rel(g[m:], g_ref[m:]) <= TOL
+            assert float(np.abs(g[m:]).max()) > 0  # the density has a gradient of its own
+            if kind == "p":
+                v, rho = (a[name].clone().requires_grad_(True) for name in ("v", "rho"))
+                objective.loss(v, rho).backward()
+                assert _rel(v.grad.numpy().ravel(), g_ref[:m]) <= TOL
+                assert _rel(rho.grad.numpy().ravel(), g_ref[m:]) <= TOL
+                with pytest.raises(TypeError, match=r"loss takes one tensor per inverted model \['v', 'rho'\]"):
+                    objective.loss(v)
+                with pytest.raises(ValueError, match=r"x must be the flattened models v, rho one after the other"):
+                    objective.value(x[:m])
+
+
+def test_acoustic_density_alone_with_velocity_sources(client):
+    """rho inverted with v fixed, y-velocity sources and pressure data: the
+    survey goes to source_amplitudes_y and max_vel is v's (fixed)."""
+    a = _acoustic_problem(2, n_shots=2)
+    kinds = dict(source_amplitudes_y=a["src"], source_locations_y=a["src_loc"], receiver_locations_p=a["rec_loc"])
+    with torch.no_grad():
+        observed = torchwave.acoustic(a["v"], 0.9 * a["rho"], **a["options"], **kinds)[-3]
+    with twd.ShotObjective(
+        a["shape"],
+        a["options"]["grid_spacing"],
+        a["options"]["dt"],
+        a["src"],
+        a["src_loc"],
+        a["rec_loc"],
+        observed,
+        propagator=torchwave.acoustic,
+        inverted="rho",
+        source_kind="y",
+        fixed_models=dict(v=a["v"]),
+        client=client,
+        **{k: a["options"][k] for k in PROPAGATOR},
+    ) as objective:
+        assert objective.inverted == "rho" and objective.max_vel_from == "fixed models"
+        f, g = objective.value_and_grad(a["rho"].numpy().ravel())
+    rho = a["rho"].clone().requires_grad_(True)
+    out = torchwave.acoustic(a["v"], rho, **a["options"], max_vel=float(a["v"].max()), **kinds)
+    loss = twd.l2_misfit(out[-3], observed)
+    loss.backward()
+    f_ref = float(loss.detach())
+    assert abs(f - f_ref) <= TOL * f_ref
+    assert _rel(g, rho.grad.numpy().ravel()) <= TOL
+
+
+@pytest.mark.parametrize("ndim", [1, 3])
+def test_scalar_objective_in_1d_and_3d_equals_direct(client, ndim):
+    """The locations' last dimension sets the number of dimensions: a 1D and
+    a 3D scalar objective's loss and gradient equal the direct call's."""
+    gen = torch.Generator().manual_seed(11)
+    shape = {1: (40,), 3: (10, 11, 12)}[ndim]
+    n_shots, nt, dx = 3, 40, 5.0
+    v = 1500.0 + 500.0 * torch.rand(shape, generator=gen, dtype=torch.float64)
+    dt = 0.5 * dx / (2000.0 * math.sqrt(ndim))
+    src = torch.randn(n_shots, 1, nt, generator=gen, dtype=torch.float64)
+    src_loc = torch.stack([torch.randint(0, n, (n_shots, 1), generator=gen) for n in shape], dim=-1)
+    rec_loc = torch.stack([torch.randint(0, n, (n_shots, 4), generator=gen) for n in shape], dim=-1)
+    p = dict(grid_spacing=dx, dt=dt, source_amplitudes=src, source_locations=src_loc, receiver_locations=rec_loc)
+    options = dict(accuracy=4, pml_width=3, pml_freq=25.0)
+    with torch.no_grad():
+        observed = torchwave.scalar(1.05 * v, **p, **options)[-1]
+    f_ref, g_ref = _serial(v, dict(p, **options), observed, max_vel=float(v.max()))
+    with twd.ShotObjective(shape, dx, dt, src, src_loc, rec_loc, observed, client=client, **options) as objective:
+        assert objective.ndim == ndim and len(objective.shot_groups) == 2
+        f, g = objective.value_and_grad(v.numpy().ravel())
+        assert g.shape == (v.numel(),)
+    assert abs(f - f_ref) <= TOL * abs(f_ref)
+    assert _rel(g, g_ref.ravel()) <= TOL
+
+
+def test_kinds_dimensions_and_several_models_are_checked_early():
+    """Before any cluster starts: kinds only for acoustic and only those of
+    its dimensions, model_shape and the locations agree, maxwelltm is 2D,
+    inverted names each model once, fixed models not inverted."""
+    a = _acoustic_problem(2, n_shots=2)
+
+    def build(model_shape=a["shape"], rec_loc=a["rec_loc"], src_loc=a["src_loc"], **kwargs):
+        return twd.ShotObjective(
+            model_shape,
+            5.0,
+            a["options"]["dt"],
+            a["src"],
+            src_loc,
+            rec_loc,
+            a["observed"]["p"],
+            client="tcp://127.0.0.1:9",
+            timeout=1,
+            pml_freq=25.0,
+            **kwargs,
+        )
+
+    with pytest.raises(ValueError, match="receiver_kind is for a propagator with several kinds.*scalar has one"):
+        build(receiver_kind="x")
+    with pytest.raises(ValueError, match=r"source_kind must be one of \['p', 'y', 'x'\] for acoustic in 2D, got 'z'"):
+        build(propagator="acoustic", source_kind="z", fixed_models=dict(rho=a["rho"]))
+    with pytest.raises(ValueError, match=r"model_shape \(20, 22, 1\) has 3 dimensions, but the locations have 2"):
+        build(model_shape=(20, 22, 1))
+    with pytest.raises(ValueError, match="receiver_locations has 3 coordinates per location.*source_locations says"):
+        build(rec_loc=torch.cat([a["rec_loc"], a["rec_loc"][..., :1]], dim=-1))
+    with pytest.raises(ValueError, match="maxwelltm runs in 2D, but the locations are 1D"):
+        build(model_shape=(20,), rec_loc=a["rec_loc"][..., 1:], src_loc=a["src_loc"][..., 1:], propagator="maxwelltm")
+    with pytest.raises(ValueError, match="receiver_locations has a z \\(first\\) coordinate outside the model"):
+        build(
+            model_shape=(2, 20, 22),
+            rec_loc=torch.cat([a["rec_loc"][..., :1], a["rec_loc"]], dim=-1),
+            src_loc=torch.cat([0 * a["src_loc"][..., :1], a["src_loc"]], dim=-1),
+        )
+    with pytest.raises(ValueError, match=r"inverted names a model more than once: \['v', 'v'\]"):
+        build(propagator="acoustic", inverted=("v", "v"))
+    with pytest.raises(ValueError, match=r"fixed_models holds 'rho', an inverted model"):
+        build(propagator="acoustic", inverted=("v", "rho"), fixed_models=dict(rho=a["rho"]))
+    with pytest.raises(ValueError, match=r"acoustic with inverted='v' needs fixed_models\['rho'\]"):
+        build(propagator="acoustic")
+    with pytest.raises(ValueError, match=r"bounds\[0\] must be a number or an array of model_shape \(2, 20, 22\)"):
+        build(propagator="acoustic", inverted=("v", "rho"), bounds=(np.ones(440), None))

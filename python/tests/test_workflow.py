@@ -292,3 +292,61 @@ def test_preconditioners_drive_lbfgs():
     unblocked = lbfgs_minimize(coupled, np.zeros(2 * m), options=options)
     assert block.success and np.allclose(block.x, torch.cat([t1, t2]).numpy(), atol=1e-7)
     assert block.iterations <= 3 < unblocked.iterations
+
+
+def test_acoustic_receiver_index_and_batches():
+    """run_shot_batches slices acoustic's survey arguments of every kind;
+    acoustic_receiver_index picks the receiver output of each kind in 1D,
+    2D and 3D (pressure first, the velocity components after it)."""
+    assert [workflow.acoustic_receiver_index(k, 1) for k in "px"] == [-2, -1]
+    assert [workflow.acoustic_receiver_index(k, 2) for k in "pyx"] == [-3, -2, -1]
+    assert [workflow.acoustic_receiver_index(k, 3) for k in "pzyx"] == [-4, -3, -2, -1]
+    with pytest.raises(ValueError, match=r"kind must be one of \['p', 'y', 'x'\] in 2D, got 'z'"):
+        workflow.acoustic_receiver_index("z", 2)
+    with pytest.raises(ValueError, match="ndim must be 1, 2 or 3"):
+        workflow.acoustic_receiver_index("p", 4)
+
+    gen = torch.Generator().manual_seed(3)
+    shape = (8, 9, 10)
+    v = 1500.0 + 300.0 * torch.rand(shape, generator=gen, dtype=torch.float64)
+    rho = 1000.0 + 500.0 * torch.rand(shape, generator=gen, dtype=torch.float64)
+    n_shots, nt = 3, 20
+    src = torch.randn(n_shots, 1, nt, generator=gen, dtype=torch.float64)
+    src_loc = torch.tensor([[[2, 3, 1 + i]] for i in range(n_shots)])
+    rec_loc = torch.tensor([[[5, 5, 2 + i], [6, 4, 7]] for i in range(n_shots)])
+    p = dict(grid_spacing=5.0, dt=5e-4, pml_width=2, pml_freq=25.0, max_vel=1800.0)
+    survey = dict(source_amplitudes_z=src, source_locations_z=src_loc, receiver_locations_p=rec_loc, receiver_locations_y=rec_loc)
+    with torch.no_grad():
+        whole = torchwave.acoustic(v, rho, **p, **survey)
+        for kind in "py":
+            index = workflow.acoustic_receiver_index(kind, 3)
+            batched = workflow.run_shot_batches(
+                torchwave.acoustic, n_shots=n_shots, batch_size=2, output_index=index, v=v, rho=rho, **p, **survey
+            )
+            assert batched.shape == (n_shots, 2, nt) and float(batched.abs().max()) > 0
+            assert rel_err(batched, whole[index]) < 1e-12
+
+
+def test_curvature_preconditioners_in_3d_and_in_other_units():
+    """Smoothing spreads a spike along all three axes of a 3D curvature; the
+    block preconditioner is covariant under a change of units of one
+    parameter (density in g/cm³ instead of kg/m³: p2 → p2/1000, so
+    c12 → 1000·c12, c22 → 10⁶·c22 and h12 → h12/1000, h22 → h22/10⁶),
+    so the step it gives in each parameter's own units is the same."""
+    c = torch.full((9, 9, 9), 1e-3, dtype=torch.float64)
+    c[4, 4, 4] = 1.0
+    d = workflow.curvature_preconditioner_diagonal(c, smooth_sigma=1.0, damping=0.1)
+    for neighbour in ((2, 4, 4), (4, 2, 4), (4, 4, 2)):  # spread the same way along z, y and x
+        assert float(d[neighbour]) == pytest.approx(float(d[2, 4, 4]), rel=1e-12)
+        assert float(d[neighbour]) < float(d[0, 0, 0])
+
+    gen = torch.Generator().manual_seed(8)
+    g1 = torch.randn(20, 5, 6, 7, generator=gen, dtype=torch.float64)
+    g2 = 1e-4 * (0.7 * g1 + torch.randn(20, 5, 6, 7, generator=gen, dtype=torch.float64))
+    c11, c12, c22 = (g1 * g1).sum(0), (g1 * g2).sum(0), (g2 * g2).sum(0)
+    options = dict(smooth_sigma=1.0, damping=0.05, power=1.0, clip_min=0.05, clip_max=20.0, blend=0.9)
+    h11, h12, h22 = workflow.curvature_preconditioner_block(c11, c12, c22, **options)
+    alpha = 1e3
+    k11, k12, k22 = workflow.curvature_preconditioner_block(c11, alpha * c12, alpha**2 * c22, **options)
+    assert rel_err(k11, h11) < 1e-12 and rel_err(k12, h12 / alpha) < 1e-12 and rel_err(k22, h22 / alpha**2) < 1e-12
+    assert bool((h11 * h22 - h12 * h12 > 0).all())

@@ -4,8 +4,12 @@
 shots, and its gradient, with the shots spread over the workers of a Dask
 cluster. The propagator is :func:`torchwave.scalar` (the wavespeed) by
 default, or :func:`torchwave.scalar_born` (the wavespeed or the scattering
-potential) or :func:`torchwave.maxwelltm` (the permittivity, conductivity
-or permeability), with the other models held fixed::
+potential), :func:`torchwave.acoustic` (the wavespeed and the density,
+with pressure or velocity sources and receivers) or
+:func:`torchwave.maxwelltm` (the permittivity, conductivity or
+permeability). The objective is a function of one model or of several
+(``inverted=("v", "rho")``, the models stacked in one vector), with the
+others held fixed, in 1D, 2D or 3D as the locations say::
 
     import torchwave.distributed
 
@@ -91,7 +95,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError('torchwave.distributed needs Dask: pip install "dask[distributed]"') from exc
 
 from . import _lib
-from ._common import IGNORE_LOCATION
+from ._common import IGNORE_LOCATION, spatial_ndim
+from .acoustic import acoustic
 from .maxwell import C0, maxwelltm
 from .scalar import scalar
 from .scalar_born import scalar_born
@@ -99,7 +104,7 @@ from .scalar_born import scalar_born
 __all__ = ["PROPAGATORS", "PropagatorSpec", "ShotObjective", "l2_misfit"]
 
 #: Propagator keyword arguments a ShotObjective passes on to torchwave.scalar
-#: (and to torchwave.scalar_born).
+#: (and to torchwave.scalar_born and torchwave.acoustic).
 PROPAGATOR_KWARGS = (
     "accuracy",
     "pml_width",
@@ -130,6 +135,17 @@ MAXWELLTM_KWARGS = (
 )
 
 
+def _one_kind(ndim: int) -> Tuple[str, ...]:
+    return ()
+
+
+def _acoustic_kinds(ndim: int) -> Tuple[str, ...]:
+    """Acoustic's kinds of source and receiver in `ndim` dimensions, in the
+    order of its receiver outputs: pressure, then the velocity components
+    the model has (z in 3D only, y in 2D and 3D)."""
+    return ("p", *"zyx"[3 - ndim :])
+
+
 @dataclasses.dataclass(frozen=True)
 class PropagatorSpec:
     """How a ShotObjective calls one propagator.
@@ -143,8 +159,15 @@ class PropagatorSpec:
     the fastest wave speed of a dict of the ``speed_bounds`` models
     (float64 arrays), the quantity ``max_vel`` bounds; ``speed_bounds``:
     per model that ``speed`` depends on, which of its box bounds gives the
-    fastest speed ("lower" or "upper"). The receiver data are the last
-    output.
+    fastest speed ("lower" or "upper"); ``ndims``: the numbers of spatial
+    dimensions it runs in.
+
+    ``kinds(ndim)``: the kinds of source and receiver of a propagator that
+    has several (``acoustic``: "p", "z", "y", "x"), the first the default;
+    empty for one. With kinds, the survey names take the kind as a suffix
+    (``source_amplitudes_p``, ``receiver_locations_x``), and the receiver
+    data of each kind are the last outputs, one per kind in this order;
+    without, the receiver data are the last output.
     """
 
     name: str
@@ -156,6 +179,24 @@ class PropagatorSpec:
     speed: Callable[[Dict[str, np.ndarray]], float]
     speed_bounds: Dict[str, str]
     fixed_defaults: Dict[str, float] = dataclasses.field(default_factory=dict)
+    ndims: Tuple[int, ...] = (1, 2, 3)
+    kinds: Callable[[int], Tuple[str, ...]] = _one_kind
+
+    def survey_names(self, source_kind: Optional[str], receiver_kind: Optional[str]) -> Tuple[str, str, str]:
+        """The names of the source amplitudes, source locations and
+        receiver locations for these kinds (None for a propagator with
+        one kind)."""
+        amplitudes, sources, receivers = self.survey
+        if source_kind is None or receiver_kind is None:
+            return self.survey
+        return f"{amplitudes}_{source_kind}", f"{sources}_{source_kind}", f"{receivers}_{receiver_kind}"
+
+    def receiver_output(self, receiver_kind: Optional[str], ndim: int) -> int:
+        """The index in the propagator's outputs of the receiver data."""
+        kinds = self.kinds(ndim)
+        if receiver_kind is None:
+            return -1
+        return kinds.index(receiver_kind) - len(kinds)
 
 
 def _scalar_speed(models: Dict[str, np.ndarray]) -> float:
@@ -195,6 +236,17 @@ PROPAGATORS: Dict[str, PropagatorSpec] = {
             {"v": "upper"},
         ),
         PropagatorSpec(
+            "acoustic",
+            acoustic,
+            ("v", "rho"),
+            "v",
+            _SCALAR_SURVEY,
+            PROPAGATOR_KWARGS,
+            _scalar_speed,
+            {"v": "upper"},
+            kinds=_acoustic_kinds,
+        ),
+        PropagatorSpec(
             "maxwelltm",
             maxwelltm,
             ("epsilon", "sigma", "mu"),
@@ -204,6 +256,7 @@ PROPAGATORS: Dict[str, PropagatorSpec] = {
             _maxwell_speed,
             {"epsilon": "lower", "mu": "lower"},
             {"sigma": 0.0, "mu": 1.0},
+            ndims=(2,),
         ),
     )
 }
@@ -283,14 +336,15 @@ def _hold(group: dict) -> dict:
     return group
 
 
-def _group_loss(model: np.ndarray, group: dict, need_grad: bool, max_vel: float) -> Tuple[float, Optional[np.ndarray]]:
-    """Loss (and gradient) of one shot group at `model`, the inverted model."""
+def _group_loss(x: np.ndarray, group: dict, need_grad: bool, max_vel: float) -> Tuple[float, Optional[np.ndarray]]:
+    """Loss (and gradient) of one shot group at `x`, the inverted models
+    stacked ([n_inverted, *model_shape])."""
     device = _worker_device()
-    v = torch.tensor(model, device=device)  # a copy: the received array is read-only
-    v.requires_grad_(need_grad)
+    # Copies: the received array is read-only.
+    inverted = [torch.tensor(m, device=device).requires_grad_(need_grad) for m in x]
     spec = PROPAGATORS[group["propagator"]]
     models = {name: t.to(device) for name, t in group["fixed_models"].items()}
-    models[group["inverted"]] = v
+    models.update(zip(group["inverted"], inverted))
     survey = {name: t.to(device) for name, t in group["survey"].items()}
     with torch.set_grad_enabled(need_grad):
         predicted = spec.function(
@@ -300,16 +354,21 @@ def _group_loss(model: np.ndarray, group: dict, need_grad: bool, max_vel: float)
             **survey,
             **group["kwargs"],
             max_vel=max_vel,
-        )[-1]
+        )[group["output"]]
         loss = group["loss"](predicted, group["observed"].to(device))
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             raise TypeError(f"loss must return a scalar tensor, got {type(loss).__name__} {getattr(loss, 'shape', '')}")
         if not need_grad:
             return float(loss), None
-        (grad,) = torch.autograd.grad(loss.reshape(()), v, allow_unused=True)
-    if grad is None:  # the loss does not depend on the model
-        grad = torch.zeros_like(v)
-    return float(loss.detach()), grad.detach().to("cpu", torch.float64).numpy()
+        grads = torch.autograd.grad(loss.reshape(()), inverted, allow_unused=True)
+    grad = np.stack(
+        [
+            # None: the loss does not depend on that model.
+            np.zeros(m.shape) if g is None else g.detach().to("cpu", torch.float64).numpy()
+            for m, g in zip(inverted, grads)
+        ]
+    )
+    return float(loss.detach()), grad
 
 
 def _add(a: Tuple[float, Optional[np.ndarray]], b: Tuple[float, Optional[np.ndarray]]):
@@ -323,18 +382,20 @@ def _add(a: Tuple[float, Optional[np.ndarray]], b: Tuple[float, Optional[np.ndar
 
 class _ShotLossFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, model: torch.Tensor, objective: ShotObjective) -> torch.Tensor:
-        need_grad = ctx.needs_input_grad[0]
-        f, g = objective._evaluate(model.detach().to("cpu").numpy(), need_grad)
+    def forward(ctx, objective: ShotObjective, *models: torch.Tensor) -> torch.Tensor:
+        need_grad = any(ctx.needs_input_grad[1:])
+        x = np.stack([m.detach().to("cpu").numpy() for m in models])
+        f, g = objective._evaluate(x, need_grad)
         if need_grad:
-            ctx.save_for_backward(torch.from_numpy(g).to(device=model.device, dtype=model.dtype))
-        return torch.tensor(f, dtype=model.dtype, device=model.device)
+            ctx.save_for_backward(
+                *(torch.from_numpy(gi).to(device=m.device, dtype=m.dtype) for gi, m in zip(cast(np.ndarray, g), models))
+            )
+        return torch.tensor(f, dtype=models[0].dtype, device=models[0].device)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output: torch.Tensor):
-        (g,) = ctx.saved_tensors
-        return grad_output * g, None
+        return (None, *(grad_output * g for g in ctx.saved_tensors))
 
 
 class ShotObjective:
@@ -342,20 +403,36 @@ class ShotObjective:
     shot-parallel on a Dask cluster.
 
     The objective is a function of one model argument of the propagator
-    (the *inverted* model, ``inverted=``); its other model arguments are
-    held fixed (``fixed_models=``):
+    (the *inverted* model, ``inverted=``) or of several
+    (``inverted=("v", "rho")``); its other model arguments are held fixed
+    (``fixed_models=``):
 
     * ``propagator="scalar"`` (the default): ``v``; no fixed models.
     * ``"scalar_born"``: ``scatter`` (default; ``v`` fixed, required) or
       ``v`` (``scatter`` fixed, required). The data are the scattered
       receiver amplitudes, so ``observed`` holds reflections, as in
       least-squares RTM.
+    * ``"acoustic"``: ``v`` (default; ``rho`` fixed, required), ``rho``
+      (``v`` fixed) or both. ``source_kind`` and ``receiver_kind`` choose
+      the sources and the receiver data: ``"p"`` (pressure, the default),
+      or the velocity component ``"x"``, ``"y"`` (2D and 3D) or ``"z"``
+      (3D); the survey tensors go to ``source_amplitudes_<kind>``,
+      ``source_locations_<kind>`` and ``receiver_locations_<kind>``.
     * ``"maxwelltm"``: ``epsilon`` (default), ``sigma`` or ``mu``; of the
       other two, ``sigma`` defaults to 0 and ``mu`` to 1, ``epsilon``
-      must be given.
+      must be given. 2D only.
 
-    An unknown propagator, model name or fixed model is an error naming
-    what is known.
+    With several inverted models the objective's vector ``x`` holds them
+    one after the other, ``x = [m1.ravel(), m2.ravel()]`` (the packing of
+    :func:`torchwave.workflow.block_preconditioner`), and so do its
+    gradient, ``bounds`` and ``initial_model``; :meth:`loss` takes one
+    tensor per model.
+
+    The number of spatial dimensions (1, 2 or 3) is that of the locations
+    (their last dimension), which ``model_shape`` must match.
+
+    An unknown propagator, model name, fixed model or kind is an error
+    naming what is known.
 
     ``max_vel``, which sets the CPML profile and the internal time step,
     is fixed for the objective's lifetime, so that the objective an
@@ -378,32 +455,40 @@ class ShotObjective:
     avoid.
 
     Args:
-        model_shape: (ny, nx) of the inverted model.
+        model_shape: the spatial shape of each model: (nx,), (ny, nx) or
+            (nz, ny, nx).
         grid_spacing, dt: as for the propagator.
         source_amplitudes: [n_shots, n_sources, nt], float32 or float64;
             the computation runs in this dtype.
-        source_locations: [n_shots, n_sources, 2] long cell indices.
-        receiver_locations: [n_shots, n_receivers, 2] long cell indices.
+        source_locations: [n_shots, n_sources, ndim] long cell indices.
+        receiver_locations: [n_shots, n_receivers, ndim] long cell indices.
             These three go to the propagator under its own names
             (``source_amplitude``, ``source_location`` and
-            ``receiver_location`` for ``maxwelltm``).
+            ``receiver_location`` for ``maxwelltm``, with the kind's
+            suffix for ``acoustic``).
         observed: observed data [n_shots, n_receivers, nt], same dtype.
         propagator: the name of a propagator in :data:`PROPAGATORS`
-            (``"scalar"``, ``"scalar_born"``, ``"maxwelltm"``) or the
-            function itself (``torchwave.maxwelltm``, ...). Default
-            ``"scalar"``.
+            (``"scalar"``, ``"scalar_born"``, ``"acoustic"``,
+            ``"maxwelltm"``) or the function itself (``torchwave.maxwelltm``,
+            ...). Default ``"scalar"``.
         inverted: the name of the model argument the objective is a
-            function of (default: see above).
+            function of, or a sequence of names (default: see above).
+        source_kind, receiver_kind: for ``acoustic``, the kind of the
+            sources and of the receiver data ("p", "z", "y" or "x"; default
+            "p").
         fixed_models: the other model arguments, by name, each a tensor of
             ``model_shape`` for every shot (converted to the computation's
             dtype). They travel with each shot group's data.
         bounds: ``(lower, upper)`` box bounds of the inverted model, each
-            None, a number or an array of ``model_shape`` (or flattened),
-            as given to the optimiser; used only to fix ``max_vel``. A
+            None, a number or an array of ``model_shape`` (or flattened;
+            with several inverted models, of their stacked shape or the
+            size of ``x``), as given to the optimiser; used only to fix
+            ``max_vel``. A
             bound that does not limit the speed (None, infinite, a
             non-positive lower permittivity) is not used.
-        initial_model: the starting model (``model_shape`` or flattened);
-            used only to fix ``max_vel`` when ``bounds`` do not.
+        initial_model: the starting model (``model_shape`` or flattened,
+            stacked as ``x`` for several); used only to fix ``max_vel`` when
+            ``bounds`` do not.
         loss: ``loss(predicted, observed) -> scalar tensor`` for one group
             of shots ([n_group, n_receivers, nt] each); the objective is its
             sum over the groups, so it must be a sum over shots for the
@@ -426,8 +511,8 @@ class ShotObjective:
             the propagator can use, else the CPU).
         timeout: seconds to wait for a scheduler and its first worker.
         cluster_kwargs: more keyword arguments for the LocalCluster.
-        **propagator_kwargs: passed to the propagator: for ``scalar`` and
-            ``scalar_born`` accuracy, pml_width, pml_freq, max_vel,
+        **propagator_kwargs: passed to the propagator: for ``scalar``,
+            ``scalar_born`` and ``acoustic`` accuracy, pml_width, pml_freq, max_vel,
             survey_pad, origin, nt, ... (:data:`PROPAGATOR_KWARGS`);
             ``survey_pad`` applies to each group of shots. For
             ``maxwelltm`` stencil, pml_width, pml_freq, max_vel, nt, ...
@@ -436,13 +521,14 @@ class ShotObjective:
     Call it in any of three ways:
 
     * ``objective(x, grad_out) -> float`` (the shape torchwave.optim takes):
-      ``x`` the flattened model (float64 NumPy vector), the gradient is
-      written into ``grad_out``;
+      ``x`` the flattened model, or models (float64 NumPy vector), the
+      gradient is written into ``grad_out``;
     * ``objective.value_and_grad(x) -> (float, ndarray)`` for
       ``scipy.optimize.minimize(..., jac=True)``;
-    * ``objective.loss(model) -> tensor``: a ``torch.autograd.Function``,
-      so ``loss.backward()`` fills ``model.grad`` and the loss composes with
-      any torch regulariser or optimiser.
+    * ``objective.loss(model) -> tensor`` (``objective.loss(v, rho)`` for
+      several): a ``torch.autograd.Function``, so ``loss.backward()`` fills
+      ``model.grad`` and the loss composes with any torch regulariser or
+      optimiser.
 
     ``objective.value(x)`` gives the loss alone (forward propagation only).
     """
@@ -458,7 +544,9 @@ class ShotObjective:
         observed: torch.Tensor,
         *,
         propagator: Union[str, Callable[..., Any]] = "scalar",
-        inverted: Optional[str] = None,
+        inverted: Union[None, str, Sequence[str]] = None,
+        source_kind: Optional[str] = None,
+        receiver_kind: Optional[str] = None,
         fixed_models: Optional[Dict[str, torch.Tensor]] = None,
         bounds: Optional[Tuple[Any, Any]] = None,
         initial_model: Union[None, np.ndarray, torch.Tensor] = None,
@@ -492,17 +580,23 @@ class ShotObjective:
             raise ValueError(f"device must be 'cpu', 'cuda' or None, got {device!r}")
         if not (isinstance(timeout, (int, float)) and timeout > 0):
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        self.n_shots, self.dtype = _check_acquisition(
-            self.model_shape, source_amplitudes, source_locations, receiver_locations, observed, propagator_kwargs.get("nt")
+        self.n_shots, self.dtype, self.ndim = _check_acquisition(
+            spec, self.model_shape, source_amplitudes, source_locations, receiver_locations, observed, propagator_kwargs.get("nt")
         )
-        self.inverted = _check_inverted(spec, inverted)
-        self._fixed_models = _check_fixed_models(spec, self.inverted, fixed_models, self.model_shape, self.dtype)
+        self.source_kind, self.receiver_kind = _check_kinds(spec, self.ndim, source_kind, receiver_kind)
+        self._inverted = _check_inverted(spec, inverted)
+        #: The inverted model's name, or a tuple of the names of several.
+        self.inverted: Union[str, Tuple[str, ...]] = (
+            self._inverted[0] if isinstance(inverted, (str, type(None))) else self._inverted
+        )
+        self._x_shape = (len(self._inverted), *self.model_shape)
+        self._fixed_models = _check_fixed_models(spec, self._inverted, fixed_models, self.model_shape, self.dtype)
         self._warned_speed = False
         self.max_vel, self.max_vel_from = _initial_max_vel(
             spec,
-            self.inverted,
+            self._inverted,
             self._fixed_models,
-            self.model_shape,
+            self._x_shape,
             propagator_kwargs.pop("max_vel", None),
             bounds,
             initial_model,
@@ -523,8 +617,9 @@ class ShotObjective:
                 loss=self.loss_fn,
                 kwargs=dict(propagator_kwargs),
                 propagator=spec.name,
-                inverted=self.inverted,
+                inverted=self._inverted,
                 fixed_models=self._fixed_models,
+                output=spec.receiver_output(self.receiver_kind, self.ndim),
             )
             self._groups = self._send_groups(common, source_amplitudes, source_locations, receiver_locations, observed)
         except BaseException:
@@ -605,11 +700,12 @@ class ShotObjective:
         for shots in self.shot_groups:
             index = torch.as_tensor(shots, dtype=torch.long)
             survey = (source_amplitudes, source_locations, receiver_locations)
+            names = self.propagator.survey_names(self.source_kind, self.receiver_kind)
             groups.append(
                 dict(
                     common,
                     shots=list(shots),
-                    survey={name: t.detach().to("cpu")[index].contiguous() for name, t in zip(self.propagator.survey, survey)},
+                    survey={name: t.detach().to("cpu")[index].contiguous() for name, t in zip(names, survey)},
                     observed=observed.detach().to("cpu")[index].contiguous(),
                 )
             )
@@ -628,8 +724,9 @@ class ShotObjective:
     # ---------------------------------------------------------- evaluation
 
     def _evaluate(self, model: np.ndarray, need_grad: bool) -> Tuple[float, Optional[np.ndarray]]:
-        """Loss (and gradient, float64 of model_shape) at `model`, a NumPy
-        array of model_shape."""
+        """Loss (and gradient, float64 [n_inverted, *model_shape]) at
+        `model`, the inverted models stacked in a NumPy array of that
+        shape."""
         if self._closed:
             raise RuntimeError("this ShotObjective is closed")
         if not np.all(np.isfinite(model)):
@@ -658,7 +755,7 @@ class ShotObjective:
             finally:
                 del model_future
         self.n_evaluations += 1
-        return float(f), (None if g is None else g.reshape(self.model_shape))
+        return float(f), (None if g is None else g.reshape(self._x_shape))
 
     def _max_vel_for(self, model: np.ndarray) -> float:
         """The max_vel of an evaluation at `model`: the objective's fixed
@@ -667,7 +764,7 @@ class ShotObjective:
         starting model."""
         if self.max_vel_from in ("max_vel", "fixed models"):
             return cast(float, self.max_vel)
-        speed = _model_speed(self.propagator, self.inverted, self._fixed_models, model)
+        speed = _model_speed(self.propagator, self._inverted, self._fixed_models, model)
         if self.max_vel is None:
             self.max_vel, self.max_vel_from = speed, "first evaluation"
             return speed
@@ -686,15 +783,16 @@ class ShotObjective:
 
     def _check_x(self, x) -> np.ndarray:
         x = np.asarray(x)
-        size = math.prod(self.model_shape)
+        size = math.prod(self._x_shape)
         if x.ndim != 1 or x.size != size:
+            what = "model" if len(self._inverted) == 1 else f"models {', '.join(self._inverted)} one after the other"
             raise ValueError(
-                f"x must be the flattened model, a vector of {size} values for model_shape "
+                f"x must be the flattened {what}, a vector of {size} values for model_shape "
                 f"{tuple(self.model_shape)}, got shape {x.shape}"
             )
         if not np.issubdtype(x.dtype, np.floating):
             raise TypeError(f"x must be a floating-point array, got dtype {x.dtype}")
-        return x.reshape(self.model_shape)
+        return x.reshape(self._x_shape)
 
     def __call__(self, x: np.ndarray, grad_out: np.ndarray) -> float:
         """Loss at the flattened model ``x``; writes the gradient into
@@ -719,16 +817,21 @@ class ShotObjective:
         """The loss alone at the flattened model ``x`` (no backward pass)."""
         return self._evaluate(self._check_x(x), False)[0]
 
-    def loss(self, model: torch.Tensor) -> torch.Tensor:
-        """The loss at ``model`` ([ny, nx]) as a differentiable scalar
-        tensor: its backward gives the gradient summed over shots."""
-        if not isinstance(model, torch.Tensor):
-            raise TypeError(f"model must be a torch.Tensor, got {type(model).__name__}")
-        if tuple(model.shape) != tuple(self.model_shape):
-            raise ValueError(f"model must have shape {tuple(self.model_shape)}, got {tuple(model.shape)}")
-        if not model.is_floating_point():
-            raise TypeError(f"model must be a floating-point tensor, got {model.dtype}")
-        return _ShotLossFunction.apply(model, self)
+    def loss(self, *models: torch.Tensor) -> torch.Tensor:
+        """The loss at ``model`` (of ``model_shape``; one tensor per
+        inverted model, in the order of ``inverted``) as a differentiable
+        scalar tensor: its backward gives the gradient summed over shots."""
+        if len(models) != len(self._inverted):
+            raise TypeError(f"loss takes one tensor per inverted model {list(self._inverted)}, got {len(models)} arguments")
+        for name, model in zip(self._inverted, models):
+            label = "model" if len(models) == 1 else f"model {name}"
+            if not isinstance(model, torch.Tensor):
+                raise TypeError(f"{label} must be a torch.Tensor, got {type(model).__name__}")
+            if tuple(model.shape) != tuple(self.model_shape):
+                raise ValueError(f"{label} must have shape {tuple(self.model_shape)}, got {tuple(model.shape)}")
+            if not model.is_floating_point():
+                raise TypeError(f"{label} must be a floating-point tensor, got {model.dtype}")
+        return _ShotLossFunction.apply(self, *models)
 
     # ---------------------------------------------------------- lifetime
 
@@ -790,19 +893,45 @@ def _propagator_spec(propagator) -> PropagatorSpec:
     raise TypeError(f"propagator must be a name ({known}) or a torchwave propagator function, got {type(propagator).__name__}")
 
 
-def _check_inverted(spec: PropagatorSpec, inverted) -> str:
+def _check_inverted(spec: PropagatorSpec, inverted) -> Tuple[str, ...]:
+    """The inverted models' names, in the order given."""
     if inverted is None:
-        return spec.inverted
-    if inverted not in spec.models:
-        raise ValueError(f"inverted must name one of {spec.name}'s model arguments {list(spec.models)}, got {inverted!r}")
-    return inverted
+        return (spec.inverted,)
+    names = (inverted,) if isinstance(inverted, str) else inverted
+    if not isinstance(names, (tuple, list)) or not names:
+        raise TypeError(f"inverted must be a model name or a sequence of them, got {inverted!r}")
+    for name in names:
+        if name not in spec.models:
+            raise ValueError(f"inverted must name one of {spec.name}'s model arguments {list(spec.models)}, got {name!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"inverted names a model more than once: {list(names)}")
+    return tuple(names)
+
+
+def _check_kinds(spec: PropagatorSpec, ndim: int, source_kind, receiver_kind) -> Tuple[Optional[str], Optional[str]]:
+    """The kinds of source and receiver, None for a propagator with one."""
+    kinds = spec.kinds(ndim)
+    if not kinds:
+        for name, kind in (("source_kind", source_kind), ("receiver_kind", receiver_kind)):
+            if kind is not None:
+                raise ValueError(f"{name} is for a propagator with several kinds of source and receiver; {spec.name} has one")
+        return None, None
+    out = []
+    for name, kind in (("source_kind", source_kind), ("receiver_kind", receiver_kind)):
+        kind = kinds[0] if kind is None else kind
+        if kind not in kinds:
+            raise ValueError(f"{name} must be one of {list(kinds)} for {spec.name} in {ndim}D, got {kind!r}")
+        out.append(kind)
+    return out[0], out[1]
 
 
 def _check_fixed_models(spec, inverted, fixed_models, model_shape, dtype) -> Dict[str, torch.Tensor]:
     fixed_models = dict(fixed_models or {})
-    others = [name for name in spec.models if name != inverted]
-    if inverted in fixed_models:
-        raise ValueError(f"fixed_models holds {inverted!r}, the inverted model; give only {others}")
+    others = [name for name in spec.models if name not in inverted]
+    for name in inverted:
+        if name in fixed_models:
+            which = "the inverted model" if len(inverted) == 1 else "an inverted model"
+            raise ValueError(f"fixed_models holds {name!r}, {which}; give only {others}")
     unknown = sorted(set(fixed_models) - set(others))
     if unknown:
         raise ValueError(f"fixed_models has {unknown}, which are not among {spec.name}'s other model arguments {others}")
@@ -811,8 +940,9 @@ def _check_fixed_models(spec, inverted, fixed_models, model_shape, dtype) -> Dic
         t = fixed_models.get(name)
         if t is None:
             if name not in spec.fixed_defaults:
+                shown = inverted[0] if len(inverted) == 1 else inverted
                 raise ValueError(
-                    f"{spec.name} with inverted={inverted!r} needs fixed_models[{name!r}], a tensor of model_shape "
+                    f"{spec.name} with inverted={shown!r} needs fixed_models[{name!r}], a tensor of model_shape "
                     f"{tuple(model_shape)}"
                 )
             t = torch.full(tuple(model_shape), spec.fixed_defaults[name], dtype=dtype)
@@ -829,49 +959,60 @@ def _check_fixed_models(spec, inverted, fixed_models, model_shape, dtype) -> Dic
     return out
 
 
-def _as_model_array(name: str, value, model_shape) -> np.ndarray:
+def _as_model_array(name: str, value, x_shape) -> np.ndarray:
+    """`value` as the stacked inverted models [n_inverted, *model_shape]."""
     if isinstance(value, torch.Tensor):
         value = value.detach().to("cpu").numpy()
     array = np.asarray(value, dtype=np.float64)
     if array.ndim == 0:
-        return np.full(tuple(model_shape), float(array))
-    if array.size != math.prod(model_shape):
-        raise ValueError(f"{name} must be a number or an array of model_shape {tuple(model_shape)}, got shape {array.shape}")
-    return array.reshape(model_shape)
+        return np.full(tuple(x_shape), float(array))
+    if array.size != math.prod(x_shape):
+        shape = tuple(x_shape[1:]) if x_shape[0] == 1 else tuple(x_shape)
+        raise ValueError(f"{name} must be a number or an array of model_shape {shape}, got shape {array.shape}")
+    return array.reshape(x_shape)
 
 
-def _model_speed(spec, inverted, fixed_models, model) -> float:
-    """The fastest wave speed of the models with `model` as the inverted one."""
-    models = {name: fixed_models[name].to(torch.float64).numpy() for name in spec.speed_bounds if name != inverted}
-    if inverted in spec.speed_bounds:
-        models[inverted] = np.asarray(model, dtype=np.float64)
+def _model_speed(spec, inverted, fixed_models, x) -> float:
+    """The fastest wave speed of the models with `x` as the inverted ones
+    (stacked; only those that set the speed are read)."""
+    models = {name: fixed_models[name].to(torch.float64).numpy() for name in spec.speed_bounds if name not in inverted}
+    for i, name in enumerate(inverted):
+        if name in spec.speed_bounds:
+            models[name] = np.asarray(x[i], dtype=np.float64)
     return spec.speed(models)
 
 
 def _initial_max_vel(
-    spec, inverted, fixed_models, model_shape, max_vel, bounds, initial_model
+    spec, inverted, fixed_models, x_shape, max_vel, bounds, initial_model
 ) -> Tuple[Optional[float], Optional[str]]:
     """(max_vel, where it came from), or (None, None) when the first
     evaluation is to fix it."""
     if bounds is not None:
         if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
             raise ValueError(f"bounds must be (lower, upper), got {bounds!r}")
-        bounds = [None if b is None else _as_model_array(f"bounds[{i}]", b, model_shape) for i, b in enumerate(bounds)]
+        bounds = [None if b is None else _as_model_array(f"bounds[{i}]", b, x_shape) for i, b in enumerate(bounds)]
     if initial_model is not None:
-        initial_model = _as_model_array("initial_model", initial_model, model_shape)
+        initial_model = _as_model_array("initial_model", initial_model, x_shape)
         if not np.all(np.isfinite(initial_model)):
             raise ValueError("initial_model has non-finite values")
     if max_vel is not None:
         if isinstance(max_vel, bool) or not isinstance(max_vel, (int, float)) or not math.isfinite(max_vel) or max_vel <= 0:
             raise ValueError(f"max_vel must be a positive number, got {max_vel!r}")
         return float(max_vel), "max_vel"
-    if inverted not in spec.speed_bounds:
+    speed_models = [i for i, name in enumerate(inverted) if name in spec.speed_bounds]
+    if not speed_models:
         return _model_speed(spec, inverted, fixed_models, None), "fixed models"
     if bounds is not None:
-        side = spec.speed_bounds[inverted]
-        bound = bounds[0 if side == "lower" else 1]
-        if bound is not None and np.all(np.isfinite(bound)):
-            speed = _model_speed(spec, inverted, fixed_models, bound)
+        # Per inverted model that sets the speed, the side of its bounds
+        # that gives the fastest speed; every one must limit it.
+        fastest = np.zeros(tuple(x_shape))
+        for i in speed_models:
+            bound = bounds[0 if spec.speed_bounds[inverted[i]] == "lower" else 1]
+            if bound is None or not np.all(np.isfinite(bound[i])):
+                break
+            fastest[i] = bound[i]
+        else:
+            speed = _model_speed(spec, inverted, fixed_models, fastest)
             if math.isfinite(speed) and speed > 0:
                 return speed, "bounds"
     if initial_model is not None:
@@ -884,13 +1025,13 @@ def _check_positive_int(name: str, value) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
-def _check_model_shape(model_shape) -> Tuple[int, int]:
+def _check_model_shape(model_shape) -> Tuple[int, ...]:
     try:
         shape = tuple(int(n) for n in model_shape)
     except (TypeError, ValueError):
-        raise TypeError(f"model_shape must be (ny, nx), got {model_shape!r}") from None
-    if len(shape) != 2 or min(shape) < 1:
-        raise ValueError(f"model_shape must be (ny, nx) of positive ints, got {model_shape!r}")
+        raise TypeError(f"model_shape must be (nx,), (ny, nx) or (nz, ny, nx), got {model_shape!r}") from None
+    if not 1 <= len(shape) <= 3 or min(shape) < 1:
+        raise ValueError(f"model_shape must be (nx,), (ny, nx) or (nz, ny, nx) of positive ints, got {model_shape!r}")
     return shape
 
 
@@ -898,13 +1039,22 @@ def _numpy_dtype(dtype: torch.dtype):
     return np.float32 if dtype == torch.float32 else np.float64
 
 
+#: The names of the coordinates of a location, by the number of dimensions.
+_COORDINATES = {
+    1: ("x",),
+    2: ("y (first)", "x (second)"),
+    3: ("z (first)", "y (second)", "x (third)"),
+}
+
+
 def _check_acquisition(
-    model_shape, source_amplitudes, source_locations, receiver_locations, observed, nt
-) -> Tuple[int, torch.dtype]:
+    spec, model_shape, source_amplitudes, source_locations, receiver_locations, observed, nt
+) -> Tuple[int, torch.dtype, int]:
+    """(n_shots, dtype, ndim) of a checked survey."""
     named = (
         ("source_amplitudes", source_amplitudes, "[n_shots, n_sources, nt]"),
-        ("source_locations", source_locations, "[n_shots, n_sources, 2]"),
-        ("receiver_locations", receiver_locations, "[n_shots, n_receivers, 2]"),
+        ("source_locations", source_locations, "[n_shots, n_sources, ndim]"),
+        ("receiver_locations", receiver_locations, "[n_shots, n_receivers, ndim]"),
         ("observed", observed, "[n_shots, n_receivers, nt]"),
     )
     for name, t, layout in named:
@@ -917,13 +1067,22 @@ def _check_acquisition(
         raise TypeError(f"source_amplitudes must be float32 or float64, got {dtype}")
     if observed.dtype != dtype:
         raise TypeError(f"observed has dtype {observed.dtype} but source_amplitudes has {dtype}; they must match")
+    # The number of dimensions as the propagators find it: from the locations.
+    ndim = spatial_ndim({}, {}, {"source_locations": source_locations, "receiver_locations": receiver_locations}, {})
+    if ndim not in _COORDINATES:
+        raise ValueError(f"source_locations must have 1, 2 or 3 coordinates per location, got {ndim}")
+    if len(model_shape) != ndim:
+        raise ValueError(
+            f"model_shape {tuple(model_shape)} has {len(model_shape)} dimensions, but the locations have {ndim} "
+            f"coordinates each; they must agree"
+        )
+    if ndim not in spec.ndims:
+        raise ValueError(f"{spec.name} runs in {' or '.join(f'{n}D' for n in spec.ndims)}, but the locations are {ndim}D")
     for name, t in (("source_locations", source_locations), ("receiver_locations", receiver_locations)):
         if t.dtype != torch.long:
             raise TypeError(f"{name} must have dtype torch.long (cell indices), got {t.dtype}")
-        if t.shape[-1] != 2:
-            raise ValueError(f"{name} must have shape [n_shots, n, 2], got {tuple(t.shape)}")
         used = t[~(t == IGNORE_LOCATION).all(dim=-1)]
-        for dim, label in enumerate(("y (first)", "x (second)")):
+        for dim, label in enumerate(_COORDINATES[ndim]):
             if used.numel() and (int(used[:, dim].min()) < 0 or int(used[:, dim].max()) >= model_shape[dim]):
                 raise ValueError(
                     f"{name} has a {label} coordinate outside the model, which has {model_shape[dim]} cells in that dimension"
@@ -945,7 +1104,7 @@ def _check_acquisition(
     expected_nt = source_amplitudes.shape[-1] if nt is None else nt
     if observed.shape[-1] != expected_nt:
         raise ValueError(f"observed has {observed.shape[-1]} time samples but the propagation gives {expected_nt}")
-    return n_shots, dtype
+    return n_shots, dtype, ndim
 
 
 def _split_shots(n_shots: int, shots_per_task: Optional[int], slots: int) -> List[List[int]]:

@@ -11,8 +11,8 @@ The split of work follows the usual shape of an inversion script:
 
 Every function takes and returns torch tensors in torchwave's one layout:
 source amplitudes ``[n_shots, n_sources, nt]``, locations
-``[n_shots, n, 2]`` (cell indices, ``(y, x)`` order) and receiver data
-``[n_shots, n_receivers, nt]``.
+``[n_shots, n, ndim]`` (cell indices, ``(z, y, x)`` order, as many as the
+model has dimensions) and receiver data ``[n_shots, n_receivers, nt]``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch
 
 __all__ = [
     "Acquisition",
+    "acoustic_receiver_index",
     "ShotBatch",
     "backward_shot_batches",
     "block_preconditioner",
@@ -40,8 +41,9 @@ __all__ = [
 ]
 
 #: Keyword arguments of the propagators that hold one entry per shot and so
-#: are sliced per batch by :func:`run_shot_batches` (both the Deepwave-style
-#: plural names of ``scalar`` and the singular names of ``maxwelltm``).
+#: are sliced per batch by :func:`run_shot_batches` (the Deepwave-style
+#: plural names of ``scalar``, the singular names of ``maxwelltm`` and
+#: ``acoustic``'s names of each kind of source and receiver).
 SHOT_ARGUMENTS = (
     "source_amplitude",
     "source_amplitudes",
@@ -50,7 +52,27 @@ SHOT_ARGUMENTS = (
     "receiver_location",
     "receiver_locations",
     "bg_receiver_locations",
+    *(f"{name}_{kind}" for kind in "pzyx" for name in ("source_amplitudes", "source_locations", "receiver_locations")),
 )
+
+#: torchwave.acoustic's kinds of receiver, in the order of its receiver
+#: outputs, by the number of dimensions.
+_ACOUSTIC_RECEIVERS = {1: ("p", "x"), 2: ("p", "y", "x"), 3: ("p", "z", "y", "x")}
+
+
+def acoustic_receiver_index(kind: str = "p", ndim: int = 2) -> int:
+    """The index, in :func:`torchwave.acoustic`'s outputs, of the receiver
+    data of ``kind`` ("p" for pressure, or the velocity component "z"
+    (3D), "y" (2D, 3D) or "x") in ``ndim`` dimensions: the
+    ``output_index`` to give :func:`run_shot_batches`. The receivers are
+    its last outputs, pressure first, so the default ``-1`` of
+    :func:`run_shot_batches` is the x velocity."""
+    if ndim not in _ACOUSTIC_RECEIVERS:
+        raise ValueError(f"ndim must be 1, 2 or 3, got {ndim!r}")
+    kinds = _ACOUSTIC_RECEIVERS[ndim]
+    if kind not in kinds:
+        raise ValueError(f"kind must be one of {list(kinds)} in {ndim}D, got {kind!r}")
+    return kinds.index(kind) - len(kinds)
 
 
 # Acquisition ---------------------------------------------------------------
@@ -206,12 +228,15 @@ def run_shot_batches(
     ``propagator`` may return a tuple (or list), as torchwave's propagators
     do, or a single tensor whose first dimension is the shot. Of a tuple,
     element ``output_index`` is taken, by default the last one (the
-    receiver data of ``scalar``, ``scalar_born`` and ``maxwelltm``); a
+    receiver data of ``scalar``, ``scalar_born`` and ``maxwelltm``; for
+    ``acoustic``, :func:`acoustic_receiver_index` gives that of each kind
+    of receiver); a
     single tensor is taken whole, and ``output_index`` must then be left
     as ``None``.
 
     The per-shot keyword arguments (source amplitudes, source and receiver
-    locations under either spelling, plus any named in ``shot_arguments``,
+    locations under any propagator's spelling, :data:`SHOT_ARGUMENTS`, plus
+    any named in ``shot_arguments``,
     e.g. a per-shot model) are sliced for each batch; the others are passed
     unchanged. Meant for forward-only work (observed data, diagnostics):
     run it under ``torch.no_grad()`` unless the graph of every batch is
@@ -387,7 +412,8 @@ def curvature_preconditioner_diagonal(
     diagonal scaling to use as the optimiser's initial inverse Hessian.
 
     In order: take ``|curvature|``; smooth it with a Gaussian of
-    ``smooth_sigma`` cells over its last two dimensions; divide it by its
+    ``smooth_sigma`` cells along each of its dimensions (it has the
+    model's shape, 1D, 2D or 3D); divide it by its
     ``quantile`` over the active cells (making it dimensionless, about 1 in
     a typical cell); add ``damping`` (so weakly illuminated cells do not get
     huge steps); raise to ``-power``; divide by the mean over the active
@@ -583,7 +609,8 @@ def _active_mask(inactive_mask, like: torch.Tensor) -> torch.Tensor:
 
 
 def _smooth(c: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian smoothing over the last two dimensions (reflecting edges)."""
+    """Gaussian smoothing along every dimension, at most three (a model's;
+    reflecting edges)."""
     sigma = _nonnegative_float("smooth_sigma", sigma)
     if sigma == 0 or c.ndim == 0:
         return c
@@ -592,7 +619,7 @@ def _smooth(c: torch.Tensor, sigma: float) -> torch.Tensor:
     kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
     kernel = kernel / kernel.sum()
     out = c
-    for dim in range(max(c.ndim - 2, 0), c.ndim):
+    for dim in range(max(c.ndim - 3, 0), c.ndim):
         out = _convolve_along(out, kernel, dim, radius)
     return out
 
