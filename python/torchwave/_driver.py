@@ -32,6 +32,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 import torch
 
 from . import _common as common
+from . import _lib
 from . import _storage as storage
 from . import location_interpolation as interpolation
 
@@ -332,6 +333,10 @@ def check_options(
     """Validates the options every propagator shares. A negative dt (where
     ``negative_dt``) runs the time-symmetric scheme backwards, as in
     Deepwave: the CFL rule and the PML use |dt|."""
+    if python_backend is False:
+        # Before any work: in a forked child even PyTorch's own thread pool
+        # may hang, and the Go core would.
+        _lib.check_process()
     dt = common.as_nonzero_float("dt", dt) if negative_dt else common.as_positive_float("dt", dt)
     widths = common.pml_widths(pml_width, ndim)
     interval = common.as_int("model_gradient_sampling_interval", model_gradient_sampling_interval, minimum=1)

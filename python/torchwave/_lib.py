@@ -3,7 +3,9 @@
 The library is loaded once per process and never unloaded: the Go runtime
 cannot be unloaded, and two Go runtimes cannot share a process. A process
 that has loaded it must not fork (use the "spawn" or "forkserver" start
-methods of multiprocessing): a forked child hangs on its next Go call.
+methods of multiprocessing): the Go runtime's threads are not copied into
+a forked child, whose next Go call would hang (golang/go#15538), so every
+call from a forked child raises instead.
 """
 
 from __future__ import annotations
@@ -66,7 +68,36 @@ def _load() -> ctypes.CDLL:
     return _abi.declare(lib)
 
 
-_lib = _load()
+_loaded_by = os.getpid()
+
+
+def check_process() -> None:
+    """Raises RuntimeError in a forked child of the process that loaded
+    the core, where a Go call would hang."""
+    if os.getpid() != _loaded_by:
+        raise RuntimeError(
+            f"torchwave's Go core cannot run in a forked child process: it was loaded by process {_loaded_by}, "
+            f"and this process ({os.getpid()}) is a fork of it (os.fork, or multiprocessing's 'fork' start "
+            "method), into which the Go runtime's threads were not copied, so the call would hang. Start "
+            "child processes with the 'spawn' or 'forkserver' method (multiprocessing.set_start_method('spawn'), "
+            "or mp_context=multiprocessing.get_context('spawn') for a ProcessPoolExecutor), or fork before "
+            "importing torchwave"
+        )
+
+
+class _Core:
+    """The loaded library, whose functions are reached as its attributes,
+    refused in a forked child (see check_process)."""
+
+    def __init__(self, lib: ctypes.CDLL):
+        self._lib = lib
+
+    def __getattr__(self, name: str):
+        check_process()
+        return getattr(self._lib, name)
+
+
+_lib = _Core(_load())
 
 
 def set_num_threads(n: int) -> None:
@@ -96,8 +127,9 @@ def simd_kernels() -> dict:
 
 
 def library() -> ctypes.CDLL:
-    """The loaded core, every function's prototype declared (see _abi)."""
-    return _lib
+    """The loaded core, every function's prototype declared (see _abi);
+    its functions raise RuntimeError in a forked child."""
+    return _lib  # type: ignore[return-value]
 
 
 def new_error_buffer() -> ctypes.Array:

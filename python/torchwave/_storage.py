@@ -188,22 +188,31 @@ class DiskRows:
     memory until the kernel wrote them back."""
 
     def __init__(self, n: int, row_bytes: int, path: str):
-        os.makedirs(path, exist_ok=True)
-        self.directory = tempfile.mkdtemp(prefix="torchwave-snapshots-", dir=path)
+        self.path = path
+        try:
+            os.makedirs(path, exist_ok=True)
+            self.directory = tempfile.mkdtemp(prefix="torchwave-snapshots-", dir=path)
+        except OSError as e:
+            raise _disk_error(e, path, "make its snapshot directory") from e
         self.row_bytes = row_bytes
         try:
             self.fd = os.open(os.path.join(self.directory, "snapshots.bin"), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        except BaseException:
+        except BaseException as e:
             shutil.rmtree(self.directory, ignore_errors=True)
+            if isinstance(e, OSError):
+                raise _disk_error(e, path, "make its snapshot file") from e
             raise
         self._cleanup = weakref.finalize(self, _remove_file_tree, self.directory, self.fd)
 
     def put(self, first: int, rows: torch.Tensor) -> None:
         data = np.ascontiguousarray(rows.cpu().numpy())
         view, offset = memoryview(data).cast("B"), first * self.row_bytes
-        while len(view):
-            written = os.pwrite(self.fd, view, offset)
-            view, offset = view[written:], offset + written
+        try:
+            while len(view):
+                written = os.pwrite(self.fd, view, offset)
+                view, offset = view[written:], offset + written
+        except OSError as e:
+            raise _disk_error(e, self.path, f"write {len(data) * data.shape[-1]} bytes of snapshots") from e
 
     def get(self, first: int, n: int) -> torch.Tensor:
         out = np.empty((n, self.row_bytes), dtype=np.uint8)
@@ -239,6 +248,17 @@ class DiskRows:
 
     def close(self) -> None:
         self._cleanup()
+
+
+def _disk_error(err: OSError, path: str, doing: str) -> OSError:
+    """``err`` in words that name the storage options involved (an
+    OSError of the same kind: PermissionError, ...)."""
+    return OSError(
+        err.errno,
+        f"storage_mode='disk' could not {doing} under storage_path={os.fspath(path)!r}: {err.strerror}. Choose "
+        "another storage_path (a writable directory with room for the history), or keep the history in memory "
+        "(storage_mode='cpu'; storage_compression and storage_strategy='checkpoint' make it smaller)",
+    )
 
 
 _disk_tokens = itertools.count(1)
